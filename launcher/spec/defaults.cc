@@ -1,0 +1,63 @@
+#include "defaults.h"
+
+namespace trainctl::spec {
+namespace {
+
+void DefaultString(std::string* field, const char* value) {
+  if (field->empty()) *field = value;
+}
+
+}  // namespace
+
+void ApplyDefaults(trainctl::v1alpha1::TrainingJob* job) {
+  DefaultString(job->mutable_metadata()->mutable_namespace_(), "default");
+
+  auto* spec = job->mutable_spec();
+  DefaultString(spec->mutable_working_dir(), ".");
+
+  auto* nodes = spec->mutable_nodes();
+  if (!nodes->has_min()) nodes->set_min(1);
+  if (!nodes->has_max()) nodes->set_max(nodes->min());
+
+  auto* resources = spec->mutable_resources();
+  if (!resources->has_gpus()) resources->set_gpus(0);
+  DefaultString(resources->mutable_gpu_resource(), "nvidia.com/gpu");
+  // One worker per GPU is what data-parallel jobs want; without GPUs, one worker per node.
+  if (!spec->has_procs_per_node()) {
+    spec->set_procs_per_node(resources->gpus() > 0 ? resources->gpus() : 1);
+  }
+
+  for (auto& toleration : *spec->mutable_scheduling()->mutable_tolerations()) {
+    DefaultString(toleration.mutable_operator_(), "Equal");
+  }
+
+  auto* rdzv = spec->mutable_rendezvous();
+  if (!rdzv->has_port()) rdzv->set_port(29400);
+  DefaultString(rdzv->mutable_join_timeout(), "600s");
+  DefaultString(rdzv->mutable_last_call(), "2s");
+  DefaultString(rdzv->mutable_heartbeat(), "1s");
+  DefaultString(rdzv->mutable_heartbeat_timeout(), "5s");
+
+  auto* failure = spec->mutable_failure_policy();
+  if (!failure->has_max_restarts()) failure->set_max_restarts(3);
+  DefaultString(failure->mutable_backoff(), "1s");
+
+  // Checkpoint settings mean something only with a directory; without one the block stays
+  // as written so that validation can point at settings that would be ignored.
+  if (spec->has_checkpoint() && !spec->checkpoint().dir().empty()) {
+    auto* ckpt = spec->mutable_checkpoint();
+    if (!ckpt->has_every_steps()) ckpt->set_every_steps(1000);
+    if (!ckpt->has_keep()) ckpt->set_keep(3);
+    if (!ckpt->has_async()) ckpt->set_async(true);
+  }
+
+  auto* collectives = spec->mutable_collectives();
+  DefaultString(collectives->mutable_backend(), "auto");
+  DefaultString(collectives->mutable_timeout(), "60s");
+
+  for (auto& volume : *spec->mutable_storage()->mutable_volumes()) {
+    if (!volume.has_read_only()) volume.set_read_only(false);
+  }
+}
+
+}  // namespace trainctl::spec

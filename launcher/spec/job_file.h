@@ -1,0 +1,33 @@
+// Loading a TrainingJob file: parse (YAML or JSON), fill defaults, validate, collect every error.
+#ifndef TRAINCTL_SPEC_JOB_FILE_H_
+#define TRAINCTL_SPEC_JOB_FILE_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "diagnostics.h"
+#include "launcher/spec/trainingjob.pb.h"
+
+namespace trainctl::spec {
+
+struct JobFile {
+  std::string file;                      // the name errors are reported under
+  trainctl::v1alpha1::TrainingJob job;   // with every default filled in
+  SourceMap positions;                   // where each field was written
+  std::vector<Diagnostic> errors;        // empty when the job is valid
+
+  bool ok() const { return errors.empty(); }
+  // One "file:line:col: path: message" line per error.
+  std::string FormatErrors() const;
+};
+
+// Parses `text` as the contents of `file`.
+JobFile ParseJob(std::string_view text, std::string file);
+
+// Reads and parses the file at `path`; an unreadable file is reported as an error too.
+JobFile LoadJobFile(const std::string& path);
+
+}  // namespace trainctl::spec
+
+#endif  // TRAINCTL_SPEC_JOB_FILE_H_

@@ -1,0 +1,359 @@
+#include "validate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "duration.h"
+#include "names.h"
+#include "quantity.h"
+#include "suggest.h"
+
+namespace trainctl::spec {
+namespace {
+
+namespace v1 = trainctl::v1alpha1;
+using std::chrono::nanoseconds;
+
+constexpr char kApiVersion[] = "trainctl.dev/v1alpha1";
+constexpr int kMaxNodes = 4096;
+constexpr int kMaxProcsPerNode = 1024;
+constexpr int kMaxGpus = 64;
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+// Checks that run against one job, sharing its error list.
+class Validator {
+ public:
+  explicit Validator(Diagnostics* errors) : errors_(errors) {}
+
+  void Run(const v1::TrainingJob& job) {
+    Header(job);
+    Metadata(job.metadata());
+    const v1::TrainingJobSpec& spec = job.spec();
+    Command(spec);
+    Env(spec);
+    Nodes(spec);
+    ResourcesAndProcs(spec);
+    Scheduling(spec.scheduling());
+    Rendezvous(spec.rendezvous());
+    FailurePolicy(spec.failure_policy());
+    Checkpoint(spec.checkpoint());
+    Collectives(spec);
+    Volumes(spec.storage());
+    OptionalDuration("spec.ttlAfterFinished", spec.ttl_after_finished());
+  }
+
+ private:
+  void Error(const std::string& path, std::string message) {
+    errors_->Error(path, std::move(message));
+  }
+
+  // One of `allowed`, else an error listing them (and the closest one as a suggestion).
+  void OneOf(const std::string& path, const std::string& value,
+             const std::vector<std::string>& allowed) {
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+    std::string message = Quote(value) + " is not valid; use " + JoinAlternatives(allowed);
+    std::string close = ClosestMatch(value, allowed);
+    if (!close.empty()) message += " (did you mean " + Quote(close) + "?)";
+    Error(path, message);
+  }
+
+  void InRange(const std::string& path, std::int64_t value, std::int64_t min, std::int64_t max) {
+    if (value < min || value > max) {
+      Error(path, std::to_string(value) + " is out of range; use a value between " +
+                      std::to_string(min) + " and " + std::to_string(max));
+    }
+  }
+
+  std::optional<nanoseconds> Duration(const std::string& path, const std::string& text,
+                                      bool positive = true) {
+    auto parsed = ParseDuration(text);
+    if (!parsed.ok()) {
+      Error(path, parsed.status().message());
+      return std::nullopt;
+    }
+    if (positive && parsed->count() == 0) {
+      Error(path, Quote(text) + " is zero; use a positive duration such as 1s");
+      return std::nullopt;
+    }
+    return *parsed;
+  }
+
+  void OptionalDuration(const std::string& path, const std::string& text) {
+    if (!text.empty()) Duration(path, text, /*positive=*/false);
+  }
+
+  std::optional<double> Quantity(const std::string& path, const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    auto parsed = ParseQuantity(text);
+    if (!parsed.ok()) {
+      Error(path, parsed.status().message());
+      return std::nullopt;
+    }
+    return *parsed;
+  }
+
+  void Header(const v1::TrainingJob& job) {
+    if (job.api_version().empty()) {
+      Error("apiVersion", std::string("is required; set apiVersion: ") + kApiVersion);
+    } else if (job.api_version() != kApiVersion) {
+      Error("apiVersion", Quote(job.api_version()) + " is not supported; use " + kApiVersion);
+    }
+    if (job.kind().empty()) {
+      Error("kind", "is required; set kind: TrainingJob");
+    } else if (job.kind() != "TrainingJob") {
+      Error("kind", Quote(job.kind()) + " is not supported; use TrainingJob");
+    }
+  }
+
+  void Metadata(const v1::ObjectMeta& meta) {
+    if (meta.name().empty()) {
+      Error("metadata.name", "is required; name the job, e.g. name: fashion-mnist");
+    } else if (auto why = CheckDns1123Label(meta.name()); !why.empty()) {
+      Error("metadata.name", Quote(meta.name()) + " is not a valid name: " + why +
+                                 " (e.g. fashion-mnist)");
+    }
+    if (auto why = CheckDns1123Label(meta.namespace_()); !why.empty()) {
+      Error("metadata.namespace", Quote(meta.namespace_()) + " is not a valid namespace: " + why);
+    }
+    Labels("metadata.labels", meta.labels());
+    for (const auto& [key, value] : meta.annotations()) {
+      if (auto why = CheckLabelKey(key); !why.empty()) {
+        Error("metadata.annotations[" + key + "]", Quote(key) + " is not a valid key: " + why);
+      }
+    }
+  }
+
+  void Labels(const std::string& path,
+              const google::protobuf::Map<std::string, std::string>& labels) {
+    for (const auto& [key, value] : labels) {
+      const std::string item = path + "[" + key + "]";
+      if (auto why = CheckLabelKey(key); !why.empty()) {
+        Error(item, Quote(key) + " is not a valid label key: " + why);
+      }
+      if (auto why = CheckLabelValue(value); !why.empty()) {
+        Error(item, Quote(value) + " is not a valid label value: " + why);
+      }
+    }
+  }
+
+  void Command(const v1::TrainingJobSpec& spec) {
+    if (spec.command().empty()) {
+      Error("spec.command", "is required: the program each worker runs and its arguments, "
+                            "e.g. command: [\"python3\", \"train.py\"]");
+    } else if (spec.command(0).empty()) {
+      Error("spec.command[0]", "the program name is empty; name the program to run");
+    }
+  }
+
+  void Env(const v1::TrainingJobSpec& spec) {
+    std::set<std::string> names;
+    for (int i = 0; i < spec.env_size(); ++i) {
+      const std::string path = "spec.env[" + std::to_string(i) + "].name";
+      const std::string& name = spec.env(i).name();
+      if (auto why = CheckEnvName(name); !why.empty()) {
+        Error(path, Quote(name) + " is not a valid variable name: " + why);
+      } else if (name.rfind("TRAIN_", 0) == 0) {
+        Error(path, Quote(name) + " is reserved: TRAIN_* variables carry the worker contract "
+                                  "that trainctl sets; choose another name");
+      } else if (!names.insert(name).second) {
+        Error(path, Quote(name) + " is set twice; keep one entry");
+      }
+    }
+  }
+
+  void Nodes(const v1::TrainingJobSpec& spec) {
+    const v1::NodeRange& nodes = spec.nodes();
+    InRange("spec.nodes.min", nodes.min(), 1, kMaxNodes);
+    InRange("spec.nodes.max", nodes.max(), 1, kMaxNodes);
+    if (nodes.min() > nodes.max()) {
+      Error("spec.nodes.min", "min (" + std::to_string(nodes.min()) + ") is greater than max (" +
+                                  std::to_string(nodes.max()) + "); set min <= max");
+    }
+  }
+
+  void ResourcesAndProcs(const v1::TrainingJobSpec& spec) {
+    const v1::Resources& res = spec.resources();
+    InRange("spec.procsPerNode", spec.procs_per_node(), 1, kMaxProcsPerNode);
+    if (auto cpu = Quantity("spec.resources.cpu", res.cpu()); cpu && *cpu <= 0) {
+      Error("spec.resources.cpu", Quote(res.cpu()) + " is zero; request at least 1m of CPU");
+    }
+    if (auto memory = Quantity("spec.resources.memory", res.memory())) {
+      if (res.memory().back() == 'm') {
+        Error("spec.resources.memory", Quote(res.memory()) + " is in thousandths of a byte; "
+                                       "did you mean " + res.memory().substr(0, res.memory().size() - 1) + "Mi?");
+      } else if (*memory < 1024 * 1024) {
+        Error("spec.resources.memory", Quote(res.memory()) + " is less than 1Mi; memory is in "
+                                       "bytes, so write e.g. 4Gi or 512Mi");
+      }
+    }
+    Quantity("spec.resources.shmSize", res.shm_size());
+    InRange("spec.resources.gpus", res.gpus(), 0, kMaxGpus);
+    const std::string& gpu_resource = res.gpu_resource();
+    std::size_t slash = gpu_resource.find('/');
+    if (slash == std::string::npos || slash + 1 == gpu_resource.size() ||
+        !CheckDns1123Subdomain(gpu_resource.substr(0, slash)).empty()) {
+      Error("spec.resources.gpuResource",
+            Quote(gpu_resource) + " is not a device-plugin resource name; use <vendor-domain>/"
+                                  "<name>, e.g. nvidia.com/gpu or nvidia.com/mig-1g.10gb");
+    }
+    const int gpus = res.gpus();
+    const int procs = spec.procs_per_node();
+    if (gpus > 0 && procs > 0 && (procs > gpus || gpus % procs != 0)) {
+      Error("spec.procsPerNode",
+            std::to_string(procs) + " workers cannot share " + std::to_string(gpus) +
+                " GPUs evenly; each worker needs its own GPU(s): set procsPerNode to " +
+                std::to_string(gpus) + " (one per GPU) or a divisor of resources.gpus");
+    }
+  }
+
+  void Scheduling(const v1::Scheduling& scheduling) {
+    Labels("spec.scheduling.nodeSelector", scheduling.node_selector());
+    for (int i = 0; i < scheduling.tolerations_size(); ++i) {
+      const v1::Toleration& t = scheduling.tolerations(i);
+      const std::string path = "spec.scheduling.tolerations[" + std::to_string(i) + "]";
+      OneOf(path + ".operator", t.operator_(), {"Equal", "Exists"});
+      if (!t.effect().empty()) {
+        OneOf(path + ".effect", t.effect(), {"NoSchedule", "PreferNoSchedule", "NoExecute"});
+      }
+      if (t.operator_() == "Exists" && !t.value().empty()) {
+        Error(path + ".value", "must be empty with operator Exists (got " + Quote(t.value()) +
+                                   "); remove it or use operator Equal");
+      }
+      if (t.key().empty() && t.operator_() == "Equal") {
+        Error(path + ".key", "is empty, which needs operator Exists (tolerate every taint); "
+                             "name the taint key, e.g. nvidia.com/gpu");
+      }
+      if (!t.key().empty()) {
+        if (auto why = CheckLabelKey(t.key()); !why.empty()) {
+          Error(path + ".key", Quote(t.key()) + " is not a valid taint key: " + why);
+        }
+      }
+      if (t.has_toleration_seconds() && t.effect() != "NoExecute") {
+        Error(path + ".tolerationSeconds", "applies only to effect NoExecute; set effect: "
+                                           "NoExecute or remove tolerationSeconds");
+      }
+    }
+    if (!scheduling.priority_class_name().empty()) {
+      if (auto why = CheckDns1123Subdomain(scheduling.priority_class_name()); !why.empty()) {
+        Error("spec.scheduling.priorityClassName",
+              Quote(scheduling.priority_class_name()) + " is not a valid name: " + why);
+      }
+    }
+    if (!scheduling.queue().empty()) {
+      if (auto why = CheckDns1123Label(scheduling.queue()); !why.empty()) {
+        Error("spec.scheduling.queue", Quote(scheduling.queue()) + " is not a valid name: " + why);
+      }
+    }
+  }
+
+  void Rendezvous(const v1::Rendezvous& rdzv) {
+    InRange("spec.rendezvous.port", rdzv.port(), 1024, 65535);
+    auto join = Duration("spec.rendezvous.joinTimeout", rdzv.join_timeout());
+    auto last_call = Duration("spec.rendezvous.lastCall", rdzv.last_call(), /*positive=*/false);
+    auto heartbeat = Duration("spec.rendezvous.heartbeat", rdzv.heartbeat());
+    auto timeout = Duration("spec.rendezvous.heartbeatTimeout", rdzv.heartbeat_timeout());
+    if (heartbeat && timeout && *timeout <= *heartbeat) {
+      Error("spec.rendezvous.heartbeatTimeout",
+            Quote(rdzv.heartbeat_timeout()) + " must be longer than heartbeat (" +
+                rdzv.heartbeat() + "), or every node looks dead; use at least " +
+                FormatDuration(*heartbeat * 2));
+    }
+    if (join && last_call && *last_call >= *join) {
+      Error("spec.rendezvous.lastCall", Quote(rdzv.last_call()) +
+                                            " must be shorter than joinTimeout (" +
+                                            rdzv.join_timeout() + ")");
+    }
+  }
+
+  void ExitCodes(const std::string& path, const google::protobuf::RepeatedField<int>& codes) {
+    std::set<int> seen;
+    for (int i = 0; i < codes.size(); ++i) {
+      const std::string item = path + "[" + std::to_string(i) + "]";
+      if (codes[i] < 1 || codes[i] > 255) {
+        Error(item, std::to_string(codes[i]) + " is not a failure exit code; use 1 to 255 "
+                                               "(0 means success and never triggers a restart)");
+      } else if (!seen.insert(codes[i]).second) {
+        Error(item, std::to_string(codes[i]) + " is listed twice");
+      }
+    }
+  }
+
+  void FailurePolicy(const v1::FailurePolicy& policy) {
+    InRange("spec.failurePolicy.maxRestarts", policy.max_restarts(), 0, 10000);
+    Duration("spec.failurePolicy.backoff", policy.backoff(), /*positive=*/false);
+    ExitCodes("spec.failurePolicy.restartOnExitCodes", policy.restart_on_exit_codes());
+    ExitCodes("spec.failurePolicy.failOnExitCodes", policy.fail_on_exit_codes());
+    for (int i = 0; i < policy.fail_on_exit_codes_size(); ++i) {
+      int code = policy.fail_on_exit_codes(i);
+      const auto& restart = policy.restart_on_exit_codes();
+      if (std::find(restart.begin(), restart.end(), code) != restart.end()) {
+        Error("spec.failurePolicy.failOnExitCodes[" + std::to_string(i) + "]",
+              std::to_string(code) + " is also in restartOnExitCodes; a code can either restart "
+                                     "the job or fail it, so remove it from one list");
+      }
+    }
+  }
+
+  void Checkpoint(const v1::Checkpoint& ckpt) {
+    if (ckpt.dir().empty()) {
+      if (ckpt.has_every_steps() || ckpt.has_keep() || ckpt.has_async()) {
+        Error("spec.checkpoint.dir", "is empty, so the other checkpoint settings would be "
+                                     "ignored; set dir (e.g. runs/my-job/ckpt) or remove them");
+      }
+      return;
+    }
+    InRange("spec.checkpoint.everySteps", ckpt.every_steps(), 1, 1000000000);
+    InRange("spec.checkpoint.keep", ckpt.keep(), 1, 100000);
+  }
+
+  void Collectives(const v1::TrainingJobSpec& spec) {
+    const v1::Collectives& coll = spec.collectives();
+    OneOf("spec.collectives.backend", coll.backend(), {"auto", "cpu", "nccl", "mpi"});
+    if (coll.backend() == "nccl" && spec.resources().gpus() == 0) {
+      Error("spec.collectives.backend", "nccl needs GPUs but resources.gpus is 0; set "
+                                        "resources.gpus or use backend auto or cpu");
+    }
+    Duration("spec.collectives.timeout", coll.timeout());
+  }
+
+  void Volumes(const v1::Storage& storage) {
+    std::set<std::string> names, mounts;
+    for (int i = 0; i < storage.volumes_size(); ++i) {
+      const v1::Volume& v = storage.volumes(i);
+      const std::string path = "spec.storage.volumes[" + std::to_string(i) + "]";
+      if (auto why = CheckDns1123Label(v.name()); !why.empty()) {
+        Error(path + ".name", Quote(v.name()) + " is not a valid volume name: " + why);
+      } else if (!names.insert(v.name()).second) {
+        Error(path + ".name", Quote(v.name()) + " is used by another volume; names are unique");
+      }
+      int sources = !v.persistent_volume_claim().empty() + !v.host_path().empty() +
+                    (v.has_empty_dir() && v.empty_dir());
+      if (sources != 1) {
+        Error(path, "has " + std::to_string(sources) + " sources; set exactly one of "
+                    "persistentVolumeClaim, hostPath or emptyDir: true");
+      }
+      if (!v.host_path().empty() && v.host_path().front() != '/') {
+        Error(path + ".hostPath", Quote(v.host_path()) + " is not an absolute path");
+      }
+      if (v.mount_path().empty() || v.mount_path().front() != '/') {
+        Error(path + ".mountPath", Quote(v.mount_path()) + " is not an absolute path; "
+                                   "write where the volume appears, e.g. /ckpt");
+      } else if (!mounts.insert(v.mount_path()).second) {
+        Error(path + ".mountPath", Quote(v.mount_path()) + " is used by another volume");
+      }
+    }
+  }
+
+  Diagnostics* errors_;
+};
+
+}  // namespace
+
+void Validate(const v1::TrainingJob& job, Diagnostics* errors) { Validator(errors).Run(job); }
+
+}  // namespace trainctl::spec

@@ -1,0 +1,95 @@
+// The worker's environment: who this process is in the job, and where the rendezvous is.
+//
+// WorkerEnv::FromEnvironment() is the one place libtrain reads environment variables. It
+// understands three forms (docs/env.md is the reference):
+//   - trainctl: TRAIN_RANK, TRAIN_WORLD_SIZE, ... (and the torch names set alongside);
+//   - torchrun only: RANK, WORLD_SIZE, LOCAL_RANK, ..., MASTER_ADDR/MASTER_PORT (rank 0 hosts
+//     the store there);
+//   - Open MPI (mpirun): OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, ... (bootstrap via MPI).
+// With none of them set, the process is a standalone job of one worker.
+#ifndef TRAIN_ENV_H_
+#define TRAIN_ENV_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "train/status.h"
+
+namespace train {
+
+// Who started this worker; decides how the worker bootstraps its collectives.
+enum class Launcher {
+  kStandalone,  // no launcher variables at all: rank 0 of a world of 1
+  kTrainctl,    // TRAIN_* variables from trainctl run / agent / Kubernetes pods
+  kTorchrun,    // torch names only (torchrun, or PyTorchJob on Kubernetes)
+  kOpenMpi,     // OMPI_COMM_WORLD_* from mpirun
+};
+
+// "standalone", "trainctl", "torchrun", "openmpi".
+std::string_view LauncherName(Launcher launcher);
+
+// host:port of the rendezvous store.
+struct StoreAddress {
+  std::string host;
+  int port = 0;
+
+  std::string ToString() const;  // "host:port", "[::1]:port" for IPv6 literals
+  // Parses "host:port" or "[v6]:port"; the error names `what` (the variable) and the value.
+  static Result<StoreAddress> Parse(std::string_view text, std::string_view what);
+};
+
+inline bool operator==(const StoreAddress& a, const StoreAddress& b) {
+  return a.host == b.host && a.port == b.port;
+}
+inline bool operator!=(const StoreAddress& a, const StoreAddress& b) { return !(a == b); }
+
+struct WorkerEnv {
+  Launcher launcher = Launcher::kStandalone;
+  int rank = 0;                       // global rank, 0 <= rank < world_size
+  int world_size = 1;                 // number of workers in the job
+  int local_rank = 0;                 // rank among the workers on this node
+  int local_world_size = 1;           // workers on this node
+  int node_rank = 0;                  // index of this node (GROUP_RANK in torch terms)
+  int num_nodes = 1;                  // nodes in this round
+  std::optional<StoreAddress> store;  // rendezvous store; absent for standalone and Open MPI
+  bool hosts_store = false;           // torchrun-only form: rank 0 must serve the store itself
+  std::string job_id;                 // the TrainingJob's name (or torchrun's run id)
+  std::string run_id;                 // the rendezvous round this worker belongs to
+  int restart_count = 0;              // how many times the group was restarted before this start
+  std::string token_file;             // file holding the job's store token (never the token itself)
+  std::string checkpoint_dir;         // where checkpoints live; empty when the job has none
+
+  // Reads the process environment (the only getenv in libtrain).
+  static Result<WorkerEnv> FromEnvironment();
+
+  // The same from an explicit variable map: what FromEnvironment does after reading environ.
+  // Errors name the variable, its value, and what would be valid.
+  static Result<WorkerEnv> FromVariables(const std::map<std::string, std::string>& vars);
+
+  // The full contract for this worker (TRAIN_* and the torch names), as a launcher sets it.
+  // FromVariables(ToVariables()) gives back an equal WorkerEnv with launcher kTrainctl (and
+  // hosts_store false: under trainctl the launcher serves the store). Empty strings and an
+  // absent store are left out.
+  std::map<std::string, std::string> ToVariables() const;
+
+  // One line for logs: "rank 3/8 (local 1/4, node 1/2) round r2 restart 0 via trainctl,
+  // store node0:29400". The round is left out when run_id is empty, the store when absent.
+  std::string Describe() const;
+};
+
+// Field by field, launcher included.
+inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
+  return a.launcher == b.launcher && a.rank == b.rank && a.world_size == b.world_size &&
+         a.local_rank == b.local_rank && a.local_world_size == b.local_world_size &&
+         a.node_rank == b.node_rank && a.num_nodes == b.num_nodes && a.store == b.store &&
+         a.hosts_store == b.hosts_store && a.job_id == b.job_id && a.run_id == b.run_id &&
+         a.restart_count == b.restart_count && a.token_file == b.token_file &&
+         a.checkpoint_dir == b.checkpoint_dir;
+}
+inline bool operator!=(const WorkerEnv& a, const WorkerEnv& b) { return !(a == b); }
+
+}  // namespace train
+
+#endif  // TRAIN_ENV_H_

@@ -1,0 +1,79 @@
+#include "defaults.h"
+
+#include <gtest/gtest.h>
+
+#include "job_file.h"
+#include "yaml_encoder.h"
+
+namespace trainctl::spec {
+namespace {
+
+constexpr char kMinimal[] =
+    "apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: a}\n"
+    "spec: {command: [train]}\n";
+
+TEST(Defaults, FillEveryDocumentedDefault) {
+  JobFile file = ParseJob(kMinimal, "a.yaml");
+  ASSERT_TRUE(file.ok()) << file.FormatErrors();
+  const auto& job = file.job;
+  EXPECT_EQ(job.metadata().namespace_(), "default");
+  const auto& spec = job.spec();
+  EXPECT_EQ(spec.working_dir(), ".");
+  EXPECT_EQ(spec.nodes().min(), 1);
+  EXPECT_EQ(spec.nodes().max(), 1);
+  EXPECT_EQ(spec.procs_per_node(), 1);
+  EXPECT_EQ(spec.resources().gpus(), 0);
+  EXPECT_EQ(spec.resources().gpu_resource(), "nvidia.com/gpu");
+  EXPECT_EQ(spec.rendezvous().port(), 29400);
+  EXPECT_EQ(spec.rendezvous().join_timeout(), "600s");
+  EXPECT_EQ(spec.rendezvous().last_call(), "2s");
+  EXPECT_EQ(spec.rendezvous().heartbeat(), "1s");
+  EXPECT_EQ(spec.rendezvous().heartbeat_timeout(), "5s");
+  EXPECT_EQ(spec.failure_policy().max_restarts(), 3);
+  EXPECT_EQ(spec.failure_policy().backoff(), "1s");
+  EXPECT_EQ(spec.collectives().backend(), "auto");
+  EXPECT_EQ(spec.collectives().timeout(), "60s");
+  EXPECT_FALSE(spec.has_checkpoint()) << "no directory: no checkpointing";
+}
+
+TEST(Defaults, NeverOverrideWhatTheUserSet) {
+  JobFile file = ParseJob(
+      "apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: a}\n"
+      "spec:\n  command: [train]\n  nodes: {min: 2}\n  resources: {gpus: 4}\n"
+      "  failurePolicy: {maxRestarts: 0}\n  checkpoint: {dir: c, async: false}\n",
+      "a.yaml");
+  ASSERT_TRUE(file.ok()) << file.FormatErrors();
+  const auto& spec = file.job.spec();
+  EXPECT_EQ(spec.nodes().max(), 2) << "max defaults to min";
+  EXPECT_EQ(spec.procs_per_node(), 4) << "one worker per GPU";
+  EXPECT_EQ(spec.failure_policy().max_restarts(), 0) << "an explicit 0 is kept";
+  EXPECT_FALSE(spec.checkpoint().async());
+  EXPECT_EQ(spec.checkpoint().every_steps(), 1000);
+  EXPECT_EQ(spec.checkpoint().keep(), 3);
+}
+
+TEST(Defaults, PrintedYamlReadsBackToTheSameJob) {
+  for (const char* path : {"examples/jobs/gpu-elastic.yaml", "examples/jobs/fashion-mnist.yaml",
+                           "examples/jobs/mig-inference-finetune.json"}) {
+    JobFile file = LoadJobFile(path);
+    ASSERT_TRUE(file.ok()) << file.FormatErrors();
+    const std::string yaml = EncodeYaml(file.job);
+    JobFile again = ParseJob(yaml, "defaults.yaml");
+    ASSERT_TRUE(again.ok()) << again.FormatErrors() << yaml;
+    EXPECT_EQ(again.job.SerializeAsString(), file.job.SerializeAsString()) << yaml;
+  }
+}
+
+TEST(Defaults, StringsThatLookLikeNumbersStayStrings) {
+  JobFile file = ParseJob(
+      "apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: a}\n"
+      "spec:\n  command: [train, \"3\", \"true\"]\n  env: [{name: X, value: \"1\"}]\n",
+      "a.yaml");
+  ASSERT_TRUE(file.ok()) << file.FormatErrors();
+  const std::string yaml = EncodeYaml(file.job);
+  EXPECT_NE(yaml.find("[train, \"3\", \"true\"]"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("value: \"1\""), std::string::npos) << yaml;
+}
+
+}  // namespace
+}  // namespace trainctl::spec
