@@ -82,6 +82,11 @@ void EmitMessage(YAML::Emitter& out, const Message& message) {
   r->ListFields(message, &fields);  // set fields, in field-number order
   out << YAML::BeginMap;
   for (const FieldDescriptor* f : fields) {
+    // A block with nothing set ("scheduling: {}") says nothing; leave it out.
+    if (!f->is_repeated() && f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        r->GetMessage(message, f).ByteSizeLong() == 0) {
+      continue;
+    }
     out << YAML::Key << f->json_name() << YAML::Value;
     if (f->is_map()) {
       EmitMap(out, message, f);

@@ -1,0 +1,570 @@
+// The worker environment contract: which launcher started this process, and the worker's
+// place in the job. docs/env.md is the reference for every variable and rule used here.
+#include "train/env.h"
+
+#include <unistd.h>  // environ
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace train {
+namespace {
+
+using Vars = std::map<std::string, std::string>;
+
+// The trainctl contract. Any one of these selects the trainctl form.
+constexpr const char* kTrainRank = "TRAIN_RANK";
+constexpr const char* kTrainWorldSize = "TRAIN_WORLD_SIZE";
+constexpr const char* kTrainLocalRank = "TRAIN_LOCAL_RANK";
+constexpr const char* kTrainLocalWorldSize = "TRAIN_LOCAL_WORLD_SIZE";
+constexpr const char* kTrainNodeRank = "TRAIN_NODE_RANK";
+constexpr const char* kTrainNumNodes = "TRAIN_NUM_NODES";
+constexpr const char* kTrainStoreAddr = "TRAIN_STORE_ADDR";
+constexpr const char* kTrainJobId = "TRAIN_JOB_ID";
+constexpr const char* kTrainRunId = "TRAIN_RUN_ID";
+constexpr const char* kTrainRestartCount = "TRAIN_RESTART_COUNT";
+constexpr const char* kTrainTokenFile = "TRAIN_TOKEN_FILE";
+constexpr const char* kTrainCheckpointDir = "TRAIN_CHECKPOINT_DIR";
+constexpr const char* kTrainContract[] = {
+    kTrainRank,     kTrainWorldSize,    kTrainLocalRank, kTrainLocalWorldSize,
+    kTrainNodeRank, kTrainNumNodes,     kTrainStoreAddr, kTrainJobId,
+    kTrainRunId,    kTrainRestartCount, kTrainTokenFile, kTrainCheckpointDir};
+
+// torchrun's names (also set by trainctl alongside its own).
+constexpr const char* kRank = "RANK";
+constexpr const char* kWorldSize = "WORLD_SIZE";
+constexpr const char* kLocalRank = "LOCAL_RANK";
+constexpr const char* kLocalWorldSize = "LOCAL_WORLD_SIZE";
+constexpr const char* kGroupRank = "GROUP_RANK";
+constexpr const char* kGroupWorldSize = "GROUP_WORLD_SIZE";
+constexpr const char* kMasterAddr = "MASTER_ADDR";
+constexpr const char* kMasterPort = "MASTER_PORT";
+constexpr const char* kTorchRestartCount = "TORCHELASTIC_RESTART_COUNT";
+constexpr const char* kTorchRunId = "TORCHELASTIC_RUN_ID";
+// Any of these (but not MASTER_ADDR/MASTER_PORT alone, which cluster profiles often export)
+// selects the torchrun form, so a half-set torch environment is an error, not standalone.
+constexpr const char* kTorchTopology[] = {kRank,           kWorldSize, kLocalRank,
+                                          kLocalWorldSize, kGroupRank, kGroupWorldSize};
+
+// Open MPI's names (mpirun sets them for every rank).
+constexpr const char* kOmpiRank = "OMPI_COMM_WORLD_RANK";
+constexpr const char* kOmpiSize = "OMPI_COMM_WORLD_SIZE";
+constexpr const char* kOmpiLocalRank = "OMPI_COMM_WORLD_LOCAL_RANK";
+constexpr const char* kOmpiLocalSize = "OMPI_COMM_WORLD_LOCAL_SIZE";
+// Open MPI 4's node count. (OMPI_COMM_WORLD_NODE_RANK is NOT a node index: it is this
+// process's rank among all processes on its node, so it is not read.)
+constexpr const char* kOmpiNumNodes = "OMPI_MCA_orte_num_nodes";
+
+std::string Quoted(std::string_view text) {
+  std::string out = "\"";
+  out += text;
+  out += '"';
+  return out;
+}
+
+// NAME="value": how every error shows what it saw.
+std::string Shown(std::string_view name, std::string_view value) {
+  return std::string(name) + "=" + Quoted(value);
+}
+
+// Decimal, whole string, no sign other than '-', no spaces: "08" is 8, "+8" and " 8" are not.
+Result<int> ParseInt(std::string_view name, std::string_view text) {
+  int value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec == std::errc::result_out_of_range) {
+    return InvalidArgumentError(Shown(name, text) +
+                                " is out of range: does not fit in a 32-bit integer");
+  }
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return InvalidArgumentError(Shown(name, text) +
+                                " is not an integer: expected a plain decimal number like 0 or 8");
+  }
+  return value;
+}
+
+Result<int> ParsePort(std::string_view name, std::string_view text) {
+  auto port = ParseInt(name, text);
+  if (!port.ok() || *port < 1 || *port > 65535) {
+    return InvalidArgumentError(Shown(name, text) +
+                                " is not a valid port: must be an integer in [1, 65535]");
+  }
+  return port;
+}
+
+// A host name or address literal, without brackets.
+Status CheckHost(std::string_view name, std::string_view value, std::string_view host) {
+  if (host.empty()) {
+    return InvalidArgumentError(Shown(name, value) + " has an empty host");
+  }
+  for (char c : host) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '/' || c == '[' || c == ']') {
+      return InvalidArgumentError(Shown(name, value) + " has an invalid host \"" +
+                                  std::string(host) +
+                                  "\": expected a host name, an IPv4 address or an IPv6 address");
+    }
+  }
+  return Status::Ok();
+}
+
+// A resolved integer and where it came from, so that errors show what was read or derived.
+struct Field {
+  std::string name;
+  int value = 0;
+  bool is_set = false;  // read from the variables rather than derived
+  std::string text;     // the variable's value as given, when is_set
+
+  // NAME="text" when read, NAME=value (unset; derived) otherwise: the subject of an error.
+  std::string Shown() const {
+    if (is_set) return train::Shown(name, text);
+    return name + "=" + std::to_string(value) + " (unset; derived)";
+  }
+  // NAME=value: a bound in "must be in [0, NAME=value)".
+  std::string Bound() const { return name + "=" + std::to_string(value); }
+  // Appended to an error whose bound was derived.
+  std::string Note() const {
+    return is_set ? std::string() : " (" + name + " is unset; derived from the other variables)";
+  }
+};
+
+// Reads one form's variables; errors say which form was detected and why.
+class Reader {
+ public:
+  Reader(const Vars& vars, std::string form, std::string detected_by)
+      : vars_(vars), form_(std::move(form)), detected_by_(std::move(detected_by)) {}
+
+  const std::string* Get(const std::string& name) const {
+    auto it = vars_.find(name);
+    return it == vars_.end() ? nullptr : &it->second;
+  }
+
+  Status Missing(const std::string& name, std::string_view why) const {
+    return InvalidArgumentError(name + " is not set: the " + form_ +
+                                " environment (detected from " + detected_by_ + ") requires it" +
+                                std::string(why));
+  }
+
+  Result<Field> Required(const std::string& name) const {
+    const std::string* text = Get(name);
+    if (text == nullptr) return Missing(name, "");
+    TRAIN_ASSIGN_OR_RETURN(int value, ParseInt(name, *text));
+    return Field{name, value, true, *text};
+  }
+
+  // `fallback` when unset.
+  Result<Field> Optional(const std::string& name, int fallback) const {
+    const std::string* text = Get(name);
+    if (text == nullptr) return Field{name, fallback, false, std::string()};
+    TRAIN_ASSIGN_OR_RETURN(int value, ParseInt(name, *text));
+    return Field{name, value, true, *text};
+  }
+
+  std::string String(const std::string& name) const {
+    const std::string* text = Get(name);
+    return text == nullptr ? std::string() : *text;
+  }
+
+ private:
+  const Vars& vars_;
+  std::string form_;
+  std::string detected_by_;
+};
+
+// 0 <= f < bound.
+Status CheckIndex(const Field& f, const Field& bound) {
+  if (f.value >= 0 && f.value < bound.value) return Status::Ok();
+  return InvalidArgumentError(f.Shown() + " is out of range: must be in [0, " + bound.Bound() +
+                              ")" + bound.Note());
+}
+
+// 1 <= f (<= bound when given).
+Status CheckCount(const Field& f, const Field* bound) {
+  if (f.value >= 1 && (bound == nullptr || f.value <= bound->value)) return Status::Ok();
+  if (bound == nullptr) {
+    return InvalidArgumentError(f.Shown() + " is out of range: must be at least 1");
+  }
+  return InvalidArgumentError(f.Shown() + " is out of range: must be in [1, " + bound->Bound() +
+                              "]" + bound->Note());
+}
+
+Status CheckNonNegative(const Field& f) {
+  if (f.value >= 0) return Status::Ok();
+  return InvalidArgumentError(f.Shown() + " is out of range: must be 0 or more");
+}
+
+struct Topology {
+  Field rank, world_size, local_rank, local_world_size, node_rank, num_nodes;
+};
+
+struct TopologyNames {
+  std::string rank, world_size, local_rank, local_world_size, node_rank, num_nodes;
+  bool uniform_required;     // every node runs local_world_size workers
+  bool one_node_by_default;  // neither per-node size given: one node (else one worker per node)
+};
+
+// Reads and checks the six topology numbers of the trainctl and torchrun forms.
+Result<Topology> ReadTopology(const Reader& r, const TopologyNames& n) {
+  Topology t;
+  TRAIN_ASSIGN_OR_RETURN(t.rank, r.Required(n.rank));
+  TRAIN_ASSIGN_OR_RETURN(t.world_size, r.Required(n.world_size));
+  TRAIN_RETURN_IF_ERROR(CheckCount(t.world_size, nullptr));
+  TRAIN_RETURN_IF_ERROR(CheckIndex(t.rank, t.world_size));
+
+  const int world = t.world_size.value;
+  TRAIN_ASSIGN_OR_RETURN(t.local_world_size, r.Optional(n.local_world_size, 0));
+  TRAIN_ASSIGN_OR_RETURN(t.num_nodes, r.Optional(n.num_nodes, 0));
+  if (t.local_world_size.is_set)
+    TRAIN_RETURN_IF_ERROR(CheckCount(t.local_world_size, &t.world_size));
+  if (t.num_nodes.is_set) TRAIN_RETURN_IF_ERROR(CheckCount(t.num_nodes, &t.world_size));
+
+  if (t.local_world_size.is_set && !t.num_nodes.is_set) {
+    if (world % t.local_world_size.value != 0) {
+      return InvalidArgumentError(t.world_size.Shown() + " is not a multiple of " +
+                                  t.local_world_size.Shown() +
+                                  ": every node must run the same number of workers, or set " +
+                                  n.num_nodes + " to the number of nodes");
+    }
+    t.num_nodes.value = world / t.local_world_size.value;
+  } else if (t.num_nodes.is_set && !t.local_world_size.is_set) {
+    if (world % t.num_nodes.value != 0) {
+      return InvalidArgumentError(t.world_size.Shown() + " is not a multiple of " +
+                                  t.num_nodes.Shown() + ": set " + n.local_world_size +
+                                  " to the number of workers on this node");
+    }
+    t.local_world_size.value = world / t.num_nodes.value;
+  } else if (!t.local_world_size.is_set && !t.num_nodes.is_set) {
+    t.local_world_size.value = n.one_node_by_default ? world : 1;
+    t.num_nodes.value = n.one_node_by_default ? 1 : world;
+  }
+  // 64-bit: both factors may be up to INT_MAX.
+  const bool uniform = int64_t{t.num_nodes.value} * t.local_world_size.value == world;
+  if (n.uniform_required && !uniform) {
+    return InvalidArgumentError(t.num_nodes.Shown() + " times " + t.local_world_size.Shown() +
+                                " is not " + t.world_size.Shown() +
+                                ": every node runs the same number of workers");
+  }
+
+  const int lws = t.local_world_size.value;
+  TRAIN_ASSIGN_OR_RETURN(t.local_rank, r.Optional(n.local_rank, t.rank.value % lws));
+  TRAIN_RETURN_IF_ERROR(CheckIndex(t.local_rank, t.local_world_size));
+  TRAIN_ASSIGN_OR_RETURN(t.node_rank, r.Optional(n.node_rank, t.rank.value / lws));
+  TRAIN_RETURN_IF_ERROR(CheckIndex(t.node_rank, t.num_nodes));
+
+  // Both launchers assign ranks in node order; a mismatch means a mixed-up environment.
+  const int64_t expected = int64_t{t.node_rank.value} * lws + t.local_rank.value;
+  if (uniform && t.rank.value != expected) {
+    return InvalidArgumentError(t.rank.Shown() + " does not match " + t.node_rank.Shown() + " * " +
+                                t.local_world_size.Shown() + " + " + t.local_rank.Shown() + " = " +
+                                std::to_string(expected) + ": ranks are assigned in node order");
+  }
+  return t;
+}
+
+void Apply(const Topology& t, WorkerEnv& env) {
+  env.rank = t.rank.value;
+  env.world_size = t.world_size.value;
+  env.local_rank = t.local_rank.value;
+  env.local_world_size = t.local_world_size.value;
+  env.node_rank = t.node_rank.value;
+  env.num_nodes = t.num_nodes.value;
+}
+
+// A torch name present beside TRAIN_* must agree with the trainctl value.
+Status Disagree(const std::string& torch_name, const std::string& torch_value,
+                const std::string& train_shown) {
+  return InvalidArgumentError(Shown(torch_name, torch_value) + " disagrees with " + train_shown +
+                              ": when both are set they must match; unset " + torch_name +
+                              " or give it the same value");
+}
+
+Status CheckTorchInt(const Reader& r, const std::string& torch_name, const Field& train) {
+  const std::string* text = r.Get(torch_name);
+  if (text == nullptr) return Status::Ok();
+  TRAIN_ASSIGN_OR_RETURN(int value, ParseInt(torch_name, *text));
+  if (value != train.value) return Disagree(torch_name, *text, train.Shown());
+  return Status::Ok();
+}
+
+std::string StripBrackets(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::string(host);
+}
+
+Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by) {
+  Reader r(vars, "trainctl", detected_by);
+  WorkerEnv env;
+  env.launcher = Launcher::kTrainctl;
+  TRAIN_ASSIGN_OR_RETURN(
+      Topology t, ReadTopology(r, {kTrainRank, kTrainWorldSize, kTrainLocalRank,
+                                   kTrainLocalWorldSize, kTrainNodeRank, kTrainNumNodes,
+                                   /*uniform_required=*/true, /*one_node_by_default=*/true}));
+  Apply(t, env);
+
+  if (const std::string* addr = r.Get(kTrainStoreAddr)) {
+    TRAIN_ASSIGN_OR_RETURN(env.store, StoreAddress::Parse(*addr, kTrainStoreAddr));
+  } else if (env.world_size > 1) {
+    return r.Missing(kTrainStoreAddr,
+                     " when " + t.world_size.Shown() + " (the rendezvous store's host:port)");
+  }
+  TRAIN_ASSIGN_OR_RETURN(Field restarts, r.Optional(kTrainRestartCount, 0));
+  TRAIN_RETURN_IF_ERROR(CheckNonNegative(restarts));
+  env.restart_count = restarts.value;
+  env.job_id = r.String(kTrainJobId);
+  env.run_id = r.String(kTrainRunId);
+  env.token_file = r.String(kTrainTokenFile);
+  env.checkpoint_dir = r.String(kTrainCheckpointDir);
+
+  // The torch names trainctl sets alongside: any present must say the same thing.
+  TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kRank, t.rank));
+  TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kWorldSize, t.world_size));
+  TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kLocalRank, t.local_rank));
+  TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kLocalWorldSize, t.local_world_size));
+  TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kGroupRank, t.node_rank));
+  TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kGroupWorldSize, t.num_nodes));
+  TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kTorchRestartCount, restarts));
+  if (const std::string* id = r.Get(kTorchRunId); id != nullptr && *id != env.job_id) {
+    return Disagree(kTorchRunId, *id,
+                    r.Get(kTrainJobId) ? Shown(kTrainJobId, env.job_id) : "TRAIN_JOB_ID (unset)");
+  }
+  // Without a store (a world of one) MASTER_* carry nothing trainctl uses, so they are ignored.
+  if (env.store.has_value()) {
+    const std::string store_shown = Shown(kTrainStoreAddr, *r.Get(kTrainStoreAddr));
+    if (const std::string* host = r.Get(kMasterAddr);
+        host != nullptr && StripBrackets(*host) != env.store->host) {
+      return Disagree(kMasterAddr, *host, store_shown);
+    }
+    if (const std::string* port = r.Get(kMasterPort)) {
+      TRAIN_ASSIGN_OR_RETURN(int value, ParsePort(kMasterPort, *port));
+      if (value != env.store->port) return Disagree(kMasterPort, *port, store_shown);
+    }
+  }
+  return env;
+}
+
+Result<WorkerEnv> FromTorchrun(const Vars& vars, const std::string& detected_by) {
+  Reader r(vars, "torchrun", detected_by);
+  WorkerEnv env;
+  env.launcher = Launcher::kTorchrun;
+  // Without LOCAL_WORLD_SIZE or GROUP_WORLD_SIZE (one process per pod, as PyTorchJob
+  // without torchrun sets it) every worker is its own node.
+  TRAIN_ASSIGN_OR_RETURN(
+      Topology t, ReadTopology(r, {kRank, kWorldSize, kLocalRank, kLocalWorldSize, kGroupRank,
+                                   kGroupWorldSize, /*uniform_required=*/false,
+                                   /*one_node_by_default=*/false}));
+  Apply(t, env);
+
+  const std::string* host = r.Get(kMasterAddr);
+  const std::string* port = r.Get(kMasterPort);
+  if (host != nullptr || port != nullptr || env.world_size > 1) {
+    const std::string why =
+        env.world_size > 1 ? " when " + t.world_size.Shown()
+                           : " with " + std::string(host != nullptr ? kMasterAddr : kMasterPort);
+    if (host == nullptr) return r.Missing(kMasterAddr, why + " (the store's host)");
+    if (port == nullptr) return r.Missing(kMasterPort, why + " (the store's port)");
+    StoreAddress store;
+    store.host = StripBrackets(*host);
+    TRAIN_RETURN_IF_ERROR(CheckHost(kMasterAddr, *host, store.host));
+    TRAIN_ASSIGN_OR_RETURN(store.port, ParsePort(kMasterPort, *port));
+    env.store = std::move(store);
+    // libtrain's store speaks its own protocol, so under torchrun rank 0 serves it.
+    env.hosts_store = env.rank == 0;
+  }
+  TRAIN_ASSIGN_OR_RETURN(Field restarts, r.Optional(kTorchRestartCount, 0));
+  TRAIN_RETURN_IF_ERROR(CheckNonNegative(restarts));
+  env.restart_count = restarts.value;
+  env.job_id = r.String(kTorchRunId);
+  return env;
+}
+
+int CeilDiv(int a, int b) { return a / b + (a % b != 0 ? 1 : 0); }
+
+Result<WorkerEnv> FromOpenMpi(const Vars& vars, const std::string& detected_by) {
+  Reader r(vars, "Open MPI", detected_by);
+  WorkerEnv env;
+  env.launcher = Launcher::kOpenMpi;
+  TRAIN_ASSIGN_OR_RETURN(Field rank, r.Required(kOmpiRank));
+  TRAIN_ASSIGN_OR_RETURN(Field size, r.Required(kOmpiSize));
+  TRAIN_RETURN_IF_ERROR(CheckCount(size, nullptr));
+  TRAIN_RETURN_IF_ERROR(CheckIndex(rank, size));
+  TRAIN_ASSIGN_OR_RETURN(Field local_size, r.Optional(kOmpiLocalSize, size.value));
+  TRAIN_RETURN_IF_ERROR(CheckCount(local_size, &size));
+  TRAIN_ASSIGN_OR_RETURN(Field local_rank,
+                         r.Optional(kOmpiLocalRank, rank.value % local_size.value));
+  TRAIN_RETURN_IF_ERROR(CheckIndex(local_rank, local_size));
+
+  // mpirun exports no node index, so it is derived: exact when every node runs the same
+  // number of ranks, placed by slot (mpirun's default) or round-robin (--map-by node).
+  const int world = size.value;
+  const int lws = local_size.value;
+  TRAIN_ASSIGN_OR_RETURN(Field nodes, r.Optional(kOmpiNumNodes, CeilDiv(world, lws)));
+  TRAIN_RETURN_IF_ERROR(CheckCount(nodes, &size));
+  int node_rank = rank.value / CeilDiv(world, nodes.value);  // nodes filled in turn
+  if (local_rank.value == rank.value % lws) {
+    node_rank = rank.value / lws;
+  } else if (local_rank.value == rank.value / nodes.value) {
+    node_rank = rank.value % nodes.value;
+  }
+  env.rank = rank.value;
+  env.world_size = world;
+  env.local_rank = local_rank.value;
+  env.local_world_size = local_size.value;
+  env.node_rank = std::min(node_rank, nodes.value - 1);
+  env.num_nodes = nodes.value;
+  return env;
+}
+
+// The first variable of `names` present, or nullptr.
+const char* FirstPresent(const Vars& vars, const char* const* begin, const char* const* end) {
+  for (const char* const* it = begin; it != end; ++it) {
+    if (vars.count(*it) != 0) return *it;
+  }
+  return nullptr;
+}
+
+void AppendTopology(const WorkerEnv& env, Vars& out, const char* rank, const char* world,
+                    const char* local_rank, const char* local_world, const char* node_rank,
+                    const char* num_nodes, const char* restarts) {
+  out[rank] = std::to_string(env.rank);
+  out[world] = std::to_string(env.world_size);
+  out[local_rank] = std::to_string(env.local_rank);
+  out[local_world] = std::to_string(env.local_world_size);
+  out[node_rank] = std::to_string(env.node_rank);
+  out[num_nodes] = std::to_string(env.num_nodes);
+  out[restarts] = std::to_string(env.restart_count);
+}
+
+}  // namespace
+
+std::string_view LauncherName(Launcher launcher) {
+  switch (launcher) {
+    case Launcher::kStandalone:
+      return "standalone";
+    case Launcher::kTrainctl:
+      return "trainctl";
+    case Launcher::kTorchrun:
+      return "torchrun";
+    case Launcher::kOpenMpi:
+      return "openmpi";
+  }
+  return "unknown";
+}
+
+std::string StoreAddress::ToString() const {
+  const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return shown + ":" + std::to_string(port);
+}
+
+Result<StoreAddress> StoreAddress::Parse(std::string_view text, std::string_view what) {
+  const std::string expected = ": expected host:port, like \"node0:29400\" or \"[::1]:29400\"";
+  StoreAddress out;
+  std::string_view host;
+  std::string_view port;
+  if (text.find("://") != std::string_view::npos) {
+    return InvalidArgumentError(Shown(what, text) + " is a URL" + expected);
+  }
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return InvalidArgumentError(Shown(what, text) + " has no closing ']'" + expected);
+    }
+    host = text.substr(1, close - 1);
+    if (close + 1 >= text.size() || text[close + 1] != ':') {
+      return InvalidArgumentError(Shown(what, text) + " has no port after ']'" + expected);
+    }
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return InvalidArgumentError(Shown(what, text) + " has no port" + expected);
+    }
+    if (text.find(':') != colon) {
+      return InvalidArgumentError(Shown(what, text) +
+                                  " looks like an IPv6 address without brackets: write it as "
+                                  "\"[address]:port\", like \"[::1]:29400\"");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty()) return InvalidArgumentError(Shown(what, text) + " has no host" + expected);
+  TRAIN_RETURN_IF_ERROR(CheckHost(what, text, host));
+  auto parsed = ParseInt(what, port);
+  if (!parsed.ok() || *parsed < 1 || *parsed > 65535) {
+    return InvalidArgumentError(Shown(what, text) + " has an invalid port \"" + std::string(port) +
+                                "\": a port must be an integer in [1, 65535]");
+  }
+  out.host = std::string(host);
+  out.port = *parsed;
+  return out;
+}
+
+Result<WorkerEnv> WorkerEnv::FromEnvironment() {
+  // The one reader of the process environment in libtrain (see docs/env.md).
+  Vars vars;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view line(*entry);
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    vars.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+  }
+  return FromVariables(vars);
+}
+
+Result<WorkerEnv> WorkerEnv::FromVariables(const std::map<std::string, std::string>& vars) {
+  // Precedence: trainctl, then torchrun, then Open MPI, then standalone.
+  if (const char* name = FirstPresent(vars, std::begin(kTrainContract), std::end(kTrainContract))) {
+    return FromTrainctl(vars, name);
+  }
+  if (const char* name = FirstPresent(vars, std::begin(kTorchTopology), std::end(kTorchTopology))) {
+    return FromTorchrun(vars, name);
+  }
+  if (vars.count(kOmpiRank) != 0 || vars.count(kOmpiSize) != 0) {
+    return FromOpenMpi(vars, vars.count(kOmpiRank) != 0 ? kOmpiRank : kOmpiSize);
+  }
+  return WorkerEnv();
+}
+
+std::map<std::string, std::string> WorkerEnv::ToVariables() const {
+  Vars out;
+  AppendTopology(*this, out, kTrainRank, kTrainWorldSize, kTrainLocalRank, kTrainLocalWorldSize,
+                 kTrainNodeRank, kTrainNumNodes, kTrainRestartCount);
+  AppendTopology(*this, out, kRank, kWorldSize, kLocalRank, kLocalWorldSize, kGroupRank,
+                 kGroupWorldSize, kTorchRestartCount);
+  if (store.has_value()) {
+    out[kTrainStoreAddr] = store->ToString();
+    out[kMasterAddr] = store->host;
+    out[kMasterPort] = std::to_string(store->port);
+  }
+  // Empty strings are left out: unset reads back as empty.
+  const std::pair<const char*, const std::string*> strings[] = {
+      {kTrainJobId, &job_id},
+      {kTorchRunId, &job_id},
+      {kTrainRunId, &run_id},
+      {kTrainTokenFile, &token_file},
+      {kTrainCheckpointDir, &checkpoint_dir}};
+  for (const auto& [name, value] : strings) {
+    if (!value->empty()) out[name] = *value;
+  }
+  return out;
+}
+
+std::string WorkerEnv::Describe() const {
+  std::string out = "rank " + std::to_string(rank) + "/" + std::to_string(world_size) + " (local " +
+                    std::to_string(local_rank) + "/" + std::to_string(local_world_size) +
+                    ", node " + std::to_string(node_rank) + "/" + std::to_string(num_nodes) + ")";
+  if (!run_id.empty()) out += " round " + run_id;
+  out +=
+      " restart " + std::to_string(restart_count) + " via " + std::string(LauncherName(launcher));
+  if (store.has_value()) {
+    out += ", store " + store->ToString();
+    if (hosts_store) out += " (served by this rank)";
+  }
+  return out;
+}
+
+}  // namespace train
