@@ -10,8 +10,8 @@ namespace train {
 namespace {
 
 Status CudaError(cudaError_t err, const char* call, const char* file, int line) {
-  std::string what = std::string(call) + " failed at " + file + ":" + std::to_string(line) +
-                     ": " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
+  std::string what = std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                     cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
   if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice) {
     return UnavailableError(what +
                             "; no usable NVIDIA driver or GPU in this process: check "
@@ -20,12 +20,12 @@ Status CudaError(cudaError_t err, const char* call, const char* file, int line) 
   return InternalError(what);
 }
 
-#define TRAIN_CUDA_RETURN_IF_ERROR(call)                                      \
-  do {                                                                        \
-    cudaError_t train_err_ = (call);                                          \
-    if (train_err_ != cudaSuccess) {                                          \
-      return CudaError(train_err_, #call, __FILE__, __LINE__);                \
-    }                                                                         \
+#define TRAIN_CUDA_RETURN_IF_ERROR(call)                       \
+  do {                                                         \
+    cudaError_t train_err_ = (call);                           \
+    if (train_err_ != cudaSuccess) {                           \
+      return CudaError(train_err_, #call, __FILE__, __LINE__); \
+    }                                                          \
   } while (false)
 
 __global__ void FillIota(int* out, int n) {
@@ -72,9 +72,8 @@ Status CudaSelfTest(int device) {
       cudaMemcpy(host.data(), buffer.ptr, kCount * sizeof(int), cudaMemcpyDeviceToHost));
   for (int i = 0; i < kCount; ++i) {
     if (host[i] != 3 * i + 1) {
-      return InternalError("CUDA self-test kernel wrote " + std::to_string(host[i]) +
-                           " at index " + std::to_string(i) + ", expected " +
-                           std::to_string(3 * i + 1));
+      return InternalError("CUDA self-test kernel wrote " + std::to_string(host[i]) + " at index " +
+                           std::to_string(i) + ", expected " + std::to_string(3 * i + 1));
     }
   }
   return Status::Ok();

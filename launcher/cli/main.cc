@@ -1,6 +1,5 @@
 // trainctl: the command line. Parses flags with CLI11 and dispatches to commands.h.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <string>
 #include <vector>
@@ -35,23 +34,25 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> files;
   bool quiet = false;
-  auto* validate = app.add_subcommand(
-      "validate", "Check TrainingJob files: unknown fields, types, and semantic rules, all "
-                  "errors at once (exit 0 valid, 1 invalid, 2 usage)");
+  auto* validate =
+      app.add_subcommand("validate",
+                         "Check TrainingJob files: unknown fields, types, and semantic rules, all "
+                         "errors at once (exit 0 valid, 1 invalid, 2 usage)");
   validate->add_option("FILE", files, "TrainingJob files (YAML or JSON)")->required();
   validate->add_flag("-q,--quiet", quiet, "Print errors only");
 
   std::string field_path;
   auto* explain = app.add_subcommand(
-      "explain", "Document a field of the TrainingJob spec: its type, meaning, default, and "
-                 "the fields below it");
+      "explain",
+      "Document a field of the TrainingJob spec: its type, meaning, default, and "
+      "the fields below it");
   explain->add_option("FIELD", field_path,
                       "Dotted field path, e.g. spec, spec.rendezvous.heartbeat (default: the "
                       "whole TrainingJob)");
 
   std::string defaults_file;
-  auto* defaults = app.add_subcommand(
-      "defaults", "Print a TrainingJob with every default filled in, as YAML");
+  auto* defaults =
+      app.add_subcommand("defaults", "Print a TrainingJob with every default filled in, as YAML");
   defaults->add_option("FILE", defaults_file, "TrainingJob file (YAML or JSON)")->required();
 
   auto* version = app.add_subcommand("version", "Print versions and the GPUs this build can use");

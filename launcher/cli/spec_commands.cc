@@ -16,9 +16,10 @@ std::string Plural(std::size_t n, const char* word) {
 // "1 node x 4 workers", "2-4 nodes x 8 workers (8 nvidia.com/gpu each)".
 std::string Shape(const trainctl::v1alpha1::TrainingJobSpec& spec) {
   const auto& nodes = spec.nodes();
-  std::string out = nodes.min() == nodes.max()
-                        ? Plural(static_cast<std::size_t>(nodes.min()), "node")
-                        : std::to_string(nodes.min()) + "-" + std::to_string(nodes.max()) + " nodes";
+  std::string out =
+      nodes.min() == nodes.max()
+          ? Plural(static_cast<std::size_t>(nodes.min()), "node")
+          : std::to_string(nodes.min()) + "-" + std::to_string(nodes.max()) + " nodes";
   out += " x " + Plural(static_cast<std::size_t>(spec.procs_per_node()), "worker");
   if (spec.resources().gpus() > 0) {
     out += " (" + std::to_string(spec.resources().gpus()) + " " + spec.resources().gpu_resource() +
@@ -41,8 +42,7 @@ int RunValidate(const std::vector<std::string>& files, bool quiet) {
       continue;
     }
     ++invalid;
-    std::cerr << job.FormatErrors() << file << ": " << Plural(job.errors.size(), "error")
-              << "\n";
+    std::cerr << job.FormatErrors() << file << ": " << Plural(job.errors.size(), "error") << "\n";
   }
   if (files.size() > 1 && !quiet) {
     std::cout << files.size() - static_cast<std::size_t>(invalid) << " of " << files.size()

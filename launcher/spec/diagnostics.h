@@ -28,7 +28,7 @@ class SourceMap {
 };
 
 struct Diagnostic {
-  std::string path;     // field path, "" for the whole document
+  std::string path;  // field path, "" for the whole document
   Position position;
   std::string message;  // says the bad value and what would be valid
 

@@ -15,12 +15,12 @@ struct Unit {
   std::string_view name;
   double nanos;
 };
-constexpr Unit kUnits[] = {{"ns", 1},     {"us", 1e3},   {"µs", 1e3}, {"ms", 1e6},
-                           {"s", 1e9},    {"m", 60e9},   {"h", 3600e9}};
+constexpr Unit kUnits[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
+                           {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
 
 train::Status Invalid(std::string_view text, std::string_view why) {
-  return train::InvalidArgumentError("invalid duration \"" + std::string(text) + "\": " +
-                                     std::string(why) + "; " + std::string(kExample));
+  return train::InvalidArgumentError("invalid duration \"" + std::string(text) +
+                                     "\": " + std::string(why) + "; " + std::string(kExample));
 }
 
 }  // namespace
@@ -34,8 +34,8 @@ train::Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   while (i < text.size()) {
     std::size_t start = i;
     bool seen_dot = false;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                               (text[i] == '.' && !seen_dot))) {
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) || (text[i] == '.' && !seen_dot))) {
       seen_dot |= text[i] == '.';
       ++i;
     }

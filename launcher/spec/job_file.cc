@@ -47,8 +47,8 @@ JobFile LoadJobFile(const std::string& path) {
   if (!in) {
     JobFile result;
     result.file = path;
-    result.errors.push_back(Diagnostic{"", {}, std::string("cannot read the file: ") +
-                                                   std::strerror(errno)});
+    result.errors.push_back(
+        Diagnostic{"", {}, std::string("cannot read the file: ") + std::strerror(errno)});
     return result;
   }
   std::ostringstream text;

@@ -12,10 +12,10 @@
 namespace trainctl::spec {
 
 struct JobFile {
-  std::string file;                      // the name errors are reported under
-  trainctl::v1alpha1::TrainingJob job;   // with every default filled in
-  SourceMap positions;                   // where each field was written
-  std::vector<Diagnostic> errors;        // empty when the job is valid
+  std::string file;                     // the name errors are reported under
+  trainctl::v1alpha1::TrainingJob job;  // with every default filled in
+  SourceMap positions;                  // where each field was written
+  std::vector<Diagnostic> errors;       // empty when the job is valid
 
   bool ok() const { return errors.empty(); }
   // One "file:line:col: path: message" line per error.

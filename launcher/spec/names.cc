@@ -32,7 +32,8 @@ std::string CheckDns1123Subdomain(std::string_view text) {
   while (true) {
     std::size_t dot = text.find('.', start);
     std::string why = CheckDns1123Label(text.substr(start, dot - start));
-    if (!why.empty()) return "part \"" + std::string(text.substr(start, dot - start)) + "\": " + why;
+    if (!why.empty())
+      return "part \"" + std::string(text.substr(start, dot - start)) + "\": " + why;
     if (dot == std::string_view::npos) return "";
     start = dot + 1;
   }

@@ -11,11 +11,20 @@ struct Suffix {
   std::string_view name;
   double factor;
 };
-constexpr Suffix kSuffixes[] = {
-    {"", 1},       {"m", 1e-3},           {"k", 1e3},           {"M", 1e6},
-    {"G", 1e9},    {"T", 1e12},           {"P", 1e15},          {"E", 1e18},
-    {"Ki", 1024.0}, {"Mi", 1048576.0},    {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-    {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}};
+constexpr Suffix kSuffixes[] = {{"", 1},
+                                {"m", 1e-3},
+                                {"k", 1e3},
+                                {"M", 1e6},
+                                {"G", 1e9},
+                                {"T", 1e12},
+                                {"P", 1e15},
+                                {"E", 1e18},
+                                {"Ki", 1024.0},
+                                {"Mi", 1048576.0},
+                                {"Gi", 1073741824.0},
+                                {"Ti", 1099511627776.0},
+                                {"Pi", 1125899906842624.0},
+                                {"Ei", 1152921504606846976.0}};
 
 train::Status Invalid(std::string_view text, std::string_view why) {
   return train::InvalidArgumentError(

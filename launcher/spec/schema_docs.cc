@@ -37,9 +37,7 @@ const DescriptorPool& SchemaPool() {
   return *pool;
 }
 
-std::string Comment(const google::protobuf::SourceLocation& loc) {
-  return loc.leading_comments;
-}
+std::string Comment(const google::protobuf::SourceLocation& loc) { return loc.leading_comments; }
 
 template <typename D>
 std::string CommentOf(const D* descriptor) {
@@ -52,11 +50,20 @@ std::string TypeLabel(const FieldDescriptor* f) {
   std::string base;
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64: base = "integer"; break;
-    case FieldDescriptor::CPPTYPE_BOOL: base = "boolean"; break;
-    case FieldDescriptor::CPPTYPE_STRING: base = "string"; break;
-    case FieldDescriptor::CPPTYPE_MESSAGE: base = f->message_type()->name(); break;
-    default: base = "value";
+    case FieldDescriptor::CPPTYPE_INT64:
+      base = "integer";
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      base = "boolean";
+      break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      base = "string";
+      break;
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      base = f->message_type()->name();
+      break;
+    default:
+      base = "value";
   }
   if (f->message_type() != nullptr && f->message_type()->name() == "NodeRange") {
     base = "integer | NodeRange";
@@ -80,9 +87,12 @@ std::vector<std::string> SplitPath(std::string_view path) {
   std::string current;
   bool in_index = false;
   for (char c : path) {
-    if (c == '[') in_index = true;
-    else if (c == ']') in_index = false;
-    else if (in_index) continue;
+    if (c == '[')
+      in_index = true;
+    else if (c == ']')
+      in_index = false;
+    else if (in_index)
+      continue;
     else if (c == '.') {
       if (!current.empty()) parts.push_back(current);
       current.clear();

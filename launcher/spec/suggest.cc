@@ -12,7 +12,8 @@ std::size_t Distance(std::string_view a, std::string_view b) {
   auto norm = [](std::string_view s) {
     std::string out;
     for (char c : s) {
-      if (c != '_' && c != '-') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (c != '_' && c != '-')
+        out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
     return out;
   };

@@ -114,8 +114,8 @@ class Validator {
     if (meta.name().empty()) {
       Error("metadata.name", "is required; name the job, e.g. name: fashion-mnist");
     } else if (auto why = CheckDns1123Label(meta.name()); !why.empty()) {
-      Error("metadata.name", Quote(meta.name()) + " is not a valid name: " + why +
-                                 " (e.g. fashion-mnist)");
+      Error("metadata.name",
+            Quote(meta.name()) + " is not a valid name: " + why + " (e.g. fashion-mnist)");
     }
     if (auto why = CheckDns1123Label(meta.namespace_()); !why.empty()) {
       Error("metadata.namespace", Quote(meta.namespace_()) + " is not a valid namespace: " + why);
@@ -143,8 +143,9 @@ class Validator {
 
   void Command(const v1::TrainingJobSpec& spec) {
     if (spec.command().empty()) {
-      Error("spec.command", "is required: the program each worker runs and its arguments, "
-                            "e.g. command: [\"python3\", \"train.py\"]");
+      Error("spec.command",
+            "is required: the program each worker runs and its arguments, "
+            "e.g. command: [\"python3\", \"train.py\"]");
     } else if (spec.command(0).empty()) {
       Error("spec.command[0]", "the program name is empty; name the program to run");
     }
@@ -158,8 +159,9 @@ class Validator {
       if (auto why = CheckEnvName(name); !why.empty()) {
         Error(path, Quote(name) + " is not a valid variable name: " + why);
       } else if (name.rfind("TRAIN_", 0) == 0) {
-        Error(path, Quote(name) + " is reserved: TRAIN_* variables carry the worker contract "
-                                  "that trainctl sets; choose another name");
+        Error(path, Quote(name) +
+                        " is reserved: TRAIN_* variables carry the worker contract "
+                        "that trainctl sets; choose another name");
       } else if (!names.insert(name).second) {
         Error(path, Quote(name) + " is set twice; keep one entry");
       }
@@ -184,11 +186,14 @@ class Validator {
     }
     if (auto memory = Quantity("spec.resources.memory", res.memory())) {
       if (res.memory().back() == 'm') {
-        Error("spec.resources.memory", Quote(res.memory()) + " is in thousandths of a byte; "
-                                       "did you mean " + res.memory().substr(0, res.memory().size() - 1) + "Mi?");
+        Error("spec.resources.memory", Quote(res.memory()) +
+                                           " is in thousandths of a byte; "
+                                           "did you mean " +
+                                           res.memory().substr(0, res.memory().size() - 1) + "Mi?");
       } else if (*memory < 1024 * 1024) {
-        Error("spec.resources.memory", Quote(res.memory()) + " is less than 1Mi; memory is in "
-                                       "bytes, so write e.g. 4Gi or 512Mi");
+        Error("spec.resources.memory", Quote(res.memory()) +
+                                           " is less than 1Mi; memory is in "
+                                           "bytes, so write e.g. 4Gi or 512Mi");
       }
     }
     Quantity("spec.resources.shmSize", res.shm_size());
@@ -198,8 +203,9 @@ class Validator {
     if (slash == std::string::npos || slash + 1 == gpu_resource.size() ||
         !CheckDns1123Subdomain(gpu_resource.substr(0, slash)).empty()) {
       Error("spec.resources.gpuResource",
-            Quote(gpu_resource) + " is not a device-plugin resource name; use <vendor-domain>/"
-                                  "<name>, e.g. nvidia.com/gpu or nvidia.com/mig-1g.10gb");
+            Quote(gpu_resource) +
+                " is not a device-plugin resource name; use <vendor-domain>/"
+                "<name>, e.g. nvidia.com/gpu or nvidia.com/mig-1g.10gb");
     }
     const int gpus = res.gpus();
     const int procs = spec.procs_per_node();
@@ -225,8 +231,9 @@ class Validator {
                                    "); remove it or use operator Equal");
       }
       if (t.key().empty() && t.operator_() == "Equal") {
-        Error(path + ".key", "is empty, which needs operator Exists (tolerate every taint); "
-                             "name the taint key, e.g. nvidia.com/gpu");
+        Error(path + ".key",
+              "is empty, which needs operator Exists (tolerate every taint); "
+              "name the taint key, e.g. nvidia.com/gpu");
       }
       if (!t.key().empty()) {
         if (auto why = CheckLabelKey(t.key()); !why.empty()) {
@@ -234,8 +241,9 @@ class Validator {
         }
       }
       if (t.has_toleration_seconds() && t.effect() != "NoExecute") {
-        Error(path + ".tolerationSeconds", "applies only to effect NoExecute; set effect: "
-                                           "NoExecute or remove tolerationSeconds");
+        Error(path + ".tolerationSeconds",
+              "applies only to effect NoExecute; set effect: "
+              "NoExecute or remove tolerationSeconds");
       }
     }
     if (!scheduling.priority_class_name().empty()) {
@@ -275,8 +283,9 @@ class Validator {
     for (int i = 0; i < codes.size(); ++i) {
       const std::string item = path + "[" + std::to_string(i) + "]";
       if (codes[i] < 1 || codes[i] > 255) {
-        Error(item, std::to_string(codes[i]) + " is not a failure exit code; use 1 to 255 "
-                                               "(0 means success and never triggers a restart)");
+        Error(item, std::to_string(codes[i]) +
+                        " is not a failure exit code; use 1 to 255 "
+                        "(0 means success and never triggers a restart)");
       } else if (!seen.insert(codes[i]).second) {
         Error(item, std::to_string(codes[i]) + " is listed twice");
       }
@@ -293,8 +302,9 @@ class Validator {
       const auto& restart = policy.restart_on_exit_codes();
       if (std::find(restart.begin(), restart.end(), code) != restart.end()) {
         Error("spec.failurePolicy.failOnExitCodes[" + std::to_string(i) + "]",
-              std::to_string(code) + " is also in restartOnExitCodes; a code can either restart "
-                                     "the job or fail it, so remove it from one list");
+              std::to_string(code) +
+                  " is also in restartOnExitCodes; a code can either restart "
+                  "the job or fail it, so remove it from one list");
       }
     }
   }
@@ -302,8 +312,9 @@ class Validator {
   void Checkpoint(const v1::Checkpoint& ckpt) {
     if (ckpt.dir().empty()) {
       if (ckpt.has_every_steps() || ckpt.has_keep() || ckpt.has_async()) {
-        Error("spec.checkpoint.dir", "is empty, so the other checkpoint settings would be "
-                                     "ignored; set dir (e.g. runs/my-job/ckpt) or remove them");
+        Error("spec.checkpoint.dir",
+              "is empty, so the other checkpoint settings would be "
+              "ignored; set dir (e.g. runs/my-job/ckpt) or remove them");
       }
       return;
     }
@@ -315,8 +326,9 @@ class Validator {
     const v1::Collectives& coll = spec.collectives();
     OneOf("spec.collectives.backend", coll.backend(), {"auto", "cpu", "nccl", "mpi"});
     if (coll.backend() == "nccl" && spec.resources().gpus() == 0) {
-      Error("spec.collectives.backend", "nccl needs GPUs but resources.gpus is 0; set "
-                                        "resources.gpus or use backend auto or cpu");
+      Error("spec.collectives.backend",
+            "nccl needs GPUs but resources.gpus is 0; set "
+            "resources.gpus or use backend auto or cpu");
     }
     Duration("spec.collectives.timeout", coll.timeout());
   }
@@ -334,15 +346,17 @@ class Validator {
       int sources = !v.persistent_volume_claim().empty() + !v.host_path().empty() +
                     (v.has_empty_dir() && v.empty_dir());
       if (sources != 1) {
-        Error(path, "has " + std::to_string(sources) + " sources; set exactly one of "
-                    "persistentVolumeClaim, hostPath or emptyDir: true");
+        Error(path, "has " + std::to_string(sources) +
+                        " sources; set exactly one of "
+                        "persistentVolumeClaim, hostPath or emptyDir: true");
       }
       if (!v.host_path().empty() && v.host_path().front() != '/') {
         Error(path + ".hostPath", Quote(v.host_path()) + " is not an absolute path");
       }
       if (v.mount_path().empty() || v.mount_path().front() != '/') {
-        Error(path + ".mountPath", Quote(v.mount_path()) + " is not an absolute path; "
-                                   "write where the volume appears, e.g. /ckpt");
+        Error(path + ".mountPath", Quote(v.mount_path()) +
+                                       " is not an absolute path; "
+                                       "write where the volume appears, e.g. /ckpt");
       } else if (!mounts.insert(v.mount_path()).second) {
         Error(path + ".mountPath", Quote(v.mount_path()) + " is used by another volume");
       }

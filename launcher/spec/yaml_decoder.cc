@@ -3,8 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,23 +31,32 @@ std::string Join(const std::string& path, const std::string& name) {
 
 std::string NodeKind(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing (null)";
-    case YAML::NodeType::Scalar: return "\"" + node.Scalar() + "\"";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "an undefined node";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    case YAML::NodeType::Scalar:
+      return "\"" + node.Scalar() + "\"";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "an undefined node";
   }
 }
 
 std::string TypeName(const FieldDescriptor* field) {
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64: return "an integer";
-    case FieldDescriptor::CPPTYPE_BOOL: return "true or false";
-    case FieldDescriptor::CPPTYPE_STRING: return "a string";
+    case FieldDescriptor::CPPTYPE_INT64:
+      return "an integer";
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return "true or false";
+    case FieldDescriptor::CPPTYPE_STRING:
+      return "a string";
     case FieldDescriptor::CPPTYPE_MESSAGE:
       return "a mapping of " + field->message_type()->name() + " fields";
-    default: return "a value";
+    default:
+      return "a value";
   }
 }
 
@@ -55,13 +64,16 @@ std::string TypeName(const FieldDescriptor* field) {
 std::string ItemName(const FieldDescriptor* field) {
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_INT64: return "integers";
-    case FieldDescriptor::CPPTYPE_STRING: return "strings";
-    case FieldDescriptor::CPPTYPE_MESSAGE: return field->message_type()->name() + " mappings";
-    default: return "values";
+    case FieldDescriptor::CPPTYPE_INT64:
+      return "integers";
+    case FieldDescriptor::CPPTYPE_STRING:
+      return "strings";
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return field->message_type()->name() + " mappings";
+    default:
+      return "values";
   }
 }
-
 
 class Decoder {
  public:
@@ -249,8 +261,8 @@ class Decoder {
     const std::string& s = node.Scalar();
     std::int64_t value = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec == std::errc::result_out_of_range || (ec == std::errc() && end == s.data() + s.size() &&
-                                                 (value < min || value > max))) {
+    if (ec == std::errc::result_out_of_range ||
+        (ec == std::errc() && end == s.data() + s.size() && (value < min || value > max))) {
       Error(path, node, "\"" + s + "\" is out of range for an integer here");
       return std::nullopt;
     }

@@ -16,8 +16,8 @@ namespace trainctl::spec {
 
 // Fills `message` from `text` (one YAML document; JSON is YAML too), records where each field
 // was written in `positions`, and reports every problem to `errors`.
-void DecodeYaml(std::string_view text, google::protobuf::Message* message,
-                SourceMap* positions, Diagnostics* errors);
+void DecodeYaml(std::string_view text, google::protobuf::Message* message, SourceMap* positions,
+                Diagnostics* errors);
 
 }  // namespace trainctl::spec
 

@@ -18,7 +18,7 @@ bool NeedsQuotes(const std::string& s) {
   YAML::Node node = YAML::Load(s);
   if (!node.IsScalar() || node.Scalar() != s) return true;
   static const char* kSpecial[] = {"true", "false", "True", "False", "TRUE", "FALSE",
-                                   "null", "Null", "NULL", "~",    "yes",   "no"};
+                                   "null", "Null",  "NULL", "~",     "yes",  "no"};
   for (const char* special : kSpecial) {
     if (s == special) return true;
   }

@@ -12,8 +12,8 @@ namespace train {
 
 struct CudaDevice {
   int index = 0;
-  std::string name;             // "NVIDIA H100 80GB HBM3"
-  int compute_major = 0;        // 9 for Hopper
+  std::string name;       // "NVIDIA H100 80GB HBM3"
+  int compute_major = 0;  // 9 for Hopper
   int compute_minor = 0;
   std::size_t total_bytes = 0;  // device memory
 };

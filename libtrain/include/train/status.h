@@ -97,8 +97,8 @@ class [[nodiscard]] Result {
   static_assert(!std::is_same_v<std::decay_t<T>, Status>, "Result<Status> is meaningless");
 
  public:
-  Result(const T& value) : value_(value) {}                  // NOLINT: implicit by design
-  Result(T&& value) : value_(std::move(value)) {}            // NOLINT
+  Result(const T& value) : value_(value) {}        // NOLINT: implicit by design
+  Result(T&& value) : value_(std::move(value)) {}  // NOLINT
   Result(Status status)  // NOLINT: an OK Status holds no value, so it becomes an error
       : status_(status.ok() ? InternalError("Result constructed from an OK Status")
                             : std::move(status)) {}
@@ -145,10 +145,10 @@ class [[nodiscard]] Result {
 #define TRAIN_STATUS_CONCAT_(a, b) TRAIN_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is not OK.
-#define TRAIN_RETURN_IF_ERROR(expr)                                          \
-  do {                                                                       \
-    ::train::Status train_status_ = (expr);                                  \
-    if (!train_status_.ok()) return train_status_;                           \
+#define TRAIN_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::train::Status train_status_ = (expr);        \
+    if (!train_status_.ok()) return train_status_; \
   } while (false)
 
 // `TRAIN_ASSIGN_OR_RETURN(auto x, Compute());` declares x from a Result, or returns its Status.
@@ -160,20 +160,20 @@ class [[nodiscard]] Result {
   lhs = std::move(result).value()
 
 // Invariant checks: a broken invariant is a bug, so it aborts and prints what it saw.
-#define TRAIN_CHECK(cond)                                                          \
-  do {                                                                             \
+#define TRAIN_CHECK(cond)                                                         \
+  do {                                                                            \
     if (!(cond)) ::train::internal::DieOnCheckFailure(__FILE__, __LINE__, #cond); \
   } while (false)
 
-#define TRAIN_CHECK_OP_(a, b, op)                                               \
-  do {                                                                          \
-    const auto& train_a_ = (a);                                                 \
-    const auto& train_b_ = (b);                                                 \
-    if (!(train_a_ op train_b_)) {                                              \
-      std::ostringstream train_os_;                                             \
+#define TRAIN_CHECK_OP_(a, b, op)                                                   \
+  do {                                                                              \
+    const auto& train_a_ = (a);                                                     \
+    const auto& train_b_ = (b);                                                     \
+    if (!(train_a_ op train_b_)) {                                                  \
+      std::ostringstream train_os_;                                                 \
       train_os_ << #a " " #op " " #b " (" << train_a_ << " vs " << train_b_ << ")"; \
-      ::train::internal::DieOnCheckFailure(__FILE__, __LINE__, train_os_.str()); \
-    }                                                                           \
+      ::train::internal::DieOnCheckFailure(__FILE__, __LINE__, train_os_.str());    \
+    }                                                                               \
   } while (false)
 #define TRAIN_CHECK_EQ(a, b) TRAIN_CHECK_OP_(a, b, ==)
 #define TRAIN_CHECK_NE(a, b) TRAIN_CHECK_OP_(a, b, !=)

@@ -47,8 +47,9 @@ class TempFile {
 TEST(Cli, ValidateAcceptsEveryExample) {
   CommandResult r = Trainctl("validate examples/jobs/*.yaml examples/jobs/*.json");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("fashion-mnist.yaml: valid: TrainingJob fashion-mnist, 1 node x 1 worker"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("fashion-mnist.yaml: valid: TrainingJob fashion-mnist, 1 node x 1 worker"),
+      std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("2-4 nodes x 8 workers (8 nvidia.com/gpu per node)"), std::string::npos)
       << r.output;

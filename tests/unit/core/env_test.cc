@@ -10,27 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "env_test_util.h"
+
 namespace train {
 namespace {
 
 using ::testing::HasSubstr;
-using Vars = std::map<std::string, std::string>;
-
-// Expects an InvalidArgument error whose message contains every fragment.
-void ExpectError(const Vars& vars, std::initializer_list<std::string> fragments) {
-  Result<WorkerEnv> env = WorkerEnv::FromVariables(vars);
-  ASSERT_FALSE(env.ok()) << "accepted: " << env->Describe();
-  EXPECT_EQ(env.status().code(), StatusCode::kInvalidArgument) << env.status();
-  for (const std::string& fragment : fragments) {
-    EXPECT_THAT(env.status().message(), HasSubstr(fragment));
-  }
-}
-
-WorkerEnv MustRead(const Vars& vars) {
-  Result<WorkerEnv> env = WorkerEnv::FromVariables(vars);
-  EXPECT_TRUE(env.ok()) << env.status();
-  return env.ok() ? *env : WorkerEnv();
-}
+using testing_env::ExpectError;
+using testing_env::MustRead;
+using testing_env::Vars;
 
 // ---- standalone ----
 

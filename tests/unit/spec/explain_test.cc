@@ -40,8 +40,7 @@ TEST(Explain, UnknownFieldSuggestsTheClosest) {
   auto text = ExplainField("spec.rendezvous.heartbeatTimout");
   ASSERT_FALSE(text.ok());
   EXPECT_EQ(text.status().code(), train::StatusCode::kNotFound);
-  EXPECT_NE(text.status().message().find("did you mean \"heartbeatTimeout\"?"),
-            std::string::npos)
+  EXPECT_NE(text.status().message().find("did you mean \"heartbeatTimeout\"?"), std::string::npos)
       << text.status();
   auto below_scalar = ExplainField("spec.procsPerNode.x");
   ASSERT_FALSE(below_scalar.ok());

@@ -42,8 +42,10 @@ int MarkedLine(const std::string& text) {
 }
 
 const InvalidCase kCases[] = {
-    {"UnknownTopLevelField", "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\n"
-     "metadata: {name: demo}\nspecs:  # <-\n  command: [a]\n", "specs", "did you mean \"spec\"?"},
+    {"UnknownTopLevelField",
+     "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\n"
+     "metadata: {name: demo}\nspecs:  # <-\n  command: [a]\n",
+     "specs", "did you mean \"spec\"?"},
     {"MisspelledField", "  command: [train]\n  procPerNode: 2  # <-\n", "spec.procPerNode",
      "did you mean \"procsPerNode\"?"},
     {"SnakeCaseField", "  command: [train]\n  procs_per_node: 2  # <-\n", "spec.procs_per_node",
@@ -64,27 +66,39 @@ const InvalidCase kCases[] = {
      "write it as a list: [train.py]"},
     {"CommandEmptyProgram", "  command: [\"\", --x]  # <-\n", "spec.command[0]",
      "program name is empty"},
-    {"NameNotDns", "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:\n"
-     "  name: Fashion_MNIST  # <-\nspec: {command: [a]}\n", "metadata.name",
-     "\"Fashion_MNIST\" is not a valid name"},
-    {"NameMissing", "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:  # <-\n"
-     "  labels: {a: b}\nspec: {command: [a]}\n", "metadata.name", "is required"},
-    {"WrongApiVersion", "!apiVersion: v1  # <-\nkind: TrainingJob\nmetadata: {name: a}\n"
-     "spec: {command: [a]}\n", "apiVersion", "use trainctl.dev/v1alpha1"},
-    {"WrongKind", "!apiVersion: trainctl.dev/v1alpha1\nkind: PyTorchJob  # <-\n"
-     "metadata: {name: a}\nspec: {command: [a]}\n", "kind", "use TrainingJob"},
-    {"BadNamespace", "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:\n"
-     "  name: a\n  namespace: Prod  # <-\nspec: {command: [a]}\n", "metadata.namespace",
-     "lowercase letters"},
-    {"BadLabelKey", "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:\n"
+    {"NameNotDns",
+     "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:\n"
+     "  name: Fashion_MNIST  # <-\nspec: {command: [a]}\n",
+     "metadata.name", "\"Fashion_MNIST\" is not a valid name"},
+    {"NameMissing",
+     "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:  # <-\n"
+     "  labels: {a: b}\nspec: {command: [a]}\n",
+     "metadata.name", "is required"},
+    {"WrongApiVersion",
+     "!apiVersion: v1  # <-\nkind: TrainingJob\nmetadata: {name: a}\n"
+     "spec: {command: [a]}\n",
+     "apiVersion", "use trainctl.dev/v1alpha1"},
+    {"WrongKind",
+     "!apiVersion: trainctl.dev/v1alpha1\nkind: PyTorchJob  # <-\n"
+     "metadata: {name: a}\nspec: {command: [a]}\n",
+     "kind", "use TrainingJob"},
+    {"BadNamespace",
+     "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:\n"
+     "  name: a\n  namespace: Prod  # <-\nspec: {command: [a]}\n",
+     "metadata.namespace", "lowercase letters"},
+    {"BadLabelKey",
+     "!apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata:\n"
      "  name: a\n  labels:\n    \"bad key!\": x  # <-\nspec: {command: [a]}\n",
      "metadata.labels[bad key!]", "not a valid label key"},
     {"EnvNameStartsWithDigit", "  command: [train]\n  env:\n    - name: 1BAD  # <-\n",
      "spec.env[0].name", "starts with a digit"},
-    {"EnvNameReserved", "  command: [train]\n  env:\n    - {name: TRAIN_RANK, value: \"3\"}  # <-\n",
+    {"EnvNameReserved",
+     "  command: [train]\n  env:\n    - {name: TRAIN_RANK, value: \"3\"}  # <-\n",
      "spec.env[0].name", "is reserved"},
-    {"EnvNameTwice", "  command: [train]\n  env:\n    - {name: A, value: x}\n"
-     "    - {name: A, value: y}  # <-\n", "spec.env[1].name", "set twice"},
+    {"EnvNameTwice",
+     "  command: [train]\n  env:\n    - {name: A, value: x}\n"
+     "    - {name: A, value: y}  # <-\n",
+     "spec.env[1].name", "set twice"},
     {"EnvNotAList", "  command: [train]\n  env: {name: A}  # <-\n", "spec.env",
      "expected a list of EnvVar mappings"},
     {"CpuNotAQuantity", "  command: [train]\n  resources:\n    cpu: two  # <-\n",
@@ -93,22 +107,28 @@ const InvalidCase kCases[] = {
      "spec.resources.memory", "did you mean Gi or G?"},
     {"MemoryInMillibytes", "  command: [train]\n  resources:\n    memory: 512m  # <-\n",
      "spec.resources.memory", "did you mean 512Mi?"},
-    {"GpusNotDivisibleByProcs", "  command: [train]\n  procsPerNode: 3  # <-\n"
-     "  resources: {gpus: 4}\n", "spec.procsPerNode", "cannot share 4 GPUs evenly"},
+    {"GpusNotDivisibleByProcs",
+     "  command: [train]\n  procsPerNode: 3  # <-\n"
+     "  resources: {gpus: 4}\n",
+     "spec.procsPerNode", "cannot share 4 GPUs evenly"},
     {"TooManyGpus", "  command: [train]\n  resources:\n    gpus: 100  # <-\n",
      "spec.resources.gpus", "between 0 and 64"},
     {"GpuResourceWithoutVendor", "  command: [train]\n  resources:\n    gpuResource: gpu  # <-\n",
      "spec.resources.gpuResource", "nvidia.com/gpu"},
-    {"TolerationOperatorTypo", "  command: [train]\n  scheduling:\n    tolerations:\n"
+    {"TolerationOperatorTypo",
+     "  command: [train]\n  scheduling:\n    tolerations:\n"
      "      - {key: nvidia.com/gpu, operator: Exist}  # <-\n",
      "spec.scheduling.tolerations[0].operator", "did you mean \"Exists\"?"},
-    {"TolerationEffectTypo", "  command: [train]\n  scheduling:\n    tolerations:\n"
+    {"TolerationEffectTypo",
+     "  command: [train]\n  scheduling:\n    tolerations:\n"
      "      - key: nvidia.com/gpu\n        operator: Exists\n        effect: NoSchedul  # <-\n",
      "spec.scheduling.tolerations[0].effect", "did you mean \"NoSchedule\"?"},
-    {"TolerationExistsWithValue", "  command: [train]\n  scheduling:\n    tolerations:\n"
+    {"TolerationExistsWithValue",
+     "  command: [train]\n  scheduling:\n    tolerations:\n"
      "      - key: gpu\n        operator: Exists\n        value: \"true\"  # <-\n",
      "spec.scheduling.tolerations[0].value", "must be empty with operator Exists"},
-    {"TolerationSecondsWithoutNoExecute", "  command: [train]\n  scheduling:\n    tolerations:\n"
+    {"TolerationSecondsWithoutNoExecute",
+     "  command: [train]\n  scheduling:\n    tolerations:\n"
      "      - key: gpu\n        operator: Exists\n        effect: NoSchedule\n"
      "        tolerationSeconds: 60  # <-\n",
      "spec.scheduling.tolerations[0].tolerationSeconds", "only to effect NoExecute"},
@@ -118,46 +138,55 @@ const InvalidCase kCases[] = {
      "spec.rendezvous.port", "between 1024 and 65535"},
     {"PortTooLarge", "  command: [train]\n  rendezvous: {port: 70000}  # <-\n",
      "spec.rendezvous.port", "70000 is out of range"},
-    {"HeartbeatTimeoutTooShort", "  command: [train]\n  rendezvous:\n    heartbeat: 5s\n"
-     "    heartbeatTimeout: 2s  # <-\n", "spec.rendezvous.heartbeatTimeout",
-     "must be longer than heartbeat (5s)"},
+    {"HeartbeatTimeoutTooShort",
+     "  command: [train]\n  rendezvous:\n    heartbeat: 5s\n"
+     "    heartbeatTimeout: 2s  # <-\n",
+     "spec.rendezvous.heartbeatTimeout", "must be longer than heartbeat (5s)"},
     {"DurationWithoutUnit", "  command: [train]\n  rendezvous:\n    joinTimeout: 10  # <-\n",
      "spec.rendezvous.joinTimeout", "\"10\" has no unit"},
     {"DurationUnknownUnit", "  command: [train]\n  rendezvous:\n    lastCall: 2min  # <-\n",
      "spec.rendezvous.lastCall", "unknown unit \"min\""},
-    {"LastCallLongerThanJoin", "  command: [train]\n  rendezvous:\n    joinTimeout: 10s\n"
-     "    lastCall: 1m  # <-\n", "spec.rendezvous.lastCall", "shorter than joinTimeout"},
+    {"LastCallLongerThanJoin",
+     "  command: [train]\n  rendezvous:\n    joinTimeout: 10s\n"
+     "    lastCall: 1m  # <-\n",
+     "spec.rendezvous.lastCall", "shorter than joinTimeout"},
     {"NegativeMaxRestarts", "  command: [train]\n  failurePolicy:\n    maxRestarts: -1  # <-\n",
      "spec.failurePolicy.maxRestarts", "-1 is out of range"},
     {"ExitCodeZero", "  command: [train]\n  failurePolicy:\n    restartOnExitCodes: [0]  # <-\n",
      "spec.failurePolicy.restartOnExitCodes[0]", "0 means success"},
-    {"ExitCodeInBothLists", "  command: [train]\n  failurePolicy:\n"
+    {"ExitCodeInBothLists",
+     "  command: [train]\n  failurePolicy:\n"
      "    restartOnExitCodes: [1, 137]\n    failOnExitCodes: [2, 137]  # <-\n",
      "spec.failurePolicy.failOnExitCodes[1]", "137 is also in restartOnExitCodes"},
     {"CheckpointWithoutDir", "  command: [train]\n  checkpoint:  # <-\n    everySteps: 100\n",
      "spec.checkpoint.dir", "is empty, so the other checkpoint settings would be ignored"},
     {"CheckpointKeepZero", "  command: [train]\n  checkpoint:\n    dir: ckpt\n    keep: 0  # <-\n",
      "spec.checkpoint.keep", "0 is out of range"},
-    {"CheckpointAsyncNotBool", "  command: [train]\n  checkpoint:\n    dir: ckpt\n"
-     "    async: maybe  # <-\n", "spec.checkpoint.async", "expected true or false"},
+    {"CheckpointAsyncNotBool",
+     "  command: [train]\n  checkpoint:\n    dir: ckpt\n"
+     "    async: maybe  # <-\n",
+     "spec.checkpoint.async", "expected true or false"},
     {"UnknownBackend", "  command: [train]\n  collectives:\n    backend: gloo  # <-\n",
      "spec.collectives.backend", "use auto, cpu, nccl or mpi"},
     {"NcclWithoutGpus", "  command: [train]\n  collectives:\n    backend: nccl  # <-\n",
      "spec.collectives.backend", "nccl needs GPUs"},
     {"ZeroCollectiveTimeout", "  command: [train]\n  collectives:\n    timeout: 0s  # <-\n",
      "spec.collectives.timeout", "is zero"},
-    {"VolumeWithTwoSources", "  command: [train]\n  storage:\n    volumes:\n"
+    {"VolumeWithTwoSources",
+     "  command: [train]\n  storage:\n    volumes:\n"
      "      - {name: a, persistentVolumeClaim: pvc, hostPath: /data, mountPath: /a}  # <-\n",
      "spec.storage.volumes[0]", "set exactly one of"},
-    {"VolumeRelativeMount", "  command: [train]\n  storage:\n    volumes:\n"
+    {"VolumeRelativeMount",
+     "  command: [train]\n  storage:\n    volumes:\n"
      "      - name: a\n        emptyDir: true\n        mountPath: ckpt  # <-\n",
      "spec.storage.volumes[0].mountPath", "not an absolute path"},
-    {"VolumeNameTwice", "  command: [train]\n  storage:\n    volumes:\n"
+    {"VolumeNameTwice",
+     "  command: [train]\n  storage:\n    volumes:\n"
      "      - {name: a, emptyDir: true, mountPath: /a}\n"
      "      - {name: a, emptyDir: true, mountPath: /b}  # <-\n",
      "spec.storage.volumes[1].name", "used by another volume"},
-    {"BadTtl", "  command: [train]\n  ttlAfterFinished: forever  # <-\n",
-     "spec.ttlAfterFinished", "invalid duration \"forever\""},
+    {"BadTtl", "  command: [train]\n  ttlAfterFinished: forever  # <-\n", "spec.ttlAfterFinished",
+     "invalid duration \"forever\""},
     {"DuplicateKey", "  command: [train]\n  procsPerNode: 1\n  procsPerNode: 2  # <-\n",
      "spec.procsPerNode", "appears twice"},
     {"YamlSyntaxError", "  command: [train\n  procsPerNode: 1\n", "", "YAML syntax error"},
@@ -180,7 +209,8 @@ TEST_P(InvalidSpecTest, ErrorNamesFieldLineAndFix) {
     if (d.path == c.path && d.message.find(c.says) != std::string::npos) match = &d;
   }
   ASSERT_NE(match, nullptr) << "no error at \"" << c.path << "\" saying \"" << c.says
-                            << "\"; got:\n" << job.FormatErrors();
+                            << "\"; got:\n"
+                            << job.FormatErrors();
   const int line = MarkedLine(text);
   if (line > 0) {
     EXPECT_EQ(match->position.line, line) << match->Format("job.yaml");
@@ -220,8 +250,8 @@ TEST(InvalidSpec, JsonErrorsCarryLineAndColumn) {
 TEST(InvalidSpec, EveryErrorIsReportedAtOnceInFileOrder) {
   const std::string text = std::string(kHeader) +
                            "  command: [train]\n"
-                           "  procsPerNode: 0\n"            // line 7: range
-                           "  nodes: {min: 4, max: 2}\n"    // line 8: min > max
+                           "  procsPerNode: 0\n"             // line 7: range
+                           "  nodes: {min: 4, max: 2}\n"     // line 8: min > max
                            "  colectives: {backend: cpu}\n"  // line 9: unknown field
                            "  rendezvous: {port: 1}\n";      // line 10: range
   JobFile job = ParseJob(text, "job.yaml");

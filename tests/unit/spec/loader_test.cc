@@ -70,8 +70,8 @@ TEST(Loader, JsonAndYamlGiveTheSameJob) {
   JobFile b = ParseJob(json, "b.json");
   ASSERT_TRUE(a.ok()) << a.FormatErrors();
   ASSERT_TRUE(b.ok()) << b.FormatErrors();
-  EXPECT_TRUE(MessageDifferencer::Equals(a.job, b.job))
-      << a.job.DebugString() << "\nvs\n" << b.job.DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(a.job, b.job)) << a.job.DebugString() << "\nvs\n"
+                                                        << b.job.DebugString();
 }
 
 }  // namespace
