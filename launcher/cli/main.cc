@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "launch_commands.h"
 
 namespace {
 
@@ -15,12 +16,16 @@ constexpr char kDescription[] =
 
 constexpr char kFooter[] = R"(
 Examples:
+  trainctl run examples/jobs/fashion-mnist.yaml   run a job on this machine
+  trainctl run --nproc 4 -- ./train --epochs 3    the quick form: 4 workers of a command
+  trainctl run --nproc 2 --nnodes 2 -- ./train    2 agents (nodes) of 2 workers, here
   trainctl validate examples/jobs/*.yaml     check specs; every error with file:line:col
   trainctl explain spec.rendezvous           document a field (like kubectl explain)
   trainctl defaults job.yaml                 the spec with every default filled in
   trainctl version                           versions, and the GPUs this build can use
 
 Exit codes: 0 success, 1 failure (an invalid spec, a failed check), 2 usage error.
+run and agent exit with the first failing worker's code (128+N when killed by signal N).
 Run `trainctl COMMAND --help` for a command's flags.)";
 
 }  // namespace
@@ -57,8 +62,57 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print versions and the GPUs this build can use");
 
+  // run and agent take the quick form's command after "--"; split it off before parsing.
+  JobFlags job_flags;
+  std::vector<char*> args(argv, argv + argc);
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (std::string(args[i]) == "--") {
+      job_flags.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      args.resize(i);
+      break;
+    }
+  }
+  auto add_job_flags = [&job_flags](CLI::App* command, const char* nproc_flag) {
+    command->add_option("JOB", job_flags.job_file, "TrainingJob file (YAML or JSON)");
+    command->add_option(nproc_flag, job_flags.nproc, "Workers per node (spec.procsPerNode)");
+    command->add_option("--nnodes", job_flags.nnodes,
+                        "Nodes: N, or MIN:MAX for an elastic job (spec.nodes)");
+    command->add_option("--max-restarts", job_flags.max_restarts,
+                        "Group restarts allowed (spec.failurePolicy.maxRestarts)");
+    command->add_option("--run-dir", job_flags.run_dir,
+                        "Where per-rank logs and the token go (default runs/JOB/TIMESTAMP)");
+  };
+  auto* run = app.add_subcommand(
+      "run",
+      "Run a job on this machine: the store on loopback, one agent per node, workers "
+      "restarted as a group on failure. Give a JOB.yaml, or flags and a command after "
+      "--. Flags override the spec.");
+  add_job_flags(run, "--nproc");
+  run->footer(R"(
+Each worker gets the TRAIN_* variables (docs/env.md) and the torch names (RANK, WORLD_SIZE,
+MASTER_ADDR, ...). Output is prefixed with the rank and kept in RUN_DIR/rank-N.log.
+Ctrl-C stops every worker (SIGTERM, then SIGKILL after a grace period); a second Ctrl-C kills
+at once. Exit code: 0, or the first failing worker's code (128+N when killed by signal N).)");
+
+  AgentFlags agent_flags;
+  auto* agent = app.add_subcommand(
+      "agent",
+      "Run one node of a multi-host job: join the rendezvous at --store, run this "
+      "node's workers, restart them with the others");
+  add_job_flags(agent, "--nproc-per-node");
+  agent->add_option("--store", agent_flags.store, "The job's store, HOST:PORT")->required();
+  agent->add_flag("--host-store", agent_flags.host_store,
+                  "Serve the store here, on --store's port (node 0)");
+  agent->add_option("--node-rank", agent_flags.node_rank,
+                    "This node's place in node order, or auto (join order)");
+  agent
+      ->add_option("--token-file", agent_flags.token_file,
+                   "File holding the job's token (every node reads the same one)")
+      ->required();
+  agent->add_option("--job-id", agent_flags.job_id, "The job's id (default: metadata.name)");
+
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -72,5 +126,10 @@ int main(int argc, char** argv) {
   if (explain->parsed()) return RunExplain(field_path);
   if (defaults->parsed()) return RunDefaults(defaults_file);
   if (version->parsed()) return RunVersion();
+  if (run->parsed()) return RunJob(job_flags);
+  if (agent->parsed()) {
+    agent_flags.job = job_flags;
+    return RunAgent(agent_flags);
+  }
   return kExitUsage;
 }

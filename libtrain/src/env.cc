@@ -503,8 +503,8 @@ Result<StoreAddress> StoreAddress::Parse(std::string_view text, std::string_view
   return out;
 }
 
-Result<WorkerEnv> WorkerEnv::FromEnvironment() {
-  // The one reader of the process environment in libtrain (see docs/env.md).
+std::map<std::string, std::string> ProcessEnvironment() {
+  // The one reader of the process environment (see docs/env.md).
   Vars vars;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view line(*entry);
@@ -512,8 +512,10 @@ Result<WorkerEnv> WorkerEnv::FromEnvironment() {
     if (eq == std::string_view::npos) continue;
     vars.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
   }
-  return FromVariables(vars);
+  return vars;
 }
+
+Result<WorkerEnv> WorkerEnv::FromEnvironment() { return FromVariables(ProcessEnvironment()); }
 
 Result<WorkerEnv> WorkerEnv::FromVariables(const std::map<std::string, std::string>& vars) {
   // Precedence: trainctl, then torchrun, then Open MPI, then standalone.

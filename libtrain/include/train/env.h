@@ -19,6 +19,10 @@
 
 namespace train {
 
+// Every variable of this process's environment. The only reader of the environment besides
+// WorkerEnv::FromEnvironment: launchers use it to build their children's environment.
+std::map<std::string, std::string> ProcessEnvironment();
+
 // Who started this worker; decides how the worker bootstraps its collectives.
 enum class Launcher {
   kStandalone,  // no launcher variables at all: rank 0 of a world of 1

@@ -1,0 +1,140 @@
+// The agent's outer loop: join a round, run it, and decide what its end means for the job.
+#include "agent.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "duration.h"
+#include "failure_report.h"
+#include "round_runner.h"
+#include "train/worker.h"
+
+namespace trainctl::agent {
+namespace {
+
+constexpr Milliseconds kMaxBackoff{std::chrono::minutes(5)};
+
+Milliseconds Millis(const std::string& duration) {
+  auto parsed = spec::ParseDuration(duration);  // validated with the spec already
+  return parsed.ok() ? std::chrono::duration_cast<Milliseconds>(*parsed) : Milliseconds(0);
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+// Unique among the agents of a job, also across agents on one host and restarts of one agent.
+std::string NewAgentId(const std::string& host) {
+  std::random_device device;
+  return host + "/" + std::to_string(getpid()) + "/" + std::to_string(device());
+}
+
+}  // namespace
+
+struct Agent::Impl {
+  AgentOptions options;
+  Terminal* terminal;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> force{false};
+  std::atomic<int> stop_signal{0};
+  std::atomic<int> last_round_nodes{0};
+
+  void Say(const std::string& line) { terminal->WriteLine("trainctl: " + line); }
+  int StopCode() const { return 128 + stop_signal.load(); }
+  int Run();
+};
+
+Agent::Agent(AgentOptions options, Terminal* terminal) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->terminal = terminal;
+}
+
+Agent::~Agent() = default;
+
+int Agent::Run() { return impl_->Run(); }
+
+int Agent::last_round_nodes() const { return impl_->last_round_nodes; }
+
+void Agent::RequestStop(int signal, bool force) {
+  impl_->stop_signal = signal;
+  if (force) impl_->force = true;
+  impl_->stop = true;
+}
+
+int Agent::Impl::Run() {
+  const auto& spec = options.job.spec();
+  auto token = train::ReadTokenFile(options.token_file);
+  if (!token.ok()) {
+    Say(token.status().message());
+    return kExitAgentError;
+  }
+  train::StoreClientOptions client_options;
+  client_options.request_timeout = std::max(Millis(spec.rendezvous().heartbeat_timeout()),
+                                            Milliseconds(1000));
+  auto client = train::ConnectStore(options.store, *token, client_options);
+  if (!client.ok()) {
+    Say(client.status().message());
+    return kExitAgentError;
+  }
+  const std::string& job_id = options.job.metadata().name();
+  std::unique_ptr<train::Store> job_store =
+      train::NewPrefixStore(train::JobKeyPrefix(job_id), client->get());
+
+  RendezvousConfig config;
+  config.min_nodes = spec.nodes().min();
+  config.max_nodes = spec.nodes().max();
+  config.join_timeout = Millis(spec.rendezvous().join_timeout());
+  config.last_call = Millis(spec.rendezvous().last_call());
+  const std::string host = HostName();
+  Rendezvous rendezvous(job_store.get(), config,
+                        NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0});
+
+  RoundRunner runner(options, terminal, client->get(), host);
+  std::int64_t min_round = 0;
+  while (true) {
+    auto round = rendezvous.Join(min_round, stop);
+    if (!round.ok()) {
+      if (stop) return StopCode();
+      if (round.status().code() == train::StatusCode::kAborted) {
+        auto outcome = job_store->TryGet(kOutcomeKey);
+        if (outcome.ok() && *outcome) return OutcomeExitCode(**outcome);
+      }
+      Say("cannot join the job's rendezvous at " + options.store.ToString() + ": " +
+          round.status().message());
+      return kExitAgentError;
+    }
+    last_round_nodes = round->num_nodes();
+    RoundEnd end = runner.Run(*round, stop, force);
+    switch (end.kind) {
+      case RoundEnd::kSucceeded:
+        return 0;
+      case RoundEnd::kStopped:
+        return StopCode();
+      case RoundEnd::kFailed:
+        return end.exit_code;
+      case RoundEnd::kRestart:
+      case RoundEnd::kFenced: {
+        const int restarts = round->restart_count + 1;
+        rendezvous.self().next_restart = restarts;
+        min_round = round->id + 1;
+        // Exponential backoff from the spec's base, so a crash loop does not spin.
+        Milliseconds backoff = Millis(spec.failure_policy().backoff());
+        for (int i = 1; i < restarts && backoff < kMaxBackoff; ++i) backoff *= 2;
+        backoff = std::min(backoff, kMaxBackoff);
+        const auto until = std::chrono::steady_clock::now() + backoff;
+        while (!stop && std::chrono::steady_clock::now() < until) {
+          std::this_thread::sleep_for(std::min(Milliseconds(20), backoff));
+        }
+        if (stop) return StopCode();
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace trainctl::agent

@@ -1,0 +1,234 @@
+#include "rendezvous.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <climits>
+#include <thread>
+
+namespace trainctl::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+using train::Result;
+using train::Status;
+using train::StatusCode;
+
+constexpr Milliseconds kRetryFirst{20};
+constexpr Milliseconds kRetryMax{500};
+// How long one blocking wait lasts before checking for cancellation and deadlines.
+constexpr Milliseconds kWaitSlice{1000};
+
+json ToJson(const NodeInfo& n) {
+  return {{"agent", n.agent_id}, {"host", n.host}, {"hint", n.node_rank_hint},
+          {"next_restart", n.next_restart}};
+}
+
+Result<NodeInfo> NodeFromJson(const json& j) {
+  try {
+    return NodeInfo{j.at("agent").get<std::string>(), j.at("host").get<std::string>(),
+                    j.at("hint").get<int>(), j.at("next_restart").get<int>()};
+  } catch (const json::exception& e) {
+    return train::DataLossError(std::string("malformed member record in the store: ") + e.what());
+  }
+}
+
+Milliseconds Remaining(Clock::time_point deadline) {
+  return std::max(Milliseconds(1),
+                  std::chrono::duration_cast<Milliseconds>(deadline - Clock::now()));
+}
+
+Result<std::int64_t> ParseInt(const std::string& text, std::string_view what) {
+  try {
+    std::size_t used = 0;
+    long long v = std::stoll(text, &used);
+    if (used == text.size()) return v;
+  } catch (...) {
+  }
+  return train::DataLossError(std::string(what) + " holds \"" + text + "\", not an integer");
+}
+
+}  // namespace
+
+std::string RoundKey(std::int64_t round, std::string_view name) {
+  return "round/" + std::to_string(round) + "/" + std::string(name);
+}
+
+Rendezvous::Rendezvous(train::Store* job_store, RendezvousConfig config, NodeInfo self)
+    : store_(job_store), config_(config), self_(std::move(self)) {}
+
+Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& cancelled) {
+  deadline_ = Clock::now() + config_.join_timeout;
+  std::int64_t r = min_round;
+  Milliseconds backoff = kRetryFirst;
+  Status last_error;
+  while (true) {
+    if (cancelled) return train::CancelledError("stopped while joining a round");
+    if (Clock::now() >= deadline_) {
+      std::string why = last_error.ok() ? "" : " (last error: " + last_error.ToString() + ")";
+      return train::DeadlineExceededError(
+          "no round formed within the join timeout of " +
+          std::to_string(config_.join_timeout.count()) + " ms with at least " +
+          std::to_string(config_.min_nodes) + " node(s)" + why);
+    }
+    auto attempt = TryRound(r, cancelled);
+    if (!attempt.ok()) {
+      // The store is not up yet, or restarting (its state is soft): try again.
+      if (attempt.status().code() != StatusCode::kUnavailable &&
+          attempt.status().code() != StatusCode::kDeadlineExceeded) {
+        return attempt.status();
+      }
+      last_error = attempt.status();
+      std::this_thread::sleep_for(std::min(backoff, Remaining(deadline_)));
+      backoff = std::min(backoff * 2, kRetryMax);
+      continue;
+    }
+    backoff = kRetryFirst;
+    if (attempt->round) return *attempt->round;
+    r = attempt->next;
+  }
+}
+
+Result<std::int64_t> Rendezvous::BumpCurrent(std::int64_t r) {
+  while (true) {
+    TRAIN_ASSIGN_OR_RETURN(auto current, store_->TryGet(kCurrentKey));
+    if (current) {
+      TRAIN_ASSIGN_OR_RETURN(std::int64_t value, ParseInt(*current, kCurrentKey));
+      if (value >= r) return value;
+    }
+    const std::string desired = std::to_string(r);
+    TRAIN_ASSIGN_OR_RETURN(auto after, store_->CompareSet(kCurrentKey, current, desired));
+    if (after && *after == desired) return r;
+  }
+}
+
+Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
+                                                 const std::atomic<bool>& cancelled) {
+  TRAIN_ASSIGN_OR_RETURN(auto outcome, store_->TryGet(kOutcomeKey));
+  if (outcome) return train::AbortedError("the job has already ended: " + *outcome);
+  TRAIN_ASSIGN_OR_RETURN(r, BumpCurrent(r));
+  TRAIN_ASSIGN_OR_RETURN(std::int64_t slot, store_->Add(RoundKey(r, "joined"), 1));
+  TRAIN_RETURN_IF_ERROR(
+      store_->Set(RoundKey(r, "member/" + std::to_string(slot)), ToJson(self_).dump()));
+  const auto joined_at = Clock::now();
+  const bool member = slot <= config_.max_nodes;
+  if (slot == config_.max_nodes) TRAIN_RETURN_IF_ERROR(Close(r, slot));
+
+  std::string closed;
+  while (true) {
+    if (cancelled) return train::CancelledError("stopped while joining round " + std::to_string(r));
+    Milliseconds wait = std::min(kWaitSlice, Remaining(deadline_));
+    const bool may_close = member && slot >= config_.min_nodes;
+    if (may_close) wait = std::min(wait, Remaining(joined_at + config_.last_call));
+    auto got = store_->Get(RoundKey(r, "closed"), wait);
+    if (got.ok()) {
+      closed = *got;
+      break;
+    }
+    if (got.status().code() != StatusCode::kDeadlineExceeded) return got.status();
+    if (Clock::now() >= deadline_) return got.status();
+    // Others moved on to a newer round (after a store restart, say): follow them.
+    TRAIN_ASSIGN_OR_RETURN(auto current, store_->TryGet(kCurrentKey));
+    if (current) {
+      TRAIN_ASSIGN_OR_RETURN(std::int64_t newest, ParseInt(*current, kCurrentKey));
+      if (newest > r) return Attempt{std::nullopt, newest};
+    }
+    // The last-call window after min nodes joined has passed: close with whoever is here.
+    if (may_close && Clock::now() >= joined_at + config_.last_call) {
+      TRAIN_ASSIGN_OR_RETURN(std::int64_t joined, store_->Add(RoundKey(r, "joined"), 0));
+      TRAIN_RETURN_IF_ERROR(Close(r, std::min<std::int64_t>(joined, config_.max_nodes)));
+    }
+  }
+
+  json record;
+  try {
+    record = json::parse(closed);
+  } catch (const json::exception& e) {
+    return train::DataLossError("malformed round record in the store: " + std::string(e.what()));
+  }
+  Round round;
+  round.id = r;
+  round.restart_count = record.value("restart_count", 0);
+  int index = -1;
+  for (const json& m : record.value("members", json::array())) {
+    TRAIN_ASSIGN_OR_RETURN(NodeInfo info, NodeFromJson(m));
+    if (info.agent_id == self_.agent_id) index = static_cast<int>(round.members.size());
+    round.members.push_back(std::move(info));
+  }
+  if (index >= 0) {
+    round.node_rank = index;
+    return Attempt{round, r};
+  }
+  // Left out of round r (it closed before this node arrived). With room for more nodes, end
+  // the round so that the next one includes this node; when it is full, wait as a spare.
+  if (round.num_nodes() < config_.max_nodes) {
+    TRAIN_RETURN_IF_ERROR(store_->CompareSet(RoundKey(r, "restart"), std::nullopt,
+                                             "node " + self_.host + " is waiting to join")
+                              .status());
+  } else {
+    TRAIN_RETURN_IF_ERROR(WaitRoundOver(r, cancelled));
+  }
+  return Attempt{std::nullopt, r + 1};
+}
+
+Status Rendezvous::Close(std::int64_t r, std::int64_t size) {
+  const std::string claim = std::to_string(size) + " " + self_.agent_id;
+  TRAIN_ASSIGN_OR_RETURN(auto winner, store_->CompareSet(RoundKey(r, "size"), std::nullopt, claim));
+  if (!winner || *winner != claim) return Status::Ok();  // another agent closes this round
+
+  std::vector<std::string> keys;
+  for (std::int64_t slot = 1; slot <= size; ++slot) {
+    keys.push_back(RoundKey(r, "member/" + std::to_string(slot)));
+  }
+  TRAIN_RETURN_IF_ERROR(store_->Wait(keys, Remaining(deadline_)));
+  struct Slot {
+    NodeInfo info;
+    std::int64_t slot;
+  };
+  std::vector<Slot> slots;
+  for (std::int64_t slot = 1; slot <= size; ++slot) {
+    TRAIN_ASSIGN_OR_RETURN(auto text, store_->TryGet(keys[static_cast<std::size_t>(slot - 1)]));
+    if (!text) continue;  // vanished: the store restarted mid-round; the round will be redone
+    json j;
+    try {
+      j = json::parse(*text);
+    } catch (const json::exception& e) {
+      return train::DataLossError("malformed member record: " + std::string(e.what()));
+    }
+    TRAIN_ASSIGN_OR_RETURN(NodeInfo info, NodeFromJson(j));
+    // An agent that retried after a transient error may hold two slots: keep its first.
+    bool seen = std::any_of(slots.begin(), slots.end(),
+                            [&](const Slot& s) { return s.info.agent_id == info.agent_id; });
+    if (!seen) slots.push_back({std::move(info), slot});
+  }
+  // Node order: explicit node ranks first (ascending), then the others in join order.
+  std::stable_sort(slots.begin(), slots.end(), [](const Slot& a, const Slot& b) {
+    int ka = a.info.node_rank_hint < 0 ? INT_MAX : a.info.node_rank_hint;
+    int kb = b.info.node_rank_hint < 0 ? INT_MAX : b.info.node_rank_hint;
+    return ka != kb ? ka < kb : a.slot < b.slot;
+  });
+  json members = json::array();
+  int restart_count = 0;
+  for (const Slot& s : slots) {
+    members.push_back(ToJson(s.info));
+    restart_count = std::max(restart_count, s.info.next_restart);
+  }
+  json record = {{"members", members}, {"restart_count", restart_count}};
+  return store_->Set(RoundKey(r, "closed"), record.dump());
+}
+
+Status Rendezvous::WaitRoundOver(std::int64_t r, const std::atomic<bool>& cancelled) {
+  while (!cancelled && Clock::now() < deadline_) {
+    auto over = store_->Get(RoundKey(r, "restart"), std::min(kWaitSlice, Remaining(deadline_)));
+    if (over.ok()) return Status::Ok();
+    if (over.status().code() != StatusCode::kDeadlineExceeded) return over.status();
+    TRAIN_ASSIGN_OR_RETURN(auto outcome, store_->TryGet(kOutcomeKey));
+    if (outcome) return train::AbortedError("the job has already ended: " + *outcome);
+  }
+  if (cancelled) return train::CancelledError("stopped while waiting as a spare node");
+  return train::DeadlineExceededError("round " + std::to_string(r) +
+                                      " is full and did not end within the join timeout");
+}
+
+}  // namespace trainctl::agent

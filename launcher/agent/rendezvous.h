@@ -1,0 +1,87 @@
+// Rendezvous rounds: agents meet in the store, a round closes with between min and max nodes,
+// and every member learns its node rank, the round's size and its restart count.
+//
+// Keys, relative to the job's prefix (docs/rendezvous.md):
+//   current                    the newest round id (agents never move it backwards)
+//   round/<r>/joined           counter: each joining agent takes the next slot
+//   round/<r>/member/<slot>    the agent's NodeInfo (JSON)
+//   round/<r>/size             "<K> <agent>": the first agent to claim the close, and K
+//   round/<r>/closed           the round's members in node order (JSON): the round is on
+//   round/<r>/restart          the reason the round ended early; set once by anyone
+//   outcome                    how the job ended (JSON), so late agents stop waiting
+#ifndef TRAINCTL_AGENT_RENDEZVOUS_H_
+#define TRAINCTL_AGENT_RENDEZVOUS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/status.h"
+#include "train/store.h"
+
+namespace trainctl::agent {
+
+using train::Milliseconds;
+
+struct RendezvousConfig {
+  int min_nodes = 1;
+  int max_nodes = 1;
+  Milliseconds join_timeout{600000};
+  Milliseconds last_call{2000};
+};
+
+// What an agent tells the others about itself.
+struct NodeInfo {
+  std::string agent_id;     // unique per agent process
+  std::string host;         // for messages
+  int node_rank_hint = -1;  // --node-rank N; -1 for auto (join order)
+  int next_restart = 0;     // the restart count this agent expects for its next round
+};
+
+struct Round {
+  std::int64_t id = 0;
+  int node_rank = 0;
+  int restart_count = 0;          // the largest next_restart among the members
+  std::vector<NodeInfo> members;  // in node order
+  int num_nodes() const { return static_cast<int>(members.size()); }
+};
+
+class Rendezvous {
+ public:
+  // `job_store` holds the job's keys (a prefix store); it must outlive this object.
+  Rendezvous(train::Store* job_store, RendezvousConfig config, NodeInfo self);
+
+  // Joins round `min_round` or a newer one and waits until a round closes with this node in
+  // it. Retries while the store is unreachable, up to the join timeout. CANCELLED when
+  // `cancelled` becomes true; ABORTED when the job already has an outcome.
+  train::Result<Round> Join(std::int64_t min_round, const std::atomic<bool>& cancelled);
+
+  NodeInfo& self() { return self_; }
+
+ private:
+  // One attempt at round `r`: the round, or the next round id to try (when this node was left
+  // out of `r`), or an error.
+  struct Attempt {
+    std::optional<Round> round;
+    std::int64_t next = 0;
+  };
+  train::Result<Attempt> TryRound(std::int64_t r, const std::atomic<bool>& cancelled);
+  train::Status Close(std::int64_t r, std::int64_t size);
+  train::Result<std::int64_t> BumpCurrent(std::int64_t r);
+  train::Status WaitRoundOver(std::int64_t r, const std::atomic<bool>& cancelled);
+
+  train::Store* store_;
+  RendezvousConfig config_;
+  NodeInfo self_;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+// Key names shared by the rendezvous, the agent and the run command.
+std::string RoundKey(std::int64_t round, std::string_view name);
+inline constexpr char kCurrentKey[] = "current";
+inline constexpr char kOutcomeKey[] = "outcome";
+
+}  // namespace trainctl::agent
+
+#endif  // TRAINCTL_AGENT_RENDEZVOUS_H_

@@ -1,0 +1,395 @@
+#include "round_runner.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "duration.h"
+#include "failure_report.h"
+#include "train/worker.h"
+#include "worker_group.h"
+
+namespace trainctl::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+// How often the monitor looks for worker exits and for a restart signal from another node.
+constexpr Milliseconds kTick{50};
+constexpr char kRestartKey[] = "restart";
+constexpr char kFailureKey[] = "failure";
+
+Milliseconds Millis(const std::string& duration) {
+  auto parsed = spec::ParseDuration(duration);
+  return parsed.ok() ? std::chrono::duration_cast<Milliseconds>(*parsed) : Milliseconds(0);
+}
+
+std::string NodeKey(int node, std::string_view name) {
+  return "node/" + std::to_string(node) + "/" + std::string(name);
+}
+
+// The rank in "worker/<rank>/heartbeat", or -1.
+int RankOfWorkerKey(const std::string& key) {
+  try {
+    return std::stoi(key.substr(key.find('/') + 1));
+  } catch (...) {
+    return -1;
+  }
+}
+
+// Refreshes this node's heartbeat key every `interval` in the background; remembers when the
+// store last answered, which is what fencing is decided on.
+class NodeHeartbeat {
+ public:
+  NodeHeartbeat(train::Store* round_store, int node, Milliseconds interval, Milliseconds ttl)
+      : store_(round_store), key_(NodeKey(node, "heartbeat")), interval_(interval), ttl_(ttl) {
+    Beat();
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+        lock.unlock();
+        Beat();
+        lock.lock();
+      }
+    });
+  }
+  ~NodeHeartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  // Time since the store last accepted a heartbeat.
+  Milliseconds SinceLastBeat() const {
+    return std::chrono::duration_cast<Milliseconds>(Clock::now() - last_ok_.load());
+  }
+
+ private:
+  void Beat() {
+    if (store_->Set(key_, "alive", ttl_).ok()) last_ok_ = Clock::now();
+  }
+
+  train::Store* store_;
+  std::string key_;
+  Milliseconds interval_, ttl_;
+  std::atomic<Clock::time_point> last_ok_{Clock::now()};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int OutcomeExitCode(const std::string& outcome_json) {
+  try {
+    return json::parse(outcome_json).value("exit_code", kExitAgentError);
+  } catch (const json::exception&) {
+    return kExitAgentError;
+  }
+}
+
+RoundRunner::RoundRunner(const AgentOptions& options, Terminal* terminal, train::Store* client,
+                         std::string host)
+    : options_(options), terminal_(terminal), client_(client), host_(std::move(host)) {}
+
+namespace {
+
+// The state of one round on this node, and the decisions taken from it.
+class RoundMonitor {
+ public:
+  RoundMonitor(const AgentOptions& options, Terminal* terminal, train::Store* client,
+               const std::string& host, const Round& round)
+      : options_(options),
+        spec_(options.job.spec()),
+        terminal_(terminal),
+        host_(host),
+        round_(round),
+        job_store_(train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()),
+                                         client)),
+        round_store_(train::NewPrefixStore(
+            train::RoundKeyPrefix(options.job.metadata().name(), std::to_string(round.id)),
+            client)),
+        heartbeat_(Millis(spec_.rendezvous().heartbeat())),
+        heartbeat_timeout_(Millis(spec_.rendezvous().heartbeat_timeout())),
+        nproc_(spec_.procs_per_node()) {}
+
+  RoundEnd Run(const std::atomic<bool>& stop, const std::atomic<bool>& force) {
+    // Workers read the heartbeat settings from here (train::Worker).
+    (void)round_store_->Set(train::kRoundConfigKey, std::to_string(heartbeat_.count()) + " " +
+                                                        std::to_string(heartbeat_timeout_.count()));
+    if (round_.node_rank == 0) {
+      Say("round " + std::to_string(round_.id) + ": " + std::to_string(round_.num_nodes()) +
+          " node(s), " + std::to_string(round_.num_nodes() * nproc_) + " worker(s), restart " +
+          std::to_string(round_.restart_count));
+    }
+    auto group = WorkerGroup::Start(WorkerSpecs(), terminal_);
+    if (!group.ok()) {
+      FailureReport report;
+      report.node_rank = round_.node_rank;
+      report.host = host_;
+      report.exit_code = kExitCommandNotFound;
+      report.when = WallClockNow();
+      report.reason = "could not start the workers: " + group.status().message();
+      report.reporter = round_.node_rank;
+      return Fail(report, report.reason);
+    }
+    group_ = std::move(*group);
+    for (int local = 0; local < nproc_; ++local) running_.insert(round_.node_rank * nproc_ + local);
+    NodeHeartbeat node_heartbeat(round_store_.get(), round_.node_rank, heartbeat_,
+                                 heartbeat_timeout_);
+    const auto started = Clock::now();
+    auto next_scan = started;
+    while (true) {
+      if (stop) {
+        group_->Stop(force ? Milliseconds(0) : options_.stop_grace);
+        return {RoundEnd::kStopped, 0};
+      }
+      if (auto exit = group_->WaitAny(kTick)) OnExit(*exit);
+      auto restart = round_store_->TryGet(kRestartKey);
+      if (restart.ok() && *restart) return EndRound(**restart, force);
+      if (node_heartbeat.SinceLastBeat() > heartbeat_timeout_) {
+        Say("node " + std::to_string(round_.node_rank) + " cannot reach the store at " +
+            options_.store.ToString() + " for " +
+            std::to_string(node_heartbeat.SinceLastBeat().count()) +
+            " ms: stopping its workers (fenced) and rejoining");
+        group_->Stop(options_.stop_grace);
+        return {RoundEnd::kFenced, 0};
+      }
+      if (Clock::now() >= next_scan || local_done_ == nproc_) {
+        if (auto end = Scan(Clock::now() - started >= heartbeat_timeout_)) return *end;
+        next_scan = Clock::now() + heartbeat_;
+      }
+    }
+  }
+
+ private:
+  void Say(const std::string& line) { terminal_->WriteLine("trainctl: " + line); }
+
+  std::string LogPath(int rank) const {
+    return (std::filesystem::path(options_.run_dir) / ("rank-" + std::to_string(rank) + ".log"))
+        .string();
+  }
+
+  std::vector<WorkerSpec> WorkerSpecs() const {
+    const std::map<std::string, std::string> inherited = train::ProcessEnvironment();
+    std::vector<WorkerSpec> specs;
+    for (int local = 0; local < nproc_; ++local) {
+      train::WorkerEnv w;
+      w.launcher = train::Launcher::kTrainctl;
+      w.local_rank = local;
+      w.local_world_size = nproc_;
+      w.node_rank = round_.node_rank;
+      w.num_nodes = round_.num_nodes();
+      w.rank = round_.node_rank * nproc_ + local;
+      w.world_size = round_.num_nodes() * nproc_;
+      w.store = options_.store;
+      w.job_id = options_.job.metadata().name();
+      w.run_id = std::to_string(round_.id);
+      w.restart_count = round_.restart_count;
+      w.token_file = options_.token_file;
+      if (!spec_.checkpoint().dir().empty()) {
+        w.checkpoint_dir =
+            (std::filesystem::path(options_.working_dir) / spec_.checkpoint().dir()).string();
+      }
+      WorkerSpec s;
+      s.rank = w.rank;
+      s.argv.assign(spec_.command().begin(), spec_.command().end());
+      s.env = inherited;
+      for (const auto& var : spec_.env()) s.env[var.name()] = var.value();
+      for (const auto& [name, value] : w.ToVariables()) s.env[name] = value;
+      s.working_dir = options_.working_dir;
+      s.prefix = "[rank " + std::to_string(w.rank) + "] ";
+      s.log_path = LogPath(w.rank);
+      specs.push_back(std::move(s));
+    }
+    return specs;
+  }
+
+  void OnExit(const WorkerExit& exit) {
+    running_.erase(exit.rank);
+    if (exit.success()) {
+      if (++local_done_ == nproc_) (void)round_store_->Set(NodeKey(round_.node_rank, "done"), "1");
+      return;
+    }
+    FailureReport report = ReportExit(exit, round_.node_rank, host_, LogPath(exit.rank),
+                                      group_->LastLines(exit.rank, kSummaryLines));
+    Blame(report, "rank " + std::to_string(exit.rank) + " " + exit.Describe());
+  }
+
+  // Records the first failure of the round and tells every node to end it.
+  void Blame(FailureReport report, const std::string& reason) {
+    report.reporter = round_.node_rank;
+    (void)round_store_->CompareSet(kFailureKey, std::nullopt, report.ToJson());
+    (void)round_store_->CompareSet(kRestartKey, std::nullopt, reason);
+  }
+
+  // Looks at every node's heartbeat and completion, and at this node's workers' heartbeats.
+  std::optional<RoundEnd> Scan(bool check_liveness) {
+    auto node_keys = round_store_->Keys("node/");
+    if (!node_keys.ok()) return std::nullopt;  // fencing handles a lost store
+    std::set<int> alive, done;
+    for (const std::string& key : *node_keys) {
+      int node = RankOfWorkerKey(key);
+      if (key.ends_with("/heartbeat")) alive.insert(node);
+      if (key.ends_with("/done")) done.insert(node);
+    }
+    if (static_cast<int>(done.size()) == round_.num_nodes()) {
+      (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, R"({"status":"succeeded","exit_code":0})");
+      group_->Stop(options_.stop_grace);
+      if (round_.node_rank == 0) Say("job " + options_.job.metadata().name() + " succeeded");
+      return RoundEnd{RoundEnd::kSucceeded, 0};
+    }
+    // Workers are judged from their first heartbeat on, so no grace applies to them.
+    if (CheckWorkerHeartbeats() || !check_liveness) return std::nullopt;
+    for (int node = 0; node < round_.num_nodes(); ++node) {
+      if (alive.count(node) == 0 && done.count(node) == 0) {
+        FailureReport report;
+        report.node_rank = node;
+        report.host = round_.members[static_cast<std::size_t>(node)].host;
+        report.exit_code = kExitAgentError;
+        report.when = WallClockNow();
+        report.reason = "node " + std::to_string(node) + " (" + report.host +
+                        ") was lost: no heartbeat for " +
+                        std::to_string(heartbeat_timeout_.count()) + " ms";
+        Blame(report, report.reason);
+        return std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A worker that heartbeated (it uses train::Worker) and stopped doing so while its process
+  // still runs is hung (stopped, deadlocked, stuck in a collective). Returns whether one was.
+  bool CheckWorkerHeartbeats() {
+    auto keys = round_store_->Keys("worker/");
+    if (!keys.ok()) return false;
+    std::set<int> beating;
+    for (const std::string& key : *keys) beating.insert(RankOfWorkerKey(key));
+    const auto pids = group_->pids();
+    for (int local = 0; local < nproc_; ++local) {
+      const int rank = round_.node_rank * nproc_ + local;
+      if (beating.count(rank) != 0) {
+        heartbeating_.insert(rank);
+      } else if (heartbeating_.count(rank) != 0 && running_.count(rank) != 0) {
+        FailureReport report;
+        report.rank = rank;
+        report.node_rank = round_.node_rank;
+        report.host = host_;
+        report.pid = pids[static_cast<std::size_t>(local)];
+        report.exit_code = kExitAgentError;
+        report.when = WallClockNow();
+        report.reason = "missed its heartbeats for " + std::to_string(heartbeat_timeout_.count()) +
+                        " ms while running (hung?)";
+        report.log_path = LogPath(rank);
+        report.last_lines = group_->LastLines(rank, kSummaryLines);
+        Blame(report, "rank " + std::to_string(rank) + " " + report.reason);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  RoundEnd Fail(const FailureReport& report, const std::string& reason) {
+    Blame(report, reason);
+    json outcome = {{"status", "failed"}, {"exit_code", report.exit_code}, {"reason", reason}};
+    (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, outcome.dump());
+    for (const std::string& line : report.Summary(options_.job.metadata().name(),
+                                                  round_.restart_count)) {
+      terminal_->WriteLine(line);
+    }
+    return {RoundEnd::kFailed, report.exit_code};
+  }
+
+  // The round is over early: decide between another round and the end of the job.
+  RoundEnd EndRound(const std::string& reason, const std::atomic<bool>& force) {
+    if (group_ != nullptr) group_->Stop(force ? Milliseconds(0) : options_.stop_grace);
+    auto outcome = job_store_->TryGet(kOutcomeKey);
+    if (outcome.ok() && *outcome) {
+      const int code = OutcomeExitCode(**outcome);
+      return {code == 0 ? RoundEnd::kSucceeded : RoundEnd::kFailed, code};
+    }
+    FailureReport report;
+    report.exit_code = kExitAgentError;
+    report.when = WallClockNow();
+    report.reason = reason;
+    auto recorded = round_store_->TryGet(kFailureKey);
+    bool have_worker = false;
+    if (recorded.ok() && *recorded) {
+      if (auto parsed = FailureReport::FromJson(**recorded); parsed.ok()) {
+        report = *parsed;
+        have_worker = report.rank >= 0;
+      }
+    }
+    const auto& policy = spec_.failure_policy();
+    const auto& fail_on = policy.fail_on_exit_codes();
+    const auto& restart_on = policy.restart_on_exit_codes();
+    std::string fatal;
+    if (have_worker && std::find(fail_on.begin(), fail_on.end(), report.exit_code) != fail_on.end()) {
+      fatal = "exit code " + std::to_string(report.exit_code) + " is in failOnExitCodes";
+    } else if (have_worker && !restart_on.empty() &&
+               std::find(restart_on.begin(), restart_on.end(), report.exit_code) ==
+                   restart_on.end()) {
+      fatal = "exit code " + std::to_string(report.exit_code) + " is not in restartOnExitCodes";
+    } else if (round_.restart_count >= policy.max_restarts()) {
+      fatal = "no restarts left (maxRestarts " + std::to_string(policy.max_restarts()) + ")";
+    }
+    // Only the node that saw the failure speaks for the job (node 0 when none was recorded).
+    const bool speaker = report.reporter >= 0 ? report.reporter == round_.node_rank
+                                              : round_.node_rank == 0;
+    if (!fatal.empty()) {
+      json outcome_json = {
+          {"status", "failed"}, {"exit_code", report.exit_code}, {"reason", fatal}};
+      (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, outcome_json.dump());
+      if (speaker) {
+        for (const std::string& line :
+             report.Summary(options_.job.metadata().name(), round_.restart_count)) {
+          terminal_->WriteLine(line);
+        }
+        Say(fatal + "; giving up");
+      }
+      return {RoundEnd::kFailed, report.exit_code};
+    }
+    if (speaker) {
+      Say("round " + std::to_string(round_.id) + " ended: " + reason + "; restarting (" +
+          std::to_string(round_.restart_count + 1) + " of " +
+          std::to_string(policy.max_restarts()) + ")");
+    }
+    return {RoundEnd::kRestart, 0};
+  }
+
+  static constexpr std::size_t kSummaryLines = 10;
+
+  const AgentOptions& options_;
+  const trainctl::v1alpha1::TrainingJobSpec& spec_;
+  Terminal* terminal_;
+  const std::string& host_;
+  const Round& round_;
+  std::unique_ptr<train::Store> job_store_;
+  std::unique_ptr<train::Store> round_store_;
+  Milliseconds heartbeat_, heartbeat_timeout_;
+  int nproc_;
+  std::unique_ptr<WorkerGroup> group_;
+  int local_done_ = 0;
+  std::set<int> running_;       // ranks whose exit was not seen yet
+  std::set<int> heartbeating_;  // ranks seen heartbeating at least once
+};
+
+}  // namespace
+
+RoundEnd RoundRunner::Run(const Round& round, const std::atomic<bool>& stop,
+                          const std::atomic<bool>& force) {
+  RoundMonitor monitor(options_, terminal_, client_, host_, round);
+  return monitor.Run(stop, force);
+}
+
+}  // namespace trainctl::agent

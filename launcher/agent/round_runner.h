@@ -1,0 +1,48 @@
+// One rendezvous round on one node: start the node's workers, watch them, the other nodes and
+// the store, and end the round when the job succeeds, fails, or must restart.
+#ifndef TRAINCTL_AGENT_ROUND_RUNNER_H_
+#define TRAINCTL_AGENT_ROUND_RUNNER_H_
+
+#include <atomic>
+#include <string>
+
+#include "agent.h"
+#include "rendezvous.h"
+#include "terminal.h"
+
+namespace trainctl::agent {
+
+struct RoundEnd {
+  enum Kind {
+    kSucceeded,  // every worker of every node exited 0
+    kFailed,     // the job failed for good; exit_code says with what
+    kRestart,    // the round ended early; the job goes on in a new round
+    kFenced,     // this node lost the store; it stopped its workers and must rejoin
+    kStopped,    // RequestStop
+  };
+  Kind kind = kFailed;
+  int exit_code = 0;
+};
+
+// The exit code recorded in the job's outcome (0 for success).
+int OutcomeExitCode(const std::string& outcome_json);
+
+class RoundRunner {
+ public:
+  // `client` is the store client (unprefixed); it must outlive the runner.
+  RoundRunner(const AgentOptions& options, Terminal* terminal, train::Store* client,
+              std::string host);
+
+  RoundEnd Run(const Round& round, const std::atomic<bool>& stop,
+               const std::atomic<bool>& force);
+
+ private:
+  const AgentOptions& options_;
+  Terminal* terminal_;
+  train::Store* client_;
+  std::string host_;
+};
+
+}  // namespace trainctl::agent
+
+#endif  // TRAINCTL_AGENT_ROUND_RUNNER_H_

@@ -1,0 +1,112 @@
+// trainctl agent: one node of a multi-host job (the same Agent as `trainctl run`).
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "agent.h"
+#include "commands.h"
+#include "job_setup.h"
+#include "launch_commands.h"
+#include "rendezvous.h"
+#include "train/store.h"
+#include "train/worker.h"
+
+namespace trainctl::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Usage(const std::string& message) {
+  std::cerr << "trainctl agent: " << message << "\n";
+  return kExitUsage;
+}
+
+// The store must outlive the other agents' last look at it: the hosting agent waits until
+// every node of the last round said it is leaving, or the heartbeat timeout passes.
+void LingerForPeers(train::Store* job_store, int nodes, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    auto left = job_store->Add("left", 0);
+    if (!left.ok() || *left >= nodes) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+int RunAgent(const AgentFlags& flags) {
+  BlockStopSignals();
+  std::signal(SIGPIPE, SIG_IGN);
+  if (flags.token_file.empty()) {
+    return Usage("--token-file is required: the file holding the job's store token (every "
+                 "agent and worker of the job reads the same token)");
+  }
+  if (flags.store.empty()) return Usage("--store HOST:PORT is required");
+  auto address = train::StoreAddress::Parse(flags.store, "--store");
+  if (!address.ok()) return Usage(address.status().message());
+  int node_rank = -1;
+  if (flags.node_rank != "auto") {
+    try {
+      std::size_t used = 0;
+      node_rank = std::stoi(flags.node_rank, &used);
+      if (used != flags.node_rank.size() || node_rank < 0) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      return Usage("--node-rank \"" + flags.node_rank + "\" must be auto or an integer >= 0");
+    }
+  }
+  auto prepared = PrepareJob(flags.job);
+  if (!prepared.ok()) {
+    std::cerr << "trainctl agent: " << prepared.status().message();
+    if (prepared.status().message().back() != '\n') std::cerr << "\n";
+    return kExitUsage;
+  }
+  if (!flags.job_id.empty()) prepared->job.mutable_metadata()->set_name(flags.job_id);
+  auto token = train::ReadTokenFile(flags.token_file);
+  if (!token.ok()) return Usage(token.status().message());
+
+  std::unique_ptr<train::StoreServer> server;
+  if (flags.host_store) {
+    train::StoreServerOptions options;
+    options.host = "0.0.0.0";
+    options.port = address->port;
+    options.token = *token;
+    auto started = train::StoreServer::Start(options);
+    if (!started.ok()) {
+      std::cerr << "trainctl agent: cannot host the store: " << started.status().message() << "\n";
+      return agent::kExitAgentError;
+    }
+    server = std::move(*started);
+  }
+  auto run_dir = MakeRunDir(flags.job.run_dir, prepared->job.metadata().name());
+  if (!run_dir.ok()) {
+    std::cerr << "trainctl agent: " << run_dir.status().message() << "\n";
+    return agent::kExitAgentError;
+  }
+  agent::AgentOptions options;
+  options.job = prepared->job;
+  options.working_dir = prepared->working_dir;
+  options.store = *address;
+  options.token_file = fs::absolute(flags.token_file).string();
+  options.node_rank_hint = node_rank;
+  options.run_dir = *run_dir;
+  agent::Terminal terminal;
+  agent::Agent node(options, &terminal);
+  SignalWatcher signals([&](int signal, int count) { node.RequestStop(signal, count > 1); });
+  const int code = node.Run();
+
+  // Say this node is leaving; the hosting node waits for the others to say so too.
+  auto client = train::ConnectStore(*address, *token);
+  if (client.ok()) {
+    auto job_store = train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()),
+                                           client->get());
+    (void)job_store->Add("left", 1);
+    if (server != nullptr) {
+      LingerForPeers(job_store.get(), node.last_round_nodes(),
+                     std::chrono::milliseconds(5000));
+    }
+  }
+  return code;
+}
+
+}  // namespace trainctl::cli

@@ -1,0 +1,37 @@
+// trainctl run and trainctl agent: their flags, and the code behind them.
+#ifndef TRAINCTL_CLI_LAUNCH_COMMANDS_H_
+#define TRAINCTL_CLI_LAUNCH_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace trainctl::cli {
+
+// Flags shared by run and agent; unset values leave the spec's.
+struct JobFlags {
+  std::string job_file;              // JOB.yaml, or "" for the quick form
+  std::vector<std::string> command;  // the quick form's command (after "--")
+  int nproc = -1;                    // --nproc / --nproc-per-node
+  std::string nnodes;                // --nnodes M or MIN:MAX
+  int max_restarts = -1;             // --max-restarts
+  std::string run_dir;               // --run-dir
+};
+
+struct AgentFlags {
+  JobFlags job;
+  std::string store;           // --store HOST:PORT
+  bool host_store = false;     // --host-store: serve the store here (node 0)
+  std::string node_rank = "auto";
+  std::string token_file;      // --token-file
+  std::string job_id;          // --job-id (overrides metadata.name)
+};
+
+// `trainctl run`: hosts the store on loopback and runs the job's agents on this machine.
+int RunJob(const JobFlags& flags);
+
+// `trainctl agent`: one node of a multi-host job.
+int RunAgent(const AgentFlags& flags);
+
+}  // namespace trainctl::cli
+
+#endif  // TRAINCTL_CLI_LAUNCH_COMMANDS_H_

@@ -1,0 +1,130 @@
+// trainctl run: the whole job on this machine. Hosts the store on loopback, then runs one
+// agent in this process (one node) or one agent process per node (--nnodes M).
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "agent.h"
+#include "commands.h"
+#include "job_setup.h"
+#include "launch_commands.h"
+#include "round_runner.h"
+#include "status_line.h"
+#include "train/store.h"
+#include "train/worker.h"
+#include "worker_group.h"
+#include "yaml_encoder.h"
+
+namespace trainctl::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using agent::Terminal;
+
+std::string SelfExe() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "trainctl" : self.string();
+}
+
+// Runs `nodes` agent processes of this very binary, each one node of the job.
+int RunAgentProcesses(const PreparedJob& prepared, const std::string& run_dir,
+                      const train::StoreAddress& store, const std::string& token_file,
+                      Terminal* terminal) {
+  // The agents read the job exactly as resolved here (working directory made absolute).
+  trainctl::v1alpha1::TrainingJob job = prepared.job;
+  job.mutable_spec()->set_working_dir(prepared.working_dir);
+  const std::string job_file = (fs::path(run_dir) / "job.yaml").string();
+  std::ofstream(job_file) << spec::EncodeYaml(job);
+
+  std::vector<agent::WorkerSpec> specs;
+  for (int node = 0; node < job.spec().nodes().max(); ++node) {
+    agent::WorkerSpec s;
+    s.rank = node;
+    s.argv = {SelfExe(), "agent", job_file, "--store", store.ToString(), "--token-file",
+              token_file, "--node-rank", std::to_string(node), "--run-dir", run_dir};
+    s.env = train::ProcessEnvironment();
+    specs.push_back(std::move(s));
+  }
+  auto group = agent::WorkerGroup::Start(std::move(specs), terminal);
+  if (!group.ok()) {
+    std::cerr << "trainctl run: cannot start the agents: " << group.status().message() << "\n";
+    return agent::kExitAgentError;
+  }
+  std::atomic<int> stop_signal{0};
+  SignalWatcher signals([&](int signal, int count) {
+    stop_signal = signal;
+    // The agents stop their workers gracefully; a second Ctrl-C kills everything at once.
+    (*group)->Signal(count == 1 ? signal : SIGKILL);
+  });
+  int first_failure = 0;
+  while ((*group)->running() > 0) {
+    auto exit = (*group)->WaitAny(std::chrono::milliseconds(200));
+    if (exit && !exit->success() && first_failure == 0) first_failure = exit->ShellCode();
+  }
+  if (stop_signal != 0) return 128 + stop_signal;
+  return first_failure;
+}
+
+}  // namespace
+
+int RunJob(const JobFlags& flags) {
+  BlockStopSignals();
+  std::signal(SIGPIPE, SIG_IGN);  // a closed terminal pipe must not kill the job
+  auto prepared = PrepareJob(flags);
+  if (!prepared.ok()) {
+    std::cerr << "trainctl run: " << prepared.status().message();
+    if (prepared.status().message().back() != '\n') std::cerr << "\n";
+    return kExitUsage;
+  }
+  const auto& job = prepared->job;
+  auto run_dir = MakeRunDir(flags.run_dir, job.metadata().name());
+  auto token = train::NewToken();
+  if (!run_dir.ok() || !token.ok()) {
+    std::cerr << "trainctl run: " << (run_dir.ok() ? token.status() : run_dir.status()).message()
+              << "\n";
+    return agent::kExitAgentError;
+  }
+  const std::string token_file = (fs::path(*run_dir) / "token").string();
+  if (auto written = WriteTokenFile(token_file, *token); !written.ok()) {
+    std::cerr << "trainctl run: " << written.message() << "\n";
+    return agent::kExitAgentError;
+  }
+  train::StoreServerOptions server_options;
+  server_options.token = *token;
+  auto server = train::StoreServer::Start(server_options);
+  if (!server.ok()) {
+    std::cerr << "trainctl run: cannot host the store: " << server.status().message() << "\n";
+    return agent::kExitAgentError;
+  }
+  Terminal terminal;
+  const auto& spec = job.spec();
+  terminal.WriteLine("trainctl: job " + job.metadata().name() + ": " +
+                     std::to_string(spec.nodes().max()) + " node(s) x " +
+                     std::to_string(spec.procs_per_node()) + " worker(s); logs in " + *run_dir);
+  StatusLine status(&terminal, (*server)->address(), *token, job.metadata().name());
+
+  int code;
+  if (spec.nodes().max() == 1) {
+    agent::AgentOptions options;
+    options.job = job;
+    options.working_dir = prepared->working_dir;
+    options.store = (*server)->address();
+    options.token_file = token_file;
+    options.run_dir = *run_dir;
+    agent::Agent node(std::move(options), &terminal);
+    SignalWatcher signals([&](int signal, int count) { node.RequestStop(signal, count > 1); });
+    code = node.Run();
+  } else {
+    code = RunAgentProcesses(*prepared, *run_dir, (*server)->address(), token_file, &terminal);
+  }
+  status.Stop();
+  (*server)->Stop();
+  return code;
+}
+
+}  // namespace trainctl::cli

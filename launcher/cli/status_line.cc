@@ -1,0 +1,73 @@
+#include "status_line.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+#include "rendezvous.h"
+#include "train/store.h"
+#include "train/worker.h"
+
+namespace trainctl::cli {
+namespace {
+
+constexpr std::chrono::milliseconds kRefresh{250};
+
+std::string Elapsed(std::chrono::steady_clock::duration d) {
+  const long long s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  char text[32];
+  std::snprintf(text, sizeof(text), "%02lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return text;
+}
+
+// "round 2 | 8 ranks up | restarts 1 | 00:01:05", from what the store holds now.
+std::string Describe(train::Store* job_store, std::chrono::steady_clock::duration elapsed) {
+  std::string round_text = "joining", ranks = "", restarts = "0";
+  auto current = job_store->TryGet(agent::kCurrentKey);
+  if (current.ok() && *current) {
+    const std::int64_t round = std::stoll(**current);
+    round_text = "round " + **current;
+    auto closed = job_store->TryGet(agent::RoundKey(round, "closed"));
+    if (closed.ok() && *closed) {
+      try {
+        restarts = std::to_string(nlohmann::json::parse(**closed).value("restart_count", 0));
+      } catch (const nlohmann::json::exception&) {
+      }
+    }
+    auto workers = job_store->Keys(agent::RoundKey(round, "worker/"));
+    if (workers.ok() && !workers->empty()) ranks = std::to_string(workers->size()) + " ranks up | ";
+  }
+  return round_text + " | " + ranks + "restarts " + restarts + " | " + Elapsed(elapsed);
+}
+
+}  // namespace
+
+StatusLine::StatusLine(agent::Terminal* terminal, const train::StoreAddress& store,
+                       std::string token, std::string job_id)
+    : terminal_(terminal) {
+  if (!terminal->is_tty()) return;
+  thread_ = std::thread([this, store, token = std::move(token), job_id = std::move(job_id)] {
+    auto client = train::ConnectStore(store, token);
+    if (!client.ok()) return;
+    auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job_id), client->get());
+    const auto start = std::chrono::steady_clock::now();
+    while (!stop_) {
+      terminal_->SetStatus(Describe(job_store.get(), std::chrono::steady_clock::now() - start));
+      for (auto slept = std::chrono::milliseconds(0); slept < kRefresh && !stop_;
+           slept += std::chrono::milliseconds(25)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      }
+    }
+  });
+}
+
+void StatusLine::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) {
+    thread_.join();
+    terminal_->SetStatus("");
+  }
+}
+
+}  // namespace trainctl::cli

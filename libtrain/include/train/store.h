@@ -1,0 +1,153 @@
+// The rendezvous store: a small key-value service that agents and workers meet through.
+//
+// Three implementations of one interface: an in-memory store (ranks as threads in tests), an
+// HTTP client of a StoreServer (every other case), and a prefix decorator that scopes keys to a
+// job or a round. Every blocking call takes a timeout; its default is the store's. Every store
+// may be used from several threads at once.
+//
+// Values are bytes (std::string holds any byte). Keys are printable ASCII without spaces;
+// another key is refused with INVALID_ARGUMENT.
+#ifndef TRAIN_STORE_H_
+#define TRAIN_STORE_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "train/env.h"
+#include "train/status.h"
+
+namespace train {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// No expiry: a key that lives until deleted.
+inline constexpr Milliseconds kNoTtl{0};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Sets `key` to `value`. With a ttl, the key disappears `ttl` after this call unless set
+  // again (heartbeats); without one it stays until deleted. (Add and CompareSet keep a key's
+  // expiry.)
+  virtual Status Set(std::string_view key, std::string_view value, Milliseconds ttl = kNoTtl) = 0;
+
+  // The value of `key`, waiting for it to be set; DEADLINE_EXCEEDED naming the key after
+  // `timeout`.
+  virtual Result<std::string> Get(std::string_view key, Milliseconds timeout) = 0;
+  Result<std::string> Get(std::string_view key) { return Get(key, default_timeout()); }
+
+  // The value of `key` now, or nullopt when it is not set. Never waits.
+  virtual Result<std::optional<std::string>> TryGet(std::string_view key) = 0;
+
+  // Atomically adds `delta` to the integer at `key` (absent counts as 0); returns the new value.
+  // INVALID_ARGUMENT when the key holds something that is not an integer; OUT_OF_RANGE when
+  // the sum overflows.
+  virtual Result<std::int64_t> Add(std::string_view key, std::int64_t delta) = 0;
+
+  // Sets `key` to `desired` if its value is `expected` (nullopt: if the key is absent).
+  // Returns the value after the call: `desired` when it was swapped, else the current value
+  // (nullopt when absent).
+  virtual Result<std::optional<std::string>> CompareSet(std::string_view key,
+                                                        std::optional<std::string_view> expected,
+                                                        std::string_view desired) = 0;
+
+  // Waits until every key in `keys` is set; DEADLINE_EXCEEDED naming the missing keys.
+  virtual Status Wait(const std::vector<std::string>& keys, Milliseconds timeout) = 0;
+  Status Wait(const std::vector<std::string>& keys) { return Wait(keys, default_timeout()); }
+
+  // Deletes `key`; returns whether it existed.
+  virtual Result<bool> Delete(std::string_view key) = 0;
+
+  // The keys that start with `prefix`, sorted (for scanning heartbeats and members).
+  virtual Result<std::vector<std::string>> Keys(std::string_view prefix) = 0;
+
+  // The timeout of Get and Wait when none is given.
+  Milliseconds default_timeout() const { return default_timeout_; }
+  void set_default_timeout(Milliseconds timeout) { default_timeout_ = timeout; }
+
+ protected:
+  Store() = default;
+
+ private:
+  Milliseconds default_timeout_{std::chrono::seconds(30)};
+};
+
+// A store held in this process: for tests whose ranks are threads, and what a StoreServer
+// serves.
+std::unique_ptr<Store> NewInMemoryStore();
+
+// `base` seen through a key prefix: Set("x") on NewPrefixStore("job/round-3/", base) sets
+// "job/round-3/x". Keys() returns keys without the prefix. `base` must outlive the result.
+std::unique_ptr<Store> NewPrefixStore(std::string prefix, Store* base);
+
+// Limits a server enforces; a request over them is refused with a message naming the limit.
+struct StoreLimits {
+  std::size_t max_value_bytes = 1 << 20;  // one value (INVALID_ARGUMENT over it)
+  std::size_t max_key_bytes = 512;        // one key (INVALID_ARGUMENT over it)
+  std::size_t max_keys = 1 << 20;         // keys held at once (RESOURCE_EXHAUSTED)
+  std::size_t max_waiters = 1 << 16;      // parked Get/Wait requests (RESOURCE_EXHAUSTED)
+};
+
+struct StoreServerOptions {
+  std::string host = "127.0.0.1";  // address to listen on ("0.0.0.0" for every interface)
+  int port = 0;                    // 0: pick a free port (read it back from port())
+  std::string token;               // every request must carry it; empty refuses to start
+  StoreLimits limits;
+};
+
+// Serves a store over HTTP. Requests without the token, or with another, are refused
+// (UNAUTHENTICATED on the client). State is soft: it lives only as long as the server.
+class StoreServer {
+ public:
+  virtual ~StoreServer() = default;
+  StoreServer(const StoreServer&) = delete;
+  StoreServer& operator=(const StoreServer&) = delete;
+
+  // Starts listening; errors name the address and why (port in use, bad host, empty token).
+  static Result<std::unique_ptr<StoreServer>> Start(const StoreServerOptions& options);
+
+  // The port it listens on (the one picked when asked for 0), and host:port with the host
+  // as given (a client on another machine needs this machine's name instead of 0.0.0.0).
+  virtual int port() const = 0;
+  virtual StoreAddress address() const = 0;
+
+  // Stops listening; parked requests are answered UNAVAILABLE. Idempotent.
+  virtual void Stop() = 0;
+
+ protected:
+  StoreServer() = default;
+};
+
+struct StoreClientOptions {
+  // Timeout of Get/Wait when the caller gives none.
+  Milliseconds default_timeout{std::chrono::seconds(30)};
+  // How long one request may take to get any answer from the server (connect included).
+  Milliseconds request_timeout{std::chrono::seconds(10)};
+};
+
+// A client of the StoreServer at `address`, authenticating with `token`. Connecting does not
+// contact the server; the first request does (UNAVAILABLE while it cannot be reached, and
+// UNAUTHENTICATED when it refuses the token). Get and Wait may outlast request_timeout: each
+// request's limit is request_timeout plus its own wait.
+Result<std::unique_ptr<Store>> ConnectStore(const StoreAddress& address, std::string token,
+                                            const StoreClientOptions& options = {});
+
+// Reads a token file: its whole content less trailing whitespace. Errors name the path; an
+// empty file is refused. (trainctl writes token files with mode 0600.)
+Result<std::string> ReadTokenFile(const std::string& path);
+
+// A fresh random token (32 bytes from the OS, hex-encoded).
+Result<std::string> NewToken();
+
+}  // namespace train
+
+#endif  // TRAIN_STORE_H_

@@ -1,0 +1,295 @@
+// ConnectStore: a Store that talks to a StoreServer over HTTP (cpprestsdk's http_client).
+//
+// Every cpprest exception stops here and becomes a Status. Each request has its own budget:
+// request_timeout for an immediate op, request_timeout plus the wait for get and wait, so a
+// long blocking Get is never cut short by the request timeout.
+#define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks fmt (see TOOLCHAIN.md)
+#include <cpprest/http_client.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/store_keys.h"
+#include "store/store_protocol.h"
+#include "store/token.h"
+#include "train/store.h"
+
+namespace train {
+namespace {
+
+namespace http = web::http;
+using internal::StoreOp;
+using internal::StoreReply;
+using internal::StoreRequest;
+
+// cpprest's own timeout only backs ours up: it must outlast the longest budget we give.
+constexpr auto kTransportTimeoutSlack = std::chrono::minutes(1);
+
+struct Answer {
+  int http_status = 0;
+  std::string body;
+};
+
+// Where the calling thread waits for cpprest's continuation.
+struct Pending {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<Answer>> result;
+  bool unsent = false;  // failed before the whole request was written: safe to send again
+};
+
+// "set 'k'", "wait for 3 keys": what a message says was being done.
+std::string Describe(StoreOp op, const StoreRequest& request) {
+  std::string out(internal::StoreOpName(op));
+  if (op == StoreOp::kKeys) return out + " with prefix " + internal::Quoted(request.prefix);
+  if (request.keys.size() == 1) return out + " " + internal::Quoted(request.keys.front());
+  return out + " for " + std::to_string(request.keys.size()) + " keys";
+}
+
+class HttpStore final : public Store {
+ public:
+  HttpStore(StoreAddress address, std::string token, const StoreClientOptions& options,
+            std::unique_ptr<http::client::http_client> client)
+      : address_(std::move(address)),
+        token_(std::move(token)),
+        request_timeout_(options.request_timeout),
+        client_(std::move(client)) {
+    set_default_timeout(options.default_timeout);
+  }
+
+  Status Set(std::string_view key, std::string_view value, Milliseconds ttl) override {
+    StoreRequest request = WithKey(key);
+    request.value = std::string(value);
+    request.ttl = ttl;
+    return Call(StoreOp::kSet, request).status();
+  }
+
+  Result<std::string> Get(std::string_view key, Milliseconds timeout) override {
+    TRAIN_ASSIGN_OR_RETURN(StoreReply reply, CallWaiting(StoreOp::kGet, WithKey(key), timeout));
+    return reply.value.value_or(std::string());
+  }
+
+  Result<std::optional<std::string>> TryGet(std::string_view key) override {
+    TRAIN_ASSIGN_OR_RETURN(StoreReply reply, Call(StoreOp::kTryGet, WithKey(key)));
+    return std::move(reply.value);
+  }
+
+  Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override {
+    StoreRequest request = WithKey(key);
+    request.delta = delta;
+    TRAIN_ASSIGN_OR_RETURN(StoreReply reply, Call(StoreOp::kAdd, request));
+    return reply.number;
+  }
+
+  Result<std::optional<std::string>> CompareSet(std::string_view key,
+                                                std::optional<std::string_view> expected,
+                                                std::string_view desired) override {
+    StoreRequest request = WithKey(key);
+    if (expected) request.expected = std::string(*expected);
+    request.value = std::string(desired);
+    TRAIN_ASSIGN_OR_RETURN(StoreReply reply, Call(StoreOp::kCompareSet, request));
+    return std::move(reply.value);
+  }
+
+  Status Wait(const std::vector<std::string>& keys, Milliseconds timeout) override {
+    StoreRequest request;
+    request.keys = keys;
+    return CallWaiting(StoreOp::kWait, std::move(request), timeout).status();
+  }
+
+  Result<bool> Delete(std::string_view key) override {
+    TRAIN_ASSIGN_OR_RETURN(StoreReply reply, Call(StoreOp::kDelete, WithKey(key)));
+    return reply.existed;
+  }
+
+  Result<std::vector<std::string>> Keys(std::string_view prefix) override {
+    StoreRequest request;
+    request.prefix = std::string(prefix);
+    TRAIN_ASSIGN_OR_RETURN(StoreReply reply, Call(StoreOp::kKeys, request));
+    return std::move(reply.keys);
+  }
+
+ private:
+  static StoreRequest WithKey(std::string_view key) {
+    StoreRequest request;
+    request.keys.emplace_back(key);
+    return request;
+  }
+
+  // Keys go into JSON, so they are checked here too (the server checks them again).
+  static Status CheckKeys(StoreOp op, const StoreRequest& request) {
+    for (const std::string& key : request.keys) TRAIN_RETURN_IF_ERROR(internal::ValidateKey(key));
+    if (op == StoreOp::kKeys && !request.prefix.empty()) {
+      TRAIN_RETURN_IF_ERROR(internal::ValidateKey(request.prefix).WithContext("prefix"));
+    }
+    return Status::Ok();
+  }
+
+  // An op the server answers at once.
+  Result<StoreReply> Call(StoreOp op, const StoreRequest& request) {
+    TRAIN_RETURN_IF_ERROR(CheckKeys(op, request));
+    Result<Answer> answer = RoundTrip(op, request, request_timeout_);
+    if (!answer.ok()) {
+      if (answer.status().code() != StatusCode::kDeadlineExceeded) return answer.status();
+      return UnavailableError(answer.status().message() +
+                              " (StoreClientOptions.request_timeout): is its host up and "
+                              "reachable from here?");
+    }
+    if (answer->http_status == 200) return Decode(op, *answer);
+    return Failure(internal::DecodeError(answer->http_status, answer->body).status);
+  }
+
+  // get or wait: long polls of at most kMaxServerWait each until `timeout` has passed.
+  Result<StoreReply> CallWaiting(StoreOp op, StoreRequest request, Milliseconds timeout) {
+    TRAIN_RETURN_IF_ERROR(CheckKeys(op, request));
+    timeout = std::clamp(timeout, Milliseconds(0), internal::kMaxStoreTimeout);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left =
+          std::max(Milliseconds(0),
+                   std::chrono::ceil<Milliseconds>(deadline - std::chrono::steady_clock::now()));
+      request.timeout = std::min(left, internal::kMaxServerWait);
+      Result<Answer> answer = RoundTrip(op, request, request_timeout_ + request.timeout);
+      if (!answer.ok()) {
+        if (answer.status().code() != StatusCode::kDeadlineExceeded) return answer.status();
+        return DeadlineExceededError(
+            internal::DeadlineMessage(request.keys, request.keys, timeout) + " (" +
+            answer.status().message() + ")");
+      }
+      if (answer->http_status == 200) return Decode(op, *answer);
+      internal::DecodedError error = internal::DecodeError(answer->http_status, answer->body);
+      if (error.status.code() != StatusCode::kDeadlineExceeded) return Failure(error.status);
+      // The server caps each poll at kMaxServerWait: ask again until our own deadline.
+      if (std::chrono::steady_clock::now() < deadline) continue;
+      return DeadlineExceededError(internal::DeadlineMessage(request.keys, error.missing, timeout));
+    }
+  }
+
+  Result<StoreReply> Decode(StoreOp op, const Answer& answer) const {
+    Result<StoreReply> reply = internal::DecodeReply(op, answer.body);
+    if (!reply.ok()) {
+      return UnknownError("the store at " + address_.ToString() +
+                          " sent a malformed answer: " + reply.status().message());
+    }
+    return reply;
+  }
+
+  Status Failure(const Status& status) const {
+    if (status.code() == StatusCode::kUnauthenticated) {
+      return UnauthenticatedError("the store at " + address_.ToString() +
+                                  " refused the token: check TRAIN_TOKEN_FILE (" +
+                                  status.message() + ")");
+    }
+    return status;
+  }
+
+  // One HTTP exchange. Transport failures are UNAVAILABLE; no answer within `budget` is
+  // DEADLINE_EXCEEDED (the callers reword it).
+  Result<Answer> RoundTrip(StoreOp op, const StoreRequest& request, Milliseconds budget) {
+    // A kept-alive connection that the server closed (it restarted) fails while the request
+    // is written; cpprest retries that only when the failure shows up later, at the status
+    // line. The server never saw the whole request, so sending it again is safe for any op.
+    bool unsent = false;
+    Result<Answer> answer = Exchange(op, request, budget, &unsent);
+    if (!answer.ok() && unsent) answer = Exchange(op, request, budget, &unsent);
+    return answer;
+  }
+
+  Result<Answer> Exchange(StoreOp op, const StoreRequest& request, Milliseconds budget,
+                          bool* unsent) {
+    *unsent = false;
+    const std::string what = Describe(op, request);
+    auto pending = std::make_shared<Pending>();
+    pplx::cancellation_token_source cancel;
+    const std::string where = address_.ToString();
+    try {
+      http::http_request message(http::methods::POST);
+      message.set_request_uri(std::string(internal::kStorePathPrefix) +
+                              std::string(internal::StoreOpName(op)));
+      message.headers().add("Authorization", "Bearer " + token_);
+      message.set_body(internal::EncodeRequest(op, request), "application/json");
+      client_->request(message, cancel.get_token())
+          .then([](http::http_response response) {
+            const int status = response.status_code();
+            return response.extract_vector().then([status](std::vector<unsigned char> body) {
+              return Answer{status, std::string(body.begin(), body.end())};
+            });
+          })
+          .then([pending, what, where](pplx::task<Answer> task) {
+            std::optional<Result<Answer>> result;
+            bool not_written = false;
+            try {
+              result.emplace(task.get());
+            } catch (const pplx::task_canceled&) {
+              result.emplace(CancelledError(what + " was cancelled"));
+            } catch (const std::exception& e) {
+              not_written = std::string_view(e.what()).rfind("Failed to write request", 0) == 0;
+              result.emplace(UnavailableError("cannot reach the store at " + where + " (" + what +
+                                              "): " + e.what() +
+                                              "; is it running, and does TRAIN_STORE_ADDR name "
+                                              "it?"));
+            } catch (...) {
+              result.emplace(UnavailableError("cannot reach the store at " + where));
+            }
+            std::lock_guard<std::mutex> lock(pending->mu);
+            pending->result = std::move(result);
+            pending->unsent = not_written;
+            pending->cv.notify_all();
+          });
+    } catch (const std::exception& e) {
+      return UnavailableError("cannot send " + what + " to the store at " + where + ": " +
+                              e.what());
+    }
+    std::unique_lock<std::mutex> lock(pending->mu);
+    if (!pending->cv.wait_for(lock, budget, [&] { return pending->result.has_value(); })) {
+      lock.unlock();
+      cancel.cancel();
+      return DeadlineExceededError("the store at " + where + " did not answer " + what +
+                                   " within " + std::to_string(budget.count()) + " ms");
+    }
+    *unsent = pending->unsent;
+    return std::move(*pending->result);
+  }
+
+  const StoreAddress address_;
+  const std::string token_;
+  const Milliseconds request_timeout_;
+  const std::unique_ptr<http::client::http_client> client_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> ConnectStore(const StoreAddress& address, std::string token,
+                                            const StoreClientOptions& options) {
+  if (address.host.empty() || address.port < 1 || address.port > 65535) {
+    return InvalidArgumentError("the store address \"" + address.ToString() +
+                                "\" needs a host and a port in [1, 65535]");
+  }
+  TRAIN_RETURN_IF_ERROR(internal::ValidateToken(token, "the store token"));
+  if (options.request_timeout <= Milliseconds(0)) {
+    return InvalidArgumentError("StoreClientOptions.request_timeout is " +
+                                std::to_string(options.request_timeout.count()) +
+                                " ms: it must be positive");
+  }
+  try {
+    http::client::http_client_config config;
+    config.set_timeout(options.request_timeout + internal::kMaxServerWait + kTransportTimeoutSlack);
+    auto client =
+        std::make_unique<http::client::http_client>("http://" + address.ToString(), config);
+    return std::unique_ptr<Store>(
+        std::make_unique<HttpStore>(address, std::move(token), options, std::move(client)));
+  } catch (const std::exception& e) {
+    return InvalidArgumentError("cannot use the store address \"" + address.ToString() +
+                                "\": " + e.what());
+  }
+}
+
+}  // namespace train

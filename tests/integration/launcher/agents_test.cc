@@ -1,0 +1,102 @@
+// trainctl agent: several nodes as separate agent processes, with nodes and the store's host
+// lost mid-job.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "launcher_harness.h"
+
+namespace launcher_test {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string WriteToken(const ScratchDir& dir, const std::string& name, const std::string& token) {
+  const std::string path = dir / name;
+  std::ofstream(path) << token << "\n";
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  return path;
+}
+
+std::vector<std::string> AgentArgs(const std::string& job, int port, const std::string& token,
+                                   int node, const std::string& run_dir, bool host_store) {
+  std::vector<std::string> args = {Trainctl(), "agent", job,
+                                   "--store", "127.0.0.1:" + std::to_string(port),
+                                   "--token-file", token,
+                                   "--node-rank", std::to_string(node),
+                                   "--run-dir", run_dir};
+  if (host_store) args.push_back("--host-store");
+  return args;
+}
+
+TEST(Agents, ALostNodeLeavesTheOtherToFinishAloneWhenElastic) {
+  ScratchDir dir;
+  const int port = FreePort();
+  const std::string token = WriteToken(dir, "token", "elastic-job-token-0123456789abcdef");
+  const std::string job = WriteJob(dir, "elastic", {TestWorker(), "--sleep-ms", "1500"},
+                                   "  nodes: {min: 1, max: 2}\n"
+                                   "  failurePolicy: {maxRestarts: 3, backoff: 50ms}\n");
+  Process a(AgentArgs(job, port, token, 0, dir / "a", true), dir / "a.out");
+  Process b(AgentArgs(job, port, token, 1, dir / "b", false), dir / "b.out");
+  ASSERT_TRUE(b.WaitForOutput("ready rank 1 of 2", 30s)) << a.Output() << b.Output();
+  b.Signal(SIGKILL);
+  ASSERT_EQ(a.Wait(60s), 0) << a.Output();
+  EXPECT_THAT(a.Output(), HasSubstr("was lost: no heartbeat"));
+  EXPECT_THAT(a.Output(), HasSubstr("ready rank 0 of 1"));
+  EXPECT_THAT(a.Output(), HasSubstr("job elastic succeeded"));
+}
+
+TEST(Agents, TheStoreHostRestartsAndTheJobFinishes) {
+  ScratchDir dir;
+  const int port = FreePort();
+  const std::string token = WriteToken(dir, "token", "restart-job-token-0123456789abcdef");
+  const std::string job = WriteJob(dir, "store-restart", {TestWorker(), "--sleep-ms", "2000"},
+                                   "  nodes: 2\n"
+                                   "  failurePolicy: {maxRestarts: 3, backoff: 50ms}\n");
+  auto a = std::make_unique<Process>(AgentArgs(job, port, token, 0, dir / "a", true), dir / "a.out");
+  Process b(AgentArgs(job, port, token, 1, dir / "b", false), dir / "b.out");
+  ASSERT_TRUE(b.WaitForOutput("ready rank 1 of 2 restart 0", 30s)) << a->Output() << b.Output();
+  a->Signal(SIGKILL);  // the store's host goes away, its soft state with it
+  ASSERT_TRUE(a->Wait(5s).has_value());
+  ASSERT_TRUE(b.WaitForOutput("fenced", 10s)) << b.Output();
+  Process a2(AgentArgs(job, port, token, 0, dir / "a2", true), dir / "a2.out");
+  ASSERT_EQ(b.Wait(60s), 0) << b.Output() << a2.Output();
+  ASSERT_EQ(a2.Wait(30s), 0) << a2.Output();
+  EXPECT_THAT(b.Output(), HasSubstr("ready rank 1 of 2 restart 1"));
+}
+
+TEST(Agents, AWrongTokenIsRefused) {
+  ScratchDir dir;
+  const int port = FreePort();
+  const std::string good = WriteToken(dir, "good", "the-right-token-0123456789abcdef");
+  const std::string bad = WriteToken(dir, "bad", "a-wrong-token-0123456789abcdef00");
+  const std::string job = WriteJob(dir, "tokens", {TestWorker()}, "  nodes: 2\n");
+  Process a(AgentArgs(job, port, good, 0, dir / "a", true), dir / "a.out");
+  Process b(AgentArgs(job, port, bad, 1, dir / "b", false), dir / "b.out");
+  ASSERT_EQ(b.Wait(30s), 1) << b.Output();
+  EXPECT_THAT(b.Output(), HasSubstr("token"));
+  a.Signal(SIGTERM);
+  EXPECT_TRUE(a.Wait(20s).has_value());
+}
+
+}  // namespace
+}  // namespace launcher_test

@@ -1,0 +1,100 @@
+// A worker for the launcher tests: it joins the job through train::Worker and then does what
+// its flags say, so each test can stage one behaviour (fail once, hang, wait for a signal).
+//
+//   --print-env            print the contract variables as NAME=value lines
+//   --fail-rank R --code C exit C on rank R (only in the first attempt with --once)
+//   --once                 failures and hangs happen only when TRAIN_RESTART_COUNT is 0
+//   --hang-rank R          rank R stops itself with SIGSTOP (a hung worker)
+//   --sleep-ms N           work for N ms before finishing
+//   --pid-dir D            write D/rank-N.pid once ready
+//   --signal-dir D         on SIGINT/SIGTERM write D/signal-rank-N holding the signal, exit
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "train/env.h"
+#include "train/log.h"
+#include "train/worker.h"
+
+namespace {
+
+std::string g_signal_path;
+
+void OnSignal(int signal) {
+  if (!g_signal_path.empty()) {
+    std::ofstream(g_signal_path) << signal << "\n";
+  }
+  std::_Exit(128 + signal);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool print_env = false, once = false;
+  int fail_rank = -1, code = 1, hang_rank = -1, sleep_ms = 0;
+  std::string pid_dir, signal_dir;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (arg == "--print-env") print_env = true;
+    else if (arg == "--once") once = true;
+    else if (arg == "--fail-rank") fail_rank = std::stoi(next());
+    else if (arg == "--code") code = std::stoi(next());
+    else if (arg == "--hang-rank") hang_rank = std::stoi(next());
+    else if (arg == "--sleep-ms") sleep_ms = std::stoi(next());
+    else if (arg == "--pid-dir") pid_dir = next();
+    else if (arg == "--signal-dir") signal_dir = next();
+    else {
+      std::cerr << "test_worker: unknown flag " << arg << "\n";
+      return 2;
+    }
+  }
+  auto worker = train::Worker::Init();
+  if (!worker.ok()) {
+    std::cerr << "test_worker: " << worker.status() << "\n";
+    return 3;
+  }
+  const train::WorkerEnv& env = (*worker)->env();
+  if (!signal_dir.empty()) {
+    g_signal_path = signal_dir + "/signal-rank-" + std::to_string(env.rank);
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+  }
+  if (print_env) {
+    for (const auto& [name, value] : train::ProcessEnvironment()) {
+      if (name.rfind("TRAIN_", 0) == 0 || name == "RANK" || name == "WORLD_SIZE" ||
+          name == "LOCAL_RANK" || name == "LOCAL_WORLD_SIZE" || name == "GROUP_RANK" ||
+          name == "MASTER_ADDR" || name == "MASTER_PORT" || name.rfind("TORCHELASTIC_", 0) == 0) {
+        std::cout << name << "=" << value << "\n";
+      }
+    }
+    std::cout.flush();
+  }
+  if (auto barrier = (*worker)->Barrier(std::chrono::seconds(20)); !barrier.ok()) {
+    std::cerr << "test_worker: " << barrier << "\n";
+    return 4;
+  }
+  std::cout << "ready rank " << env.rank << " of " << env.world_size << " restart "
+            << env.restart_count << " round " << env.run_id << std::endl;
+  if (!pid_dir.empty()) {
+    std::ofstream(pid_dir + "/rank-" + std::to_string(env.rank) + ".pid") << getpid() << "\n";
+  }
+  const bool first_attempt = env.restart_count == 0;
+  if (env.rank == hang_rank && (!once || first_attempt)) {
+    std::cout << "rank " << env.rank << " hangs now" << std::endl;
+    raise(SIGSTOP);
+  }
+  if (env.rank == fail_rank && (!once || first_attempt)) {
+    std::cout << "rank " << env.rank << " fails with code " << code << std::endl;
+    return code;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  std::cout << "done rank " << env.rank << std::endl;
+  return 0;
+}
