@@ -74,8 +74,8 @@ int Agent::Impl::Run() {
     return kExitAgentError;
   }
   train::StoreClientOptions client_options;
-  client_options.request_timeout = std::max(Millis(spec.rendezvous().heartbeat_timeout()),
-                                            Milliseconds(1000));
+  client_options.request_timeout =
+      std::max(Millis(spec.rendezvous().heartbeat_timeout()), Milliseconds(1000));
   auto client = train::ConnectStore(options.store, *token, client_options);
   if (!client.ok()) {
     Say(client.status().message());

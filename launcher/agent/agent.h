@@ -16,7 +16,7 @@
 namespace trainctl::agent {
 
 // Exit codes beyond the workers' own.
-inline constexpr int kExitAgentError = 1;     // could not join, bad spec, store refused us
+inline constexpr int kExitAgentError = 1;  // could not join, bad spec, store refused us
 inline constexpr int kExitCommandNotFound = 127;
 
 struct AgentOptions {

@@ -1,9 +1,8 @@
 #include "failure_report.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace trainctl::agent {
 
@@ -13,8 +12,8 @@ namespace {
 
 std::string FormatTime(std::chrono::system_clock::time_point when) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          when.time_since_epoch()).count() % 1000;
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count() % 1000;
   std::tm local{};
   localtime_r(&seconds, &local);
   char buffer[32];
@@ -28,9 +27,16 @@ std::string FormatTime(std::chrono::system_clock::time_point when) {
 std::string WallClockNow() { return FormatTime(std::chrono::system_clock::now()); }
 
 std::string FailureReport::ToJson() const {
-  return json{{"rank", rank},         {"node", node_rank},     {"host", host}, {"reporter", reporter},
-              {"pid", pid},           {"exit_code", exit_code}, {"signal", signal},
-              {"when", when},         {"reason", reason},      {"log", log_path},
+  return json{{"rank", rank},
+              {"node", node_rank},
+              {"host", host},
+              {"reporter", reporter},
+              {"pid", pid},
+              {"exit_code", exit_code},
+              {"signal", signal},
+              {"when", when},
+              {"reason", reason},
+              {"log", log_path},
               {"last_lines", last_lines}}
       .dump();
 }
@@ -52,8 +58,7 @@ train::Result<FailureReport> FailureReport::FromJson(const std::string& text) {
     r.last_lines = j.at("last_lines").get<std::vector<std::string>>();
     return r;
   } catch (const json::exception& e) {
-    return train::DataLossError(std::string("malformed failure record in the store: ") +
-                                e.what());
+    return train::DataLossError(std::string("malformed failure record in the store: ") + e.what());
   }
 }
 

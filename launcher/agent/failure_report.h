@@ -12,15 +12,15 @@
 namespace trainctl::agent {
 
 struct FailureReport {
-  int rank = -1;        // -1 when no worker is to blame (a lost node)
+  int rank = -1;  // -1 when no worker is to blame (a lost node)
   int node_rank = -1;
-  int reporter = -1;    // the node that recorded it (it prints the summary)
+  int reporter = -1;  // the node that recorded it (it prints the summary)
   std::string host;
   int pid = 0;
-  int exit_code = 0;    // what trainctl exits with: the worker's code, or 128+signal
+  int exit_code = 0;  // what trainctl exits with: the worker's code, or 128+signal
   int signal = 0;
-  std::string when;     // local wall-clock time, HH:MM:SS.mmm
-  std::string reason;   // "exited with code 1", "missed its heartbeats for 5s (hung?)", ...
+  std::string when;    // local wall-clock time, HH:MM:SS.mmm
+  std::string reason;  // "exited with code 1", "missed its heartbeats for 5s (hung?)", ...
   std::string log_path;
   std::vector<std::string> last_lines;
 

@@ -1,9 +1,8 @@
 #include "rendezvous.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <climits>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace trainctl::agent {
@@ -21,7 +20,9 @@ constexpr Milliseconds kRetryMax{500};
 constexpr Milliseconds kWaitSlice{1000};
 
 json ToJson(const NodeInfo& n) {
-  return {{"agent", n.agent_id}, {"host", n.host}, {"hint", n.node_rank_hint},
+  return {{"agent", n.agent_id},
+          {"host", n.host},
+          {"hint", n.node_rank_hint},
           {"next_restart", n.next_restart}};
 }
 
@@ -67,10 +68,10 @@ Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& 
     if (cancelled) return train::CancelledError("stopped while joining a round");
     if (Clock::now() >= deadline_) {
       std::string why = last_error.ok() ? "" : " (last error: " + last_error.ToString() + ")";
-      return train::DeadlineExceededError(
-          "no round formed within the join timeout of " +
-          std::to_string(config_.join_timeout.count()) + " ms with at least " +
-          std::to_string(config_.min_nodes) + " node(s)" + why);
+      return train::DeadlineExceededError("no round formed within the join timeout of " +
+                                          std::to_string(config_.join_timeout.count()) +
+                                          " ms with at least " + std::to_string(config_.min_nodes) +
+                                          " node(s)" + why);
     }
     auto attempt = TryRound(r, cancelled);
     if (!attempt.ok()) {
@@ -163,8 +164,9 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   // Left out of round r (it closed before this node arrived). With room for more nodes, end
   // the round so that the next one includes this node; when it is full, wait as a spare.
   if (round.num_nodes() < config_.max_nodes) {
-    TRAIN_RETURN_IF_ERROR(store_->CompareSet(RoundKey(r, "restart"), std::nullopt,
-                                             "node " + self_.host + " is waiting to join")
+    TRAIN_RETURN_IF_ERROR(store_
+                              ->CompareSet(RoundKey(r, "restart"), std::nullopt,
+                                           "node " + self_.host + " is waiting to join")
                               .status());
   } else {
     TRAIN_RETURN_IF_ERROR(WaitRoundOver(r, cancelled));

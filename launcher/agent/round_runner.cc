@@ -1,11 +1,10 @@
 #include "round_runner.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -114,8 +113,8 @@ class RoundMonitor {
         terminal_(terminal),
         host_(host),
         round_(round),
-        job_store_(train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()),
-                                         client)),
+        job_store_(
+            train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()), client)),
         round_store_(train::NewPrefixStore(
             train::RoundKeyPrefix(options.job.metadata().name(), std::to_string(round.id)),
             client)),
@@ -244,7 +243,8 @@ class RoundMonitor {
       if (key.ends_with("/done")) done.insert(node);
     }
     if (static_cast<int>(done.size()) == round_.num_nodes()) {
-      (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, R"({"status":"succeeded","exit_code":0})");
+      (void)job_store_->CompareSet(kOutcomeKey, std::nullopt,
+                                   R"({"status":"succeeded","exit_code":0})");
       group_->Stop(options_.stop_grace);
       if (round_.node_rank == 0) Say("job " + options_.job.metadata().name() + " succeeded");
       return RoundEnd{RoundEnd::kSucceeded, 0};
@@ -303,8 +303,8 @@ class RoundMonitor {
     Blame(report, reason);
     json outcome = {{"status", "failed"}, {"exit_code", report.exit_code}, {"reason", reason}};
     (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, outcome.dump());
-    for (const std::string& line : report.Summary(options_.job.metadata().name(),
-                                                  round_.restart_count)) {
+    for (const std::string& line :
+         report.Summary(options_.job.metadata().name(), round_.restart_count)) {
       terminal_->WriteLine(line);
     }
     return {RoundEnd::kFailed, report.exit_code};
@@ -334,7 +334,8 @@ class RoundMonitor {
     const auto& fail_on = policy.fail_on_exit_codes();
     const auto& restart_on = policy.restart_on_exit_codes();
     std::string fatal;
-    if (have_worker && std::find(fail_on.begin(), fail_on.end(), report.exit_code) != fail_on.end()) {
+    if (have_worker &&
+        std::find(fail_on.begin(), fail_on.end(), report.exit_code) != fail_on.end()) {
       fatal = "exit code " + std::to_string(report.exit_code) + " is in failOnExitCodes";
     } else if (have_worker && !restart_on.empty() &&
                std::find(restart_on.begin(), restart_on.end(), report.exit_code) ==
@@ -344,8 +345,8 @@ class RoundMonitor {
       fatal = "no restarts left (maxRestarts " + std::to_string(policy.max_restarts()) + ")";
     }
     // Only the node that saw the failure speaks for the job (node 0 when none was recorded).
-    const bool speaker = report.reporter >= 0 ? report.reporter == round_.node_rank
-                                              : round_.node_rank == 0;
+    const bool speaker =
+        report.reporter >= 0 ? report.reporter == round_.node_rank : round_.node_rank == 0;
     if (!fatal.empty()) {
       json outcome_json = {
           {"status", "failed"}, {"exit_code", report.exit_code}, {"reason", fatal}};

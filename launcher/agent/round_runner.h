@@ -33,8 +33,7 @@ class RoundRunner {
   RoundRunner(const AgentOptions& options, Terminal* terminal, train::Store* client,
               std::string host);
 
-  RoundEnd Run(const Round& round, const std::atomic<bool>& stop,
-               const std::atomic<bool>& force);
+  RoundEnd Run(const Round& round, const std::atomic<bool>& stop, const std::atomic<bool>& force);
 
  private:
   const AgentOptions& options_;

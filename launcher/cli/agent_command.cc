@@ -39,8 +39,9 @@ int RunAgent(const AgentFlags& flags) {
   BlockStopSignals();
   std::signal(SIGPIPE, SIG_IGN);
   if (flags.token_file.empty()) {
-    return Usage("--token-file is required: the file holding the job's store token (every "
-                 "agent and worker of the job reads the same token)");
+    return Usage(
+        "--token-file is required: the file holding the job's store token (every "
+        "agent and worker of the job reads the same token)");
   }
   if (flags.store.empty()) return Usage("--store HOST:PORT is required");
   auto address = train::StoreAddress::Parse(flags.store, "--store");
@@ -98,12 +99,11 @@ int RunAgent(const AgentFlags& flags) {
   // Say this node is leaving; the hosting node waits for the others to say so too.
   auto client = train::ConnectStore(*address, *token);
   if (client.ok()) {
-    auto job_store = train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()),
-                                           client->get());
+    auto job_store =
+        train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()), client->get());
     (void)job_store->Add("left", 1);
     if (server != nullptr) {
-      LingerForPeers(job_store.get(), node.last_round_nodes(),
-                     std::chrono::milliseconds(5000));
+      LingerForPeers(job_store.get(), node.last_round_nodes(), std::chrono::milliseconds(5000));
     }
   }
   return code;

@@ -57,7 +57,8 @@ train::Status ApplyFlags(const JobFlags& flags, v1::TrainingJob* job) {
     try {
       std::size_t used = 0;
       const std::string min_text = flags.nnodes.substr(0, colon);
-      const std::string max_text = colon == std::string::npos ? min_text : flags.nnodes.substr(colon + 1);
+      const std::string max_text =
+          colon == std::string::npos ? min_text : flags.nnodes.substr(colon + 1);
       int min = std::stoi(min_text, &used);
       if (used != min_text.size()) throw std::invalid_argument(min_text);
       int max = std::stoi(max_text, &used);
@@ -65,8 +66,9 @@ train::Status ApplyFlags(const JobFlags& flags, v1::TrainingJob* job) {
       spec->mutable_nodes()->set_min(min);
       spec->mutable_nodes()->set_max(max);
     } catch (const std::exception&) {
-      return train::InvalidArgumentError("--nnodes \"" + flags.nnodes +
-                                         "\" is not a node count; write N or MIN:MAX, e.g. 2 or 1:4");
+      return train::InvalidArgumentError(
+          "--nnodes \"" + flags.nnodes +
+          "\" is not a node count; write N or MIN:MAX, e.g. 2 or 1:4");
     }
   }
   return train::Status::Ok();
@@ -111,8 +113,7 @@ train::Result<PreparedJob> PrepareJob(const JobFlags& flags) {
     messages += (flag.empty() ? d.path : flag + " (" + d.path + ")") + ": " + d.message + "\n";
   }
   if (!messages.empty()) return train::InvalidArgumentError(messages);
-  prepared.working_dir =
-      (base_dir / prepared.job.spec().working_dir()).lexically_normal().string();
+  prepared.working_dir = (base_dir / prepared.job.spec().working_dir()).lexically_normal().string();
   if (!fs::is_directory(prepared.working_dir)) {
     return train::InvalidArgumentError("spec.workingDir: " + prepared.working_dir +
                                        " is not a directory (relative paths are relative to "
@@ -134,14 +135,15 @@ train::Result<std::string> MakeRunDir(const std::string& requested, const std::s
     dir = fs::absolute(fs::path("runs") / job_name / stamp);
     // Two runs in the same second get their own directories.
     for (int i = 2; fs::exists(dir); ++i) {
-      dir = fs::absolute(fs::path("runs") / job_name / (std::string(stamp) + "-" + std::to_string(i)));
+      dir = fs::absolute(fs::path("runs") / job_name /
+                         (std::string(stamp) + "-" + std::to_string(i)));
     }
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
-    return train::FailedPreconditionError("cannot create the run directory " + dir.string() +
-                                          ": " + ec.message());
+    return train::FailedPreconditionError("cannot create the run directory " + dir.string() + ": " +
+                                          ec.message());
   }
   return dir.string();
 }

@@ -19,11 +19,11 @@ struct JobFlags {
 
 struct AgentFlags {
   JobFlags job;
-  std::string store;           // --store HOST:PORT
-  bool host_store = false;     // --host-store: serve the store here (node 0)
+  std::string store;        // --store HOST:PORT
+  bool host_store = false;  // --host-store: serve the store here (node 0)
   std::string node_rank = "auto";
-  std::string token_file;      // --token-file
-  std::string job_id;          // --job-id (overrides metadata.name)
+  std::string token_file;  // --token-file
+  std::string job_id;      // --job-id (overrides metadata.name)
 };
 
 // `trainctl run`: hosts the store on loopback and runs the job's agents on this machine.

@@ -45,8 +45,10 @@ int RunAgentProcesses(const PreparedJob& prepared, const std::string& run_dir,
   for (int node = 0; node < job.spec().nodes().max(); ++node) {
     agent::WorkerSpec s;
     s.rank = node;
-    s.argv = {SelfExe(), "agent", job_file, "--store", store.ToString(), "--token-file",
-              token_file, "--node-rank", std::to_string(node), "--run-dir", run_dir};
+    s.argv = {SelfExe(),   "agent",          job_file,
+              "--store",   store.ToString(), "--token-file",
+              token_file,  "--node-rank",    std::to_string(node),
+              "--run-dir", run_dir};
     s.env = train::ProcessEnvironment();
     specs.push_back(std::move(s));
   }

@@ -1,9 +1,8 @@
 #include "status_line.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "rendezvous.h"
 #include "train/store.h"

@@ -45,6 +45,8 @@ constexpr const char* kMasterAddr = "MASTER_ADDR";
 constexpr const char* kMasterPort = "MASTER_PORT";
 constexpr const char* kTorchRestartCount = "TORCHELASTIC_RESTART_COUNT";
 constexpr const char* kTorchRunId = "TORCHELASTIC_RUN_ID";
+// "True" under torchrun's static rendezvous, where torch's agent serves MASTER_PORT itself.
+constexpr const char* kTorchAgentStore = "TORCHELASTIC_USE_AGENT_STORE";
 // Any of these (but not MASTER_ADDR/MASTER_PORT alone, which cluster profiles often export)
 // selects the torchrun form, so a half-set torch environment is an error, not standalone.
 constexpr const char* kTorchTopology[] = {kRank,           kWorldSize, kLocalRank,
@@ -374,6 +376,8 @@ Result<WorkerEnv> FromTorchrun(const Vars& vars, const std::string& detected_by)
     env.store = std::move(store);
     // libtrain's store speaks its own protocol, so under torchrun rank 0 serves it.
     env.hosts_store = env.rank == 0;
+    const auto agent_store = vars.find(kTorchAgentStore);
+    env.torch_agent_store = agent_store != vars.end() && agent_store->second == "True";
   }
   TRAIN_ASSIGN_OR_RETURN(Field restarts, r.Optional(kTorchRestartCount, 0));
   TRAIN_RETURN_IF_ERROR(CheckNonNegative(restarts));

@@ -14,6 +14,9 @@ namespace {
 
 constexpr Milliseconds kRetryFirst{10};
 constexpr Milliseconds kRetryMax{250};
+// How long the rank that serves the store waits at exit for the others to finish with it.
+constexpr Milliseconds kHostLinger{std::chrono::seconds(30)};
+constexpr char kLeftKey[] = "left";
 
 // Retries `op` while the store is UNAVAILABLE (not up yet, or restarting), until `timeout`.
 template <typename Op>
@@ -46,17 +49,13 @@ bool ParseHeartbeatConfig(const std::string& text, Milliseconds* interval, Milli
 
 }  // namespace
 
-std::string JobKeyPrefix(std::string_view job_id) {
-  return "job/" + std::string(job_id) + "/";
-}
+std::string JobKeyPrefix(std::string_view job_id) { return "job/" + std::string(job_id) + "/"; }
 
 std::string RoundKeyPrefix(std::string_view job_id, std::string_view run_id) {
   return JobKeyPrefix(job_id) + "round/" + std::string(run_id) + "/";
 }
 
-std::string WorkerHeartbeatKey(int rank) {
-  return "worker/" + std::to_string(rank) + "/heartbeat";
-}
+std::string WorkerHeartbeatKey(int rank) { return "worker/" + std::to_string(rank) + "/heartbeat"; }
 
 struct Worker::Impl {
   std::unique_ptr<StoreServer> server;  // rank 0 under torchrun
@@ -87,6 +86,19 @@ Worker::Worker(WorkerEnv env, std::unique_ptr<Impl> impl)
 Worker::~Worker() {
   // The heartbeat thread uses round_store_, which wraps impl_->base: stop it first.
   impl_->StopHeartbeat();
+  if (round_store_ != nullptr) {
+    // Say this rank is done with the store. The rank that serves it (under torchrun) keeps it
+    // up until every rank said so: a rank still waiting in a barrier must get its answer.
+    (void)round_store_->Add(kLeftKey, 1);
+    if (impl_->server != nullptr) {
+      const auto deadline = std::chrono::steady_clock::now() + kHostLinger;
+      while (std::chrono::steady_clock::now() < deadline) {
+        auto left = round_store_->Add(kLeftKey, 0);
+        if (!left.ok() || *left >= env_.world_size) break;
+        std::this_thread::sleep_for(kRetryFirst);
+      }
+    }
+  }
   round_store_.reset();
   impl_.reset();
 }
@@ -123,6 +135,13 @@ Result<std::unique_ptr<Worker>> Worker::Init(const WorkerEnv& env, const WorkerO
   }
   TRAIN_ASSIGN_OR_RETURN(std::string token, TokenFor(env));
   StoreAddress connect_to = *env.store;
+  if (env.torch_agent_store) {
+    return FailedPreconditionError(
+        "torchrun's static rendezvous already serves its own store on MASTER_PORT (" +
+        env.store->ToString() +
+        "), where libtrain's store would go: launch with "
+        "`torchrun --rdzv_backend c10d --rdzv_endpoint HOST:PORT ...` or `torchrun --standalone`");
+  }
   if (env.hosts_store) {
     StoreServerOptions server_options;
     server_options.host = "0.0.0.0";
@@ -133,12 +152,12 @@ Result<std::unique_ptr<Worker>> Worker::Init(const WorkerEnv& env, const WorkerO
   }
   TRAIN_ASSIGN_OR_RETURN(impl->base, ConnectStore(connect_to, token));
   std::unique_ptr<Worker> worker(new Worker(env, std::move(impl)));
-  worker->round_store_ = NewPrefixStore(RoundKeyPrefix(env.job_id, env.run_id),
-                                        worker->impl_->base.get());
+  worker->round_store_ =
+      NewPrefixStore(RoundKeyPrefix(env.job_id, env.run_id), worker->impl_->base.get());
   Store* store = worker->round_store_.get();
 
-  auto config = RetryUnavailable([&] { return store->TryGet(kRoundConfigKey); },
-                                 options.connect_timeout);
+  auto config =
+      RetryUnavailable([&] { return store->TryGet(kRoundConfigKey); }, options.connect_timeout);
   if (!config.ok()) {
     return config.status().WithContext("rank " + std::to_string(env.rank) +
                                        " cannot reach the store at " + connect_to.ToString());
@@ -179,9 +198,9 @@ Status Worker::Barrier(Milliseconds timeout) {
   if (open.status().code() != StatusCode::kDeadlineExceeded) return open.status();
   auto count = round_store_->TryGet(key + "/arrived");
   std::string seen = count.ok() && count->has_value() ? **count : "?";
-  return DeadlineExceededError("barrier " + std::to_string(barrier_count_) + ": " + seen +
-                               " of " + std::to_string(env_.world_size) +
-                               " ranks arrived within " + std::to_string(timeout.count()) + " ms");
+  return DeadlineExceededError("barrier " + std::to_string(barrier_count_) + ": " + seen + " of " +
+                               std::to_string(env_.world_size) + " ranks arrived within " +
+                               std::to_string(timeout.count()) + " ms");
 }
 
 }  // namespace train

@@ -59,6 +59,8 @@ struct WorkerEnv {
   int num_nodes = 1;                  // nodes in this round
   std::optional<StoreAddress> store;  // rendezvous store; absent for standalone and Open MPI
   bool hosts_store = false;           // torchrun-only form: rank 0 must serve the store itself
+  bool torch_agent_store = false;     // torchrun's static rendezvous: torch's own store already
+                                      // listens on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE)
   std::string job_id;                 // the TrainingJob's name (or torchrun's run id)
   std::string run_id;                 // the rendezvous round this worker belongs to
   int restart_count = 0;              // how many times the group was restarted before this start
@@ -88,9 +90,9 @@ inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
   return a.launcher == b.launcher && a.rank == b.rank && a.world_size == b.world_size &&
          a.local_rank == b.local_rank && a.local_world_size == b.local_world_size &&
          a.node_rank == b.node_rank && a.num_nodes == b.num_nodes && a.store == b.store &&
-         a.hosts_store == b.hosts_store && a.job_id == b.job_id && a.run_id == b.run_id &&
-         a.restart_count == b.restart_count && a.token_file == b.token_file &&
-         a.checkpoint_dir == b.checkpoint_dir;
+         a.hosts_store == b.hosts_store && a.torch_agent_store == b.torch_agent_store &&
+         a.job_id == b.job_id && a.run_id == b.run_id && a.restart_count == b.restart_count &&
+         a.token_file == b.token_file && a.checkpoint_dir == b.checkpoint_dir;
 }
 inline bool operator!=(const WorkerEnv& a, const WorkerEnv& b) { return !(a == b); }
 

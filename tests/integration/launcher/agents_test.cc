@@ -39,11 +39,17 @@ std::string WriteToken(const ScratchDir& dir, const std::string& name, const std
 
 std::vector<std::string> AgentArgs(const std::string& job, int port, const std::string& token,
                                    int node, const std::string& run_dir, bool host_store) {
-  std::vector<std::string> args = {Trainctl(), "agent", job,
-                                   "--store", "127.0.0.1:" + std::to_string(port),
-                                   "--token-file", token,
-                                   "--node-rank", std::to_string(node),
-                                   "--run-dir", run_dir};
+  std::vector<std::string> args = {Trainctl(),
+                                   "agent",
+                                   job,
+                                   "--store",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--token-file",
+                                   token,
+                                   "--node-rank",
+                                   std::to_string(node),
+                                   "--run-dir",
+                                   run_dir};
   if (host_store) args.push_back("--host-store");
   return args;
 }
@@ -72,7 +78,8 @@ TEST(Agents, TheStoreHostRestartsAndTheJobFinishes) {
   const std::string job = WriteJob(dir, "store-restart", {TestWorker(), "--sleep-ms", "2000"},
                                    "  nodes: 2\n"
                                    "  failurePolicy: {maxRestarts: 3, backoff: 50ms}\n");
-  auto a = std::make_unique<Process>(AgentArgs(job, port, token, 0, dir / "a", true), dir / "a.out");
+  auto a =
+      std::make_unique<Process>(AgentArgs(job, port, token, 0, dir / "a", true), dir / "a.out");
   Process b(AgentArgs(job, port, token, 1, dir / "b", false), dir / "b.out");
   ASSERT_TRUE(b.WaitForOutput("ready rank 1 of 2 restart 0", 30s)) << a->Output() << b.Output();
   a->Signal(SIGKILL);  // the store's host goes away, its soft state with it

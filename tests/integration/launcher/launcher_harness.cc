@@ -16,8 +16,8 @@ using Clock = std::chrono::steady_clock;
 
 ScratchDir::ScratchDir() {
   std::random_device device;
-  path_ = fs::temp_directory_path() / ("trainctl-test-" + std::to_string(getpid()) + "-" +
-                                       std::to_string(device()));
+  path_ = fs::temp_directory_path() /
+          ("trainctl-test-" + std::to_string(getpid()) + "-" + std::to_string(device()));
   fs::create_directories(path_);
 }
 
@@ -91,7 +91,9 @@ std::string WriteJob(const ScratchDir& dir, const std::string& name,
   std::string yaml =
       "apiVersion: trainctl.dev/v1alpha1\n"
       "kind: TrainingJob\n"
-      "metadata: {name: " + name + "}\n"
+      "metadata: {name: " +
+      name +
+      "}\n"
       "spec:\n"
       "  command: [";
   for (std::size_t i = 0; i < command.size(); ++i) {

@@ -5,9 +5,9 @@
 
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
-#include <regex>
 #include <thread>
 
 #include "launcher_harness.h"
@@ -35,8 +35,8 @@ std::map<std::string, std::string> EnvOfRank(const std::string& output, int rank
 
 TEST(Run, FourWorkersOverTwoAgentsGetTheWholeContract) {
   ScratchDir dir;
-  Process run({Trainctl(), "run", "--nproc", "2", "--nnodes", "2", "--run-dir", dir / "run",
-               "--", TestWorker(), "--print-env"},
+  Process run({Trainctl(), "run", "--nproc", "2", "--nnodes", "2", "--run-dir", dir / "run", "--",
+               TestWorker(), "--print-env"},
               dir / "out");
   ASSERT_EQ(run.Wait(60s), 0) << run.Output();
   const std::string out = run.Output();
@@ -87,9 +87,9 @@ TEST(Run, TheTokenIsNeverOnACommandLineOrInTheEnvironment) {
 
 TEST(Run, AWorkerThatFailsOnceIsRestartedAndTheJobSucceeds) {
   ScratchDir dir;
-  const std::string job = WriteJob(dir, "fail-once",
-                                   {TestWorker(), "--fail-rank", "1", "--code", "3", "--once"},
-                                   "  procsPerNode: 2\n  failurePolicy: {maxRestarts: 2, backoff: 100ms}\n");
+  const std::string job =
+      WriteJob(dir, "fail-once", {TestWorker(), "--fail-rank", "1", "--code", "3", "--once"},
+               "  procsPerNode: 2\n  failurePolicy: {maxRestarts: 2, backoff: 100ms}\n");
   Process run({Trainctl(), "run", job, "--run-dir", dir / "run"}, dir / "out");
   ASSERT_EQ(run.Wait(60s), 0) << run.Output();
   const std::string out = run.Output();
@@ -101,9 +101,9 @@ TEST(Run, AWorkerThatFailsOnceIsRestartedAndTheJobSucceeds) {
 
 TEST(Run, RestartsExhaustedExitWithTheWorkersCodeAndNameTheRank) {
   ScratchDir dir;
-  const std::string job = WriteJob(dir, "always-fails",
-                                   {TestWorker(), "--fail-rank", "1", "--code", "7"},
-                                   "  procsPerNode: 2\n  failurePolicy: {maxRestarts: 1, backoff: 50ms}\n");
+  const std::string job =
+      WriteJob(dir, "always-fails", {TestWorker(), "--fail-rank", "1", "--code", "7"},
+               "  procsPerNode: 2\n  failurePolicy: {maxRestarts: 1, backoff: 50ms}\n");
   Process run({Trainctl(), "run", job, "--run-dir", dir / "run"}, dir / "out");
   ASSERT_EQ(run.Wait(60s), 7) << run.Output();
   const std::string out = run.Output();
@@ -116,8 +116,9 @@ TEST(Run, RestartsExhaustedExitWithTheWorkersCodeAndNameTheRank) {
 
 TEST(Run, FailOnExitCodesEndTheJobWithoutRestarting) {
   ScratchDir dir;
-  const std::string job = WriteJob(dir, "usage-error", {TestWorker(), "--fail-rank", "0", "--code", "2"},
-                                   "  failurePolicy: {maxRestarts: 5, failOnExitCodes: [2]}\n");
+  const std::string job =
+      WriteJob(dir, "usage-error", {TestWorker(), "--fail-rank", "0", "--code", "2"},
+               "  failurePolicy: {maxRestarts: 5, failOnExitCodes: [2]}\n");
   Process run({Trainctl(), "run", job, "--run-dir", dir / "run"}, dir / "out");
   ASSERT_EQ(run.Wait(30s), 2) << run.Output();
   EXPECT_THAT(run.Output(), HasSubstr("exit code 2 is in failOnExitCodes; giving up"));
@@ -170,8 +171,9 @@ TEST(Run, KillingTrainctlLeavesNoWorkerBehind) {
 
 TEST(Run, AHungWorkerIsFoundByItsHeartbeatAndTheGroupRestarts) {
   ScratchDir dir;
-  const std::string job = WriteJob(dir, "hang-once", {TestWorker(), "--hang-rank", "1", "--once"},
-                                   "  procsPerNode: 2\n  failurePolicy: {maxRestarts: 1, backoff: 50ms}\n");
+  const std::string job =
+      WriteJob(dir, "hang-once", {TestWorker(), "--hang-rank", "1", "--once"},
+               "  procsPerNode: 2\n  failurePolicy: {maxRestarts: 1, backoff: 50ms}\n");
   Process run({Trainctl(), "run", job, "--run-dir", dir / "run"}, dir / "out");
   ASSERT_EQ(run.Wait(60s), 0) << run.Output();
   EXPECT_THAT(run.Output(), HasSubstr("rank 1 missed its heartbeats for 800 ms while running"));

@@ -8,6 +8,7 @@
 //   --sleep-ms N           work for N ms before finishing
 //   --pid-dir D            write D/rank-N.pid once ready
 //   --signal-dir D         on SIGINT/SIGTERM write D/signal-rank-N holding the signal, exit
+//   --no-barrier           skip the barrier (under mpirun there is no store to meet in)
 #include <unistd.h>
 
 #include <csignal>
@@ -36,20 +37,30 @@ void OnSignal(int signal) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool print_env = false, once = false;
+  bool print_env = false, once = false, barrier = true;
   int fail_rank = -1, code = 1, hang_rank = -1, sleep_ms = 0;
   std::string pid_dir, signal_dir;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (arg == "--print-env") print_env = true;
-    else if (arg == "--once") once = true;
-    else if (arg == "--fail-rank") fail_rank = std::stoi(next());
-    else if (arg == "--code") code = std::stoi(next());
-    else if (arg == "--hang-rank") hang_rank = std::stoi(next());
-    else if (arg == "--sleep-ms") sleep_ms = std::stoi(next());
-    else if (arg == "--pid-dir") pid_dir = next();
-    else if (arg == "--signal-dir") signal_dir = next();
+    if (arg == "--print-env")
+      print_env = true;
+    else if (arg == "--once")
+      once = true;
+    else if (arg == "--no-barrier")
+      barrier = false;
+    else if (arg == "--fail-rank")
+      fail_rank = std::stoi(next());
+    else if (arg == "--code")
+      code = std::stoi(next());
+    else if (arg == "--hang-rank")
+      hang_rank = std::stoi(next());
+    else if (arg == "--sleep-ms")
+      sleep_ms = std::stoi(next());
+    else if (arg == "--pid-dir")
+      pid_dir = next();
+    else if (arg == "--signal-dir")
+      signal_dir = next();
     else {
       std::cerr << "test_worker: unknown flag " << arg << "\n";
       return 2;
@@ -76,12 +87,15 @@ int main(int argc, char** argv) {
     }
     std::cout.flush();
   }
-  if (auto barrier = (*worker)->Barrier(std::chrono::seconds(20)); !barrier.ok()) {
-    std::cerr << "test_worker: " << barrier << "\n";
-    return 4;
+  if (barrier) {
+    if (auto status = (*worker)->Barrier(std::chrono::seconds(20)); !status.ok()) {
+      std::cerr << "test_worker: " << status << "\n";
+      return 4;
+    }
   }
   std::cout << "ready rank " << env.rank << " of " << env.world_size << " restart "
-            << env.restart_count << " round " << env.run_id << std::endl;
+            << env.restart_count << " round " << env.run_id << " via "
+            << train::LauncherName(env.launcher) << std::endl;
   if (!pid_dir.empty()) {
     std::ofstream(pid_dir + "/rank-" + std::to_string(env.rank) + ".pid") << getpid() << "\n";
   }
