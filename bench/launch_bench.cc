@@ -115,7 +115,8 @@ double Seconds(long long from_ns, long long to_ns) { return (to_ns - from_ns) / 
 
 // Runs `config` and hands its result to `record` (which adds the samples), or counts a failure.
 void RunOne(const Options& o, const TrialConfig& config, const std::string& label, int rep,
-            Samples* samples, const std::function<void(const TrialResult&, Samples*)>& record) {
+            Samples* samples, const std::function<void(const TrialResult&, Samples*)>& record,
+            const char* unit = "s") {
   auto result = RunTrial(o.programs, config, o.tmp_root, o.keep_failed);
   std::fprintf(stderr, "  %-34s run %d/%d: ", label.c_str(), rep + 1, o.reps);
   if (!result.ok()) {
@@ -129,7 +130,7 @@ void RunOne(const Options& o, const TrialConfig& config, const std::string& labe
     return;
   }
   record(*result, samples);
-  std::fprintf(stderr, "%.3f s\n", samples->values.begin()->second.back());
+  std::fprintf(stderr, "%.3f %s\n", samples->values.begin()->second.back(), unit);
 }
 
 // "launcher start -> ...": the launch time and where it went, per worker event.
@@ -188,15 +189,16 @@ void LaunchSection(const Options& o) {
       for (int k = 0; k < 2; ++k) {
         const bool ours = (k == 0) == (rep % 2 == 0);
         TrialConfig c = Config(o, ours ? Launcher::kTrainctl : Launcher::kTorchrun, n);
-        const std::string label = std::string(LauncherName(c.launcher)) + " nproc " +
-                                  std::to_string(n);
+        const std::string label =
+            std::string(LauncherName(c.launcher)) + " nproc " + std::to_string(n);
         RunOne(o, c, label, rep, ours ? &trainctl[n] : &torchrun[n],
                [n](const TrialResult& r, Samples* s) { RecordLaunch(r, n, s); });
       }
     }
   }
-  std::printf("#\n# Launch: launcher start until every rank passed train::Worker::Init() and "
-              "one Barrier()\n");
+  std::printf(
+      "#\n# Launch: launcher start until every rank passed train::Worker::Init() and "
+      "one Barrier()\n");
   std::printf("# seconds, median [min, max] of %d runs; ratio = torchrun / trainctl\n", o.reps);
   std::printf("# %5s %24s %24s %8s %7s\n", "nproc", "trainctl", "torchrun", "ratio", "failed");
   for (int n : o.launch_nprocs) {
@@ -245,11 +247,13 @@ void RestartSection(const Options& o) {
       }
     }
   }
-  std::printf("#\n# Restart: rank 0 exits 1 until every rank of the restarted group passed a "
-              "Barrier()\n");
-  std::printf("# seconds, median [min, max] of %d runs; trainctl with backoff 0s, torchrun "
-              "with --monitor_interval as given; ratio = torchrun / trainctl\n",
-              o.reps);
+  std::printf(
+      "#\n# Restart: rank 0 exits 1 until every rank of the restarted group passed a "
+      "Barrier()\n");
+  std::printf(
+      "# seconds, median [min, max] of %d runs; trainctl with backoff 0s, torchrun "
+      "with --monitor_interval as given; ratio = torchrun / trainctl\n",
+      o.reps);
   std::printf("# %5s %24s", "nproc", "trainctl");
   for (double mi : o.monitor_intervals) {
     char head[48];
@@ -287,16 +291,19 @@ void MemorySection(const Options& o) {
       const bool ours = (k == 0) == (rep % 2 == 0);
       TrialConfig c = Config(o, ours ? Launcher::kTrainctl : Launcher::kTorchrun, n);
       c.hold_ms = o.hold_ms;
-      RunOne(o, c, std::string(LauncherName(c.launcher)) + " memory", rep,
-             ours ? &trainctl : &torchrun, [](const TrialResult& r, Samples* s) { RecordMemory(r, s); });
+      RunOne(
+          o, c, std::string(LauncherName(c.launcher)) + " memory", rep,
+          ours ? &trainctl : &torchrun,
+          [](const TrialResult& r, Samples* s) { RecordMemory(r, s); }, "MiB");
     }
   }
   std::printf("#\n# Memory: peak RSS of the launcher process itself (VmHWM), %d workers\n", n);
-  std::printf("# MiB, median [min, max] of %d runs; wait4 ru_maxrss also counts reaped "
-              "children, so it is at least the largest worker's\n",
-              o.reps);
-  std::printf("# %9s %24s %24s %8s %7s\n", "launcher", "own peak RSS", "wait4 ru_maxrss",
-              "ratio", "failed");
+  std::printf(
+      "# MiB, median [min, max] of %d runs; wait4 ru_maxrss also counts reaped "
+      "children, so it is at least the largest worker's\n",
+      o.reps);
+  std::printf("# %9s %24s %24s %8s %7s\n", "launcher", "own peak RSS", "wait4 ru_maxrss", "ratio",
+              "failed");
   const Summary a = Of(trainctl, "0 own"), b = Of(torchrun, "0 own");
   std::printf("  %9s %24s %24s %8s %7d\n", "trainctl", Cell(a, 1).c_str(),
               Cell(Of(trainctl, "1 wait4"), 1).c_str(), "", trainctl.failed);
@@ -321,12 +328,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_launch: %s\n", status.ToString().c_str());
     return 1;
   }
-  std::printf("# bench_launch: trainctl %s\n#               torchrun %s\n#               worker "
-              "%s\n",
-              options.programs.trainctl.c_str(), options.programs.torchrun.c_str(),
-              options.programs.worker.c_str());
+  std::printf(
+      "# bench_launch: trainctl %s\n#               torchrun %s\n#               worker "
+      "%s\n",
+      options.programs.trainctl.c_str(), options.programs.torchrun.c_str(),
+      options.programs.worker.c_str());
+  // Tables go to stdout as each section ends, progress to stderr as it happens.
+  std::fflush(stdout);
   if (options.sections.count("launch")) bench::LaunchSection(options);
+  std::fflush(stdout);
   if (options.sections.count("restart")) bench::RestartSection(options);
+  std::fflush(stdout);
   if (options.sections.count("memory")) bench::MemorySection(options);
   return 0;
 }

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "train/log.h"
 #include "train/worker.h"
@@ -57,6 +58,9 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
   }
   return !flags->out_dir.empty();
 }
+
+// Set by a rank of the failing attempt once its barrier returned.
+std::string ReadyKey(int rank) { return "bench/ready/" + std::to_string(rank); }
 
 long long RealtimeNanos() {
   timespec ts{};
@@ -101,8 +105,8 @@ int main(int argc, char** argv) {
   }
   EventLog events(flags.out_dir);
   if (!events.ok()) {
-    std::fprintf(stderr, "bench_launch_worker: cannot open %s/events: %s\n",
-                 flags.out_dir.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "bench_launch_worker: cannot open %s/events: %s\n", flags.out_dir.c_str(),
+                 std::strerror(errno));
     return 2;
   }
   auto worker = train::Worker::Init();
@@ -121,10 +125,19 @@ int main(int argc, char** argv) {
   events.Record("ready", rank, restart, RealtimeNanos());
 
   if (flags.fail_first && restart == 0) {
+    // Rank 0 fails only once every other rank has its barrier reply: under torchrun it hosts
+    // the store, and dying sooner would cut off replies still on their way.
+    train::Store* store = (*worker)->store();
     if (rank == 0) {
+      std::vector<std::string> keys;
+      for (int r = 1; r < (*worker)->world_size(); ++r) keys.push_back(ReadyKey(r));
+      if (train::Status all = store->Wait(keys, std::chrono::seconds(60)); !all.ok()) {
+        train::LogError(all.ToString());
+      }
       events.Record("fail", rank, restart, RealtimeNanos());
       std::_Exit(1);  // a crash: no orderly shutdown of the store or the heartbeats
     }
+    (void)store->Set(ReadyKey(rank), "1");
     // Survivors wait for their launcher to stop them (SIGTERM); a minute at most.
     std::this_thread::sleep_for(std::chrono::minutes(1));
     return 5;

@@ -117,8 +117,8 @@ train::Result<pid_t> Spawn(const LaunchSpec& spec) {
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
-  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&setup.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&setup.attr, 0);
   posix_spawnattr_setsigmask(&setup.attr, &none);
   posix_spawnattr_setsigdefault(&setup.attr, &all);
@@ -137,8 +137,8 @@ train::Result<pid_t> Spawn(const LaunchSpec& spec) {
   envp.push_back(nullptr);
 
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(),
-                                envp.data());
+  const int error =
+      posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data());
   if (error != 0) {
     return train::FailedPreconditionError("cannot start " + spec.argv[0] + ": " +
                                           std::strerror(error));

@@ -25,13 +25,13 @@ struct LaunchSpec {
 };
 
 struct LaunchResult {
-  long long start_ns = 0;   // CLOCK_REALTIME just before the spawn
-  double wall_s = 0;        // spawn until the launcher was reaped
-  int exit_code = 0;        // 128+N when signal N killed it
-  bool timed_out = false;   // stopped by the benchmark (its process group was killed)
-  long peak_rss_kib = 0;    // the launcher process's own VmHWM, last sample before it exited
-  long wait4_rss_kib = 0;   // wait4's ru_maxrss: the larger of its own and its reaped children's
-  int leftovers = 0;        // descendants still alive after it exited (killed by the benchmark)
+  long long start_ns = 0;  // CLOCK_REALTIME just before the spawn
+  double wall_s = 0;       // spawn until the launcher was reaped
+  int exit_code = 0;       // 128+N when signal N killed it
+  bool timed_out = false;  // stopped by the benchmark (its process group was killed)
+  long peak_rss_kib = 0;   // the launcher process's own VmHWM, last sample before it exited
+  long wait4_rss_kib = 0;  // wait4's ru_maxrss: the larger of its own and its reaped children's
+  int leftovers = 0;       // descendants still alive after it exited (killed by the benchmark)
 };
 
 // Makes this process the reaper of its orphaned descendants, so that RunLauncher can find and

@@ -61,9 +61,9 @@ train::Result<std::vector<std::string>> TrainctlArgv(const Programs& programs,
                                                      const std::string& dir) {
   const std::vector<std::string> worker = WorkerArgs(programs, config, dir + "/out");
   if (!config.fail_first) {
-    std::vector<std::string> argv = {programs.trainctl, "run", "--nproc",
-                                     std::to_string(config.nproc), "--run-dir", dir + "/run",
-                                     "--"};
+    std::vector<std::string> argv = {
+        programs.trainctl, "run",        "--nproc", std::to_string(config.nproc),
+        "--run-dir",       dir + "/run", "--"};
     argv.insert(argv.end(), worker.begin(), worker.end());
     return argv;
   }
@@ -85,17 +85,24 @@ train::Result<std::vector<std::string>> TorchrunArgv(const Programs& programs,
                                                      const TrialConfig& config,
                                                      const std::string& dir) {
   TRAIN_ASSIGN_OR_RETURN(int port, FreePort());
-  std::vector<std::string> argv = {
-      programs.torchrun,   "--nproc_per_node",
-      std::to_string(config.nproc),
-      "--no_python",       "--rdzv_backend",
-      "c10d",              "--rdzv_endpoint",
-      "127.0.0.1:" + std::to_string(port),
-      "--redirects",       "1",
-      "--tee",             "1",
-      "--log_dir",         dir + "/torch-logs",
-      "--monitor_interval", Number(config.monitor_interval),
-      "--max_restarts",    config.fail_first ? "1" : "0"};
+  std::vector<std::string> argv = {programs.torchrun,
+                                   "--nproc_per_node",
+                                   std::to_string(config.nproc),
+                                   "--no_python",
+                                   "--rdzv_backend",
+                                   "c10d",
+                                   "--rdzv_endpoint",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--redirects",
+                                   "1",
+                                   "--tee",
+                                   "1",
+                                   "--log_dir",
+                                   dir + "/torch-logs",
+                                   "--monitor_interval",
+                                   Number(config.monitor_interval),
+                                   "--max_restarts",
+                                   config.fail_first ? "1" : "0"};
   const std::vector<std::string> worker = WorkerArgs(programs, config, dir + "/out");
   argv.insert(argv.end(), worker.begin(), worker.end());
   return argv;

@@ -43,6 +43,7 @@ struct Agent::Impl {
   std::atomic<bool> force{false};
   std::atomic<int> stop_signal{0};
   std::atomic<int> last_round_nodes{0};
+  KillSwitch kill_switch;
 
   void Say(const std::string& line) { terminal->WriteLine("trainctl: " + line); }
   int StopCode() const { return 128 + stop_signal.load(); }
@@ -62,7 +63,10 @@ int Agent::last_round_nodes() const { return impl_->last_round_nodes; }
 
 void Agent::RequestStop(int signal, bool force) {
   impl_->stop_signal = signal;
-  if (force) impl_->force = true;
+  if (force) {
+    impl_->force = true;
+    impl_->kill_switch.Fire();
+  }
   impl_->stop = true;
 }
 
@@ -94,7 +98,7 @@ int Agent::Impl::Run() {
   Rendezvous rendezvous(job_store.get(), config,
                         NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0});
 
-  RoundRunner runner(options, terminal, client->get(), host);
+  RoundRunner runner(options, terminal, client->get(), host, &kill_switch);
   std::int64_t min_round = 0;
   while (true) {
     auto round = rendezvous.Join(min_round, stop);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -97,9 +98,30 @@ int OutcomeExitCode(const std::string& outcome_json) {
   }
 }
 
+void KillSwitch::Arm(WorkerGroup* group) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  group_ = group;
+  if (fired_ && group_ != nullptr) group_->Signal(SIGKILL);
+}
+
+void KillSwitch::Disarm() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  group_ = nullptr;
+}
+
+void KillSwitch::Fire() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  fired_ = true;
+  if (group_ != nullptr) group_->Signal(SIGKILL);
+}
+
 RoundRunner::RoundRunner(const AgentOptions& options, Terminal* terminal, train::Store* client,
-                         std::string host)
-    : options_(options), terminal_(terminal), client_(client), host_(std::move(host)) {}
+                         std::string host, KillSwitch* kill_switch)
+    : options_(options),
+      terminal_(terminal),
+      client_(client),
+      host_(std::move(host)),
+      kill_switch_(kill_switch) {}
 
 namespace {
 
@@ -107,8 +129,9 @@ namespace {
 class RoundMonitor {
  public:
   RoundMonitor(const AgentOptions& options, Terminal* terminal, train::Store* client,
-               const std::string& host, const Round& round)
-      : options_(options),
+               const std::string& host, const Round& round, KillSwitch* kill_switch)
+      : kill_switch_(kill_switch),
+        options_(options),
         spec_(options.job.spec()),
         terminal_(terminal),
         host_(host),
@@ -143,6 +166,7 @@ class RoundMonitor {
       return Fail(report, report.reason);
     }
     group_ = std::move(*group);
+    kill_switch_->Arm(group_.get());
     for (int local = 0; local < nproc_; ++local) running_.insert(round_.node_rank * nproc_ + local);
     NodeHeartbeat node_heartbeat(round_store_.get(), round_.node_rank, heartbeat_,
                                  heartbeat_timeout_);
@@ -370,6 +394,12 @@ class RoundMonitor {
 
   static constexpr std::size_t kSummaryLines = 10;
 
+  // Disarmed first thing on destruction, before the group it points at is gone.
+  struct Disarm {
+    KillSwitch* kill_switch;
+    ~Disarm() { kill_switch->Disarm(); }
+  };
+  KillSwitch* kill_switch_;
   const AgentOptions& options_;
   const trainctl::v1alpha1::TrainingJobSpec& spec_;
   Terminal* terminal_;
@@ -380,6 +410,7 @@ class RoundMonitor {
   Milliseconds heartbeat_, heartbeat_timeout_;
   int nproc_;
   std::unique_ptr<WorkerGroup> group_;
+  Disarm disarm_{kill_switch_};  // declared after group_: destroyed before it
   int local_done_ = 0;
   std::set<int> running_;       // ranks whose exit was not seen yet
   std::set<int> heartbeating_;  // ranks seen heartbeating at least once
@@ -389,7 +420,7 @@ class RoundMonitor {
 
 RoundEnd RoundRunner::Run(const Round& round, const std::atomic<bool>& stop,
                           const std::atomic<bool>& force) {
-  RoundMonitor monitor(options_, terminal_, client_, host_, round);
+  RoundMonitor monitor(options_, terminal_, client_, host_, round, kill_switch_);
   return monitor.Run(stop, force);
 }
 

@@ -4,11 +4,13 @@
 #define TRAINCTL_AGENT_ROUND_RUNNER_H_
 
 #include <atomic>
+#include <mutex>
 #include <string>
 
 #include "agent.h"
 #include "rendezvous.h"
 #include "terminal.h"
+#include "worker_group.h"
 
 namespace trainctl::agent {
 
@@ -27,11 +29,25 @@ struct RoundEnd {
 // The exit code recorded in the job's outcome (0 for success).
 int OutcomeExitCode(const std::string& outcome_json);
 
+// Lets another thread kill the running workers at once (a second Ctrl-C), even while the
+// round is busy stopping them politely.
+class KillSwitch {
+ public:
+  void Arm(WorkerGroup* group);  // kills at once if already fired
+  void Disarm();
+  void Fire();  // SIGKILL to the armed group, now and to any group armed later
+
+ private:
+  std::mutex mutex_;
+  WorkerGroup* group_ = nullptr;
+  bool fired_ = false;
+};
+
 class RoundRunner {
  public:
   // `client` is the store client (unprefixed); it must outlive the runner.
   RoundRunner(const AgentOptions& options, Terminal* terminal, train::Store* client,
-              std::string host);
+              std::string host, KillSwitch* kill_switch);
 
   RoundEnd Run(const Round& round, const std::atomic<bool>& stop, const std::atomic<bool>& force);
 
@@ -40,6 +56,7 @@ class RoundRunner {
   Terminal* terminal_;
   train::Store* client_;
   std::string host_;
+  KillSwitch* kill_switch_;
 };
 
 }  // namespace trainctl::agent

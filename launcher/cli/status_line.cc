@@ -20,9 +20,10 @@ std::string Elapsed(std::chrono::steady_clock::duration d) {
   return text;
 }
 
-// "round 2 | 8 ranks up | restarts 1 | 00:01:05", from what the store holds now.
+// "round 2 | 8 ranks up | step 1200 | restarts 1 | 00:01:05", from what the store holds now
+// (the step is rank 0's, from Worker::ReportProgress).
 std::string Describe(train::Store* job_store, std::chrono::steady_clock::duration elapsed) {
-  std::string round_text = "joining", ranks = "", restarts = "0";
+  std::string round_text = "joining", ranks, step, restarts = "0";
   auto current = job_store->TryGet(agent::kCurrentKey);
   if (current.ok() && *current) {
     const std::int64_t round = std::stoll(**current);
@@ -36,8 +37,10 @@ std::string Describe(train::Store* job_store, std::chrono::steady_clock::duratio
     }
     auto workers = job_store->Keys(agent::RoundKey(round, "worker/"));
     if (workers.ok() && !workers->empty()) ranks = std::to_string(workers->size()) + " ranks up | ";
+    auto progress = job_store->TryGet(agent::RoundKey(round, train::WorkerProgressKey(0)));
+    if (progress.ok() && *progress) step = "step " + **progress + " | ";
   }
-  return round_text + " | " + ranks + "restarts " + restarts + " | " + Elapsed(elapsed);
+  return round_text + " | " + ranks + step + "restarts " + restarts + " | " + Elapsed(elapsed);
 }
 
 }  // namespace

@@ -57,6 +57,8 @@ std::string RoundKeyPrefix(std::string_view job_id, std::string_view run_id) {
 
 std::string WorkerHeartbeatKey(int rank) { return "worker/" + std::to_string(rank) + "/heartbeat"; }
 
+std::string WorkerProgressKey(int rank) { return "progress/" + std::to_string(rank); }
+
 struct Worker::Impl {
   std::unique_ptr<StoreServer> server;  // rank 0 under torchrun
   std::unique_ptr<Store> base;          // the store client
@@ -182,6 +184,11 @@ Result<std::unique_ptr<Worker>> Worker::Init(const WorkerEnv& env, const WorkerO
     });
   }
   return worker;
+}
+
+Status Worker::ReportProgress(std::int64_t step) {
+  if (round_store_ == nullptr) return Status::Ok();
+  return round_store_->Set(WorkerProgressKey(env_.rank), std::to_string(step));
 }
 
 Status Worker::Barrier(Milliseconds timeout) {

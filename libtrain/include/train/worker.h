@@ -30,6 +30,7 @@ std::string RoundKeyPrefix(std::string_view job_id, std::string_view run_id);
 // Relative to the round's prefix: where rank `rank` heartbeats, and the heartbeat settings
 // its agent published for the round.
 std::string WorkerHeartbeatKey(int rank);
+std::string WorkerProgressKey(int rank);
 inline constexpr char kRoundConfigKey[] = "config";
 
 struct WorkerOptions {
@@ -59,6 +60,10 @@ class Worker {
 
   // The round's store (keys scoped to this job and round), or nullptr without one.
   Store* store() const { return round_store_.get(); }
+
+  // Publishes this rank's training step, which `trainctl run` shows in its status line.
+  // Cheap (one store write); a no-op without a store.
+  Status ReportProgress(std::int64_t step);
 
   // Waits until every rank called Barrier the same number of times (calls are matched in
   // order). DEADLINE_EXCEEDED names how many ranks arrived.

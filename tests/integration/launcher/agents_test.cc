@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "launcher_harness.h"
@@ -89,6 +90,43 @@ TEST(Agents, TheStoreHostRestartsAndTheJobFinishes) {
   ASSERT_EQ(b.Wait(60s), 0) << b.Output() << a2.Output();
   ASSERT_EQ(a2.Wait(30s), 0) << a2.Output();
   EXPECT_THAT(b.Output(), HasSubstr("ready rank 1 of 2 restart 1"));
+}
+
+TEST(Agents, AnAgentStartedBeforeTheStoreWaitsForIt) {
+  ScratchDir dir;
+  const int port = FreePort();
+  const std::string token = WriteToken(dir, "token", "order-job-token-0123456789abcdef");
+  const std::string job = WriteJob(dir, "any-order", {TestWorker()}, "  nodes: 2\n");
+  Process b(AgentArgs(job, port, token, 1, dir / "b", false), dir / "b.out");
+  std::this_thread::sleep_for(1s);  // connections to the port are refused meanwhile
+  EXPECT_FALSE(b.Wait(0ms).has_value()) << b.Output();
+  Process a(AgentArgs(job, port, token, 0, dir / "a", true), dir / "a.out");
+  EXPECT_EQ(a.Wait(30s), 0) << a.Output();
+  EXPECT_EQ(b.Wait(30s), 0) << b.Output();
+  EXPECT_THAT(b.Output(), HasSubstr("ready rank 1 of 2"));
+}
+
+TEST(Agents, AStoreThatNeverAppearsEndsTheJoinWithAClearError) {
+  ScratchDir dir;
+  const std::string token = WriteToken(dir, "token", "lonely-job-token-0123456789abcdef");
+  const std::string job = WriteJob(dir, "lonely", {TestWorker()}, "");
+  std::string yaml;
+  {
+    std::ifstream in(job);
+    std::stringstream text;
+    text << in.rdbuf();
+    yaml = text.str();
+  }
+  const std::size_t at = yaml.find("joinTimeout: 30s");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, 16, "joinTimeout: 2s");
+  std::ofstream(job) << yaml;
+  Process agent({Trainctl(), "agent", job, "--store", "no-such-host.invalid:29400", "--token-file",
+                 token, "--run-dir", dir / "run"},
+                dir / "out");
+  ASSERT_EQ(agent.Wait(30s), 1) << agent.Output();
+  EXPECT_THAT(agent.Output(), HasSubstr("no-such-host.invalid:29400"));
+  EXPECT_THAT(agent.Output(), HasSubstr("join timeout"));
 }
 
 TEST(Agents, AWrongTokenIsRefused) {

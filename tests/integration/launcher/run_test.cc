@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -148,6 +149,35 @@ TEST(Run, SigintReachesEveryWorker) {
     EXPECT_TRUE(in >> signal) << "rank " << rank << " got no signal";
     EXPECT_EQ(signal, SIGTERM) << "workers are stopped with SIGTERM";
   }
+}
+
+TEST(Run, ASecondCtrlCKillsAtOnce) {
+  ScratchDir dir;
+  fs::create_directories(dir.path() / "pids");
+  Process run({Trainctl(), "run", "--nproc", "2", "--run-dir", dir / "run", "--", TestWorker(),
+               "--sleep-ms", "60000", "--ignore-term", "--pid-dir", dir / "pids"},
+              dir / "out");
+  ASSERT_EQ(WaitForPids(dir.path() / "pids", 2, 30s).size(), 2u) << run.Output();
+  run.Signal(SIGINT);
+  // The workers ignore SIGTERM: trainctl waits out its grace period...
+  EXPECT_FALSE(run.Wait(1s).has_value()) << run.Output();
+  run.Signal(SIGINT);
+  // ...unless asked again.
+  EXPECT_EQ(run.Wait(3s), 130) << run.Output();
+}
+
+TEST(Run, TheStatusLineOnATerminalShowsRanksAndProgress) {
+  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) not installed";
+  ScratchDir dir;
+  // script(1) gives trainctl a pseudo-terminal, as a user's shell would.
+  const std::string command = Trainctl() + " run --nproc 2 --run-dir " + (dir / "run") + " -- " +
+                              TestWorker() + " --sleep-ms 1500 --progress";
+  Process run({"/usr/bin/script", "-qfec", command, "/dev/null"}, dir / "out");
+  ASSERT_EQ(run.Wait(30s), 0) << run.Output();
+  const std::string out = run.Output();
+  EXPECT_THAT(out, HasSubstr("round 0 | 2 ranks up | step "));
+  EXPECT_THAT(out, HasSubstr("restarts 0 | 00:00:0"));
+  EXPECT_THAT(out, HasSubstr("\r\x1b[K")) << "the status line is erased before each line";
 }
 
 TEST(Run, KillingTrainctlLeavesNoWorkerBehind) {

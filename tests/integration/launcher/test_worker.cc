@@ -9,9 +9,13 @@
 //   --pid-dir D            write D/rank-N.pid once ready
 //   --signal-dir D         on SIGINT/SIGTERM write D/signal-rank-N holding the signal, exit
 //   --no-barrier           skip the barrier (under mpirun there is no store to meet in)
+//   --ignore-term          ignore SIGTERM (a worker that will not stop politely)
+//   --progress             report a step every 10 ms while working
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -37,7 +41,7 @@ void OnSignal(int signal) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool print_env = false, once = false, barrier = true;
+  bool print_env = false, once = false, barrier = true, ignore_term = false, progress = false;
   int fail_rank = -1, code = 1, hang_rank = -1, sleep_ms = 0;
   std::string pid_dir, signal_dir;
   for (int i = 1; i < argc; ++i) {
@@ -49,6 +53,10 @@ int main(int argc, char** argv) {
       once = true;
     else if (arg == "--no-barrier")
       barrier = false;
+    else if (arg == "--ignore-term")
+      ignore_term = true;
+    else if (arg == "--progress")
+      progress = true;
     else if (arg == "--fail-rank")
       fail_rank = std::stoi(next());
     else if (arg == "--code")
@@ -77,6 +85,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
   }
+  if (ignore_term) std::signal(SIGTERM, SIG_IGN);
   if (print_env) {
     for (const auto& [name, value] : train::ProcessEnvironment()) {
       if (name.rfind("TRAIN_", 0) == 0 || name == "RANK" || name == "WORLD_SIZE" ||
@@ -108,7 +117,12 @@ int main(int argc, char** argv) {
     std::cout << "rank " << env.rank << " fails with code " << code << std::endl;
     return code;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sleep_ms);
+  for (std::int64_t step = 1; std::chrono::steady_clock::now() < until; ++step) {
+    if (progress) (void)(*worker)->ReportProgress(step);
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(10), until - std::chrono::steady_clock::now()));
+  }
   std::cout << "done rank " << env.rank << std::endl;
   return 0;
 }

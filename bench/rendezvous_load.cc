@@ -1,0 +1,240 @@
+// Load on the rendezvous: N agents (threads here, each with its own store client and
+// Rendezvous, as N agent processes would have) complete one round against one StoreServer on
+// loopback, with min = max = N.
+//
+//   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100]
+//
+// Reports, after the agents are released together: when the last one joined (the round's size
+// claim appears), when the round closed (its member list appears), and when every agent had
+// its Round back. Checks that the agents got node ranks 0..N-1, each once, in one round.
+#include <sys/resource.h>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rendezvous.h"
+#include "summary.h"
+#include "train/store.h"
+#include "train/worker.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using trainctl::agent::NodeInfo;
+using trainctl::agent::Rendezvous;
+using trainctl::agent::RendezvousConfig;
+using trainctl::agent::Round;
+using trainctl::agent::RoundKey;
+
+struct Options {
+  std::vector<int> agents{64, 256, 1024};
+  int reps = 5;
+  int last_call_ms = 100;
+};
+
+bool ParseInts(const std::string& text, std::vector<int>* out) {
+  out->clear();
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::istringstream one(item);
+    int value = 0;
+    if (!(one >> value) || !one.eof() || value <= 0) return false;
+    out->push_back(value);
+  }
+  return !out->empty();
+}
+
+bool ParseFlags(int argc, char** argv, Options* o) {
+  std::vector<int> one;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--agents") {
+      if (!ParseInts(value, &o->agents)) return false;
+    } else if (flag == "--reps" && ParseInts(value, &one) && one.size() == 1) {
+      o->reps = one[0];
+    } else if (flag == "--last-call-ms" && ParseInts(value, &one) && one.size() == 1) {
+      o->last_call_ms = one[0];
+    } else {
+      return false;
+    }
+  }
+  return argc % 2 == 1;
+}
+
+// Every agent holds a connection of its own, and the server one per agent: raise the soft
+// open-file limit to the hard one.
+rlim_t RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
+}
+
+double Since(Clock::time_point t0, Clock::time_point t) {
+  return std::chrono::duration<double>(t - t0).count();
+}
+
+struct RunResult {
+  double joined_s = 0, closed_s = 0, done_s = 0;
+  std::string error;  // empty when every agent got a distinct rank in one round
+};
+
+// The wall time at which `key` (under the job's prefix) appears, watched by a client of its own.
+class KeyWatch {
+ public:
+  KeyWatch(const train::StoreAddress& address, const std::string& token, const std::string& job,
+           std::string key)
+      : thread_([=, this] {
+          auto client = train::ConnectStore(address, token);
+          if (!client.ok()) return;
+          auto store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
+          if (store->Get(key, std::chrono::minutes(2)).ok()) seen_ = Clock::now();
+        }) {}
+  ~KeyWatch() { Join(); }
+  KeyWatch(const KeyWatch&) = delete;
+  KeyWatch& operator=(const KeyWatch&) = delete;
+
+  std::optional<Clock::time_point> Join() {
+    if (thread_.joinable()) thread_.join();
+    return seen_;
+  }
+
+ private:
+  std::optional<Clock::time_point> seen_;
+  std::thread thread_;
+};
+
+RunResult RunRound(int n, int rep, const Options& o) {
+  RunResult result;
+  auto token = train::NewToken();
+  if (!token.ok()) return {0, 0, 0, token.status().ToString()};
+  train::StoreServerOptions server_options;
+  server_options.token = *token;
+  auto server = train::StoreServer::Start(server_options);
+  if (!server.ok()) return {0, 0, 0, server.status().ToString()};
+  const train::StoreAddress address = (*server)->address();
+  const std::string job = "load-" + std::to_string(n) + "-" + std::to_string(rep);
+
+  RendezvousConfig config;
+  config.min_nodes = config.max_nodes = n;
+  config.join_timeout = std::chrono::seconds(120);
+  config.last_call = std::chrono::milliseconds(o.last_call_ms);
+
+  std::vector<std::optional<Round>> rounds(static_cast<std::size_t>(n));
+  std::vector<std::string> errors(static_cast<std::size_t>(n));
+  std::vector<Clock::time_point> done(static_cast<std::size_t>(n));
+  std::atomic<bool> cancelled{false};
+  Clock::time_point t0;
+  // Agents connect and set up first; the barrier's completion starts the clock.
+  std::barrier gate(n + 1, [&t0]() noexcept { t0 = Clock::now(); });
+  std::vector<std::thread> agents;
+  agents.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    agents.emplace_back([&, i] {
+      const auto k = static_cast<std::size_t>(i);
+      auto client = train::ConnectStore(address, *token);
+      if (!client.ok()) {
+        errors[k] = client.status().ToString();
+        gate.arrive_and_wait();
+        return;
+      }
+      auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
+      Rendezvous rendezvous(job_store.get(), config,
+                            NodeInfo{"agent-" + std::to_string(i), "127.0.0.1", -1, 0});
+      gate.arrive_and_wait();
+      auto round = rendezvous.Join(0, cancelled);
+      done[k] = Clock::now();
+      if (round.ok()) {
+        rounds[k] = *round;
+      } else {
+        errors[k] = round.status().ToString();
+      }
+    });
+  }
+  KeyWatch joined(address, *token, job, RoundKey(0, "size"));
+  KeyWatch closed(address, *token, job, RoundKey(0, "closed"));
+  gate.arrive_and_wait();
+  for (std::thread& t : agents) t.join();
+  const auto joined_at = joined.Join(), closed_at = closed.Join();
+  (*server)->Stop();
+
+  std::set<int> ranks;
+  std::set<std::int64_t> ids;
+  Clock::time_point last = t0;
+  for (int i = 0; i < n; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    if (!rounds[k]) {
+      return {0, 0, 0, "agent " + std::to_string(i) + ": " + errors[k]};
+    }
+    ranks.insert(rounds[k]->node_rank);
+    ids.insert(rounds[k]->id);
+    if (rounds[k]->num_nodes() != n) {
+      return {0, 0, 0, "agent " + std::to_string(i) + " got a round of " +
+                           std::to_string(rounds[k]->num_nodes()) + " nodes"};
+    }
+    last = std::max(last, done[k]);
+  }
+  if (ids.size() != 1) return {0, 0, 0, std::to_string(ids.size()) + " different rounds"};
+  if (static_cast<int>(ranks.size()) != n || *ranks.begin() != 0 || *ranks.rbegin() != n - 1) {
+    return {0, 0, 0, "node ranks are not 0.." + std::to_string(n - 1) + " each once"};
+  }
+  result.done_s = Since(t0, last);
+  result.joined_s = joined_at ? Since(t0, *joined_at) : -1;
+  result.closed_s = closed_at ? Since(t0, *closed_at) : -1;
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!ParseFlags(argc, argv, &o)) {
+    std::fputs("usage: bench_rendezvous_load [--agents 64,256,1024] [--reps 5] "
+               "[--last-call-ms 100]\n",
+               stderr);
+    return 2;
+  }
+  const rlim_t files = RaiseFileLimit();
+  std::printf("#\n# Rendezvous load: N agents (threads, one store client and Rendezvous each) "
+              "complete one round, min = max = N,\n# against one StoreServer on loopback; "
+              "lastCall %d ms; open-file limit %llu\n",
+              o.last_call_ms, static_cast<unsigned long long>(files));
+  std::printf("# seconds after the agents are released, median [min, max] of %d runs\n", o.reps);
+  std::printf("# %6s %24s %24s %24s %7s %s\n", "agents", "last joined", "round closed",
+              "every agent has it", "failed", "check");
+  for (int n : o.agents) {
+    std::vector<double> joined, closed, done;
+    int failed = 0;
+    std::string first_error;
+    for (int rep = 0; rep < o.reps; ++rep) {
+      RunResult r = RunRound(n, rep, o);
+      if (!r.error.empty()) {
+        ++failed;
+        if (first_error.empty()) first_error = r.error;
+        std::fprintf(stderr, "  %d agents run %d: FAILED: %s\n", n, rep + 1, r.error.c_str());
+        continue;
+      }
+      std::fprintf(stderr, "  %d agents run %d: %.3f s\n", n, rep + 1, r.done_s);
+      if (r.joined_s >= 0) joined.push_back(r.joined_s);
+      if (r.closed_s >= 0) closed.push_back(r.closed_s);
+      done.push_back(r.done_s);
+    }
+    std::printf("  %6d %24s %24s %24s %7d %s\n", n, bench::Cell(bench::Summarize(joined), 3).c_str(),
+                bench::Cell(bench::Summarize(closed), 3).c_str(),
+                bench::Cell(bench::Summarize(done), 3).c_str(), failed,
+                failed == 0 ? "ranks 0..N-1 distinct, one round" : first_error.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
