@@ -1,0 +1,67 @@
+#include "timing_store.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace bench {
+
+const char* StoreCallName(StoreCall call) {
+  static constexpr const char* kNames[] = {"set", "get",  "tryget", "add",
+                                           "cas", "wait", "delete", "keys"};
+  return kNames[static_cast<std::size_t>(call)];
+}
+
+void CallStats::Add(const CallStats& other) {
+  count += other.count;
+  total_s += other.total_s;
+  max_s = std::max(max_s, other.max_s);
+}
+
+template <typename Fn>
+auto TimingStore::Timed(StoreCall call, Fn fn) -> decltype(fn()) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = fn();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CallStats& stats = profile_[static_cast<std::size_t>(call)];
+  ++stats.count;
+  stats.total_s += s;
+  stats.max_s = std::max(stats.max_s, s);
+  return result;
+}
+
+train::Status TimingStore::Set(std::string_view key, std::string_view value,
+                               train::Milliseconds ttl) {
+  return Timed(StoreCall::kSet, [&] { return base_->Set(key, value, ttl); });
+}
+
+train::Result<std::string> TimingStore::Get(std::string_view key, train::Milliseconds timeout) {
+  return Timed(StoreCall::kGet, [&] { return base_->Get(key, timeout); });
+}
+
+train::Result<std::optional<std::string>> TimingStore::TryGet(std::string_view key) {
+  return Timed(StoreCall::kTryGet, [&] { return base_->TryGet(key); });
+}
+
+train::Result<std::int64_t> TimingStore::Add(std::string_view key, std::int64_t delta) {
+  return Timed(StoreCall::kAdd, [&] { return base_->Add(key, delta); });
+}
+
+train::Result<std::optional<std::string>> TimingStore::CompareSet(
+    std::string_view key, std::optional<std::string_view> expected, std::string_view desired) {
+  return Timed(StoreCall::kCompareSet, [&] { return base_->CompareSet(key, expected, desired); });
+}
+
+train::Status TimingStore::Wait(const std::vector<std::string>& keys,
+                                train::Milliseconds timeout) {
+  return Timed(StoreCall::kWait, [&] { return base_->Wait(keys, timeout); });
+}
+
+train::Result<bool> TimingStore::Delete(std::string_view key) {
+  return Timed(StoreCall::kDelete, [&] { return base_->Delete(key); });
+}
+
+train::Result<std::vector<std::string>> TimingStore::Keys(std::string_view prefix) {
+  return Timed(StoreCall::kKeys, [&] { return base_->Keys(prefix); });
+}
+
+}  // namespace bench
