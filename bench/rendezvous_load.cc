@@ -2,11 +2,13 @@
 // Rendezvous, as N agent processes would have) complete one round against one StoreServer on
 // loopback, with min = max = N.
 //
-//   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100]
+//   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100] [--profile]
 //
 // Reports, after the agents are released together: when the last one joined (the round's size
 // claim appears), when the round closed (its member list appears), and when every agent had
 // its Round back. Checks that the agents got node ranks 0..N-1, each once, in one round.
+// --profile adds, per N, the store calls the agents made (last run): how many and how long,
+// for all agents and for the one that closed the round.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -23,6 +25,7 @@
 
 #include "rendezvous.h"
 #include "summary.h"
+#include "timing_store.h"
 #include "train/store.h"
 #include "train/worker.h"
 
@@ -39,6 +42,7 @@ struct Options {
   std::vector<int> agents{64, 256, 1024};
   int reps = 5;
   int last_call_ms = 100;
+  bool profile = false;
 };
 
 bool ParseInts(const std::string& text, std::vector<int>* out) {
@@ -56,7 +60,13 @@ bool ParseInts(const std::string& text, std::vector<int>* out) {
 
 bool ParseFlags(int argc, char** argv, Options* o) {
   std::vector<int> one;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (std::string(argv[i]) == "--profile") {
+      o->profile = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) return false;
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--agents") {
       if (!ParseInts(value, &o->agents)) return false;
@@ -68,7 +78,7 @@ bool ParseFlags(int argc, char** argv, Options* o) {
       return false;
     }
   }
-  return argc % 2 == 1;
+  return true;
 }
 
 // Every agent holds a connection of its own, and the server one per agent: raise the soft
@@ -87,8 +97,15 @@ double Since(Clock::time_point t0, Clock::time_point t) {
 
 struct RunResult {
   double joined_s = 0, closed_s = 0, done_s = 0;
-  std::string error;  // empty when every agent got a distinct rank in one round
+  std::string error;                // empty when every agent got a distinct rank in one round
+  bench::StoreProfile all, closer;  // store calls of every agent; of the one that closed
 };
+
+RunResult Failed(std::string error) {
+  RunResult r;
+  r.error = std::move(error);
+  return r;
+}
 
 // The wall time at which `key` (under the job's prefix) appears, watched by a client of its own.
 class KeyWatch {
@@ -118,11 +135,11 @@ class KeyWatch {
 RunResult RunRound(int n, int rep, const Options& o) {
   RunResult result;
   auto token = train::NewToken();
-  if (!token.ok()) return {0, 0, 0, token.status().ToString()};
+  if (!token.ok()) return Failed(token.status().ToString());
   train::StoreServerOptions server_options;
   server_options.token = *token;
   auto server = train::StoreServer::Start(server_options);
-  if (!server.ok()) return {0, 0, 0, server.status().ToString()};
+  if (!server.ok()) return Failed(server.status().ToString());
   const train::StoreAddress address = (*server)->address();
   const std::string job = "load-" + std::to_string(n) + "-" + std::to_string(rep);
 
@@ -134,6 +151,7 @@ RunResult RunRound(int n, int rep, const Options& o) {
   std::vector<std::optional<Round>> rounds(static_cast<std::size_t>(n));
   std::vector<std::string> errors(static_cast<std::size_t>(n));
   std::vector<Clock::time_point> done(static_cast<std::size_t>(n));
+  std::vector<bench::StoreProfile> profiles(static_cast<std::size_t>(n));
   std::atomic<bool> cancelled{false};
   Clock::time_point t0;
   // Agents connect and set up first; the barrier's completion starts the clock.
@@ -150,11 +168,13 @@ RunResult RunRound(int n, int rep, const Options& o) {
         return;
       }
       auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
-      Rendezvous rendezvous(job_store.get(), config,
+      bench::TimingStore timed(job_store.get());
+      Rendezvous rendezvous(&timed, config,
                             NodeInfo{"agent-" + std::to_string(i), "127.0.0.1", -1, 0});
       gate.arrive_and_wait();
       auto round = rendezvous.Join(0, cancelled);
       done[k] = Clock::now();
+      profiles[k] = timed.profile();
       if (round.ok()) {
         rounds[k] = *round;
       } else {
@@ -175,24 +195,47 @@ RunResult RunRound(int n, int rep, const Options& o) {
   for (int i = 0; i < n; ++i) {
     const auto k = static_cast<std::size_t>(i);
     if (!rounds[k]) {
-      return {0, 0, 0, "agent " + std::to_string(i) + ": " + errors[k]};
+      return Failed("agent " + std::to_string(i) + ": " + errors[k]);
     }
     ranks.insert(rounds[k]->node_rank);
     ids.insert(rounds[k]->id);
     if (rounds[k]->num_nodes() != n) {
-      return {0, 0, 0, "agent " + std::to_string(i) + " got a round of " +
-                           std::to_string(rounds[k]->num_nodes()) + " nodes"};
+      return Failed("agent " + std::to_string(i) + " got a round of " +
+                    std::to_string(rounds[k]->num_nodes()) + " nodes");
     }
     last = std::max(last, done[k]);
   }
-  if (ids.size() != 1) return {0, 0, 0, std::to_string(ids.size()) + " different rounds"};
+  if (ids.size() != 1) return Failed(std::to_string(ids.size()) + " different rounds");
   if (static_cast<int>(ranks.size()) != n || *ranks.begin() != 0 || *ranks.rbegin() != n - 1) {
-    return {0, 0, 0, "node ranks are not 0.." + std::to_string(n - 1) + " each once"};
+    return Failed("node ranks are not 0.." + std::to_string(n - 1) + " each once");
   }
+  // The closer reads every member record: the agent with the most TryGet calls.
+  std::size_t closer = 0;
+  const auto tryget = static_cast<std::size_t>(bench::StoreCall::kTryGet);
+  for (std::size_t k = 0; k < profiles.size(); ++k) {
+    for (std::size_t c = 0; c < result.all.size(); ++c) result.all[c].Add(profiles[k][c]);
+    if (profiles[k][tryget].count > profiles[closer][tryget].count) closer = k;
+  }
+  result.closer = profiles[closer];
   result.done_s = Since(t0, last);
   result.joined_s = joined_at ? Since(t0, *joined_at) : -1;
   result.closed_s = closed_at ? Since(t0, *closed_at) : -1;
   return result;
+}
+
+void PrintProfile(int n, const RunResult& r) {
+  std::printf("#   store calls with %d agents (last run): all agents | the agent that closed\n", n);
+  std::printf("#   %-7s %8s %9s %9s | %6s %9s\n", "call", "count", "mean ms", "max ms", "count",
+              "total s");
+  for (std::size_t c = 0; c < r.all.size(); ++c) {
+    const bench::CallStats& a = r.all[c];
+    const bench::CallStats& b = r.closer[c];
+    if (a.count == 0) continue;
+    std::printf("#   %-7s %8lld %9.3f %9.3f | %6lld %9.3f\n",
+                bench::StoreCallName(static_cast<bench::StoreCall>(c)),
+                static_cast<long long>(a.count), a.total_s * 1e3 / a.count, a.max_s * 1e3,
+                static_cast<long long>(b.count), b.total_s);
+  }
 }
 
 }  // namespace
@@ -200,16 +243,18 @@ RunResult RunRound(int n, int rep, const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseFlags(argc, argv, &o)) {
-    std::fputs("usage: bench_rendezvous_load [--agents 64,256,1024] [--reps 5] "
-               "[--last-call-ms 100]\n",
-               stderr);
+    std::fputs(
+        "usage: bench_rendezvous_load [--agents 64,256,1024] [--reps 5] "
+        "[--last-call-ms 100] [--profile]\n",
+        stderr);
     return 2;
   }
   const rlim_t files = RaiseFileLimit();
-  std::printf("#\n# Rendezvous load: N agents (threads, one store client and Rendezvous each) "
-              "complete one round, min = max = N,\n# against one StoreServer on loopback; "
-              "lastCall %d ms; open-file limit %llu\n",
-              o.last_call_ms, static_cast<unsigned long long>(files));
+  std::printf(
+      "#\n# Rendezvous load: N agents (threads, one store client and Rendezvous each) "
+      "complete one round, min = max = N,\n# against one StoreServer on loopback; "
+      "lastCall %d ms; open-file limit %llu\n",
+      o.last_call_ms, static_cast<unsigned long long>(files));
   std::printf("# seconds after the agents are released, median [min, max] of %d runs\n", o.reps);
   std::printf("# %6s %24s %24s %24s %7s %s\n", "agents", "last joined", "round closed",
               "every agent has it", "failed", "check");
@@ -217,6 +262,7 @@ int main(int argc, char** argv) {
     std::vector<double> joined, closed, done;
     int failed = 0;
     std::string first_error;
+    RunResult last;
     for (int rep = 0; rep < o.reps; ++rep) {
       RunResult r = RunRound(n, rep, o);
       if (!r.error.empty()) {
@@ -226,14 +272,17 @@ int main(int argc, char** argv) {
         continue;
       }
       std::fprintf(stderr, "  %d agents run %d: %.3f s\n", n, rep + 1, r.done_s);
+      last = r;
       if (r.joined_s >= 0) joined.push_back(r.joined_s);
       if (r.closed_s >= 0) closed.push_back(r.closed_s);
       done.push_back(r.done_s);
     }
-    std::printf("  %6d %24s %24s %24s %7d %s\n", n, bench::Cell(bench::Summarize(joined), 3).c_str(),
+    std::printf("  %6d %24s %24s %24s %7d %s\n", n,
+                bench::Cell(bench::Summarize(joined), 3).c_str(),
                 bench::Cell(bench::Summarize(closed), 3).c_str(),
                 bench::Cell(bench::Summarize(done), 3).c_str(), failed,
                 failed == 0 ? "ranks 0..N-1 distinct, one round" : first_error.c_str());
+    if (o.profile && failed < o.reps) PrintProfile(n, last);
     std::fflush(stdout);
   }
   return 0;

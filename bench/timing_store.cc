@@ -21,8 +21,11 @@ template <typename Fn>
 auto TimingStore::Timed(StoreCall call, Fn fn) -> decltype(fn()) {
   const auto start = std::chrono::steady_clock::now();
   auto result = fn();
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto end = std::chrono::steady_clock::now();
+  const double s = std::chrono::duration<double>(end - start).count();
   CallStats& stats = profile_[static_cast<std::size_t>(call)];
+  stats.last_start = start;
+  stats.last_end = end;
   ++stats.count;
   stats.total_s += s;
   stats.max_s = std::max(stats.max_s, s);
@@ -51,8 +54,7 @@ train::Result<std::optional<std::string>> TimingStore::CompareSet(
   return Timed(StoreCall::kCompareSet, [&] { return base_->CompareSet(key, expected, desired); });
 }
 
-train::Status TimingStore::Wait(const std::vector<std::string>& keys,
-                                train::Milliseconds timeout) {
+train::Status TimingStore::Wait(const std::vector<std::string>& keys, train::Milliseconds timeout) {
   return Timed(StoreCall::kWait, [&] { return base_->Wait(keys, timeout); });
 }
 

@@ -4,6 +4,7 @@
 #define BENCH_TIMING_STORE_H_
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -18,7 +19,9 @@ struct CallStats {
   std::int64_t count = 0;
   double total_s = 0;
   double max_s = 0;
-  void Add(const CallStats& other);
+  // When the latest call began and returned (steady clock).
+  std::chrono::steady_clock::time_point last_start, last_end;
+  void Add(const CallStats& other);  // sums; keeps this one's latest call
 };
 using StoreProfile = std::array<CallStats, static_cast<std::size_t>(StoreCall::kCount)>;
 
@@ -29,8 +32,10 @@ class TimingStore final : public train::Store {
 
   const StoreProfile& profile() const { return profile_; }
 
-  train::Status Set(std::string_view key, std::string_view value,
-                    train::Milliseconds ttl) override;
+  using train::Store::Get;
+  using train::Store::Wait;
+
+  train::Status Set(std::string_view key, std::string_view value, train::Milliseconds ttl) override;
   train::Result<std::string> Get(std::string_view key, train::Milliseconds timeout) override;
   train::Result<std::optional<std::string>> TryGet(std::string_view key) override;
   train::Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override;

@@ -17,11 +17,6 @@ namespace {
 
 constexpr Milliseconds kMaxBackoff{std::chrono::minutes(5)};
 
-Milliseconds Millis(const std::string& duration) {
-  auto parsed = spec::ParseDuration(duration);  // validated with the spec already
-  return parsed.ok() ? std::chrono::duration_cast<Milliseconds>(*parsed) : Milliseconds(0);
-}
-
 std::string HostName() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
@@ -79,7 +74,7 @@ int Agent::Impl::Run() {
   }
   train::StoreClientOptions client_options;
   client_options.request_timeout =
-      std::max(Millis(spec.rendezvous().heartbeat_timeout()), Milliseconds(1000));
+      std::max(spec::ValidatedMillis(spec.rendezvous().heartbeat_timeout()), Milliseconds(1000));
   auto client = train::ConnectStore(options.store, *token, client_options);
   if (!client.ok()) {
     Say(client.status().message());
@@ -92,8 +87,8 @@ int Agent::Impl::Run() {
   RendezvousConfig config;
   config.min_nodes = spec.nodes().min();
   config.max_nodes = spec.nodes().max();
-  config.join_timeout = Millis(spec.rendezvous().join_timeout());
-  config.last_call = Millis(spec.rendezvous().last_call());
+  config.join_timeout = spec::ValidatedMillis(spec.rendezvous().join_timeout());
+  config.last_call = spec::ValidatedMillis(spec.rendezvous().last_call());
   const std::string host = HostName();
   Rendezvous rendezvous(job_store.get(), config,
                         NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0});
@@ -127,7 +122,7 @@ int Agent::Impl::Run() {
         rendezvous.self().next_restart = restarts;
         min_round = round->id + 1;
         // Exponential backoff from the spec's base, so a crash loop does not spin.
-        Milliseconds backoff = Millis(spec.failure_policy().backoff());
+        Milliseconds backoff = spec::ValidatedMillis(spec.failure_policy().backoff());
         for (int i = 1; i < restarts && backoff < kMaxBackoff; ++i) backoff *= 2;
         backoff = std::min(backoff, kMaxBackoff);
         const auto until = std::chrono::steady_clock::now() + backoff;

@@ -25,11 +25,6 @@ constexpr Milliseconds kTick{50};
 constexpr char kRestartKey[] = "restart";
 constexpr char kFailureKey[] = "failure";
 
-Milliseconds Millis(const std::string& duration) {
-  auto parsed = spec::ParseDuration(duration);
-  return parsed.ok() ? std::chrono::duration_cast<Milliseconds>(*parsed) : Milliseconds(0);
-}
-
 std::string NodeKey(int node, std::string_view name) {
   return "node/" + std::to_string(node) + "/" + std::string(name);
 }
@@ -141,8 +136,8 @@ class RoundMonitor {
         round_store_(train::NewPrefixStore(
             train::RoundKeyPrefix(options.job.metadata().name(), std::to_string(round.id)),
             client)),
-        heartbeat_(Millis(spec_.rendezvous().heartbeat())),
-        heartbeat_timeout_(Millis(spec_.rendezvous().heartbeat_timeout())),
+        heartbeat_(spec::ValidatedMillis(spec_.rendezvous().heartbeat())),
+        heartbeat_timeout_(spec::ValidatedMillis(spec_.rendezvous().heartbeat_timeout())),
         nproc_(spec_.procs_per_node()) {}
 
   RoundEnd Run(const std::atomic<bool>& stop, const std::atomic<bool>& force) {

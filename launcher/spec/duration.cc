@@ -61,6 +61,12 @@ train::Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total)));
 }
 
+std::chrono::milliseconds ValidatedMillis(std::string_view text) {
+  auto parsed = ParseDuration(text);
+  return parsed.ok() ? std::chrono::duration_cast<std::chrono::milliseconds>(*parsed)
+                     : std::chrono::milliseconds(0);
+}
+
 std::string FormatDuration(std::chrono::nanoseconds duration) {
   std::int64_t ns = duration.count();
   if (ns == 0) return "0s";

@@ -14,6 +14,10 @@ namespace trainctl::spec {
 // ("0" alone needs no unit). The error says what is wrong and shows a valid example.
 train::Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
 
+// A duration from a spec that already passed validation, in milliseconds (0 if it does not
+// parse, which validation rules out).
+std::chrono::milliseconds ValidatedMillis(std::string_view text);
+
 // The shortest exact form: 1500ms -> "1.5s", 90s -> "1m30s", 0 -> "0s".
 std::string FormatDuration(std::chrono::nanoseconds duration);
 

@@ -2,8 +2,6 @@
 // MASTER_ADDR:MASTER_PORT) and mpirun (Open MPI's environment). Skipped where they are absent.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "launcher_harness.h"
@@ -16,18 +14,6 @@ using namespace std::chrono_literals;
 
 constexpr char kTorchrun[] = "/usr/bin/torchrun";
 constexpr char kMpirun[] = "/usr/bin/mpirun";
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 TEST(Compat, UnderTorchrunRankZeroHostsTheStoreAndEveryRankMeets) {
   if (access(kTorchrun, X_OK) != 0) GTEST_SKIP() << "torchrun not installed (python3-torch)";

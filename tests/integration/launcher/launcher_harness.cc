@@ -1,7 +1,9 @@
 #include "launcher_harness.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,6 +113,18 @@ std::string WriteJob(const ScratchDir& dir, const std::string& name,
 
 std::string Trainctl() { return TRAINCTL_BINARY; }
 std::string TestWorker() { return TEST_WORKER_BINARY; }
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
 
 bool Alive(pid_t pid) {
   if (kill(pid, 0) != 0) return false;

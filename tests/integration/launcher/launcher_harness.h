@@ -56,6 +56,9 @@ std::string WriteJob(const ScratchDir& dir, const std::string& name,
 std::string Trainctl();
 std::string TestWorker();
 
+// A TCP port on loopback that nothing listens on right now.
+int FreePort();
+
 // Whether `pid` is still alive (and not a zombie).
 bool Alive(pid_t pid);
 
