@@ -96,7 +96,11 @@ double Since(Clock::time_point t0, Clock::time_point t) {
 }
 
 struct RunResult {
-  double joined_s = 0, closed_s = 0, done_s = 0;
+  // After release: the last agent joined (the size claim is seen); the closer has read every
+  // member record (it starts to write the round); its write returned (the server has handed
+  // the record to every parked agent); every agent has its Round.
+  double joined_s = 0, members_read_s = 0, closed_s = 0, done_s = 0;
+  std::size_t record_bytes = 0;  // the round's record, which every agent receives
   std::string error;                // empty when every agent got a distinct rank in one round
   bench::StoreProfile all, closer;  // store calls of every agent; of the one that closed
 };
@@ -183,10 +187,13 @@ RunResult RunRound(int n, int rep, const Options& o) {
     });
   }
   KeyWatch joined(address, *token, job, RoundKey(0, "size"));
-  KeyWatch closed(address, *token, job, RoundKey(0, "closed"));
   gate.arrive_and_wait();
   for (std::thread& t : agents) t.join();
-  const auto joined_at = joined.Join(), closed_at = closed.Join();
+  const auto joined_at = joined.Join();
+  if (auto client = train::ConnectStore(address, *token); client.ok()) {
+    auto record = (*client)->TryGet(train::JobKeyPrefix(job) + RoundKey(0, "closed"));
+    if (record.ok() && record->has_value()) result.record_bytes = (*record)->size();
+  }
   (*server)->Stop();
 
   std::set<int> ranks;
@@ -217,9 +224,12 @@ RunResult RunRound(int n, int rep, const Options& o) {
     if (profiles[k][tryget].count > profiles[closer][tryget].count) closer = k;
   }
   result.closer = profiles[closer];
+  // Close's last call writes the round's record.
+  const bench::CallStats& set = result.closer[static_cast<std::size_t>(bench::StoreCall::kSet)];
   result.done_s = Since(t0, last);
   result.joined_s = joined_at ? Since(t0, *joined_at) : -1;
-  result.closed_s = closed_at ? Since(t0, *closed_at) : -1;
+  result.members_read_s = Since(t0, set.last_start);
+  result.closed_s = Since(t0, set.last_end);
   return result;
 }
 
@@ -256,10 +266,11 @@ int main(int argc, char** argv) {
       "lastCall %d ms; open-file limit %llu\n",
       o.last_call_ms, static_cast<unsigned long long>(files));
   std::printf("# seconds after the agents are released, median [min, max] of %d runs\n", o.reps);
-  std::printf("# %6s %24s %24s %24s %7s %s\n", "agents", "last joined", "round closed",
-              "every agent has it", "failed", "check");
+  std::printf("# %6s %22s %22s %22s %22s %8s %6s %s\n", "agents", "last joined",
+              "members read", "record handed out", "every agent has it", "record", "failed",
+              "check");
   for (int n : o.agents) {
-    std::vector<double> joined, closed, done;
+    std::vector<double> joined, read, closed, done;
     int failed = 0;
     std::string first_error;
     RunResult last;
@@ -274,7 +285,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "  %d agents run %d: %.3f s\n", n, rep + 1, r.done_s);
       last = r;
       if (r.joined_s >= 0) joined.push_back(r.joined_s);
-      if (r.closed_s >= 0) closed.push_back(r.closed_s);
+      read.push_back(r.members_read_s);
+      closed.push_back(r.closed_s);
       done.push_back(r.done_s);
     }
     std::printf("  %6d %24s %24s %24s %7d %s\n", n,
