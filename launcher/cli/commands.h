@@ -3,6 +3,7 @@
 #ifndef TRAINCTL_CLI_COMMANDS_H_
 #define TRAINCTL_CLI_COMMANDS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,20 @@ int RunDefaults(const std::string& file);
 
 // Prints trainctl's and libtrain's versions and what this build can use.
 int RunVersion();
+
+// `trainctl data plan`: the samples one rank consumes from a cursor to the end of an epoch.
+struct PlanFlags {
+  std::uint64_t samples = 0;
+  int world = 1;
+  int rank = 0;
+  std::uint64_t epoch = 0;
+  std::uint64_t seed = 0;
+  std::uint64_t cursor = 0;
+  bool drop_last = false;
+  bool pad = false;
+  bool no_shuffle = false;
+};
+int RunDataPlan(const PlanFlags& flags);
 
 }  // namespace trainctl::cli
 

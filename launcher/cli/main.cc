@@ -23,6 +23,7 @@ Examples:
   trainctl explain spec.rendezvous           document a field (like kubectl explain)
   trainctl defaults job.yaml                 the spec with every default filled in
   trainctl version                           versions, and the GPUs this build can use
+  trainctl data plan --samples 60000 --world 4 --rank 1 --epoch 0 --seed 7   a rank's samples
 
 Exit codes: 0 success, 1 failure (an invalid spec, a failed check), 2 usage error.
 run and agent exit with the first failing worker's code (128+N when killed by signal N).
@@ -61,6 +62,25 @@ int main(int argc, char** argv) {
   defaults->add_option("FILE", defaults_file, "TrainingJob file (YAML or JSON)")->required();
 
   auto* version = app.add_subcommand("version", "Print versions and the GPUs this build can use");
+
+  auto* data = app.add_subcommand("data", "Datasets: plan a job's sharding");
+  data->require_subcommand(1);
+  PlanFlags plan_flags;
+  auto* plan = data->add_subcommand(
+      "plan",
+      "Print, one per line, the sample indices rank R consumes from global cursor C to "
+      "the end of epoch E (the order every trainctl job uses)");
+  plan->add_option("--samples", plan_flags.samples, "Samples in the dataset (N)")->required();
+  plan->add_option("--world", plan_flags.world, "Workers (W)")->required();
+  plan->add_option("--rank", plan_flags.rank, "The rank to plan for (R)")->required();
+  plan->add_option("--epoch", plan_flags.epoch, "Epoch (E)");
+  plan->add_option("--seed", plan_flags.seed, "Shuffle seed (S)");
+  plan->add_option("--cursor", plan_flags.cursor,
+                   "Positions of the epoch all ranks consumed already (C)");
+  plan->add_flag("--drop-last", plan_flags.drop_last,
+                 "Equal counts per rank; skip the tail that does not divide");
+  plan->add_flag("--pad", plan_flags.pad, "Equal counts per rank; repeat the epoch's start");
+  plan->add_flag("--no-shuffle", plan_flags.no_shuffle, "Keep the dataset's order");
 
   // run and agent take the quick form's command after "--"; split it off before parsing.
   JobFlags job_flags;
@@ -126,6 +146,7 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
   if (explain->parsed()) return RunExplain(field_path);
   if (defaults->parsed()) return RunDefaults(defaults_file);
   if (version->parsed()) return RunVersion();
+  if (plan->parsed()) return RunDataPlan(plan_flags);
   if (run->parsed()) return RunJob(job_flags);
   if (agent->parsed()) {
     agent_flags.job = job_flags;

@@ -3,10 +3,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -125,6 +129,41 @@ TEST(Cli, DefaultsOfAnInvalidSpecExitsOne) {
   CommandResult r = Trainctl("defaults " + bad.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("apiVersion: is required"), std::string::npos) << r.output;
+}
+
+// The indices `trainctl data plan` prints, one per line.
+std::vector<std::uint64_t> Plan(const std::string& args) {
+  CommandResult r = Trainctl("data plan " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::uint64_t> out;
+  std::istringstream in(r.output);
+  std::uint64_t v;
+  while (in >> v) out.push_back(v);
+  return out;
+}
+
+TEST(Cli, DataPlanSplitsTheRestOfTheEpochAmongTheRanksExactlyOnce) {
+  // 1000 samples; 4 ranks consumed the first 300 positions; 3 ranks take over from there.
+  std::vector<std::uint64_t> before = Plan("--samples 1000 --world 1 --rank 0 --seed 11");
+  before.resize(300);
+  std::vector<std::uint64_t> all = before;
+  for (int rank = 0; rank < 3; ++rank) {
+    auto rest =
+        Plan("--samples 1000 --world 3 --rank " + std::to_string(rank) + " --seed 11 --cursor 300");
+    EXPECT_GE(rest.size(), 233u);
+    all.insert(all.end(), rest.begin(), rest.end());
+  }
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), 1000u);
+  for (std::uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(all[i], i);
+  EXPECT_NE(Plan("--samples 1000 --world 1 --rank 0 --seed 11 --epoch 1"),
+            Plan("--samples 1000 --world 1 --rank 0 --seed 11"));
+}
+
+TEST(Cli, DataPlanRejectsARankOutsideTheWorld) {
+  CommandResult r = Trainctl("data plan --samples 10 --world 2 --rank 2");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("the rank must be in [0, world)"), std::string::npos) << r.output;
 }
 
 TEST(Cli, VersionNamesTheLibraryAndTheGpuSituation) {
