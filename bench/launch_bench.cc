@@ -1,8 +1,9 @@
 // trainctl against torchrun, side by side in one run: launch time, restart time, and the
-// launcher's own memory, all on the same trivial worker (bench_launch_worker).
+// launcher's own memory, all on the same trivial worker (bench_launch_worker); and the start-up
+// cost of each program alone, which bounds the launch time from below.
 //
 //   bench_launch [--reps 7] [--nproc 2,4,8] [--restart-nproc 4] [--monitor-interval 0.1,0.5]
-//                [--memory-nproc 4] [--only launch,restart,memory] [--trainctl PATH]
+//                [--memory-nproc 4] [--only launch,restart,memory,startup] [--trainctl PATH]
 //                [--torchrun PATH] [--worker PATH] [--timeout-s 120] [--keep-failed]
 //
 // Runs of the two launchers alternate (and which goes first alternates too), so that the load
@@ -32,7 +33,7 @@ struct Options {
   int memory_nproc = 4;
   int hold_ms = 2000;
   int timeout_s = 120;
-  std::set<std::string> sections{"launch", "restart", "memory"};
+  std::set<std::string> sections{"launch", "restart", "memory", "startup"};
   bool keep_failed = false;
   std::string tmp_root = "/tmp";
 };
@@ -40,8 +41,8 @@ struct Options {
 constexpr char kUsage[] =
     "usage: bench_launch [--reps N] [--nproc LIST] [--restart-nproc LIST]\n"
     "                    [--monitor-interval LIST] [--memory-nproc N] [--hold-ms N]\n"
-    "                    [--only launch,restart,memory] [--trainctl PATH] [--torchrun PATH]\n"
-    "                    [--worker PATH] [--timeout-s N] [--keep-failed]\n";
+    "                    [--only launch,restart,memory,startup] [--trainctl PATH]\n"
+    "                    [--torchrun PATH] [--worker PATH] [--timeout-s N] [--keep-failed]\n";
 
 template <typename T>
 bool ParseList(const std::string& text, std::vector<T>* out) {
@@ -88,7 +89,9 @@ bool ParseFlags(int argc, char** argv, Options* o) {
       std::string word;
       o->sections.clear();
       while (std::getline(in, word, ',')) {
-        if (word != "launch" && word != "restart" && word != "memory") return false;
+        if (word != "launch" && word != "restart" && word != "memory" && word != "startup") {
+          return false;
+        }
         o->sections.insert(word);
       }
     } else if (flag == "--trainctl") {
@@ -220,13 +223,18 @@ void LaunchSection(const Options& o) {
 }
 
 void RestartSection(const Options& o) {
-  std::map<int, Samples> trainctl;
+  // trainctl with backoff 0s (a job file), and with the quick form's default backoff (1s).
+  const std::vector<std::string> backoffs = {"0s", ""};
+  std::map<std::pair<int, std::string>, Samples> trainctl;
   std::map<std::pair<int, double>, Samples> torchrun;
   std::fprintf(stderr, "restart: rank 0 exits 1 until the restarted group passed a barrier\n");
   for (int rep = 0; rep < o.reps; ++rep) {
     for (int n : o.restart_nprocs) {
       std::vector<TrialConfig> configs;
-      configs.push_back(Config(o, Launcher::kTrainctl, n));
+      for (const std::string& backoff : backoffs) {
+        configs.push_back(Config(o, Launcher::kTrainctl, n));
+        configs.back().backoff = backoff;
+      }
       for (double mi : o.monitor_intervals) {
         configs.push_back(Config(o, Launcher::kTorchrun, n));
         configs.back().monitor_interval = mi;
@@ -237,12 +245,14 @@ void RestartSection(const Options& o) {
         const bool ours = c.launcher == Launcher::kTrainctl;
         char label[64];
         if (ours) {
-          std::snprintf(label, sizeof(label), "trainctl nproc %d backoff 0s", n);
+          std::snprintf(label, sizeof(label), "trainctl nproc %d backoff %s", n,
+                        c.backoff.empty() ? "default" : c.backoff.c_str());
         } else {
           std::snprintf(label, sizeof(label), "torchrun nproc %d monitor %g", n,
                         c.monitor_interval);
         }
-        RunOne(o, c, label, rep, ours ? &trainctl[n] : &torchrun[{n, c.monitor_interval}],
+        RunOne(o, c, label, rep,
+               ours ? &trainctl[{n, c.backoff}] : &torchrun[{n, c.monitor_interval}],
                [n](const TrialResult& r, Samples* s) { RecordRestart(r, n, s); });
       }
     }
@@ -251,10 +261,11 @@ void RestartSection(const Options& o) {
       "#\n# Restart: rank 0 exits 1 until every rank of the restarted group passed a "
       "Barrier()\n");
   std::printf(
-      "# seconds, median [min, max] of %d runs; trainctl with backoff 0s, torchrun "
-      "with --monitor_interval as given; ratio = torchrun / trainctl\n",
+      "# seconds, median [min, max] of %d runs; trainctl with failurePolicy.backoff 0s "
+      "(job file) and with the\n# quick form's default 1s (--max-restarts 1); torchrun "
+      "with --monitor_interval mi; ratio = torchrun / trainctl (0s)\n",
       o.reps);
-  std::printf("# %5s %24s", "nproc", "trainctl");
+  std::printf("# %5s %24s %24s", "nproc", "trainctl 0s", "trainctl default");
   for (double mi : o.monitor_intervals) {
     char head[48];
     std::snprintf(head, sizeof(head), "torchrun mi=%g", mi);
@@ -263,10 +274,13 @@ void RestartSection(const Options& o) {
   std::printf(" %7s\n", "failed");
   std::vector<std::pair<std::string, Samples>> rows;
   for (int n : o.restart_nprocs) {
-    const Summary a = Of(trainctl[n], "0 ready");
-    int failed = trainctl[n].failed;
-    std::printf("  %5d %24s", n, Cell(a, 3).c_str());
-    rows.push_back({"trainctl nproc " + std::to_string(n), trainctl[n]});
+    const Samples& fast = trainctl[{n, "0s"}];
+    const Samples& quick = trainctl[{n, ""}];
+    const Summary a = Of(fast, "0 ready");
+    int failed = fast.failed + quick.failed;
+    std::printf("  %5d %24s %24s", n, Cell(a, 3).c_str(), Cell(Of(quick, "0 ready"), 3).c_str());
+    rows.push_back({"trainctl n" + std::to_string(n) + " 0s", fast});
+    rows.push_back({"trainctl n" + std::to_string(n) + " default", quick});
     for (double mi : o.monitor_intervals) {
       const Samples& s = torchrun[{n, mi}];
       const Summary b = Of(s, "0 ready");
@@ -279,6 +293,43 @@ void RestartSection(const Options& o) {
     std::printf(" %7d\n", failed);
   }
   PrintStages("Restart stages after rank 0 failed", rows);
+}
+
+// Process start-up alone: exec until exit of a command that does no work.
+void StartupSection(const Options& o) {
+  struct Probe {
+    std::string label;
+    std::vector<std::string> argv;
+    int expected_code;
+  };
+  const std::vector<Probe> probes = {
+      {"trainctl --help", {o.programs.trainctl, "--help"}, 0},
+      {"bench_launch_worker (usage)", {o.programs.worker}, 2},
+      {"torchrun --help", {o.programs.torchrun, "--help"}, 0},
+  };
+  std::map<std::string, std::vector<double>> samples;
+  std::fprintf(stderr, "startup: exec until exit, no work\n");
+  for (int rep = 0; rep < o.reps; ++rep) {
+    for (const Probe& p : probes) {
+      LaunchSpec spec;
+      spec.argv = p.argv;
+      spec.env = train::ProcessEnvironment();
+      spec.working_dir = o.tmp_root;
+      spec.log_path = "/dev/null";
+      spec.timeout = std::chrono::seconds(o.timeout_s);
+      auto r = RunLauncher(spec);
+      if (r.ok() && !r->timed_out && r->exit_code == p.expected_code) {
+        samples[p.label].push_back(r->wall_s);
+      }
+    }
+  }
+  std::printf(
+      "#\n# Start-up: exec until exit of a program that does no work (s, median [min, "
+      "max] of %d)\n",
+      o.reps);
+  for (const Probe& p : probes) {
+    std::printf("  %-28s %24s\n", p.label.c_str(), Cell(Summarize(samples[p.label]), 4).c_str());
+  }
 }
 
 void MemorySection(const Options& o) {
@@ -340,5 +391,7 @@ int main(int argc, char** argv) {
   if (options.sections.count("restart")) bench::RestartSection(options);
   std::fflush(stdout);
   if (options.sections.count("memory")) bench::MemorySection(options);
+  std::fflush(stdout);
+  if (options.sections.count("startup")) bench::StartupSection(options);
   return 0;
 }

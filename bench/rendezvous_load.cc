@@ -3,12 +3,15 @@
 // loopback, with min = max = N.
 //
 //   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100] [--profile]
+//                         [--fanout-bytes 100,4096,69632] [--fanout-waiters 1023]
 //
 // Reports, after the agents are released together: when the last one joined (the round's size
-// claim appears), when the round closed (its member list appears), and when every agent had
-// its Round back. Checks that the agents got node ranks 0..N-1, each once, in one round.
-// --profile adds, per N, the store calls the agents made (last run): how many and how long,
-// for all agents and for the one that closed the round.
+// claim appears), when the closing agent had read every member record, when its write of the
+// round's record returned, and when every agent had its Round back. Checks that the agents
+// got node ranks 0..N-1, each once, in one round. --profile adds, per N, the store calls the
+// agents made (last run): how many and how long, for all agents and for the one that closed
+// the round. Then one store call alone on an idle server, and the store handing one value of
+// each size to that many parked Gets, which is what the end of a round is.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "rendezvous.h"
+#include "store_fanout.h"
 #include "summary.h"
 #include "timing_store.h"
 #include "train/store.h"
@@ -43,6 +47,8 @@ struct Options {
   int reps = 5;
   int last_call_ms = 100;
   bool profile = false;
+  std::vector<int> fanout_bytes{100, 4096, 69632};
+  int fanout_waiters = 1023;
 };
 
 bool ParseInts(const std::string& text, std::vector<int>* out) {
@@ -74,6 +80,10 @@ bool ParseFlags(int argc, char** argv, Options* o) {
       o->reps = one[0];
     } else if (flag == "--last-call-ms" && ParseInts(value, &one) && one.size() == 1) {
       o->last_call_ms = one[0];
+    } else if (flag == "--fanout-bytes") {
+      if (!ParseInts(value, &o->fanout_bytes)) return false;
+    } else if (flag == "--fanout-waiters" && ParseInts(value, &one) && one.size() == 1) {
+      o->fanout_waiters = one[0];
     } else {
       return false;
     }
@@ -100,7 +110,7 @@ struct RunResult {
   // member record (it starts to write the round); its write returned (the server has handed
   // the record to every parked agent); every agent has its Round.
   double joined_s = 0, members_read_s = 0, closed_s = 0, done_s = 0;
-  std::size_t record_bytes = 0;  // the round's record, which every agent receives
+  std::size_t record_bytes = 0;     // the round's record, which every agent receives
   std::string error;                // empty when every agent got a distinct rank in one round
   bench::StoreProfile all, closer;  // store calls of every agent; of the one that closed
 };
@@ -248,6 +258,42 @@ void PrintProfile(int n, const RunResult& r) {
   }
 }
 
+void FanoutTable(const Options& o) {
+  std::vector<double> trips;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    auto r = bench::MeasureRoundTrip(1024);
+    if (r.ok()) trips.push_back(*r * 1e3);
+  }
+  std::printf(
+      "#\n# Round trip: 1024 sequential TryGets from one client, idle server: ms per "
+      "call, median [min, max] of %d runs\n  %s\n",
+      o.reps, bench::Cell(bench::Summarize(trips), 3).c_str());
+  std::printf(
+      "#\n# Fan-out: %d clients park a Get on one key, one more sets it; seconds from "
+      "that Set's start\n",
+      o.fanout_waiters);
+  std::printf("# median [min, max] of %d runs\n", o.reps);
+  std::printf("# %8s %24s %24s %7s\n", "bytes", "Set returned", "every waiter has it", "failed");
+  for (int bytes : o.fanout_bytes) {
+    std::vector<double> set, all;
+    int failed = 0;
+    for (int rep = 0; rep < o.reps; ++rep) {
+      auto r = bench::MeasureFanout(o.fanout_waiters, static_cast<std::size_t>(bytes));
+      if (!r.ok()) {
+        ++failed;
+        std::fprintf(stderr, "  fan-out %d B run %d: FAILED: %s\n", bytes, rep + 1,
+                     r.status().ToString().c_str());
+        continue;
+      }
+      set.push_back(r->set_s);
+      all.push_back(r->all_s);
+    }
+    std::printf("  %8d %24s %24s %7d\n", bytes, bench::Cell(bench::Summarize(set), 3).c_str(),
+                bench::Cell(bench::Summarize(all), 3).c_str(), failed);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -255,7 +301,8 @@ int main(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &o)) {
     std::fputs(
         "usage: bench_rendezvous_load [--agents 64,256,1024] [--reps 5] "
-        "[--last-call-ms 100] [--profile]\n",
+        "[--last-call-ms 100] [--profile]\n"
+        "                             [--fanout-bytes LIST] [--fanout-waiters N]\n",
         stderr);
     return 2;
   }
@@ -266,9 +313,8 @@ int main(int argc, char** argv) {
       "lastCall %d ms; open-file limit %llu\n",
       o.last_call_ms, static_cast<unsigned long long>(files));
   std::printf("# seconds after the agents are released, median [min, max] of %d runs\n", o.reps);
-  std::printf("# %6s %22s %22s %22s %22s %8s %6s %s\n", "agents", "last joined",
-              "members read", "record handed out", "every agent has it", "record", "failed",
-              "check");
+  std::printf("# %6s %22s %22s %22s %22s %8s %6s %s\n", "agents", "last joined", "members read",
+              "record handed out", "every agent has it", "record", "failed", "check");
   for (int n : o.agents) {
     std::vector<double> joined, read, closed, done;
     int failed = 0;
@@ -289,13 +335,17 @@ int main(int argc, char** argv) {
       closed.push_back(r.closed_s);
       done.push_back(r.done_s);
     }
-    std::printf("  %6d %24s %24s %24s %7d %s\n", n,
+    char record[32];
+    std::snprintf(record, sizeof(record), "%.1fK", last.record_bytes / 1024.0);
+    std::printf("  %6d %22s %22s %22s %22s %8s %6d %s\n", n,
                 bench::Cell(bench::Summarize(joined), 3).c_str(),
+                bench::Cell(bench::Summarize(read), 3).c_str(),
                 bench::Cell(bench::Summarize(closed), 3).c_str(),
-                bench::Cell(bench::Summarize(done), 3).c_str(), failed,
-                failed == 0 ? "ranks 0..N-1 distinct, one round" : first_error.c_str());
+                bench::Cell(bench::Summarize(done), 3).c_str(), record, failed,
+                failed == 0 ? "ok: ranks 0..N-1 once each, one round" : first_error.c_str());
     if (o.profile && failed < o.reps) PrintProfile(n, last);
     std::fflush(stdout);
   }
+  FanoutTable(o);
   return 0;
 }

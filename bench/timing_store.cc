@@ -6,7 +6,7 @@
 namespace bench {
 
 const char* StoreCallName(StoreCall call) {
-  static constexpr const char* kNames[] = {"set", "get",  "tryget", "add",
+  static constexpr const char* kNames[] = {"set", "get",  "tryget", "mget", "add",
                                            "cas", "wait", "delete", "keys"};
   return kNames[static_cast<std::size_t>(call)];
 }
@@ -43,6 +43,11 @@ train::Result<std::string> TimingStore::Get(std::string_view key, train::Millise
 
 train::Result<std::optional<std::string>> TimingStore::TryGet(std::string_view key) {
   return Timed(StoreCall::kTryGet, [&] { return base_->TryGet(key); });
+}
+
+train::Result<std::vector<std::optional<std::string>>> TimingStore::MultiGet(
+    const std::vector<std::string>& keys) {
+  return Timed(StoreCall::kMultiGet, [&] { return base_->MultiGet(keys); });
 }
 
 train::Result<std::int64_t> TimingStore::Add(std::string_view key, std::int64_t delta) {

@@ -12,7 +12,18 @@
 
 namespace bench {
 
-enum class StoreCall { kSet, kGet, kTryGet, kAdd, kCompareSet, kWait, kDelete, kKeys, kCount };
+enum class StoreCall {
+  kSet,
+  kGet,
+  kTryGet,
+  kMultiGet,
+  kAdd,
+  kCompareSet,
+  kWait,
+  kDelete,
+  kKeys,
+  kCount
+};
 const char* StoreCallName(StoreCall call);
 
 struct CallStats {
@@ -38,6 +49,8 @@ class TimingStore final : public train::Store {
   train::Status Set(std::string_view key, std::string_view value, train::Milliseconds ttl) override;
   train::Result<std::string> Get(std::string_view key, train::Milliseconds timeout) override;
   train::Result<std::optional<std::string>> TryGet(std::string_view key) override;
+  train::Result<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) override;
   train::Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override;
   train::Result<std::optional<std::string>> CompareSet(std::string_view key,
                                                        std::optional<std::string_view> expected,

@@ -54,16 +54,21 @@ std::vector<std::string> WorkerArgs(const Programs& programs, const TrialConfig&
   return args;
 }
 
-// The quick form, or, for a restart, a job file: the quick form has no flag for the backoff,
-// whose default (1s) would otherwise be most of what is measured.
+// The quick form, or, for a restart with a given backoff, a job file: the quick form has no
+// flag for the backoff, whose default (1s) would otherwise be most of what is measured.
 train::Result<std::vector<std::string>> TrainctlArgv(const Programs& programs,
                                                      const TrialConfig& config,
                                                      const std::string& dir) {
   const std::vector<std::string> worker = WorkerArgs(programs, config, dir + "/out");
-  if (!config.fail_first) {
-    std::vector<std::string> argv = {
-        programs.trainctl, "run",        "--nproc", std::to_string(config.nproc),
-        "--run-dir",       dir + "/run", "--"};
+  if (!config.fail_first || config.backoff.empty()) {
+    std::vector<std::string> argv = {programs.trainctl, "run",
+                                     "--nproc",         std::to_string(config.nproc),
+                                     "--run-dir",       dir + "/run"};
+    if (config.fail_first) {
+      argv.push_back("--max-restarts");
+      argv.push_back("1");
+    }
+    argv.push_back("--");
     argv.insert(argv.end(), worker.begin(), worker.end());
     return argv;
   }
@@ -73,7 +78,7 @@ train::Result<std::vector<std::string>> TrainctlArgv(const Programs& programs,
       << "metadata: {name: bench-restart}\nspec:\n  command: [";
   for (std::size_t i = 0; i < worker.size(); ++i) job << (i ? ", " : "") << '"' << worker[i] << '"';
   job << "]\n  procsPerNode: " << config.nproc << "\n"
-      << "  failurePolicy: {maxRestarts: 1, backoff: 0s}\n";
+      << "  failurePolicy: {maxRestarts: 1, backoff: " << config.backoff << "}\n";
   if (!job.flush()) return train::FailedPreconditionError("cannot write " + job_file);
   return std::vector<std::string>{programs.trainctl, "run", job_file, "--run-dir", dir + "/run"};
 }

@@ -27,6 +27,9 @@ struct TrialConfig {
   bool fail_first = false;        // rank 0 exits 1 on the first attempt; one restart allowed
   int hold_ms = 0;                // workers stay up this long after the barrier
   double monitor_interval = 0.5;  // torchrun --monitor_interval
+  // trainctl's restart backoff: a job file with failurePolicy.backoff set to it, or, when
+  // empty, the quick form with --max-restarts 1 and the spec's default backoff.
+  std::string backoff = "0s";
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
 };
 

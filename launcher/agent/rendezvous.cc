@@ -17,22 +17,13 @@ using train::StatusCode;
 constexpr Milliseconds kRetryFirst{20};
 constexpr Milliseconds kRetryMax{500};
 // How long one blocking wait lasts before checking for cancellation and deadlines.
-constexpr Milliseconds kWaitSlice{1000};
+constexpr Milliseconds kWaitSlice{2000};
 
 json ToJson(const NodeInfo& n) {
   return {{"agent", n.agent_id},
           {"host", n.host},
           {"hint", n.node_rank_hint},
           {"next_restart", n.next_restart}};
-}
-
-Result<NodeInfo> NodeFromJson(const json& j) {
-  try {
-    return NodeInfo{j.at("agent").get<std::string>(), j.at("host").get<std::string>(),
-                    j.at("hint").get<int>(), j.at("next_restart").get<int>()};
-  } catch (const json::exception& e) {
-    return train::DataLossError(std::string("malformed member record in the store: ") + e.what());
-  }
 }
 
 Milliseconds Remaining(Clock::time_point deadline) {
@@ -51,6 +42,16 @@ Result<std::int64_t> ParseInt(const std::string& text, std::string_view what) {
 }
 
 }  // namespace
+
+Result<NodeInfo> ParseNodeInfo(const std::string& text) {
+  try {
+    const json j = json::parse(text);
+    return NodeInfo{j.at("agent").get<std::string>(), j.at("host").get<std::string>(),
+                    j.at("hint").get<int>(), j.at("next_restart").get<int>()};
+  } catch (const json::exception& e) {
+    return train::DataLossError(std::string("malformed member record in the store: ") + e.what());
+  }
+}
 
 std::string RoundKey(std::int64_t round, std::string_view name) {
   return "round/" + std::to_string(round) + "/" + std::string(name);
@@ -110,6 +111,9 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   if (outcome) return train::AbortedError("the job has already ended: " + *outcome);
   TRAIN_ASSIGN_OR_RETURN(r, BumpCurrent(r));
   TRAIN_ASSIGN_OR_RETURN(std::int64_t slot, store_->Add(RoundKey(r, "joined"), 1));
+  if (my_round_ != r) my_slots_.clear();
+  my_round_ = r;
+  my_slots_.push_back(slot);
   TRAIN_RETURN_IF_ERROR(
       store_->Set(RoundKey(r, "member/" + std::to_string(slot)), ToJson(self_).dump()));
   const auto joined_at = Clock::now();
@@ -152,10 +156,12 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   round.id = r;
   round.restart_count = record.value("restart_count", 0);
   int index = -1;
-  for (const json& m : record.value("members", json::array())) {
-    TRAIN_ASSIGN_OR_RETURN(NodeInfo info, NodeFromJson(m));
-    if (info.agent_id == self_.agent_id) index = static_cast<int>(round.members.size());
-    round.members.push_back(std::move(info));
+  for (const json& s : record.value("slots", json::array())) {
+    const std::int64_t taken = s.get<std::int64_t>();
+    if (std::find(my_slots_.begin(), my_slots_.end(), taken) != my_slots_.end()) {
+      index = static_cast<int>(round.slots.size());
+    }
+    round.slots.push_back(taken);
   }
   if (index >= 0) {
     round.node_rank = index;
@@ -184,21 +190,16 @@ Status Rendezvous::Close(std::int64_t r, std::int64_t size) {
     keys.push_back(RoundKey(r, "member/" + std::to_string(slot)));
   }
   TRAIN_RETURN_IF_ERROR(store_->Wait(keys, Remaining(deadline_)));
+  TRAIN_ASSIGN_OR_RETURN(auto records, store_->MultiGet(keys));  // one request for all
   struct Slot {
     NodeInfo info;
     std::int64_t slot;
   };
   std::vector<Slot> slots;
   for (std::int64_t slot = 1; slot <= size; ++slot) {
-    TRAIN_ASSIGN_OR_RETURN(auto text, store_->TryGet(keys[static_cast<std::size_t>(slot - 1)]));
+    const auto& text = records[static_cast<std::size_t>(slot - 1)];
     if (!text) continue;  // vanished: the store restarted mid-round; the round will be redone
-    json j;
-    try {
-      j = json::parse(*text);
-    } catch (const json::exception& e) {
-      return train::DataLossError("malformed member record: " + std::string(e.what()));
-    }
-    TRAIN_ASSIGN_OR_RETURN(NodeInfo info, NodeFromJson(j));
+    TRAIN_ASSIGN_OR_RETURN(NodeInfo info, ParseNodeInfo(*text));
     // An agent that retried after a transient error may hold two slots: keep its first.
     bool seen = std::any_of(slots.begin(), slots.end(),
                             [&](const Slot& s) { return s.info.agent_id == info.agent_id; });
@@ -210,13 +211,15 @@ Status Rendezvous::Close(std::int64_t r, std::int64_t size) {
     int kb = b.info.node_rank_hint < 0 ? INT_MAX : b.info.node_rank_hint;
     return ka != kb ? ka < kb : a.slot < b.slot;
   });
-  json members = json::array();
+  // The record every agent reads: slots only, a few bytes per node (hosts stay in the member
+  // records, read when a message needs one).
+  json order = json::array();
   int restart_count = 0;
   for (const Slot& s : slots) {
-    members.push_back(ToJson(s.info));
+    order.push_back(s.slot);
     restart_count = std::max(restart_count, s.info.next_restart);
   }
-  json record = {{"members", members}, {"restart_count", restart_count}};
+  json record = {{"slots", order}, {"restart_count", restart_count}};
   return store_->Set(RoundKey(r, "closed"), record.dump());
 }
 

@@ -6,7 +6,8 @@
 //   round/<r>/joined           counter: each joining agent takes the next slot
 //   round/<r>/member/<slot>    the agent's NodeInfo (JSON)
 //   round/<r>/size             "<K> <agent>": the first agent to claim the close, and K
-//   round/<r>/closed           the round's members in node order (JSON): the round is on
+//   round/<r>/closed           the round's member slots in node order and its restart count
+//                              (JSON, a few bytes per node: every agent reads it)
 //   round/<r>/restart          the reason the round ended early; set once by anyone
 //   outcome                    how the job ended (JSON), so late agents stop waiting
 #ifndef TRAINCTL_AGENT_RENDEZVOUS_H_
@@ -42,10 +43,13 @@ struct NodeInfo {
 struct Round {
   std::int64_t id = 0;
   int node_rank = 0;
-  int restart_count = 0;          // the largest next_restart among the members
-  std::vector<NodeInfo> members;  // in node order
-  int num_nodes() const { return static_cast<int>(members.size()); }
+  int restart_count = 0;            // the largest next_restart among the members
+  std::vector<std::int64_t> slots;  // the members' join slots, in node order
+  int num_nodes() const { return static_cast<int>(slots.size()); }
 };
+
+// A member's record, as stored under round/<r>/member/<slot>.
+train::Result<NodeInfo> ParseNodeInfo(const std::string& json);
 
 class Rendezvous {
  public:
@@ -74,6 +78,8 @@ class Rendezvous {
   train::Store* store_;
   RendezvousConfig config_;
   NodeInfo self_;
+  std::vector<std::int64_t> my_slots_;  // in the round being joined (a retry takes another)
+  std::int64_t my_round_ = -1;
   std::chrono::steady_clock::time_point deadline_;
 };
 

@@ -274,7 +274,7 @@ class RoundMonitor {
       if (alive.count(node) == 0 && done.count(node) == 0) {
         FailureReport report;
         report.node_rank = node;
-        report.host = round_.members[static_cast<std::size_t>(node)].host;
+        report.host = HostOf(node);
         report.exit_code = kExitAgentError;
         report.when = WallClockNow();
         report.reason = "node " + std::to_string(node) + " (" + report.host +
@@ -316,6 +316,15 @@ class RoundMonitor {
       }
     }
     return false;
+  }
+
+  // The host of node `node`, from its member record ("?" when the store lost it).
+  std::string HostOf(int node) {
+    const std::int64_t slot = round_.slots[static_cast<std::size_t>(node)];
+    auto text = round_store_->TryGet("member/" + std::to_string(slot));
+    if (!text.ok() || !*text) return "?";
+    auto info = ParseNodeInfo(**text);
+    return info.ok() ? info->host : "?";
   }
 
   RoundEnd Fail(const FailureReport& report, const std::string& reason) {

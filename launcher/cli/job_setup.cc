@@ -45,6 +45,7 @@ std::string FlagFor(const std::string& path) {
   if (path.rfind("spec.procsPerNode", 0) == 0) return "--nproc";
   if (path.rfind("spec.nodes", 0) == 0) return "--nnodes";
   if (path.rfind("spec.failurePolicy.maxRestarts", 0) == 0) return "--max-restarts";
+  if (path.rfind("spec.failurePolicy.backoff", 0) == 0) return "--backoff";
   return "";
 }
 
@@ -52,6 +53,7 @@ train::Status ApplyFlags(const JobFlags& flags, v1::TrainingJob* job) {
   auto* spec = job->mutable_spec();
   if (flags.nproc >= 0) spec->set_procs_per_node(flags.nproc);
   if (flags.max_restarts >= 0) spec->mutable_failure_policy()->set_max_restarts(flags.max_restarts);
+  if (!flags.backoff.empty()) spec->mutable_failure_policy()->set_backoff(flags.backoff);
   if (!flags.nnodes.empty()) {
     const std::size_t colon = flags.nnodes.find(':');
     try {

@@ -14,6 +14,7 @@ struct JobFlags {
   int nproc = -1;                    // --nproc / --nproc-per-node
   std::string nnodes;                // --nnodes M or MIN:MAX
   int max_restarts = -1;             // --max-restarts
+  std::string backoff;               // --backoff (a duration)
   std::string run_dir;               // --run-dir
 };
 

@@ -1,10 +1,13 @@
 // trainctl: the command line. Parses flags with CLI11 and dispatches to commands.h.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "data_commands.h"
 #include "launch_commands.h"
 
 namespace {
@@ -23,7 +26,9 @@ Examples:
   trainctl explain spec.rendezvous           document a field (like kubectl explain)
   trainctl defaults job.yaml                 the spec with every default filled in
   trainctl version                           versions, and the GPUs this build can use
-  trainctl data plan --samples 60000 --world 4 --rank 1 --epoch 0 --seed 7   a rank's samples
+  trainctl data import idx --images I.gz --labels L.gz -o fashion-mnist.h5   IDX to HDF5
+  trainctl data inspect fashion-mnist.h5     fields, shapes, dtypes, chunks
+  trainctl data plan --samples 60000 --world 4 --rank 1 --seed 7   a rank's samples
 
 Exit codes: 0 success, 1 failure (an invalid spec, a failed check), 2 usage error.
 run and agent exit with the first failing worker's code (128+N when killed by signal N).
@@ -31,8 +36,22 @@ Run `trainctl COMMAND --help` for a command's flags.)";
 
 }  // namespace
 
+namespace {
+
+// A store that serves many agents needs a descriptor per connection: use all the process may.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace trainctl::cli;
+  RaiseOpenFileLimit();
   CLI::App app(kDescription, "trainctl");
   app.footer(kFooter);
   app.require_subcommand(1);
@@ -63,7 +82,8 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print versions and the GPUs this build can use");
 
-  auto* data = app.add_subcommand("data", "Datasets: plan a job's sharding");
+  auto* data =
+      app.add_subcommand("data", "Datasets: import to HDF5, inspect, plan a job's sharding");
   data->require_subcommand(1);
   PlanFlags plan_flags;
   auto* plan = data->add_subcommand(
@@ -82,6 +102,64 @@ int main(int argc, char** argv) {
   plan->add_flag("--pad", plan_flags.pad, "Equal counts per rank; repeat the epoch's start");
   plan->add_flag("--no-shuffle", plan_flags.no_shuffle, "Keep the dataset's order");
 
+  // data import idx|csv, data inspect (data_commands.h).
+  auto* data_import = data->add_subcommand(
+      "import",
+      "Convert files to HDF5: one dataset per field, rows along the first dimension, chunked "
+      "and compressed; the output appears whole or not at all");
+  data_import->require_subcommand(1);
+
+  ImportIdxFlags idx_flags;
+  auto* import_idx = data_import->add_subcommand(
+      "idx",
+      "IDX files (MNIST's format, gzip'd or not): images keep their type and shape, labels "
+      "become int64 [N]");
+  import_idx->add_option("--images", idx_flags.images, "Images (IDX file)")->required();
+  import_idx->add_option("--labels", idx_flags.labels, "Labels (1-D IDX file), one per image")
+      ->required();
+  import_idx->add_option("-o,--output", idx_flags.output, "HDF5 file to write")->required();
+  import_idx
+      ->add_option(
+          "--chunk-rows", idx_flags.chunk_rows,
+          "Rows per chunk (default: a power of two, the most that fit in 32 KiB, at most 1024)")
+      ->check(CLI::PositiveNumber);
+  import_idx->add_option("--compression", idx_flags.compression, "Deflate level: 0 (none) to 9")
+      ->check(CLI::Range(0, 9))
+      ->capture_default_str();
+  import_idx->add_option("--images-field", idx_flags.images_field, "Name of the images dataset")
+      ->capture_default_str();
+  import_idx->add_option("--labels-field", idx_flags.labels_field, "Name of the labels dataset")
+      ->capture_default_str();
+  import_idx->add_flag("--force", idx_flags.force, "Replace the output file if it exists");
+
+  ImportCsvFlags csv_flags;
+  auto* import_csv = data_import->add_subcommand(
+      "csv",
+      "Numeric CSV with a header row: float64 `features` [N, C] (and `target` [N] with "
+      "--target); a first line \"ROWS,COLUMNS\" (scikit-learn's) is detected and skipped");
+  import_csv->add_option("FILE", csv_flags.input, "CSV file (gzip'd or not)")->required();
+  import_csv->add_option("-o,--output", csv_flags.output, "HDF5 file to write")->required();
+  import_csv
+      ->add_option("--skip-rows", csv_flags.skip_rows,
+                   "Lines before the header (default: detect scikit-learn's first line)")
+      ->check(CLI::NonNegativeNumber);
+  import_csv->add_option("--target", csv_flags.target,
+                         "Column to store as `target` instead of in `features`");
+  import_csv->add_option("--chunk-rows", csv_flags.chunk_rows, "Rows per chunk")
+      ->check(CLI::PositiveNumber);
+  import_csv->add_option("--compression", csv_flags.compression, "Deflate level: 0 (none) to 9")
+      ->check(CLI::Range(0, 9))
+      ->capture_default_str();
+  import_csv->add_flag("--force", csv_flags.force, "Replace the output file if it exists");
+
+  InspectFlags inspect_flags;
+  auto* data_inspect = data->add_subcommand(
+      "inspect",
+      "Describe an HDF5 file: each dataset's type, shape, chunks, compression, size and "
+      "attributes, and the number of rows they share");
+  data_inspect->add_option("FILE", inspect_flags.file, "HDF5 file")->required();
+  data_inspect->add_flag("--json", inspect_flags.json, "Print JSON for programs");
+
   // run and agent take the quick form's command after "--"; split it off before parsing.
   JobFlags job_flags;
   std::vector<char*> args(argv, argv + argc);
@@ -99,6 +177,9 @@ int main(int argc, char** argv) {
                         "Nodes: N, or MIN:MAX for an elastic job (spec.nodes)");
     command->add_option("--max-restarts", job_flags.max_restarts,
                         "Group restarts allowed (spec.failurePolicy.maxRestarts)");
+    command->add_option("--backoff", job_flags.backoff,
+                        "Wait before a restart, doubling each time, e.g. 500ms "
+                        "(spec.failurePolicy.backoff)");
     command->add_option("--run-dir", job_flags.run_dir,
                         "Where per-rank logs and the token go (default runs/JOB/TIMESTAMP)");
   };
@@ -147,6 +228,9 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
   if (defaults->parsed()) return RunDefaults(defaults_file);
   if (version->parsed()) return RunVersion();
   if (plan->parsed()) return RunDataPlan(plan_flags);
+  if (import_idx->parsed()) return RunDataImportIdx(idx_flags);
+  if (import_csv->parsed()) return RunDataImportCsv(csv_flags);
+  if (data_inspect->parsed()) return RunDataInspect(inspect_flags);
   if (run->parsed()) return RunJob(job_flags);
   if (agent->parsed()) {
     agent_flags.job = job_flags;

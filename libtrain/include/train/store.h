@@ -48,6 +48,11 @@ class Store {
   // The value of `key` now, or nullopt when it is not set. Never waits.
   virtual Result<std::optional<std::string>> TryGet(std::string_view key) = 0;
 
+  // The values of `keys` now, in order (nullopt for a key that is not set), in one request.
+  // Never waits.
+  virtual Result<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) = 0;
+
   // Atomically adds `delta` to the integer at `key` (absent counts as 0); returns the new value.
   // INVALID_ARGUMENT when the key holds something that is not an integer; OUT_OF_RANGE when
   // the sum overflows.

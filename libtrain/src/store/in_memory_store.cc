@@ -35,6 +35,10 @@ class InMemoryStore final : public Store {
   Result<std::optional<std::string>> TryGet(std::string_view key) override {
     return state_->TryGet(key);
   }
+  Result<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) override {
+    return state_->MultiGet(keys);
+  }
 
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override {
     return state_->Add(key, delta);

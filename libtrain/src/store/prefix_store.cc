@@ -25,6 +25,13 @@ class PrefixStore final : public Store {
   Result<std::optional<std::string>> TryGet(std::string_view key) override {
     return base_->TryGet(Scoped(key));
   }
+  Result<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) override {
+    std::vector<std::string> scoped;
+    scoped.reserve(keys.size());
+    for (const std::string& key : keys) scoped.push_back(Scoped(key));
+    return base_->MultiGet(scoped);
+  }
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override {
     return base_->Add(Scoped(key), delta);
   }

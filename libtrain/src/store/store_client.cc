@@ -82,6 +82,18 @@ class HttpStore final : public Store {
     return std::move(reply.value);
   }
 
+  Result<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) override {
+    StoreRequest request;
+    request.keys = keys;
+    TRAIN_ASSIGN_OR_RETURN(StoreReply reply, Call(StoreOp::kMultiGet, request));
+    if (reply.values.size() != keys.size()) {
+      return DataLossError("the store answered " + std::to_string(reply.values.size()) +
+                           " values for " + std::to_string(keys.size()) + " keys");
+    }
+    return std::move(reply.values);
+  }
+
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override {
     StoreRequest request = WithKey(key);
     request.delta = delta;

@@ -13,10 +13,11 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::array<std::pair<StoreOp, std::string_view>, 8> kOpNames = {{
+constexpr std::array<std::pair<StoreOp, std::string_view>, 9> kOpNames = {{
     {StoreOp::kSet, "set"},
     {StoreOp::kGet, "get"},
     {StoreOp::kTryGet, "tryget"},
+    {StoreOp::kMultiGet, "mget"},
     {StoreOp::kAdd, "add"},
     {StoreOp::kCompareSet, "cas"},
     {StoreOp::kWait, "wait"},
@@ -105,6 +106,32 @@ class Fields {
     return out;
   }
 
+  // A list whose items are base64 strings or null.
+  std::vector<std::optional<std::string>> NullableBytesList(const char* name) {
+    std::vector<std::optional<std::string>> out;
+    const Json* field = Find(name);
+    if (field == nullptr) return out;
+    if (!field->is_array()) {
+      Fail(std::string("field \"") + name + "\" is not a list");
+      return out;
+    }
+    for (const Json& item : *field) {
+      if (item.is_null()) {
+        out.push_back(std::nullopt);
+        continue;
+      }
+      Result<std::string> bytes =
+          item.is_string() ? Base64Decode(item.get_ref<const std::string&>())
+                           : Result<std::string>(InvalidArgumentError("not a base64 string"));
+      if (!bytes.ok()) {
+        Fail(std::string("field \"") + name + "\": " + bytes.status().message());
+        return {};
+      }
+      out.push_back(std::move(bytes).value());
+    }
+    return out;
+  }
+
  private:
   const Json* Find(const char* name) {
     if (!status_.ok()) return nullptr;
@@ -160,7 +187,7 @@ std::optional<StoreOp> ParseStoreOp(std::string_view name) {
 
 std::string EncodeRequest(StoreOp op, const StoreRequest& request) {
   Json json = Json::object();
-  if (op == StoreOp::kWait) {
+  if (op == StoreOp::kWait || op == StoreOp::kMultiGet) {
     json["keys"] = request.keys;
   } else if (op == StoreOp::kKeys) {
     json["prefix"] = request.prefix;
@@ -184,6 +211,7 @@ std::string EncodeRequest(StoreOp op, const StoreRequest& request) {
       json["desired"] = Base64Encode(request.value);
       break;
     case StoreOp::kTryGet:
+    case StoreOp::kMultiGet:
     case StoreOp::kDelete:
     case StoreOp::kKeys:
       break;
@@ -194,7 +222,7 @@ std::string EncodeRequest(StoreOp op, const StoreRequest& request) {
 Result<StoreRequest> DecodeRequest(StoreOp op, std::string_view body) {
   Fields fields(op, "request", body);
   StoreRequest request;
-  if (op == StoreOp::kWait) {
+  if (op == StoreOp::kWait || op == StoreOp::kMultiGet) {
     request.keys = fields.Strings("keys");
   } else if (op == StoreOp::kKeys) {
     request.prefix = fields.String("prefix");
@@ -218,6 +246,7 @@ Result<StoreRequest> DecodeRequest(StoreOp op, std::string_view body) {
       request.value = fields.Bytes("desired", /*nullable=*/false).value_or("");
       break;
     case StoreOp::kTryGet:
+    case StoreOp::kMultiGet:
     case StoreOp::kDelete:
     case StoreOp::kKeys:
       break;
@@ -243,6 +272,12 @@ std::string EncodeReply(StoreOp op, const StoreReply& reply) {
     case StoreOp::kKeys:
       json["keys"] = reply.keys;
       break;
+    case StoreOp::kMultiGet: {
+      Json values = Json::array();
+      for (const auto& value : reply.values) values.push_back(BytesOrNull(value));
+      json["values"] = std::move(values);
+      break;
+    }
     case StoreOp::kSet:
     case StoreOp::kWait:
       break;
@@ -267,6 +302,9 @@ Result<StoreReply> DecodeReply(StoreOp op, std::string_view body) {
       break;
     case StoreOp::kKeys:
       reply.keys = fields.Strings("keys");
+      break;
+    case StoreOp::kMultiGet:
+      reply.values = fields.NullableBytesList("values");
       break;
     case StoreOp::kSet:
     case StoreOp::kWait:

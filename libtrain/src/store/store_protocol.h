@@ -20,7 +20,7 @@
 
 namespace train::internal {
 
-enum class StoreOp { kSet, kGet, kTryGet, kAdd, kCompareSet, kWait, kDelete, kKeys };
+enum class StoreOp { kSet, kGet, kTryGet, kMultiGet, kAdd, kCompareSet, kWait, kDelete, kKeys };
 
 // The op's name in the path: "set", "get", "tryget", "add", "cas", "wait", "delete", "keys".
 std::string_view StoreOpName(StoreOp op);
@@ -33,7 +33,7 @@ inline constexpr std::string_view kStorePathPrefix = "/v1/";
 inline constexpr Milliseconds kMaxServerWait{std::chrono::minutes(5)};
 
 struct StoreRequest {
-  std::vector<std::string> keys;        // one key, except for wait (any number) and keys (none)
+  std::vector<std::string> keys;        // one key, except for wait and mget (any number), keys
   std::string value;                    // set: the value; cas: the desired value
   std::optional<std::string> expected;  // cas: nullopt means "absent"
   std::int64_t delta = 0;               // add
@@ -43,10 +43,11 @@ struct StoreRequest {
 };
 
 struct StoreReply {
-  std::optional<std::string> value;  // get, tryget, cas (nullopt: absent)
-  std::int64_t number = 0;           // add: the new value
-  bool existed = false;              // delete
-  std::vector<std::string> keys;     // keys
+  std::optional<std::string> value;                // get, tryget, cas (nullopt: absent)
+  std::int64_t number = 0;                         // add: the new value
+  bool existed = false;                            // delete
+  std::vector<std::string> keys;                   // keys
+  std::vector<std::optional<std::string>> values;  // mget
 };
 
 std::string EncodeRequest(StoreOp op, const StoreRequest& request);

@@ -29,6 +29,12 @@ std::optional<StoreReply> RunNow(StoreState& state, StoreOp op, const StoreReque
       if (value.ok()) reply.value = std::move(value).value();
       break;
     }
+    case StoreOp::kMultiGet: {
+      auto values = state.MultiGet(request.keys);
+      if (!values.ok()) status = values.status();
+      if (values.ok()) reply.values = std::move(values).value();
+      break;
+    }
     case StoreOp::kAdd: {
       auto sum = state.Add(key, request.delta);
       if (!sum.ok()) status = sum.status();

@@ -185,6 +185,21 @@ Result<std::optional<std::string>> StoreState::TryGet(std::string_view key) {
   return std::optional<std::string>(it->second.value);
 }
 
+Result<std::vector<std::optional<std::string>>> StoreState::MultiGet(
+    const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) TRAIN_RETURN_IF_ERROR(ValidateKey(key));
+  std::vector<std::optional<std::string>> values;
+  values.reserve(keys.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeExpiredLocked(now_());
+  for (const std::string& key : keys) {
+    auto it = entries_.find(key);
+    values.push_back(it == entries_.end() ? std::nullopt
+                                          : std::optional<std::string>(it->second.value));
+  }
+  return values;
+}
+
 Result<std::int64_t> StoreState::Add(std::string_view key, std::int64_t delta) {
   TRAIN_RETURN_IF_ERROR(ValidateKey(key, limits_.max_key_bytes));
   std::vector<Completion> completions;

@@ -54,6 +54,7 @@ class StoreState {
   // The operations of train::Store, without waiting.
   Status Set(std::string_view key, std::string_view value, Milliseconds ttl);
   Result<std::optional<std::string>> TryGet(std::string_view key);
+  Result<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys);
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta);
   Result<std::optional<std::string>> CompareSet(std::string_view key,
                                                 std::optional<std::string_view> expected,

@@ -145,6 +145,26 @@ TEST_F(StoreServerTest, EveryOperationWorksOverHttp) {
   EXPECT_EQ(client_->Set("bad key", "v").code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(StoreServerTest, MultiGetReadsAThousandKeysInOneRequest) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) {
+    keys.push_back("member/" + std::to_string(i));
+    if (i % 3 != 0) {
+      ASSERT_TRUE(client_->Set(keys.back(), std::string(i % 7, '\0') + "x").ok());
+    }
+  }
+  auto values = client_->MultiGet(keys);
+  ASSERT_TRUE(values.ok()) << values.status();
+  ASSERT_EQ(values->size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    if (i % 3 == 0) {
+      EXPECT_EQ((*values)[static_cast<std::size_t>(i)], std::nullopt) << i;
+    } else {
+      EXPECT_EQ((*values)[static_cast<std::size_t>(i)], std::string(i % 7, '\0') + "x") << i;
+    }
+  }
+}
+
 TEST_F(StoreServerTest, TtlExpiresOverHttp) {
   ASSERT_TRUE(client_->Set("heartbeat/node0", "1", Milliseconds(50)).ok());
   EXPECT_THAT(*client_->Keys("heartbeat/"), ElementsAre("heartbeat/node0"));

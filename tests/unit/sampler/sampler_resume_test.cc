@@ -16,7 +16,8 @@ namespace {
 SamplerState Consume(const SamplerOptions& options, int world, SamplerState state,
                      std::size_t batch, int steps, std::vector<std::uint64_t>* seen) {
   std::vector<ShardedSampler> ranks;
-  for (int r = 0; r < world; ++r) ranks.push_back(*ShardedSampler::Create(options, r, world, state));
+  for (int r = 0; r < world; ++r)
+    ranks.push_back(*ShardedSampler::Create(options, r, world, state));
   for (int s = 0; s < steps && !ranks[0].epoch_done(); ++s) {
     for (auto& rank : ranks) {
       for (std::uint64_t sample : rank.NextBatch(batch)) seen->push_back(sample);

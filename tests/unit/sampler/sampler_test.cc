@@ -157,7 +157,8 @@ TEST(SamplerState, SerializesAndParses) {
   SamplerState s{3, 1024};
   EXPECT_EQ(s.Serialize(), "epoch=3 cursor=1024");
   EXPECT_EQ(*SamplerState::Parse(s.Serialize()), s);
-  for (const char* bad : {"", "epoch=3", "epoch=x cursor=1", "cursor=1 epoch=3", "epoch=-1 cursor=0"}) {
+  for (const char* bad :
+       {"", "epoch=3", "epoch=x cursor=1", "cursor=1 epoch=3", "epoch=-1 cursor=0"}) {
     EXPECT_FALSE(SamplerState::Parse(bad).ok()) << bad;
   }
 }

@@ -37,6 +37,17 @@ TEST_F(InMemoryStoreTest, SetThenGetAndTryGet) {
   EXPECT_EQ(*store_->TryGet("addr/1"), std::nullopt);
 }
 
+TEST_F(InMemoryStoreTest, MultiGetReadsManyKeysInOrder) {
+  ASSERT_TRUE(store_->Set("m/1", "one").ok());
+  ASSERT_TRUE(store_->Set("m/3", "three").ok());
+  auto values = store_->MultiGet({"m/3", "m/2", "m/1"});
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_THAT(*values, ElementsAre(std::optional<std::string>("three"), std::nullopt,
+                                   std::optional<std::string>("one")));
+  EXPECT_THAT(*store_->MultiGet({}), IsEmpty());
+  EXPECT_FALSE(store_->MultiGet({"ok", "bad key"}).ok()) << "every key is checked";
+}
+
 TEST_F(InMemoryStoreTest, ValuesAreArbitraryBytes) {
   std::string bytes;
   for (int b = 0; b < 256; ++b) bytes += static_cast<char>(b);
