@@ -131,8 +131,9 @@ std::uint64_t ShardedSampler::ComputeEpochEnd() const {
 }
 
 std::uint64_t ShardedSampler::SampleAt(std::uint64_t position) const {
-  // Padding repeats the epoch from its start.
-  return permutation_(position % options_.num_samples);
+  // Padding repeats the epoch from its start (the division only for padded positions).
+  const std::uint64_t n = options_.num_samples;
+  return permutation_(position < n ? position : position % n);
 }
 
 std::vector<std::uint64_t> ShardedSampler::NextBatch(std::size_t batch_size) {

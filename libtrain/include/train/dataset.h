@@ -5,18 +5,20 @@
 // sampler step; Read returns, for every field, a tensor [indices.size(), ...rest of the field's
 // shape] with the rows in the order asked for (repeats allowed).
 //
-// Reads are coalesced: the distinct rows are sorted, merged into runs of consecutive rows, and
-// read run by run in file order with a chunk cache sized for the batch, so each chunk a batch
-// touches is read and decompressed once. For shuffled training, chunk the leading dimension
-// small (one to a few dozen rows): a random row costs reading and decompressing its whole
-// chunk.
+// Rows are read in blocks aligned to the file's chunks (a block is chunk_shape[0] rows; 64 rows
+// or fewer for a contiguous field), each block with one HDF5 read that decompresses its chunks
+// once. A Dataset keeps the blocks it read, decompressed and converted, up to
+// DatasetOptions::chunk_cache_bytes (least recently used out), and copies rows from them: once
+// a file fits, later epochs read from memory. For shuffled training, chunk the leading
+// dimension small (one to a few dozen rows): a random row not kept costs reading and
+// decompressing its whole chunk.
 //
 // Threads: every method may be called from any thread. HDF5 calls are serialized through one
 // process-wide lock, and the background reads of Prefetch take it too.
 //
-// fork(): the file is open only while a read runs (opening it costs about 0.1 ms per Read),
-// and fork waits for a read in progress, so a child never inherits an open HDF5 file. A
-// Dataset opened in the parent must not be used in the child: its methods return
+// fork(): the file is open only while a read runs (opening it costs about 0.1 ms per Read that
+// misses a block), and fork waits for a read in progress, so a child never inherits an open
+// HDF5 file. A Dataset opened in the parent must not be used in the child: its methods return
 // FAILED_PRECONDITION there (destroying it is allowed). Open a new Dataset in the child.
 #ifndef TRAIN_DATASET_H_
 #define TRAIN_DATASET_H_
@@ -98,8 +100,9 @@ struct DatasetOptions {
   std::map<std::string, DType> read_as;
   // Batches queued by Prefetch and not yet taken by Next; Prefetch blocks beyond this. >= 1.
   std::size_t prefetch_depth = 2;
-  // Upper bound of the HDF5 chunk cache a read sets up for the chunks its batch touches.
-  std::size_t chunk_cache_bytes = std::size_t{64} << 20;
+  // Bytes of decompressed, converted blocks of rows the Dataset keeps between reads (see
+  // above); a block larger than this is read for each batch that needs it and not kept.
+  std::size_t chunk_cache_bytes = std::size_t{256} << 20;
 };
 
 class Dataset {
@@ -121,7 +124,8 @@ class Dataset {
 
   // The rows `indices` of every field, in the order given (repeats allowed; an empty list gives
   // tensors with a leading dimension of 0). OUT_OF_RANGE for an index >= size(); DATA_LOSS when
-  // HDF5 cannot read the data; FAILED_PRECONDITION when the file changed since Open.
+  // HDF5 cannot read the data; FAILED_PRECONDITION when the file changed since Open. Only
+  // blocks not kept in memory are read from the file, so only those see such errors.
   Result<Batch> Read(const std::vector<std::uint64_t>& indices);
 
   // Queues Read(indices) to run in the background; Next returns the results in the order

@@ -5,9 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "data/block_cache.h"
 #include "data/hdf5_reader.h"
 #include "data/prefetcher.h"
-#include "data/read_plan.h"
 
 namespace train {
 
@@ -16,12 +16,17 @@ struct Dataset::Impl {
   DatasetOptions options;
   internal::FileLayout layout;
   pid_t owner = 0;  // the process that opened it
+  std::unique_ptr<internal::BlockCache> cache;
   std::unique_ptr<internal::Prefetcher> prefetcher;
 
   ~Impl() {
     // In a forked child the prefetch thread does not exist and its mutex and condition
     // variable may be frozen mid-use: joining or destroying them could hang, so leave them.
-    if (getpid() != owner) static_cast<void>(prefetcher.release());
+    // The cache too: the parent's thread may have been changing it at the fork.
+    if (getpid() != owner) {
+      static_cast<void>(prefetcher.release());
+      static_cast<void>(cache.release());
+    }
   }
 
   Status CheckProcess() const {
@@ -46,7 +51,7 @@ struct Dataset::Impl {
 
   // Checked indices only; runs on the caller's thread or the prefetch thread.
   Result<Batch> ReadChecked(const std::vector<std::uint64_t>& indices) const {
-    return internal::ReadRows(path, layout, internal::PlanRead(indices), options.chunk_cache_bytes);
+    return internal::ReadRows(path, layout, indices, *cache);
   }
 };
 
@@ -73,6 +78,7 @@ Result<std::unique_ptr<Dataset>> Dataset::Open(const std::string& path,
   impl->options = options;
   impl->layout = std::move(layout);
   impl->owner = getpid();
+  impl->cache = std::make_unique<internal::BlockCache>(options.chunk_cache_bytes);
   const Impl* reader = impl.get();
   impl->prefetcher = std::make_unique<internal::Prefetcher>(
       [reader](const std::vector<std::uint64_t>& indices) { return reader->ReadChecked(indices); },

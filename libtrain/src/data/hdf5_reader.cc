@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -183,32 +184,12 @@ Result<FieldInfo> InspectField(hid_t file, const std::string& path, const std::s
   return info;
 }
 
-// Sizes the chunk cache for the chunks this read touches, so none is evicted and decompressed
-// again before the read is done, without holding more than `limit` bytes.
-Status SetChunkCache(hid_t access_plist, const FieldInfo& info, std::size_t stored_size,
-                     const ReadPlan& plan, std::size_t limit) {
+// HDF5's own chunk cache would hold the chunks a second time, beside the block cache; a block
+// covers whole chunks, so each is decompressed once per block read without it.
+Status DisableChunkCache(hid_t access_plist, const std::string& path, const FieldInfo& info) {
   if (info.chunk_shape.empty()) return Status::Ok();
-  const std::uint64_t chunk_rows = info.chunk_shape[0];
-  std::uint64_t row_blocks = 0;
-  std::uint64_t last_block = std::numeric_limits<std::uint64_t>::max();
-  for (const RowRun& run : plan.runs) {  // runs ascend: each block is counted once
-    const std::uint64_t first = run.start / chunk_rows,
-                        last = (run.start + run.count - 1) / chunk_rows;
-    row_blocks += last - first + 1 - (first == last_block ? 1 : 0);
-    last_block = last;
-  }
-  std::uint64_t chunks_per_block = 1;
-  for (std::size_t i = 1; i < info.shape.size(); ++i) {
-    chunks_per_block *= (info.shape[i] + info.chunk_shape[i] - 1) / info.chunk_shape[i];
-  }
-  const std::uint64_t chunk_bytes = Product(info.chunk_shape, 0) * stored_size;
-  const std::uint64_t wanted = row_blocks * chunks_per_block * chunk_bytes;
-  const std::uint64_t bytes = std::min<std::uint64_t>(wanted, limit);
-  // Ten slots per cached chunk keep hash collisions (which evict) rare.
-  const std::uint64_t slots = std::min<std::uint64_t>(10 * (bytes / chunk_bytes) + 11, 1 << 22);
-  if (H5Pset_chunk_cache(access_plist, slots, bytes, 1.0) < 0) {
-    return InternalError("H5Pset_chunk_cache failed for field '" + info.name +
-                         "': " + TakeHdf5ErrorStack());
+  if (H5Pset_chunk_cache(access_plist, 0, 0, 1.0) < 0) {
+    return Hdf5Error(StatusCode::kInternal, "H5Pset_chunk_cache", path, info.name, "");
   }
   return Status::Ok();
 }
@@ -225,89 +206,111 @@ Status CheckUnchanged(hid_t type, hid_t space, const std::string& path, const Fi
                                  " when opened. " + kChangedAdvice);
 }
 
-// Reads the runs of `plan` one after the other into `buffer` (distinct rows, ascending).
-// One read per run rather than one over the union of the runs: HDF5 1.10 maps an irregular
-// selection onto chunks element by element, which made shuffled batches 1.2-11x slower (more
-// so the smaller the chunks). The chunk cache keeps a chunk that several runs share from
-// being decompressed again.
-Status ReadRuns(hid_t dataset, hid_t file_space, hid_t memory_type, const ReadPlan& plan,
-                const std::string& path, const FieldInfo& info, void* buffer) {
+// A field opened for reading blocks, with the memory type its rows convert to.
+struct OpenField {
+  Hid dataset, type, file_space;
+  Hid half_type;  // owns memory_type when it is a native-order copy of a half type
+  hid_t memory_type = H5I_INVALID_HID;
+  bool round_from_double = false;  // read as double, then round to float16/bfloat16
+};
+
+Result<OpenField> OpenForRead(hid_t file, const std::string& path, const FieldInfo& info) {
+  Hid access_plist(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  if (!access_plist.valid()) return Hdf5Error(StatusCode::kInternal, "H5Pcreate", path, "", "");
+  TRAIN_RETURN_IF_ERROR(DisableChunkCache(access_plist.get(), path, info));
+  OpenField field;
+  field.dataset = Hid(H5Dopen2(file, info.name.c_str(), access_plist.get()), H5Dclose);
+  if (!field.dataset.valid()) {
+    return Hdf5Error(StatusCode::kFailedPrecondition, "H5Dopen", path, info.name, kChangedAdvice);
+  }
+  field.type = Hid(H5Dget_type(field.dataset.get()), H5Tclose);
+  field.file_space = Hid(H5Dget_space(field.dataset.get()), H5Sclose);
+  if (!field.type.valid() || !field.file_space.valid()) {
+    return Hdf5Error(StatusCode::kDataLoss, "reading the layout", path, info.name, "");
+  }
+  TRAIN_RETURN_IF_ERROR(CheckUnchanged(field.type.get(), field.file_space.get(), path, info));
+  // float16/bfloat16: read as stored when the file holds that type, else as double and round.
+  const std::optional<hid_t> native = NativeType(info.dtype);
+  field.round_from_double =
+      !native && DescribeStoredType(field.type.get()).dtype != std::optional<DType>(info.dtype);
+  if (!native && !field.round_from_double) {
+    TRAIN_ASSIGN_OR_RETURN(field.half_type, NativeOrderCopy(field.type.get()));
+  }
+  field.memory_type = native                    ? *native
+                      : field.round_from_double ? H5T_NATIVE_DOUBLE
+                                                : field.half_type.get();
+  return field;
+}
+
+// Rows [first, first + rows) of the field with one H5Dread, converted to info.dtype. The block
+// covers whole chunks, so HDF5 decompresses each of them once. One read per block rather than
+// one over several: HDF5 1.10 maps an irregular selection onto chunks element by element.
+Result<BlockCache::Block> ReadBlock(OpenField& field, const std::string& path,
+                                    const FieldInfo& info, std::uint64_t first,
+                                    std::uint64_t rows) {
+  const std::uint64_t row_elements = Product(info.shape, 1);
+  auto block =
+      std::make_shared<std::vector<std::byte>>(rows * row_elements * DTypeSize(info.dtype));
+  if (block->empty()) return BlockCache::Block(std::move(block));
   const int rank = static_cast<int>(info.shape.size());
   std::vector<hsize_t> start(rank, 0), count(info.shape.begin(), info.shape.end());
-  std::vector<hsize_t> memory_start(rank, 0), memory_dims = count;
-  memory_dims[0] = plan.distinct_rows;
-  Hid memory_space(H5Screate_simple(rank, memory_dims.data(), nullptr), H5Sclose);
+  start[0] = first;
+  count[0] = rows;
+  Hid memory_space(H5Screate_simple(rank, count.data(), nullptr), H5Sclose);
   if (!memory_space.valid()) {
     return Hdf5Error(StatusCode::kInternal, "H5Screate_simple", path, info.name, "");
   }
-  for (const RowRun& run : plan.runs) {
-    start[0] = run.start;
-    count[0] = run.count;
-    if (H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                            nullptr) < 0 ||
-        H5Sselect_hyperslab(memory_space.get(), H5S_SELECT_SET, memory_start.data(), nullptr,
-                            count.data(), nullptr) < 0) {
-      return Hdf5Error(StatusCode::kInternal, "H5Sselect_hyperslab", path, info.name, "");
+  if (H5Sselect_hyperslab(field.file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
+                          count.data(), nullptr) < 0) {
+    return Hdf5Error(StatusCode::kInternal, "H5Sselect_hyperslab", path, info.name, "");
+  }
+  std::vector<double> wide(field.round_from_double ? rows * row_elements : 0);
+  void* buffer = field.round_from_double ? static_cast<void*>(wide.data()) : block->data();
+  if (H5Dread(field.dataset.get(), field.memory_type, memory_space.get(), field.file_space.get(),
+              H5P_DEFAULT, buffer) < 0) {
+    return Hdf5Error(StatusCode::kDataLoss, "H5Dread", path, info.name,
+                     "The file may be corrupt; check it with h5dump");
+  }
+  if (field.round_from_double) RoundToHalf(wide.data(), wide.size(), info.dtype, block->data());
+  return BlockCache::Block(std::move(block));
+}
+
+// Reads the blocks of `plans` that `pinned` lacks (null entries) from the file, keeping them
+// in `cache`. Another read may have kept some meanwhile: those are taken from the cache.
+Status ReadMissingBlocks(const std::string& path, const FileLayout& layout,
+                         const std::vector<BlockPlan>& plans, BlockCache& cache,
+                         std::vector<std::vector<BlockCache::Block>>& pinned) {
+  Hdf5Lock lock;
+  TRAIN_ASSIGN_OR_RETURN(Hid file, OpenFile(path));
+  for (std::size_t f = 0; f < layout.fields.size(); ++f) {
+    const FieldInfo& info = layout.fields[f];
+    std::optional<OpenField> field;
+    for (std::size_t b = 0; b < plans[f].blocks.size(); ++b) {
+      if (pinned[f][b]) continue;
+      const std::uint64_t block = plans[f].blocks[b];
+      if ((pinned[f][b] = cache.Find(f, block))) continue;
+      if (!field) {
+        TRAIN_ASSIGN_OR_RETURN(OpenField opened, OpenForRead(file.get(), path, info));
+        field.emplace(std::move(opened));
+      }
+      const std::uint64_t first = block * layout.block_rows[f];
+      TRAIN_ASSIGN_OR_RETURN(pinned[f][b],
+                             ReadBlock(*field, path, info, first,
+                                       std::min(layout.block_rows[f], layout.rows - first)));
+      cache.Insert(f, block, pinned[f][b]);
     }
-    if (H5Dread(dataset, memory_type, memory_space.get(), file_space, H5P_DEFAULT, buffer) < 0) {
-      return Hdf5Error(StatusCode::kDataLoss, "H5Dread", path, info.name,
-                       "The file may be corrupt; check it with h5dump");
-    }
-    memory_start[0] += run.count;
   }
   return Status::Ok();
 }
 
-Result<HostTensor> ReadField(hid_t file, const std::string& path, const FieldInfo& info,
-                             std::size_t stored_size, const ReadPlan& plan,
-                             std::size_t chunk_cache_bytes) {
-  Hid access_plist(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
-  if (!access_plist.valid()) return Hdf5Error(StatusCode::kInternal, "H5Pcreate", path, "", "");
-  TRAIN_RETURN_IF_ERROR(
-      SetChunkCache(access_plist.get(), info, stored_size, plan, chunk_cache_bytes));
-  Hid dataset(H5Dopen2(file, info.name.c_str(), access_plist.get()), H5Dclose);
-  if (!dataset.valid()) {
-    return Hdf5Error(StatusCode::kFailedPrecondition, "H5Dopen", path, info.name, kChangedAdvice);
-  }
-  Hid type(H5Dget_type(dataset.get()), H5Tclose);
-  Hid file_space(H5Dget_space(dataset.get()), H5Sclose);
-  if (!type.valid() || !file_space.valid()) {
-    return Hdf5Error(StatusCode::kDataLoss, "reading the layout", path, info.name, "");
-  }
-  TRAIN_RETURN_IF_ERROR(CheckUnchanged(type.get(), file_space.get(), path, info));
-
-  // float16/bfloat16: read as stored when the file holds that type, else as double and round.
-  const std::optional<hid_t> native = NativeType(info.dtype);
-  const bool round_from_double =
-      !native && DescribeStoredType(type.get()).dtype != std::optional<DType>(info.dtype);
-  Hid half_type;
-  if (!native && !round_from_double) {
-    TRAIN_ASSIGN_OR_RETURN(half_type, NativeOrderCopy(type.get()));
-  }
-  const hid_t memory_type = native              ? *native
-                            : round_from_double ? H5T_NATIVE_DOUBLE
-                                                : half_type.get();
-
-  const std::uint64_t row_elements = Product(info.shape, 1);
-  const std::size_t row_bytes = row_elements * DTypeSize(info.dtype);
-  HostTensor out;
-  out.dtype = info.dtype;
-  out.shape = info.shape;
-  out.shape[0] = plan.slot.size();
-  out.bytes.resize(plan.slot.size() * row_bytes);
-  std::vector<std::byte> distinct;  // the rows in file order, when they are not the batch as is
-  if (!plan.in_order) distinct.resize(plan.distinct_rows * row_bytes);
-  std::byte* rows = plan.in_order ? out.bytes.data() : distinct.data();
-  std::vector<double> wide(round_from_double ? plan.distinct_rows * row_elements : 0);
-  void* buffer = round_from_double ? static_cast<void*>(wide.data()) : rows;
-
-  if (row_elements > 0) {
-    TRAIN_RETURN_IF_ERROR(
-        ReadRuns(dataset.get(), file_space.get(), memory_type, plan, path, info, buffer));
-  }
-  if (round_from_double) RoundToHalf(wide.data(), wide.size(), info.dtype, rows);
-  if (!plan.in_order) ScatterRows(plan, distinct.data(), row_bytes, out.bytes.data());
-  return out;
+// Rows per block: the chunk's leading dimension, so a block read decompresses each chunk once;
+// for a contiguous field up to kContiguousBlockRows rows, fewer for large rows.
+std::uint64_t BlockRows(const FieldInfo& info) {
+  constexpr std::uint64_t kContiguousBlockRows = 64, kContiguousBlockBytes = 256 << 10;
+  if (!info.chunk_shape.empty()) return std::max<std::uint64_t>(info.chunk_shape[0], 1);
+  const std::uint64_t row_bytes =
+      std::max<std::uint64_t>(Product(info.shape, 1) * DTypeSize(info.dtype), 1);
+  return std::clamp<std::uint64_t>(kContiguousBlockBytes / row_bytes, 1, kContiguousBlockRows);
 }
 
 }  // namespace
@@ -354,33 +357,41 @@ Result<FileLayout> InspectFile(const std::string& path, const DatasetOptions& op
                                   "; every field needs the same leading dimension");
     }
     layout.rows = info.shape[0];
+    layout.block_rows.push_back(BlockRows(info));
     layout.fields.push_back(std::move(info));
     layout.stored_sizes.push_back(stored_size);
   }
   return layout;
 }
 
-Result<Batch> ReadRows(const std::string& path, const FileLayout& layout, const ReadPlan& plan,
-                       std::size_t chunk_cache_bytes) {
-  Batch batch;
-  if (plan.slot.empty()) {  // nothing to read: empty tensors of the right shape
-    for (const FieldInfo& info : layout.fields) {
-      HostTensor empty;
-      empty.dtype = info.dtype;
-      empty.shape = info.shape;
-      empty.shape[0] = 0;
-      batch.emplace(info.name, std::move(empty));
+Result<Batch> ReadRows(const std::string& path, const FileLayout& layout,
+                       const std::vector<std::uint64_t>& indices, BlockCache& cache) {
+  const std::size_t num_fields = layout.fields.size();
+  std::vector<BlockPlan> plans(num_fields);
+  std::vector<std::vector<BlockCache::Block>> pinned(num_fields);
+  bool missing = false;
+  for (std::size_t f = 0; f < num_fields; ++f) {
+    plans[f] = PlanBlocks(indices, layout.block_rows[f]);
+    for (std::uint64_t block : plans[f].blocks) {
+      pinned[f].push_back(cache.Find(f, block));
+      missing = missing || !pinned[f].back();
     }
-    return batch;
   }
-  Hdf5Lock lock;
-  TRAIN_ASSIGN_OR_RETURN(Hid file, OpenFile(path));
-  for (std::size_t i = 0; i < layout.fields.size(); ++i) {
-    const FieldInfo& info = layout.fields[i];
-    TRAIN_ASSIGN_OR_RETURN(
-        HostTensor tensor,
-        ReadField(file.get(), path, info, layout.stored_sizes[i], plan, chunk_cache_bytes));
-    batch.emplace(info.name, std::move(tensor));
+  // The file is open only while blocks are read; the cache is plain memory.
+  if (missing) TRAIN_RETURN_IF_ERROR(ReadMissingBlocks(path, layout, plans, cache, pinned));
+  Batch batch;
+  for (std::size_t f = 0; f < num_fields; ++f) {
+    const FieldInfo& info = layout.fields[f];
+    HostTensor out;
+    out.dtype = info.dtype;
+    out.shape = info.shape;
+    out.shape[0] = indices.size();
+    const std::size_t row_bytes = Product(info.shape, 1) * DTypeSize(info.dtype);
+    out.bytes.resize(indices.size() * row_bytes);
+    std::vector<const std::byte*> blocks;
+    for (const BlockCache::Block& block : pinned[f]) blocks.push_back(block->data());
+    GatherRows(plans[f], blocks, row_bytes, out.bytes.data());
+    batch.emplace(info.name, std::move(out));
   }
   return batch;
 }

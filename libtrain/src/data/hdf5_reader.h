@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/block_cache.h"
 #include "data/read_plan.h"
 #include "train/dataset.h"
 
@@ -15,6 +16,7 @@ namespace train::internal {
 struct FileLayout {
   std::vector<FieldInfo> fields;
   std::vector<std::size_t> stored_sizes;  // bytes per element in the file, per field
+  std::vector<std::uint64_t> block_rows;  // rows per cached block, per field
   std::uint64_t rows = 0;                 // the leading dimension every field shares
 };
 
@@ -22,10 +24,11 @@ struct FileLayout {
 // and closes the file again.
 Result<FileLayout> InspectFile(const std::string& path, const DatasetOptions& options);
 
-// Reads the planned rows of every field into a batch of plan.slot.size() rows. The file is
-// open only during the call; FAILED_PRECONDITION when it no longer matches `layout`.
-Result<Batch> ReadRows(const std::string& path, const FileLayout& layout, const ReadPlan& plan,
-                       std::size_t chunk_cache_bytes);
+// Reads rows `indices` (checked) of every field into a batch, block by block: blocks kept in
+// `cache` are copied from memory, the others read from the file (open only meanwhile) and
+// kept. FAILED_PRECONDITION when the file no longer matches `layout`.
+Result<Batch> ReadRows(const std::string& path, const FileLayout& layout,
+                       const std::vector<std::uint64_t>& indices, BlockCache& cache);
 
 }  // namespace train::internal
 

@@ -5,38 +5,27 @@
 
 namespace train::internal {
 
-ReadPlan PlanRead(const std::vector<std::uint64_t>& indices) {
-  ReadPlan plan;
-  for (std::size_t i = 1; i < indices.size() && plan.in_order; ++i) {
-    plan.in_order = indices[i - 1] < indices[i];
-  }
-  std::vector<std::uint64_t> rows = indices;
-  if (!plan.in_order) {
-    std::sort(rows.begin(), rows.end());
-    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-  }
-  plan.distinct_rows = rows.size();
-  for (std::uint64_t row : rows) {
-    if (!plan.runs.empty() && plan.runs.back().start + plan.runs.back().count == row) {
-      ++plan.runs.back().count;
-    } else {
-      plan.runs.push_back({row, 1});
-    }
-  }
+BlockPlan PlanBlocks(const std::vector<std::uint64_t>& indices, std::uint64_t block_rows) {
+  BlockPlan plan;
+  plan.blocks.reserve(indices.size());
+  for (std::uint64_t row : indices) plan.blocks.push_back(row / block_rows);
+  std::sort(plan.blocks.begin(), plan.blocks.end());
+  plan.blocks.erase(std::unique(plan.blocks.begin(), plan.blocks.end()), plan.blocks.end());
   plan.slot.resize(indices.size());
+  plan.offset.resize(indices.size());
   for (std::size_t i = 0; i < indices.size(); ++i) {
-    plan.slot[i] = plan.in_order
-                       ? i
-                       : static_cast<std::size_t>(
-                             std::lower_bound(rows.begin(), rows.end(), indices[i]) - rows.begin());
+    const std::uint64_t block = indices[i] / block_rows;
+    plan.slot[i] = static_cast<std::size_t>(
+        std::lower_bound(plan.blocks.begin(), plan.blocks.end(), block) - plan.blocks.begin());
+    plan.offset[i] = indices[i] - block * block_rows;
   }
   return plan;
 }
 
-void ScatterRows(const ReadPlan& plan, const std::byte* distinct, std::size_t row_bytes,
-                 std::byte* out) {
+void GatherRows(const BlockPlan& plan, const std::vector<const std::byte*>& blocks,
+                std::size_t row_bytes, std::byte* out) {
   for (std::size_t i = 0; i < plan.slot.size(); ++i) {
-    std::memcpy(out + i * row_bytes, distinct + plan.slot[i] * row_bytes, row_bytes);
+    std::memcpy(out + i * row_bytes, blocks[plan.slot[i]] + plan.offset[i] * row_bytes, row_bytes);
   }
 }
 

@@ -1,4 +1,5 @@
-// Turning a batch's row indices into few, sorted reads, and putting the rows back in order.
+// Turning a batch's row indices into the blocks of rows that hold them, and gathering the rows
+// back in the order asked for.
 #ifndef TRAIN_DATA_READ_PLAN_H_
 #define TRAIN_DATA_READ_PLAN_H_
 
@@ -8,26 +9,20 @@
 
 namespace train::internal {
 
-// Consecutive rows [start, start + count).
-struct RowRun {
-  std::uint64_t start = 0;
-  std::uint64_t count = 0;
-};
-
-struct ReadPlan {
-  std::vector<RowRun> runs;         // the distinct rows, ascending, merged into runs
-  std::uint64_t distinct_rows = 0;  // rows the runs cover
-  // For each requested position, its row's place among the distinct rows.
+// Rows [block * block_rows, (block + 1) * block_rows) form a block.
+struct BlockPlan {
+  std::vector<std::uint64_t> blocks;  // the distinct blocks the batch touches, ascending
+  // For each requested position, its block's place in `blocks` and its row within the block.
   std::vector<std::size_t> slot;
-  // The request was already distinct and ascending: the rows read are the batch as is.
-  bool in_order = true;
+  std::vector<std::uint64_t> offset;
 };
 
-ReadPlan PlanRead(const std::vector<std::uint64_t>& indices);
+BlockPlan PlanBlocks(const std::vector<std::uint64_t>& indices, std::uint64_t block_rows);
 
-// Copies row plan.slot[i] of `distinct` (rows of `row_bytes`) to row i of `out`.
-void ScatterRows(const ReadPlan& plan, const std::byte* distinct, std::size_t row_bytes,
-                 std::byte* out);
+// Copies, for each position i, row plan.offset[i] of block plan.slot[i] (rows of `row_bytes`)
+// to row i of `out`.
+void GatherRows(const BlockPlan& plan, const std::vector<const std::byte*>& blocks,
+                std::size_t row_bytes, std::byte* out);
 
 }  // namespace train::internal
 
