@@ -1,16 +1,22 @@
 // train-bench: libtrain's benchmarks, one subcommand each.
 //
 //   train-bench data --file F.h5 [--batch 256] [--epochs 2] [--reps 5]
+//   train-bench optim [--reps 5] [--python /usr/bin/python3]
 #include <cstdio>
 #include <cstring>
 
 #include "data_bench.h"
+#include "optim_bench.h"
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "data") == 0)
     return bench::RunDataBench(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "optim") == 0)
+    return bench::RunOptimBench(argc - 1, argv + 1);
   std::fprintf(stderr,
                "usage: train-bench data --file F.h5 [--batch 256] [--epochs 2] [--reps 5]\n"
-               "  data: shuffled and sequential batch reads of an HDF5 file, and the sampler\n");
+               "       train-bench optim [--reps 5] [--python /usr/bin/python3]\n"
+               "  data: shuffled and sequential batch reads of an HDF5 file, and the sampler\n"
+               "  optim: fused CPU AdamW against STREAM triad and torch.optim.AdamW\n");
   return 2;
 }
