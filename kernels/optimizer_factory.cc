@@ -2,8 +2,10 @@
 // the device the tensors live on.
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "cpu/cpu_optimizer.h"
+#include "cuda_optimizer.h"
 #include "train/optimizer.h"
 
 namespace train {
@@ -138,9 +140,7 @@ Result<std::unique_ptr<FusedOptimizer>> FusedOptimizer::Create(const OptimizerOp
   }
   TRAIN_RETURN_IF_ERROR(CheckGroups(options, groups, *first));
   if (first->device == Device::kCuda) {
-    return FailedPreconditionError(
-        "the CUDA path of FusedOptimizer is not in this build yet: pass CPU tensors "
-        "(Device::kCpu)");
+    return cuda::CreateCudaOptimizer(options, std::move(groups));
   }
   return cpu::CreateCpuOptimizer(options, std::move(groups));
 }

@@ -44,7 +44,13 @@ class CpuOptimizer final : public FusedOptimizer {
     AllocateState();
   }
 
-  Result<StepResult> Step(float grad_scale) override;
+  Result<StepResult> Step(float grad_scale) override {
+    Result<StepResult> result = RunStep(grad_scale);
+    if (result.ok()) last_ = result;
+    return result;
+  }
+  // On CPU, Step already knows its result; this repeats the last one.
+  Result<StepResult> LastStepResult() override { return last_; }
   std::int64_t step() const override { return step_; }
   Result<OptimizerState> ExportState() const override;
   Status ImportState(const OptimizerState& state) override;
@@ -54,6 +60,7 @@ class CpuOptimizer final : public FusedOptimizer {
   void* AddBuffer(int group, std::size_t param, const char* what, DType dtype, std::uint64_t numel);
   void AllocateState();
   UpdateScalars GroupScalars(const ParamGroup& group, double lr_factor, float grad_mul) const;
+  Result<StepResult> RunStep(float grad_scale);
 
   OptimizerOptions options_;
   std::vector<ParamGroup> groups_;
@@ -63,6 +70,7 @@ class CpuOptimizer final : public FusedOptimizer {
   std::vector<double> partial_a_, partial_b_;  // per chunk, summed in chunk order
   ThreadPool pool_;
   std::int64_t step_ = 0;
+  Result<StepResult> last_ = FailedPreconditionError("LastStepResult: no step was taken yet");
 };
 
 void* CpuOptimizer::AddBuffer(int group, std::size_t param, const char* what, DType dtype,
@@ -158,7 +166,7 @@ UpdateScalars CpuOptimizer::GroupScalars(const ParamGroup& group, double lr_fact
   return s;
 }
 
-Result<StepResult> CpuOptimizer::Step(float grad_scale) {
+Result<StepResult> CpuOptimizer::RunStep(float grad_scale) {
   if (!(grad_scale > 0.0f) || !std::isfinite(grad_scale)) {
     return InvalidArgumentError("Step: grad_scale " + std::to_string(grad_scale) +
                                 " must be finite and > 0 (1 when the loss is not scaled)");

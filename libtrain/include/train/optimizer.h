@@ -70,6 +70,11 @@ struct OptimizerOptions {
   double max_grad_norm = 0.0;  // > 0: clip the global gradient norm (after unscaling)
   LrSchedule schedule;
   int num_threads = 0;  // CPU: 0 picks the hardware concurrency
+  // CUDA: Step never waits for the device (the step counter, schedule, clip factor and
+  // inf/nan flag stay in device memory), so it can be captured in a CUDA graph. Step then
+  // reports skipped = false and NaN for grad_norm and lr_factor; LastStepResult() waits and
+  // tells. Ignored on CPU, where Step always knows its result.
+  bool capturable = false;
 };
 
 struct StepResult {
@@ -103,6 +108,12 @@ class FusedOptimizer {
   // count.
   virtual Result<StepResult> Step(float grad_scale = 1.0f) = 0;
 
+  // The result of the last step taken (waiting for the device when needed); FAILED_PRECONDITION
+  // before the first Step.
+  virtual Result<StepResult> LastStepResult() = 0;
+
+  // Steps taken. With `capturable`, as of the last Step result the host has seen (Step without
+  // capturable, LastStepResult, ExportState).
   virtual std::int64_t step() const = 0;
   virtual Result<OptimizerState> ExportState() const = 0;
   // The state of an optimizer built with the same options and groups (names and sizes must
