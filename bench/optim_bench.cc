@@ -12,6 +12,9 @@
 
 #include "summary.h"
 #include "train/optimizer.h"
+#ifdef BENCH_WITH_CUDA
+#include "optim_bench_cuda.h"
+#endif
 
 namespace bench {
 namespace {
@@ -33,6 +36,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       flags->python = argv[i + 1];
     } else if (flag == "--torch-script") {
       flags->torch_script = argv[i + 1];
+    } else if (flag == "--device") {
+      if (std::string(argv[i + 1]) != "cpu") return false;
     } else {
       return false;
     }
@@ -101,25 +106,17 @@ std::vector<double> FusedAdamW(std::size_t params, int tensors, int threads, int
   return seconds;
 }
 
-// (impl, layout, threads, params) -> median seconds from the torch peer.
-using TorchKey = std::tuple<std::string, std::string, int, std::size_t>;
+TorchTimes RunTorch(const Flags& flags, std::size_t params) {
+  return RunTorchPeer(flags.python + " " + flags.torch_script + " " + std::to_string(params) + " " +
+                      std::to_string(flags.reps));
+}
 
-std::map<TorchKey, double> RunTorch(const Flags& flags, std::size_t params) {
-  std::map<TorchKey, double> out;
-  const std::string cmd = flags.python + " " + flags.torch_script + " " + std::to_string(params) +
-                          " " + std::to_string(flags.reps);
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char impl[32], layout[32];
-  int threads = 0;
-  std::size_t n = 0;
-  double seconds = 0;
-  while (std::fscanf(pipe, " torch %31s %31s %d %zu %lf", impl, layout, &threads, &n, &seconds) ==
-         5) {
-    out[{impl, layout, threads, n}] = seconds;
+// True when the flags ask for `--device cuda`.
+bool WantsCuda(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--device" && std::string(argv[i + 1]) == "cuda") return true;
   }
-  if (pclose(pipe) != 0) std::fprintf(stderr, "train-bench optim: `%s` failed\n", cmd.c_str());
-  return out;
+  return false;
 }
 
 Summary Milliseconds(Summary s) {
@@ -137,12 +134,37 @@ std::string Ms(double seconds) {
 
 }  // namespace
 
+TorchTimes RunTorchPeer(const std::string& command) {
+  TorchTimes out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char impl[32], layout[32];
+  int threads = 0;
+  std::size_t n = 0;
+  double seconds = 0;
+  while (std::fscanf(pipe, " torch %31s %31s %d %zu %lf", impl, layout, &threads, &n, &seconds) ==
+         5) {
+    out[{impl, layout, threads, n}] = seconds;
+  }
+  if (pclose(pipe) != 0) std::fprintf(stderr, "train-bench optim: `%s` failed\n", command.c_str());
+  return out;
+}
+
 int RunOptimBench(int argc, char** argv) {
+  if (WantsCuda(argc, argv)) {
+#ifdef BENCH_WITH_CUDA
+    return RunOptimBenchCuda(argc, argv);
+#else
+    std::fprintf(stderr, "train-bench optim: --device cuda: this build has no CUDA\n");
+    return 1;
+#endif
+  }
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
-    std::fprintf(stderr,
-                 "usage: train-bench optim [--reps 5] [--python /usr/bin/python3] "
-                 "[--torch-script bench/optim_torch.py]\n");
+    std::fprintf(
+        stderr,
+        "usage: train-bench optim [--device cpu|cuda] [--reps 5] [--python /usr/bin/python3] "
+        "[--torch-script bench/optim_torch.py]\n");
     return 2;
   }
   std::map<int, Summary> triad;
@@ -156,7 +178,7 @@ int RunOptimBench(int argc, char** argv) {
       "torch foreach flat / 100 ms | torch default flat / 100 ms | vs torch flat | vs torch "
       "best |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t params : {std::size_t{10'000'000}, std::size_t{100'000'000}}) {
-    const std::map<TorchKey, double> torch = RunTorch(flags, params);
+    const TorchTimes torch = RunTorch(flags, params);
     auto t = [&](const char* impl, const char* layout, int threads) {
       auto it = torch.find({impl, layout, threads, params});
       return it == torch.end() ? 0.0 : it->second;

@@ -2,6 +2,7 @@
 //
 //   train-bench data --file F.h5 [--batch 256] [--epochs 2] [--reps 5]
 //   train-bench optim [--reps 5] [--python /usr/bin/python3]
+//   train-bench optim --device cuda [--reps 20] [--python python3]
 #include <cstdio>
 #include <cstring>
 
@@ -16,7 +17,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "usage: train-bench data --file F.h5 [--batch 256] [--epochs 2] [--reps 5]\n"
                "       train-bench optim [--reps 5] [--python /usr/bin/python3]\n"
+               "       train-bench optim --device cuda [--reps 20] [--python python3]\n"
                "  data: shuffled and sequential batch reads of an HDF5 file, and the sampler\n"
-               "  optim: fused CPU AdamW against STREAM triad and torch.optim.AdamW\n");
+               "  optim: fused AdamW against STREAM triad (or, with --device cuda, a device copy)\n"
+               "         and torch.optim.AdamW\n");
   return 2;
 }

@@ -1,0 +1,283 @@
+#include "optim_bench_cuda.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "optim_bench.h"
+#include "summary.h"
+#include "train/optimizer.h"
+#include "train/status.h"
+
+namespace bench {
+namespace {
+
+struct Flags {
+  int reps = 20;
+  int steps = 10;  // optimizer steps per timed sample
+  std::string python = "python3";
+  std::string torch_script = "bench/optim_torch.py";
+  std::vector<std::size_t> params = {10'000'000, 100'000'000};
+  std::size_t copy_mib = 1024;
+};
+
+bool ParseSizes(const std::string& text, std::vector<std::size_t>* out) {
+  out->clear();
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const long long n = std::atoll(item.c_str());
+    if (n < 100) return false;  // 100 tensors need at least one element each
+    out->push_back(static_cast<std::size_t>(n));
+  }
+  return !out->empty();
+}
+
+bool ParseFlags(int argc, char** argv, Flags* flags) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--device") {
+      if (value != "cuda") return false;
+    } else if (flag == "--reps") {
+      flags->reps = std::atoi(value.c_str());
+    } else if (flag == "--steps") {
+      flags->steps = std::atoi(value.c_str());
+    } else if (flag == "--python") {
+      flags->python = value;
+    } else if (flag == "--torch-script") {
+      flags->torch_script = value;
+    } else if (flag == "--params") {
+      if (!ParseSizes(value, &flags->params)) return false;
+    } else if (flag == "--copy-mib") {
+      flags->copy_mib = static_cast<std::size_t>(std::atoll(value.c_str()));
+    } else {
+      return false;
+    }
+  }
+  return argc % 2 == 1 && flags->reps >= 1 && flags->steps >= 1 && flags->copy_mib >= 1;
+}
+
+train::Status Check(cudaError_t error, const std::string& what) {
+  if (error == cudaSuccess) return train::Status::Ok();
+  std::string message =
+      what + ": " + cudaGetErrorName(error) + " (" + cudaGetErrorString(error) + ")";
+  if (error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver) {
+    return train::UnavailableError(message + "; --device cuda needs a usable GPU");
+  }
+  return train::InternalError(message);
+}
+
+struct CudaFree {
+  void operator()(void* p) const noexcept { cudaFree(p); }
+};
+using DeviceBuffer = std::unique_ptr<void, CudaFree>;
+
+struct EventDestroy {
+  void operator()(cudaEvent_t e) const noexcept { cudaEventDestroy(e); }
+};
+using Event = std::unique_ptr<CUevent_st, EventDestroy>;
+
+struct StreamDestroy {
+  void operator()(cudaStream_t s) const noexcept { cudaStreamDestroy(s); }
+};
+using Stream = std::unique_ptr<CUstream_st, StreamDestroy>;
+
+// `bytes` of device memory, every byte `fill`: 0x3C makes small positive float32 and bfloat16
+// values, so no step is skipped and nothing turns into inf.
+train::Result<DeviceBuffer> Allocate(std::size_t bytes, int fill) {
+  void* ptr = nullptr;
+  TRAIN_RETURN_IF_ERROR(Check(cudaMalloc(&ptr, bytes), "cudaMalloc " + std::to_string(bytes)));
+  DeviceBuffer buffer(ptr);
+  TRAIN_RETURN_IF_ERROR(Check(cudaMemset(ptr, fill, bytes), "cudaMemset"));
+  return buffer;
+}
+
+train::Result<Event> MakeEvent() {
+  cudaEvent_t event = nullptr;
+  TRAIN_RETURN_IF_ERROR(Check(cudaEventCreate(&event), "cudaEventCreate"));
+  return Event(event);
+}
+
+// Milliseconds between two recorded events, once the second has completed.
+train::Result<double> ElapsedMs(const Event& start, const Event& stop) {
+  TRAIN_RETURN_IF_ERROR(Check(cudaEventSynchronize(stop.get()), "cudaEventSynchronize"));
+  float ms = 0;
+  TRAIN_RETURN_IF_ERROR(
+      Check(cudaEventElapsedTime(&ms, start.get(), stop.get()), "cudaEventElapsedTime"));
+  return static_cast<double>(ms);
+}
+
+// Device-to-device copy of `bytes`; GB/s per rep counting the read and the write.
+train::Result<std::vector<double>> CopyGbps(std::size_t bytes, int reps) {
+  TRAIN_ASSIGN_OR_RETURN(DeviceBuffer src, Allocate(bytes, 0x3C));
+  TRAIN_ASSIGN_OR_RETURN(DeviceBuffer dst, Allocate(bytes, 0));
+  cudaStream_t raw = nullptr;
+  TRAIN_RETURN_IF_ERROR(
+      Check(cudaStreamCreateWithFlags(&raw, cudaStreamNonBlocking), "cudaStreamCreateWithFlags"));
+  Stream stream(raw);
+  TRAIN_ASSIGN_OR_RETURN(Event start, MakeEvent());
+  TRAIN_ASSIGN_OR_RETURN(Event stop, MakeEvent());
+  std::vector<double> gbps;
+  for (int r = 0; r <= reps; ++r) {  // rep 0 warms up and is dropped
+    TRAIN_RETURN_IF_ERROR(Check(cudaEventRecord(start.get(), raw), "cudaEventRecord"));
+    TRAIN_RETURN_IF_ERROR(Check(
+        cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, raw), "memcpy"));
+    TRAIN_RETURN_IF_ERROR(Check(cudaEventRecord(stop.get(), raw), "cudaEventRecord"));
+    TRAIN_ASSIGN_OR_RETURN(double ms, ElapsedMs(start, stop));
+    if (r > 0) gbps.push_back(2.0 * static_cast<double>(bytes) / (ms * 1e-3) / 1e9);
+  }
+  return gbps;
+}
+
+// One optimizer configuration: float32 parameters and gradients, or bfloat16 ones with float32
+// master weights.
+struct Config {
+  std::size_t params = 0;
+  int tensors = 1;
+  bool bf16 = false;
+};
+
+// Seconds per fused AdamW step, one sample per rep.
+train::Result<std::vector<double>> FusedAdamW(const Config& config, const Flags& flags) {
+  const std::size_t each = config.params / static_cast<std::size_t>(config.tensors);
+  const train::DType dtype = config.bf16 ? train::DType::kBFloat16 : train::DType::kFloat32;
+  const std::size_t bytes = each * (config.bf16 ? 2 : 4);
+  std::vector<DeviceBuffer> memory;
+  train::ParamGroup group;
+  for (int i = 0; i < config.tensors; ++i) {
+    TRAIN_ASSIGN_OR_RETURN(DeviceBuffer p, Allocate(bytes, 0x3C));
+    TRAIN_ASSIGN_OR_RETURN(DeviceBuffer g, Allocate(bytes, 0x3C));
+    group.params.push_back({p.get(), dtype, each, train::Device::kCuda, 0});
+    group.grads.push_back({g.get(), dtype, each, train::Device::kCuda, 0});
+    memory.push_back(std::move(p));
+    memory.push_back(std::move(g));
+  }
+  group.weight_decay = 0.01;
+  train::OptimizerOptions options;
+  options.master_weights = config.bf16;
+  // Step then only queues work, so back-to-back steps measure the device, not host waits.
+  options.capturable = true;
+  TRAIN_ASSIGN_OR_RETURN(std::unique_ptr<train::FusedOptimizer> opt,
+                         train::FusedOptimizer::Create(options, {group}));
+  TRAIN_RETURN_IF_ERROR(opt->Step().status());  // warm: first launches
+  TRAIN_ASSIGN_OR_RETURN(Event start, MakeEvent());
+  TRAIN_ASSIGN_OR_RETURN(Event stop, MakeEvent());
+  std::vector<double> seconds;
+  for (int r = 0; r < flags.reps; ++r) {
+    // The optimizer queues on its own non-blocking stream, which events on another stream do not
+    // order against: synchronize the device on both sides and record on the default stream, and
+    // spread what that adds over `steps` steps.
+    TRAIN_RETURN_IF_ERROR(Check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"));
+    TRAIN_RETURN_IF_ERROR(Check(cudaEventRecord(start.get(), nullptr), "cudaEventRecord"));
+    for (int s = 0; s < flags.steps; ++s) TRAIN_RETURN_IF_ERROR(opt->Step().status());
+    TRAIN_RETURN_IF_ERROR(Check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"));
+    TRAIN_RETURN_IF_ERROR(Check(cudaEventRecord(stop.get(), nullptr), "cudaEventRecord"));
+    TRAIN_ASSIGN_OR_RETURN(double ms, ElapsedMs(start, stop));
+    seconds.push_back(ms * 1e-3 / flags.steps);
+  }
+  TRAIN_ASSIGN_OR_RETURN(train::StepResult last, opt->LastStepResult());
+  if (last.skipped) return train::InternalError("a benchmark step was skipped as inf/nan");
+  return seconds;
+}
+
+std::string Ms(double seconds) {
+  if (seconds <= 0) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", seconds * 1e3);
+  return buf;
+}
+
+std::string Times(double reference, double seconds) {
+  if (reference <= 0 || seconds <= 0) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2fx", reference / seconds);
+  return buf;
+}
+
+Summary Milliseconds(Summary s) {
+  s.median *= 1e3;
+  s.min *= 1e3;
+  s.max *= 1e3;
+  return s;
+}
+
+int Fail(const train::Status& status) {
+  std::fprintf(stderr, "train-bench optim: %s\n", status.ToString().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int RunOptimBenchCuda(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) {
+    std::fprintf(stderr,
+                 "usage: train-bench optim --device cuda [--reps 20] [--steps 10] "
+                 "[--params 10000000,100000000] [--copy-mib 1024] [--python python3] "
+                 "[--torch-script bench/optim_torch.py]\n");
+    return 2;
+  }
+  const train::Result<std::vector<double>> copy = CopyGbps(flags.copy_mib << 20, flags.reps);
+  if (!copy.ok()) return Fail(copy.status());
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) std::printf("device: %s\n\n", prop.name);
+  const Summary copy_gbps = Summarize(*copy);
+  std::printf("| device-to-device copy, %zu MiB | GB/s (read + write) |\n|---|---|\n",
+              flags.copy_mib);
+  std::printf("| cudaMemcpyAsync | %s |\n", Cell(copy_gbps, 1).c_str());
+  std::printf(
+      "\n| params | tensors | dtype | B/param | fused AdamW ms/step | GB/s | of copy | torch "
+      "fused flat / 100 ms | torch foreach flat / 100 ms | vs torch fused | vs torch best "
+      "|\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t params : flags.params) {
+    const TorchTimes torch =
+        RunTorchPeer(flags.python + " " + flags.torch_script + " --device cuda " +
+                     std::to_string(params) + " " + std::to_string(flags.reps));
+    auto t = [&](const char* impl, const char* layout) {
+      auto it = torch.find({impl, layout, 0, params});
+      return it == torch.end() ? 0.0 : it->second;
+    };
+    for (bool bf16 : {false, true}) {
+      for (int tensors : {1, 100}) {
+        const train::Result<std::vector<double>> seconds =
+            FusedAdamW({params, tensors, bf16}, flags);
+        if (!seconds.ok()) return Fail(seconds.status());
+        const Summary s = Summarize(*seconds);
+        // fp32: read p, g, m, v and write p, m, v. bf16 + master: read master, g (2 B), m, v and
+        // write master, p (2 B), m, v; the bfloat16 parameter itself is not read.
+        const double bytes_per_param = 28.0;
+        const double gbps = bytes_per_param * static_cast<double>(params) / s.median / 1e9;
+        // torch runs float32 only; its row is the reference for the float32 rows.
+        const char* layout = tensors == 1 ? "flat" : "100";
+        double fused = 0, best = 0;
+        if (!bf16) {
+          fused = t("fused", layout);
+          for (const char* impl : {"fused", "foreach"}) {
+            for (const char* l : {"flat", "100"}) {
+              const double v = t(impl, l);
+              if (v > 0 && (best == 0 || v < best)) best = v;
+            }
+          }
+        }
+        std::printf(
+            "| %zuM | %d | %s | %.0f | %s | %.1f | %.0f%% | %s / %s | %s / %s | %s | %s |\n",
+            params / 1'000'000, tensors, bf16 ? "bf16+master" : "fp32", bytes_per_param,
+            Cell(Milliseconds(s), 3).c_str(), gbps, 100.0 * gbps / copy_gbps.median,
+            Ms(bf16 ? 0 : t("fused", "flat")).c_str(), Ms(bf16 ? 0 : t("fused", "100")).c_str(),
+            Ms(bf16 ? 0 : t("foreach", "flat")).c_str(), Ms(bf16 ? 0 : t("foreach", "100")).c_str(),
+            Times(fused, s.median).c_str(), Times(best, s.median).c_str());
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace bench
