@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../cuda_optimizer.h"
+#include "../optimizer_state_check.h"
 #include "cuda_status.h"
 #include "optimizer_kernels.h"
 
@@ -293,32 +294,9 @@ Result<OptimizerState> CudaOptimizer::ExportState() const {
 }
 
 Status CudaOptimizer::ImportState(const OptimizerState& state) {
-  if (state.names.size() != state.buffers.size()) {
-    return InvalidArgumentError("ImportState: " + std::to_string(state.names.size()) +
-                                " names but " + std::to_string(state.buffers.size()) +
-                                " buffers: the state is corrupt");
-  }
-  if (state.step < 0) {
-    return InvalidArgumentError("ImportState: step " + std::to_string(state.step) + " < 0");
-  }
-  for (std::size_t i = 0; i < std::max(buffers_.size(), state.names.size()); ++i) {
-    if (i >= state.names.size()) {
-      return InvalidArgumentError("ImportState: missing buffer " + buffers_[i].name +
-                                  ": the state comes from an optimizer with other options");
-    }
-    if (i >= buffers_.size() || state.names[i] != buffers_[i].name) {
-      return InvalidArgumentError(
-          "ImportState: buffer " + std::to_string(i) + " is " + state.names[i] + ", expected " +
-          (i < buffers_.size() ? buffers_[i].name : std::string("none")) +
-          ": build the optimizer with the same options and groups as the exported one");
-    }
-    if (state.buffers[i].size() != buffers_[i].bytes) {
-      return InvalidArgumentError("ImportState: " + state.names[i] + " has " +
-                                  std::to_string(state.buffers[i].size()) + " bytes, expected " +
-                                  std::to_string(buffers_[i].bytes) +
-                                  ": the tensor sizes or moment dtype differ");
-    }
-  }
+  std::vector<internal::OwnedBuffer> owned;
+  for (const Buffer& buffer : buffers_) owned.push_back({&buffer.name, buffer.bytes});
+  TRAIN_RETURN_IF_ERROR(internal::CheckImportedState(state, owned));
   DeviceScope scope;
   TRAIN_RETURN_IF_ERROR(scope.Enter(device_));
   for (std::size_t i = 0; i < buffers_.size(); ++i) {

@@ -4,29 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "cuda_status.h"
 #include "train/device.h"
 
 namespace train {
 namespace {
-
-Status CudaError(cudaError_t err, const char* call, const char* file, int line) {
-  std::string what = std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
-                     cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
-  if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice) {
-    return UnavailableError(what +
-                            "; no usable NVIDIA driver or GPU in this process: check "
-                            "nvidia-smi, the driver version, and CUDA_VISIBLE_DEVICES");
-  }
-  return InternalError(what);
-}
-
-#define TRAIN_CUDA_RETURN_IF_ERROR(call)                       \
-  do {                                                         \
-    cudaError_t train_err_ = (call);                           \
-    if (train_err_ != cudaSuccess) {                           \
-      return CudaError(train_err_, #call, __FILE__, __LINE__); \
-    }                                                          \
-  } while (false)
 
 __global__ void FillIota(int* out, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
