@@ -126,6 +126,23 @@ int ReportImport(std::string_view command, const train::Result<data::ImportSumma
   return kExitOk;
 }
 
+// Checks the options, then imports with Ctrl-C handling and a progress line, and reports.
+template <typename Options, typename Import>
+int RunImport(std::string_view command, const Options& options, const train::Status& valid,
+              Import import) {
+  if (!valid.ok()) {
+    std::cerr << "trainctl data " << command << ": " << valid.message() << "\n";
+    return kExitUsage;
+  }
+  const Clock::time_point start = Clock::now();
+  train::Result<data::ImportSummary> summary = [&] {
+    StopOnSignal stop;
+    ProgressLine progress;  // erased before the summary is printed
+    return import(options, progress.Callback());
+  }();
+  return ReportImport(command, summary, start);
+}
+
 }  // namespace
 
 int RunDataImportIdx(const ImportIdxFlags& flags) {
@@ -138,17 +155,8 @@ int RunDataImportIdx(const ImportIdxFlags& flags) {
   options.chunk_rows = flags.chunk_rows;
   options.compression = flags.compression;
   options.force = flags.force;
-  if (train::Status valid = data::ValidateIdxImportOptions(options); !valid.ok()) {
-    std::cerr << "trainctl data import idx: " << valid.message() << "\n";
-    return kExitUsage;
-  }
-  const Clock::time_point start = Clock::now();
-  train::Result<data::ImportSummary> summary = [&] {
-    StopOnSignal stop;
-    ProgressLine progress;  // erased before the summary is printed
-    return data::ImportIdx(options, progress.Callback());
-  }();
-  return ReportImport("import idx", summary, start);
+  return RunImport("import idx", options, data::ValidateIdxImportOptions(options),
+                   [](const auto& o, auto progress) { return data::ImportIdx(o, progress); });
 }
 
 int RunDataImportCsv(const ImportCsvFlags& flags) {
@@ -160,17 +168,8 @@ int RunDataImportCsv(const ImportCsvFlags& flags) {
   options.chunk_rows = flags.chunk_rows;
   options.compression = flags.compression;
   options.force = flags.force;
-  if (train::Status valid = data::ValidateCsvImportOptions(options); !valid.ok()) {
-    std::cerr << "trainctl data import csv: " << valid.message() << "\n";
-    return kExitUsage;
-  }
-  const Clock::time_point start = Clock::now();
-  train::Result<data::ImportSummary> summary = [&] {
-    StopOnSignal stop;
-    ProgressLine progress;
-    return data::ImportCsv(options, progress.Callback());
-  }();
-  return ReportImport("import csv", summary, start);
+  return RunImport("import csv", options, data::ValidateCsvImportOptions(options),
+                   [](const auto& o, auto progress) { return data::ImportCsv(o, progress); });
 }
 
 int RunDataInspect(const InspectFlags& flags) {
