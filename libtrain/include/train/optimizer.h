@@ -19,19 +19,9 @@
 
 #include "train/dtype.h"
 #include "train/status.h"
+#include "train/tensor.h"
 
 namespace train {
-
-enum class Device { kCpu, kCuda };
-
-// A contiguous run of elements owned by the caller.
-struct TensorView {
-  void* data = nullptr;
-  DType dtype = DType::kFloat32;
-  std::uint64_t numel = 0;
-  Device device = Device::kCpu;
-  int device_index = 0;  // the CUDA device, for kCuda
-};
 
 enum class OptimizerKind { kAdamW, kAdam, kSgd, kLion, kLamb };
 

@@ -1,0 +1,39 @@
+// What one issued collective is: kind, reduction, dtype, count and its sequence number. Used
+// to validate ops, to describe them in errors and to publish them to the store.
+#ifndef TRAIN_COLLECTIVES_COMMON_OP_H_
+#define TRAIN_COLLECTIVES_COMMON_OP_H_
+
+#include <cstdint>
+#include <string>
+
+#include "train/communicator.h"
+
+namespace train::internal {
+
+struct OpRecord {
+  CollectiveKind kind = CollectiveKind::kBarrier;
+  ReduceOp reduce = ReduceOp::kSum;
+  DType dtype = DType::kFloat32;
+  std::uint64_t count = 0;  // elements per rank (allgather: the input; reducescatter: output)
+  int root = 0;             // broadcast only
+  std::uint64_t seq = 0;    // 1 for the communicator's first op
+
+  // "allreduce #12 (sum, float32 x 1048576)"
+  std::string Describe() const;
+  // A one-line text form for the store, and back ("allreduce 12 sum float32 1048576 0").
+  std::string Encode() const;
+  static bool Decode(const std::string& text, OpRecord* out);
+};
+
+// True for the dtypes collectives accept: float32, float64, float16, bfloat16, int32, int64,
+// uint8.
+bool IsCollectiveDType(DType dtype);
+
+// Checks a tensor an op was given: dtype supported, data set unless numel is 0, on `device`.
+// Errors name the op and the argument ("allreduce: `out` has 10 elements, `in` has 12").
+Status CheckTensor(std::string_view op, std::string_view arg, const TensorView& tensor,
+                   Device device);
+
+}  // namespace train::internal
+
+#endif  // TRAIN_COLLECTIVES_COMMON_OP_H_

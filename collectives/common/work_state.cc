@@ -1,0 +1,46 @@
+#include "common/work_state.h"
+
+#include <utility>
+
+namespace train::internal {
+
+WorkState::WorkState(std::string description, std::function<void()> abort)
+    : description_(std::move(description)), abort_(std::move(abort)) {}
+
+std::shared_ptr<WorkState> WorkState::Failed(std::string description, Status status) {
+  auto work = std::make_shared<WorkState>(std::move(description), nullptr);
+  work->Complete(std::move(status));
+  return work;
+}
+
+Status WorkState::Wait(Deadline deadline) {
+  std::unique_lock lock(mu_);
+  if (deadline == Deadline::max()) {
+    done_cv_.wait(lock, [&] { return done_; });
+  } else if (!done_cv_.wait_until(lock, deadline, [&] { return done_; })) {
+    return DeadlineExceededError(description_ +
+                                 " has not completed by the deadline given to Wait; it goes on");
+  }
+  return status_;
+}
+
+bool WorkState::Done() const {
+  std::lock_guard lock(mu_);
+  return done_;
+}
+
+void WorkState::Abort() {
+  if (abort_) abort_();
+}
+
+void WorkState::Complete(Status status) {
+  {
+    std::lock_guard lock(mu_);
+    if (done_) return;
+    done_ = true;
+    status_ = std::move(status);
+  }
+  done_cv_.notify_all();
+}
+
+}  // namespace train::internal

@@ -1,0 +1,40 @@
+// The Work an op returns: completed once by the backend, waited on by anyone.
+#ifndef TRAIN_COLLECTIVES_COMMON_WORK_STATE_H_
+#define TRAIN_COLLECTIVES_COMMON_WORK_STATE_H_
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "train/communicator.h"
+
+namespace train::internal {
+
+class WorkState : public Work {
+ public:
+  // `abort` is what Abort() calls (it aborts the whole communicator); may be empty.
+  WorkState(std::string description, std::function<void()> abort);
+  // A Work that has already failed (an op refused before it was issued).
+  static std::shared_ptr<WorkState> Failed(std::string description, Status status);
+
+  Status Wait(Deadline deadline) override;
+  bool Done() const override;
+  void Abort() override;
+  std::string Describe() const override { return description_; }
+
+  // Records the outcome and wakes the waiters; later calls are ignored.
+  void Complete(Status status);
+
+ private:
+  const std::string description_;
+  std::function<void()> abort_;
+  mutable std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  Status status_;
+};
+
+}  // namespace train::internal
+
+#endif  // TRAIN_COLLECTIVES_COMMON_WORK_STATE_H_

@@ -1,0 +1,43 @@
+// One transport's view of a set of ranks: the ranks of one host over shared memory, or ranks
+// on several hosts over TCP. The CPU communicator composes groups (hierarchical when a job
+// spans hosts with several ranks each). Every call is collective over the group, blocking, run
+// on the communicator's progress thread, and returns when done, failed, aborted or expired
+// (ctx). Reductions are kSum, kMin, kMax or kProd: the communicator turns kAvg into a sum and a
+// division. Buffers are CPU memory; `in` may equal `out` (in place).
+#ifndef TRAIN_COLLECTIVES_CPU_PEER_GROUP_H_
+#define TRAIN_COLLECTIVES_CPU_PEER_GROUP_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "common/op_context.h"
+
+namespace train::internal {
+
+class PeerGroup {
+ public:
+  virtual ~PeerGroup() = default;
+
+  // This rank's index in the group, the group's size, and the communicator rank of member i
+  // (errors name communicator ranks).
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual int comm_rank(int member) const = 0;
+
+  // out[i] = reduce over members of in[i], `count` elements each.
+  virtual Status AllReduce(const void* in, void* out, std::uint64_t count, DType dtype,
+                           ReduceOp op, OpContext& ctx) = 0;
+  // `in` holds size() blocks of `count` elements; member r gets block r reduced into `out`.
+  virtual Status ReduceScatter(const void* in, void* out, std::uint64_t count, DType dtype,
+                               ReduceOp op, OpContext& ctx) = 0;
+  // `out` receives size() blocks of `bytes`; block r is member r's `in` (`in` may alias
+  // block rank() of `out`).
+  virtual Status AllGather(const void* in, void* out, std::uint64_t bytes, OpContext& ctx) = 0;
+  // Every member's `inout` receives member `root`'s.
+  virtual Status Broadcast(void* inout, std::uint64_t bytes, int root, OpContext& ctx) = 0;
+  virtual Status Barrier(OpContext& ctx) = 0;
+};
+
+}  // namespace train::internal
+
+#endif  // TRAIN_COLLECTIVES_CPU_PEER_GROUP_H_
