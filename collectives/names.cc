@@ -52,8 +52,8 @@ std::string_view CommBackendName(CommBackend backend) {
 }
 
 Result<CommBackend> ParseCommBackend(std::string_view name) {
-  for (CommBackend b : {CommBackend::kAuto, CommBackend::kCpu, CommBackend::kNccl,
-                        CommBackend::kMpi}) {
+  for (CommBackend b :
+       {CommBackend::kAuto, CommBackend::kCpu, CommBackend::kNccl, CommBackend::kMpi}) {
     if (CommBackendName(b) == name) return b;
   }
   return InvalidArgumentError("unknown communicator backend \"" + std::string(name) +

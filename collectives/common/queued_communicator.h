@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/op_context.h"
@@ -80,6 +81,7 @@ class QueuedCommunicator : public Communicator {
   const CommunicatorOptions options_;
   std::unique_ptr<OpLedger> ledger_;
   std::unique_ptr<OpExecutor> executor_;
+  std::mutex issue_mu_;  // numbering and queueing happen together
   std::uint64_t next_seq_ = 1;
   std::uint64_t splits_ = 0;
 };

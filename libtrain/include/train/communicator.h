@@ -69,6 +69,9 @@ struct CommunicatorOptions {
   // CPU backend: the address other hosts reach this rank at ("": the address of the interface
   // that routes to the store's host, or loopback when everything is local).
   std::string listen_host;
+  // CPU backend: ranks with the same host id share memory. "": detected (host name, boot id,
+  // IPC namespace and /dev/shm must all match). Set it to make ranks of one machine talk TCP.
+  std::string host_id;
 };
 
 // One issued op. Safe to use from any thread; waiting twice returns the same status.
