@@ -1,0 +1,334 @@
+#include "train/grad_buckets.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include "common/op.h"
+#include "grad_buckets_layout.h"
+#include "grad_buckets_wire.h"
+
+namespace train {
+namespace internal {
+namespace {
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// Cache-line aligned bytes, so that the reductions see aligned vectors.
+std::unique_ptr<std::byte, FreeDeleter> AllocateAligned(std::uint64_t bytes) {
+  constexpr std::size_t kAlign = 64;
+  const std::size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  return std::unique_ptr<std::byte, FreeDeleter>(
+      static_cast<std::byte*>(std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded)));
+}
+
+struct Gradient {
+  std::string name;
+  TensorView tensor;
+  std::size_t bucket = 0;
+  std::uint64_t offset = 0;  // elements into the bucket's flat buffer
+  bool ready = false;
+};
+
+struct Bucket {
+  GradientBucket info;
+  std::unique_ptr<std::byte, FreeDeleter> buffer;  // null when in place
+  TensorView flat;                                 // what is all-reduced
+  std::size_t pending = 0;                         // gradients not yet marked this iteration
+  std::shared_ptr<Work> work;
+};
+
+std::string DescribeBucket(std::size_t index, const Bucket& bucket) {
+  return "bucket " + std::to_string(index) + " (" + std::to_string(bucket.info.gradients.size()) +
+         " gradients, " + std::string(DTypeName(bucket.flat.dtype)) + " x " +
+         std::to_string(bucket.flat.numel) + ")";
+}
+
+}  // namespace
+}  // namespace internal
+
+using internal::Bucket;
+using internal::Gradient;
+
+struct GradientBuckets::Impl {
+  Communicator* comm;
+  GradientBucketsOptions options;
+
+  mutable std::mutex mu;
+  std::vector<Gradient> grads;
+  std::unordered_map<std::string, std::size_t> by_name;
+  bool fixed = false;  // the layout exists: Register is refused
+  std::vector<Bucket> buckets;
+  std::size_t next_to_issue = 0;  // buckets issue in order
+  GradientBucketStats stats;
+
+  void FixLayout();
+  void IssueReadyBuckets();  // with mu held
+  void CopyIn(const Gradient& grad);
+  void CopyOut(const Gradient& grad);
+  void ResetIteration();  // with mu held
+  // Waits for the issued buckets (mu not held); the first failure.
+  Status WaitIssued(std::vector<std::pair<std::size_t, std::shared_ptr<Work>>> issued);
+};
+
+void GradientBuckets::Impl::FixLayout() {
+  if (fixed) return;
+  fixed = true;
+  std::vector<internal::GradientShape> shapes;
+  shapes.reserve(grads.size());
+  for (const Gradient& grad : grads) shapes.push_back({grad.tensor.dtype, grad.tensor.numel});
+  for (GradientBucket& info : internal::ComputeBucketLayout(shapes, options)) {
+    Bucket bucket;
+    bucket.info = std::move(info);
+    const std::size_t index = buckets.size();
+    std::uint64_t offset = 0;
+    for (std::size_t g : bucket.info.gradients) {
+      grads[g].bucket = index;
+      grads[g].offset = offset;
+      offset += grads[g].tensor.numel;
+    }
+    if (bucket.info.in_place) {
+      bucket.flat = grads[bucket.info.gradients[0]].tensor;
+    } else {
+      bucket.buffer = internal::AllocateAligned(bucket.info.wire_bytes);
+      bucket.flat.data = bucket.buffer.get();
+      bucket.flat.dtype = internal::WireDTypeFor(bucket.info.dtype, options.wire_dtype);
+      bucket.flat.numel = bucket.info.numel;
+      bucket.flat.device = Device::kCpu;
+    }
+    bucket.pending = bucket.info.gradients.size();
+    stats.wire_bytes += bucket.info.wire_bytes;
+    buckets.push_back(std::move(bucket));
+  }
+  stats.buckets = buckets.size();
+}
+
+void GradientBuckets::Impl::IssueReadyBuckets() {
+  const ReduceOp op = options.average ? ReduceOp::kAvg : ReduceOp::kSum;
+  while (next_to_issue < buckets.size() && buckets[next_to_issue].pending == 0) {
+    Bucket& bucket = buckets[next_to_issue++];
+    bucket.work = comm->AllReduce(bucket.flat, op, OpOptions{options.timeout});
+    ++stats.issued;
+  }
+}
+
+void GradientBuckets::Impl::CopyIn(const Gradient& grad) {
+  const Bucket& bucket = buckets[grad.bucket];
+  if (bucket.info.in_place || grad.tensor.numel == 0) return;
+  void* dst = bucket.buffer.get() + grad.offset * DTypeSize(bucket.flat.dtype);
+  if (bucket.flat.dtype == grad.tensor.dtype) {
+    std::memcpy(dst, grad.tensor.data, grad.tensor.bytes());
+  } else {
+    internal::NarrowToWire(grad.tensor.dtype, grad.tensor.data, bucket.flat.dtype, dst,
+                           grad.tensor.numel);
+  }
+}
+
+void GradientBuckets::Impl::CopyOut(const Gradient& grad) {
+  const Bucket& bucket = buckets[grad.bucket];
+  if (bucket.info.in_place || grad.tensor.numel == 0) return;
+  const void* src = bucket.buffer.get() + grad.offset * DTypeSize(bucket.flat.dtype);
+  if (bucket.flat.dtype == grad.tensor.dtype) {
+    std::memcpy(grad.tensor.data, src, grad.tensor.bytes());
+  } else {
+    internal::WidenFromWire(bucket.flat.dtype, src, grad.tensor.dtype, grad.tensor.data,
+                            grad.tensor.numel);
+  }
+}
+
+void GradientBuckets::Impl::ResetIteration() {
+  for (Gradient& grad : grads) grad.ready = false;
+  for (Bucket& bucket : buckets) {
+    bucket.pending = bucket.info.gradients.size();
+    bucket.work.reset();
+  }
+  next_to_issue = 0;
+  stats.issued = 0;
+}
+
+Status GradientBuckets::Impl::WaitIssued(
+    std::vector<std::pair<std::size_t, std::shared_ptr<Work>>> issued) {
+  Status first;
+  for (auto& [index, work] : issued) {
+    Status status = work->Wait();
+    if (!status.ok() && first.ok()) {
+      first = status.WithContext("gradient " + internal::DescribeBucket(index, buckets[index]));
+    }
+  }
+  return first;
+}
+
+std::string_view WireDTypeName(WireDType wire) {
+  switch (wire) {
+    case WireDType::kNone:
+      return "none";
+    case WireDType::kBFloat16:
+      return "bfloat16";
+    case WireDType::kFloat16:
+      return "float16";
+  }
+  return "?";
+}
+
+Result<WireDType> ParseWireDType(std::string_view name) {
+  for (WireDType wire : {WireDType::kNone, WireDType::kBFloat16, WireDType::kFloat16}) {
+    if (WireDTypeName(wire) == name) return wire;
+  }
+  return InvalidArgumentError("unknown wire dtype \"" + std::string(name) +
+                              "\": use none, bfloat16 or float16");
+}
+
+Result<std::unique_ptr<GradientBuckets>> GradientBuckets::Create(
+    Communicator* comm, const GradientBucketsOptions& options) {
+  if (comm == nullptr) return InvalidArgumentError("GradientBuckets: the communicator is null");
+  if (options.cap_bytes == 0 || options.first_cap_bytes == 0) {
+    return InvalidArgumentError("GradientBuckets: cap_bytes (" + std::to_string(options.cap_bytes) +
+                                ") and first_cap_bytes (" +
+                                std::to_string(options.first_cap_bytes) + ") must be positive");
+  }
+  if (comm->options().device != Device::kCpu) {
+    return InvalidArgumentError(
+        "GradientBuckets: the communicator works on CUDA memory; buckets are on the CPU only "
+        "so far: all-reduce CUDA gradients with the communicator directly");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->comm = comm;
+  impl->options = options;
+  return std::unique_ptr<GradientBuckets>(new GradientBuckets(std::move(impl)));
+}
+
+GradientBuckets::GradientBuckets(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GradientBuckets::~GradientBuckets() {
+  // The all-reduces in flight write into buffers and gradients this object points at.
+  for (Bucket& bucket : impl_->buckets) {
+    if (bucket.work) (void)bucket.work->Wait();
+  }
+}
+
+Result<std::size_t> GradientBuckets::Register(std::string name, TensorView grad) {
+  Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  const std::string what = "GradientBuckets::Register(\"" + name + "\")";
+  if (s.fixed) {
+    return FailedPreconditionError(what +
+                                   ": the bucket layout is fixed (MarkReady, Finish or Layout "
+                                   "was called): register every gradient before the first "
+                                   "backward pass");
+  }
+  if (s.by_name.count(name) != 0) {
+    return AlreadyExistsError(what + ": a gradient of that name is registered already (index " +
+                              std::to_string(s.by_name[name]) + ")");
+  }
+  TRAIN_RETURN_IF_ERROR(internal::CheckTensor(what, "grad", grad, Device::kCpu));
+  const bool floating = grad.dtype == DType::kFloat32 || grad.dtype == DType::kFloat64 ||
+                        grad.dtype == DType::kFloat16 || grad.dtype == DType::kBFloat16;
+  if (s.options.wire_dtype != WireDType::kNone && !floating) {
+    return InvalidArgumentError(what + ": the gradient is " + std::string(DTypeName(grad.dtype)) +
+                                ", but wire compression to " +
+                                std::string(WireDTypeName(s.options.wire_dtype)) +
+                                " applies to floating-point gradients only");
+  }
+  const std::size_t index = s.grads.size();
+  s.by_name.emplace(name, index);
+  s.grads.push_back(Gradient{std::move(name), grad});
+  return index;
+}
+
+Status GradientBuckets::MarkReady(std::string_view name) {
+  std::size_t index = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->by_name.find(std::string(name));
+    if (it == impl_->by_name.end()) {
+      return NotFoundError("GradientBuckets::MarkReady(\"" + std::string(name) +
+                           "\"): no gradient of that name was registered");
+    }
+    index = it->second;
+  }
+  return MarkReady(index);
+}
+
+Status GradientBuckets::MarkReady(std::size_t index) {
+  Impl& s = *impl_;
+  const Gradient* grad = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (index >= s.grads.size()) {
+      return OutOfRangeError("GradientBuckets::MarkReady(" + std::to_string(index) + "): only " +
+                             std::to_string(s.grads.size()) + " gradients are registered");
+    }
+    s.FixLayout();
+    Gradient& g = s.grads[index];
+    if (g.ready) {
+      return FailedPreconditionError("GradientBuckets::MarkReady: gradient \"" + g.name +
+                                     "\" (index " + std::to_string(index) +
+                                     ") was marked ready twice in one iteration; call Finish "
+                                     "before the next backward pass");
+    }
+    g.ready = true;
+    grad = &g;
+  }
+  // Gradients occupy disjoint parts of their bucket, so copies run outside the lock.
+  s.CopyIn(*grad);
+  std::lock_guard<std::mutex> lock(s.mu);
+  --s.buckets[grad->bucket].pending;
+  s.IssueReadyBuckets();
+  return Status::Ok();
+}
+
+Status GradientBuckets::Finish() {
+  Impl& s = *impl_;
+  std::vector<std::pair<std::size_t, std::shared_ptr<Work>>> issued;
+  std::string missing;
+  std::size_t missing_count = 0;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.FixLayout();
+    for (const Gradient& grad : s.grads) {
+      if (grad.ready) continue;
+      if (++missing_count <= 8) missing += (missing.empty() ? "\"" : ", \"") + grad.name + "\"";
+    }
+    for (std::size_t i = 0; i < s.next_to_issue; ++i) issued.emplace_back(i, s.buckets[i].work);
+    s.stats.issued_before_finish = s.next_to_issue;
+  }
+  const auto wait_start = std::chrono::steady_clock::now();
+  Status status = s.WaitIssued(std::move(issued));
+  const auto waited = std::chrono::steady_clock::now() - wait_start;
+
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (missing_count > 0) {
+    if (missing_count > 8) missing += " and " + std::to_string(missing_count - 8) + " more";
+    s.ResetIteration();
+    return FailedPreconditionError(
+        "GradientBuckets::Finish: " + std::to_string(missing_count) +
+        " gradient(s) were not marked ready: " + missing +
+        "; their buckets were not all-reduced, so the other ranks will time out");
+  }
+  if (status.ok()) {
+    for (const Gradient& grad : s.grads) s.CopyOut(grad);
+    s.stats.finish_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(waited);
+    ++s.stats.iterations;
+  }
+  s.ResetIteration();
+  return status;
+}
+
+std::vector<GradientBucket> GradientBuckets::Layout() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->FixLayout();
+  std::vector<GradientBucket> layout;
+  for (const Bucket& bucket : impl_->buckets) layout.push_back(bucket.info);
+  return layout;
+}
+
+GradientBucketStats GradientBuckets::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->stats;
+}
+
+}  // namespace train
