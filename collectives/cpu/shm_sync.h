@@ -1,0 +1,126 @@
+// How the members of a ShmGroup wait for each other: each member publishes per-stage sequence
+// counters in the segment (release stores); a member that needs others' counters spins
+// briefly, then sleeps on its own futex word ("bell"), having written down which counter
+// values would wake it. A publisher rings the bell of a sleeper only when its new value is
+// one the sleeper waits for, so nobody makes a system call while everyone keeps up.
+//
+// While waiting it checks, at least every few milliseconds: this rank's abort flag, the
+// segment's abort word (another member aborted), the deadline, and whether every other
+// member's process is still alive.
+#ifndef TRAIN_COLLECTIVES_CPU_SHM_SYNC_H_
+#define TRAIN_COLLECTIVES_CPU_SHM_SYNC_H_
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "common/op_context.h"
+#include "cpu/shm_segment.h"
+
+namespace train::internal {
+
+// Tells the CPU this is a spin-wait loop (lets the sibling hyperthread run, saves power).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// a - b for counters that wrap: positive when a is ahead.
+inline std::int32_t CounterDiff(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b);
+}
+
+// "Every member's (or just member `only`'s) counter `stage` has reached `target`."
+struct ShmCondition {
+  Stage stage = Stage::kIn;
+  std::uint32_t target = 0;
+  int only = -1;  // -1: every member but this one
+};
+
+class ShmSync {
+ public:
+  // `comm_ranks` names members in errors. `oversubscribed`: more members than CPUs, so a
+  // waiter yields its CPU almost at once instead of spinning.
+  ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, bool oversubscribed);
+
+  int member() const { return member_; }
+  int size() const { return size_; }
+  int comm_rank(int member) const { return comm_ranks_[member]; }
+
+  std::uint32_t Load(int member, Stage stage) const {
+    return segment_->control(member)->counters[static_cast<int>(stage)].value.load(
+        std::memory_order_acquire);
+  }
+  bool Met(const ShmCondition& condition) const;
+
+  // Sets this member's counter and wakes the members that sleep waiting for it.
+  void Publish(Stage stage, std::uint32_t value);
+
+  // Waits until one of `conditions` holds. Non-OK when this rank was aborted or the deadline
+  // passed (ctx.StopStatus naming the members `laggards` returns), another member aborted
+  // (ABORTED naming it), or a member's process is gone (UNAVAILABLE naming it).
+  template <typename Laggards>
+  Status WaitAny(const ShmCondition* conditions, int count, OpContext& ctx, Laggards laggards);
+
+  // Marks the segment aborted by this member and wakes everyone.
+  void Abort();
+  // Records that this member leaves the op after an error: the others then do not report its
+  // exit as the cause of their failure.
+  void Leave();
+  // OK, or the status that this rank's abort flag, the segment's abort word or a member
+  // found gone calls for (checked by WaitAny; also before each op).
+  Status CheckAbort(OpContext& ctx);
+
+ private:
+  bool AnyMet(const ShmCondition* conditions, int count) const;
+  // One sleep on the bell (at most `slice`), having published what would satisfy a wait.
+  void Sleep(const ShmCondition* conditions, int count, std::chrono::nanoseconds slice);
+  // UNAVAILABLE when a member this one waits for is gone (and had not left after an error).
+  Status CheckPeersAlive(const ShmCondition* conditions, int count, OpContext& ctx);
+  Status PeerLost(int member, OpContext& ctx) const;
+  Status StopStatus(OpContext& ctx, const std::vector<int>& members);
+
+  ShmSegment* segment_;
+  int member_;
+  int size_;
+  std::vector<int> comm_ranks_;
+  bool oversubscribed_;
+  std::chrono::steady_clock::time_point last_liveness_check_{};
+};
+
+template <typename Laggards>
+Status ShmSync::WaitAny(const ShmCondition* conditions, int count, OpContext& ctx,
+                        Laggards laggards) {
+  using Clock = std::chrono::steady_clock;
+  if (AnyMet(conditions, count)) return Status::Ok();
+  // Spin: the other members are usually a few hundred nanoseconds behind.
+  const auto spin_for =
+      oversubscribed_ ? std::chrono::microseconds(2) : std::chrono::microseconds(50);
+  const auto spin_until = Clock::now() + spin_for;
+  for (int i = 1;; ++i) {
+    CpuRelax();
+    if (AnyMet(conditions, count)) return Status::Ok();
+    if ((i & 63) == 0) {
+      TRAIN_RETURN_IF_ERROR(CheckAbort(ctx));
+      if (Clock::now() >= spin_until) break;
+    }
+  }
+  // Sleep, in slices short enough to notice aborts, expiry and dead members in time.
+  constexpr auto kSlice = std::chrono::milliseconds(10);
+  for (;;) {
+    TRAIN_RETURN_IF_ERROR(CheckAbort(ctx));
+    if (ctx.Expired()) return StopStatus(ctx, laggards());
+    const auto left = ctx.deadline - Clock::now();
+    Sleep(conditions, count, std::min<std::chrono::nanoseconds>(kSlice, left));
+    if (AnyMet(conditions, count)) return Status::Ok();
+    TRAIN_RETURN_IF_ERROR(CheckPeersAlive(conditions, count, ctx));
+  }
+}
+
+}  // namespace train::internal
+
+#endif  // TRAIN_COLLECTIVES_CPU_SHM_SYNC_H_
