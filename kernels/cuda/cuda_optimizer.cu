@@ -1,6 +1,8 @@
 // train::FusedOptimizer on CUDA tensors: a norm pass, a one-thread-block bookkeeping kernel
-// and a multi-tensor update pass per step, queued on the optimizer's own stream. The step
-// counter, skip flag and scalars stay on the device, so a capturable Step never waits.
+// and a multi-tensor update pass per step (LAMB: moments and norms, trust ratios, update),
+// queued on the caller's stream (OptimizerOptions::cuda_stream) or the optimizer's own. The
+// step counter, skip flag and scalars stay on the device, and everything is allocated when the
+// optimizer is built, so a capturable Step never waits and can be captured in a CUDA graph.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -67,7 +69,7 @@ struct Buffer {
   std::size_t bytes = 0;
 };
 
-// Tensors with one (param dtype, grad dtype): one kernel instantiation.
+// Tensors with one (param dtype, grad dtype): one kernel instantiation per pass.
 struct Bucket {
   DType param = DType::kFloat32, grad = DType::kFloat32;
   std::vector<TensorListMeta> launches;
@@ -89,17 +91,26 @@ class CudaOptimizer final : public FusedOptimizer {
   Status AddBuffer(std::size_t group, std::size_t param, const char* what, DType dtype,
                    std::uint64_t numel, void** data);
   Status CheckPointer(const TensorView& t, const std::string& where) const;
+  // Blocks of the update kernel for these dtypes that the device runs at once: the most one
+  // launch of the apply uses.
+  Result<int> ResidentBlocks(DType param, DType grad) const;
+  // LAMB's three passes, after the bookkeeping kernel.
+  Status QueueLamb(cudaStream_t stream);
   // Waits for the stream and copies the device state to host_state_.
   Status ReadState() const;
 
   OptimizerOptions options_;
   std::vector<ParamGroup> groups_;
   int device_ = 0;
-  Stream stream_;
+  Stream own_stream_;              // when the caller gives none
+  cudaStream_t stream_ = nullptr;  // where every call queues its work
   std::vector<Buffer> buffers_;
   std::vector<Bucket> buckets_;
-  int num_blocks_ = 0;
+  PlanCursor planned_;  // chunks and blocks of all launches of a pass
+  int num_tensors_ = 0;
   DeviceMemory partials_, group_hyper_, scalars_, state_;
+  // LAMB: per-chunk ||p||^2 and ||r||^2, where each tensor's chunks are, its step.
+  DeviceMemory param_sq_, update_sq_, tensor_chunks_, lamb_step_;
   std::unique_ptr<DeviceState, HostFree> host_state_;
   mutable std::int64_t step_ = 0;
 };
@@ -111,8 +122,7 @@ Status CudaOptimizer::AddBuffer(std::size_t group, std::size_t param, const char
   buffer.bytes = numel * DTypeSize(dtype);
   TRAIN_RETURN_IF_ERROR(Allocate(buffer.bytes, &buffer.memory));
   if (buffer.bytes > 0) {
-    TRAIN_CUDA_RETURN_IF_ERROR(
-        cudaMemsetAsync(buffer.memory.get(), 0, buffer.bytes, stream_.get()));
+    TRAIN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(buffer.memory.get(), 0, buffer.bytes, stream_));
   }
   *data = buffer.memory.get();
   return Status::Ok();
@@ -132,14 +142,26 @@ Status CudaOptimizer::CheckPointer(const TensorView& t, const std::string& where
   return Status::Ok();
 }
 
+Result<int> CudaOptimizer::ResidentBlocks(DType param, DType grad) const {
+  int sms = 0, per_sm = 0;
+  TRAIN_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device_));
+  TRAIN_CUDA_RETURN_IF_ERROR(
+      UpdateBlocksPerSm(options_.kind, param, grad, options_.moment_dtype, &per_sm));
+  return std::max(1, sms * per_sm);
+}
+
 Status CudaOptimizer::Init() {
   DeviceScope scope;
   TRAIN_RETURN_IF_ERROR(scope.Enter(device_));
-  cudaStream_t stream = nullptr;
-  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  stream_.reset(stream);
+  if (options_.cuda_stream != nullptr) {
+    stream_ = static_cast<cudaStream_t>(options_.cuda_stream);
+  } else {
+    TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    own_stream_.reset(stream_);
+  }
   std::map<std::pair<DType, DType>, std::vector<TensorEntry>> by_dtype;
   std::vector<GroupHyper> hyper;
+  std::vector<TensorChunks> chunks;  // by tensor index; PlanLaunches fills in the non-empty
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const ParamGroup& group = groups_[g];
     hyper.push_back({group.lr, group.weight_decay, group.beta1, group.beta2, group.eps,
@@ -154,6 +176,8 @@ Status CudaOptimizer::Init() {
       TensorEntry entry;
       entry.numel = static_cast<std::int64_t>(param.numel);
       entry.group = static_cast<int>(g);
+      entry.tensor = num_tensors_++;
+      chunks.push_back({0, 0, entry.group});
       entry.ptrs[kParam] = param.data;
       entry.ptrs[kGrad] = grad.data;
       if (options_.master_weights && param.dtype != DType::kFloat32) {
@@ -161,7 +185,7 @@ Status CudaOptimizer::Init() {
             AddBuffer(g, i, "master", DType::kFloat32, param.numel, &entry.ptrs[kMaster]));
         TRAIN_CUDA_RETURN_IF_ERROR(LaunchToFloat(param.dtype, param.data,
                                                  static_cast<float*>(entry.ptrs[kMaster]),
-                                                 entry.numel, stream_.get()));
+                                                 entry.numel, stream_));
       }
       const DType md = options_.moment_dtype;
       switch (options_.kind) {
@@ -189,9 +213,23 @@ Status CudaOptimizer::Init() {
     Bucket& bucket = buckets_.emplace_back();
     bucket.param = dtypes.first;
     bucket.grad = dtypes.second;
-    bucket.launches = PlanLaunches(entries, &num_blocks_);
+    TRAIN_ASSIGN_OR_RETURN(const int max_blocks, ResidentBlocks(bucket.param, bucket.grad));
+    bucket.launches = PlanLaunches(entries, max_blocks, &planned_, &chunks);
   }
-  TRAIN_RETURN_IF_ERROR(Allocate(sizeof(double) * std::max(1, num_blocks_), &partials_));
+  TRAIN_RETURN_IF_ERROR(
+      Allocate(sizeof(double) * static_cast<std::size_t>(std::max(1, planned_.block)), &partials_));
+  if (options_.kind == OptimizerKind::kLamb) {
+    const std::size_t sums = sizeof(double) * static_cast<std::size_t>(std::max(1, planned_.chunk));
+    TRAIN_RETURN_IF_ERROR(Allocate(sums, &param_sq_));
+    TRAIN_RETURN_IF_ERROR(Allocate(sums, &update_sq_));
+    TRAIN_RETURN_IF_ERROR(Allocate(sizeof(TensorChunks) * chunks.size(), &tensor_chunks_));
+    TRAIN_RETURN_IF_ERROR(Allocate(sizeof(float) * chunks.size(), &lamb_step_));
+    if (!chunks.empty()) {
+      TRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(tensor_chunks_.get(), chunks.data(),
+                                                 sizeof(TensorChunks) * chunks.size(),
+                                                 cudaMemcpyHostToDevice, stream_));
+    }
+  }
   TRAIN_RETURN_IF_ERROR(Allocate(sizeof(GroupHyper) * hyper.size(), &group_hyper_));
   TRAIN_RETURN_IF_ERROR(Allocate(sizeof(DeviceScalars) * hyper.size(), &scalars_));
   TRAIN_RETURN_IF_ERROR(Allocate(sizeof(DeviceState), &state_));
@@ -201,10 +239,10 @@ Status CudaOptimizer::Init() {
   *host_state_ = DeviceState{};
   TRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(group_hyper_.get(), hyper.data(),
                                              sizeof(GroupHyper) * hyper.size(),
-                                             cudaMemcpyHostToDevice, stream_.get()));
-  TRAIN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(state_.get(), 0, sizeof(DeviceState), stream_.get()));
-  // `hyper` is pageable and goes out of scope: wait for the copies.
-  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()));
+                                             cudaMemcpyHostToDevice, stream_));
+  TRAIN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(state_.get(), 0, sizeof(DeviceState), stream_));
+  // `hyper` and `chunks` are pageable and go out of scope: wait for the copies.
+  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   return Status::Ok();
 }
 
@@ -215,11 +253,11 @@ Result<StepResult> CudaOptimizer::Step(float grad_scale) {
   }
   DeviceScope scope;
   TRAIN_RETURN_IF_ERROR(scope.Enter(device_));
-  cudaStream_t stream = stream_.get();
+  cudaStream_t stream = stream_;
   PrepareArgs args{};
   args.need_norm = grad_scale != 1.0f || options_.max_grad_norm > 0.0;
   args.partials = static_cast<const double*>(partials_.get());
-  args.num_partials = args.need_norm ? num_blocks_ : 0;
+  args.num_partials = args.need_norm ? planned_.block : 0;
   args.grad_scale = grad_scale;
   args.max_grad_norm = options_.max_grad_norm;
   args.schedule = options_.schedule;
@@ -237,11 +275,15 @@ Result<StepResult> CudaOptimizer::Step(float grad_scale) {
     }
   }
   TRAIN_CUDA_RETURN_IF_ERROR(LaunchPrepare(args, stream));
-  for (const Bucket& bucket : buckets_) {
-    for (const TensorListMeta& meta : bucket.launches) {
-      TRAIN_CUDA_RETURN_IF_ERROR(LaunchUpdate(options_.kind, bucket.param, bucket.grad,
-                                              options_.moment_dtype, meta, args.scalars, args.state,
-                                              stream));
+  if (options_.kind == OptimizerKind::kLamb) {
+    TRAIN_RETURN_IF_ERROR(QueueLamb(stream));
+  } else {
+    for (const Bucket& bucket : buckets_) {
+      for (const TensorListMeta& meta : bucket.launches) {
+        TRAIN_CUDA_RETURN_IF_ERROR(LaunchUpdate(options_.kind, bucket.param, bucket.grad,
+                                                options_.moment_dtype, meta, args.scalars,
+                                                args.state, stream));
+      }
     }
   }
   if (options_.capturable) {
@@ -253,10 +295,35 @@ Result<StepResult> CudaOptimizer::Step(float grad_scale) {
   return LastStepResult();
 }
 
+Status CudaOptimizer::QueueLamb(cudaStream_t stream) {
+  const auto* scalars = static_cast<const DeviceScalars*>(scalars_.get());
+  const auto* state = static_cast<const DeviceState*>(state_.get());
+  auto* param_sq = static_cast<double*>(param_sq_.get());
+  auto* update_sq = static_cast<double*>(update_sq_.get());
+  auto* lamb_step = static_cast<float*>(lamb_step_.get());
+  for (const Bucket& bucket : buckets_) {
+    for (const TensorListMeta& meta : bucket.launches) {
+      TRAIN_CUDA_RETURN_IF_ERROR(LaunchLambMoments(bucket.param, bucket.grad, options_.moment_dtype,
+                                                   meta, scalars, state, param_sq, update_sq,
+                                                   stream));
+    }
+  }
+  TRAIN_CUDA_RETURN_IF_ERROR(LaunchLambTrust(static_cast<const TensorChunks*>(tensor_chunks_.get()),
+                                             num_tensors_, param_sq, update_sq, scalars, state,
+                                             lamb_step, stream));
+  for (const Bucket& bucket : buckets_) {
+    for (const TensorListMeta& meta : bucket.launches) {
+      TRAIN_CUDA_RETURN_IF_ERROR(LaunchLambApply(bucket.param, options_.moment_dtype, meta, scalars,
+                                                 state, lamb_step, stream));
+    }
+  }
+  return Status::Ok();
+}
+
 Status CudaOptimizer::ReadState() const {
   TRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_state_.get(), state_.get(), sizeof(DeviceState),
-                                             cudaMemcpyDeviceToHost, stream_.get()));
-  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()));
+                                             cudaMemcpyDeviceToHost, stream_));
+  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   step_ = host_state_->step;
   return Status::Ok();
 }
@@ -286,10 +353,10 @@ Result<OptimizerState> CudaOptimizer::ExportState() const {
     std::vector<std::byte>& bytes = state.buffers.emplace_back(buffer.bytes);
     if (buffer.bytes > 0) {
       TRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(bytes.data(), buffer.memory.get(), buffer.bytes,
-                                                 cudaMemcpyDeviceToHost, stream_.get()));
+                                                 cudaMemcpyDeviceToHost, stream_));
     }
   }
-  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()));
+  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   return state;
 }
 
@@ -303,14 +370,14 @@ Status CudaOptimizer::ImportState(const OptimizerState& state) {
     if (buffers_[i].bytes > 0) {
       TRAIN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buffers_[i].memory.get(), state.buffers[i].data(),
                                                  buffers_[i].bytes, cudaMemcpyHostToDevice,
-                                                 stream_.get()));
+                                                 stream_));
     }
   }
   const std::int64_t step = state.step;
   TRAIN_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(state_.get(), &step, sizeof(step), cudaMemcpyHostToDevice, stream_.get()));
+      cudaMemcpyAsync(state_.get(), &step, sizeof(step), cudaMemcpyHostToDevice, stream_));
   // The sources are the caller's pageable memory and a local.
-  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()));
+  TRAIN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   step_ = step;
   return Status::Ok();
 }
@@ -321,11 +388,6 @@ Result<std::unique_ptr<FusedOptimizer>> CreateCudaOptimizer(const OptimizerOptio
                                                             std::vector<ParamGroup> groups) {
   int count = 0;
   TRAIN_CUDA_RETURN_IF_ERROR(cudaGetDeviceCount(&count));
-  if (options.kind == OptimizerKind::kLamb) {
-    return FailedPreconditionError(
-        "LAMB is not available for CUDA tensors in this version: use kAdamW, kAdam, kSgd or "
-        "kLion on CUDA, or LAMB on CPU tensors");
-  }
   int device = -1;
   for (const ParamGroup& group : groups) {
     if (!group.params.empty()) {

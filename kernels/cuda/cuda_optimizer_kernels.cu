@@ -1,92 +1,14 @@
 // Kernels of the CUDA optimizer. Compiled with -fmad=false: the CPU path does no fused
 // multiply-adds, and keeping them apart makes the element math round the same on both.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "device_tile.cuh"
 #include "optimizer_kernels.h"
 
 namespace train::cuda {
 namespace {
-
-__device__ __forceinline__ float ToFloat(float x) { return x; }
-__device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float ToFloat(__half x) { return __half2float(x); }
-
-template <typename T>
-__device__ __forceinline__ T FromFloat(float x);
-template <>
-__device__ __forceinline__ float FromFloat<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
-template <>
-__device__ __forceinline__ __half FromFloat<__half>(float x) {
-  return __float2half_rn(x);
-}
-
-// kIlp elements moved as one load: 16 bytes for float32.
-template <typename T>
-struct alignas(sizeof(T) * kIlp) Pack {
-  T v[kIlp];
-};
-
-template <typename T>
-__device__ __forceinline__ bool Aligned(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % (sizeof(T) * kIlp) == 0;
-}
-
-// One thread's kIlp elements of the pass starting at `base`: consecutive elements (one vector
-// load) when `vec`, else a stride of kThreads, which keeps scalar loads coalesced.
-__device__ __forceinline__ std::int64_t Index(std::int64_t base, int k, bool vec) {
-  return vec ? base + static_cast<std::int64_t>(threadIdx.x) * kIlp + k
-             : base + threadIdx.x + static_cast<std::int64_t>(k) * kThreads;
-}
-
-template <typename T>
-__device__ __forceinline__ void LoadTile(float (&r)[kIlp], const T* x, std::int64_t base,
-                                         std::int64_t n, bool vec) {
-  if (vec) {
-    const std::int64_t i = Index(base, 0, true);
-    if (i < n) {
-      const Pack<T> pack = reinterpret_cast<const Pack<T>*>(x)[i / kIlp];
-#pragma unroll
-      for (int k = 0; k < kIlp; ++k) r[k] = ToFloat(pack.v[k]);
-    }
-    return;
-  }
-#pragma unroll
-  for (int k = 0; k < kIlp; ++k) {
-    const std::int64_t i = Index(base, k, false);
-    r[k] = i < n ? ToFloat(x[i]) : 0.0f;
-  }
-}
-
-template <typename T>
-__device__ __forceinline__ void StoreTile(const float (&r)[kIlp], T* x, std::int64_t base,
-                                          std::int64_t n, bool vec) {
-  if (vec) {
-    const std::int64_t i = Index(base, 0, true);
-    if (i < n) {
-      Pack<T> pack;
-#pragma unroll
-      for (int k = 0; k < kIlp; ++k) pack.v[k] = FromFloat<T>(r[k]);
-      reinterpret_cast<Pack<T>*>(x)[i / kIlp] = pack;
-    }
-    return;
-  }
-#pragma unroll
-  for (int k = 0; k < kIlp; ++k) {
-    const std::int64_t i = Index(base, k, false);
-    if (i < n) x[i] = FromFloat<T>(r[k]);
-  }
-}
 
 // The element updates: the same expressions, in the same order, as the CPU path.
 struct AdamOp {
@@ -126,66 +48,58 @@ struct LionOp {
 
 template <typename Op, typename PT, typename GT, typename MT>
 __global__ void __launch_bounds__(kThreads)
-    UpdateKernel(TensorListMeta meta, const DeviceScalars* scalars, const DeviceState* state) {
+    UpdateKernel(const __grid_constant__ TensorListMeta meta, const DeviceScalars* scalars,
+                 const DeviceState* state) {
   if (state->found_inf) return;
-  const int slot = meta.slot_of_block[blockIdx.x];
-  const std::int64_t start = static_cast<std::int64_t>(meta.chunk_of_block[blockIdx.x]) * kChunk;
-  const std::int64_t n = min(meta.numel[slot] - start, kChunk);
-  PT* p = static_cast<PT*>(meta.ptrs[kParam][slot]) + start;
-  float* master = static_cast<float*>(meta.ptrs[kMaster][slot]);
-  if (master != nullptr) master += start;
-  const GT* g = static_cast<const GT*>(meta.ptrs[kGrad][slot]) + start;
-  MT* m = static_cast<MT*>(meta.ptrs[kMoment1][slot]);
-  MT* v = static_cast<MT*>(meta.ptrs[kMoment2][slot]);
-  if (m != nullptr) m += start;
-  if (v != nullptr) v += start;
-  const DeviceScalars s = scalars[meta.group[slot]];
-  // Vector loads only when every operand of the chunk allows them (null ones do).
-  const bool vec = n % kIlp == 0 && Aligned<PT>(p) && Aligned<float>(master) && Aligned<GT>(g) &&
-                   Aligned<MT>(m) && Aligned<MT>(v);
-  const Op op;
-  for (std::int64_t base = 0; base < n; base += static_cast<std::int64_t>(kThreads) * kIlp) {
-    float rp[kIlp], rg[kIlp], rm[kIlp] = {}, rv[kIlp] = {};
-    if (master != nullptr) {
-      LoadTile(rp, master, base, n, vec);
-    } else {
-      LoadTile(rp, p, base, n, vec);
-    }
-    LoadTile(rg, g, base, n, vec);
-    if (m != nullptr) LoadTile(rm, m, base, n, vec);
-    if (v != nullptr) LoadTile(rv, v, base, n, vec);
+  ForEachChunk(meta, [&](const ChunkRef& c) {
+    const std::int64_t n = c.n;
+    PT* p = static_cast<PT*>(meta.ptrs[kParam][c.slot]) + c.start;
+    float* master = static_cast<float*>(meta.ptrs[kMaster][c.slot]);
+    if (master != nullptr) master += c.start;
+    const GT* g = static_cast<const GT*>(meta.ptrs[kGrad][c.slot]) + c.start;
+    MT* m = static_cast<MT*>(meta.ptrs[kMoment1][c.slot]);
+    MT* v = static_cast<MT*>(meta.ptrs[kMoment2][c.slot]);
+    if (m != nullptr) m += c.start;
+    if (v != nullptr) v += c.start;
+    const DeviceScalars s = scalars[meta.group[c.slot]];
+    // Vector loads only when every operand of the chunk allows them (null ones do).
+    const bool vec = n % kIlp == 0 && Aligned<PT>(p) && Aligned<float>(master) && Aligned<GT>(g) &&
+                     Aligned<MT>(m) && Aligned<MT>(v);
+    const Op op;
+    for (std::int64_t base = 0; base < n; base += static_cast<std::int64_t>(kThreads) * kIlp) {
+      float rp[kIlp], rg[kIlp], rm[kIlp] = {}, rv[kIlp] = {};
+      if (master != nullptr) {
+        LoadTile(rp, master, base, n, vec);
+      } else {
+        LoadTile(rp, p, base, n, vec);
+      }
+      LoadTile(rg, g, base, n, vec);
+      if (m != nullptr) LoadTile(rm, m, base, n, vec);
+      if (v != nullptr) LoadTile(rv, v, base, n, vec);
 #pragma unroll
-    for (int k = 0; k < kIlp; ++k) op(rp[k], rg[k], rm[k], rv[k], s, m != nullptr);
-    if (master != nullptr) StoreTile(rp, master, base, n, vec);
-    StoreTile(rp, p, base, n, vec);
-    if (m != nullptr) StoreTile(rm, m, base, n, vec);
-    if (v != nullptr) StoreTile(rv, v, base, n, vec);
-  }
+      for (int k = 0; k < kIlp; ++k) op(rp[k], rg[k], rm[k], rv[k], s, m != nullptr);
+      if (master != nullptr) StoreTile(rp, master, base, n, vec);
+      StoreTile(rp, p, base, n, vec);
+      if (m != nullptr) StoreTile(rm, m, base, n, vec);
+      if (v != nullptr) StoreTile(rv, v, base, n, vec);
+    }
+  });
 }
 
-// Sum over the block in a fixed order: the result does not depend on scheduling.
-__device__ double BlockSum(double value) {
-  __shared__ double shared[kThreads];
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (int width = kThreads / 2; width > 0; width /= 2) {
-    if (static_cast<int>(threadIdx.x) < width) shared[threadIdx.x] += shared[threadIdx.x + width];
-    __syncthreads();
-  }
-  return shared[0];
-}
-
+// Each block's sum of squares of the gradient over its chunks, at the block's index among all
+// blocks of the step. Which chunks a block takes depends only on the launch plan, so the sum
+// is the same from run to run.
 template <typename GT>
-__global__ void __launch_bounds__(kThreads) NormKernel(TensorListMeta meta, double* partials) {
-  const int slot = meta.slot_of_block[blockIdx.x];
-  const std::int64_t start = static_cast<std::int64_t>(meta.chunk_of_block[blockIdx.x]) * kChunk;
-  const std::int64_t n = min(meta.numel[slot] - start, kChunk);
-  const GT* g = static_cast<const GT*>(meta.ptrs[kGrad][slot]) + start;
+__global__ void __launch_bounds__(kThreads)
+    NormKernel(const __grid_constant__ TensorListMeta meta, double* partials) {
   double acc = 0;
-  for (std::int64_t i = threadIdx.x; i < n; i += kThreads) {
-    const double d = ToFloat(g[i]);
-    acc += d * d;
-  }
+  ForEachChunk(meta, [&](const ChunkRef& c) {
+    const GT* g = static_cast<const GT*>(meta.ptrs[kGrad][c.slot]) + c.start;
+    for (std::int64_t i = threadIdx.x; i < c.n; i += kThreads) {
+      const double d = ToFloat(g[i]);
+      acc += d * d;
+    }
+  });
   const double total = BlockSum(acc);
   if (threadIdx.x == 0) partials[meta.block_offset + blockIdx.x] = total;
 }
@@ -196,18 +110,6 @@ __global__ void ToFloatKernel(const T* src, float* dst, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += stride) {
     dst[i] = ToFloat(src[i]);
-  }
-}
-
-template <typename Fn>
-cudaError_t DispatchFloat(DType dtype, Fn fn) {
-  switch (dtype) {
-    case DType::kBFloat16:
-      return fn(__nv_bfloat16{});
-    case DType::kFloat16:
-      return fn(__half{});
-    default:
-      return fn(float{});
   }
 }
 
@@ -232,19 +134,19 @@ cudaError_t LaunchNormPartials(DType grad, const TensorListMeta& meta, double* p
   });
 }
 
-cudaError_t LaunchUpdate(OptimizerKind kind, DType param, DType grad, DType moment,
-                         const TensorListMeta& meta, const DeviceScalars* scalars,
-                         const DeviceState* state, cudaStream_t stream) {
-  auto launch = [&](auto op, auto p, auto g, auto m) {
-    UpdateKernel<decltype(op), decltype(p), decltype(g), decltype(m)>
-        <<<meta.num_blocks, kThreads, 0, stream>>>(meta, scalars, state);
-    return cudaGetLastError();
-  };
+namespace {
+
+// Calls fn(kernel) with the update kernel of `kind` for these dtypes.
+template <typename Fn>
+cudaError_t WithUpdateKernel(OptimizerKind kind, DType param, DType grad, DType moment, Fn fn) {
   auto with_op = [&](auto op) {
     return DispatchFloat(param, [&](auto p) {
       return DispatchFloat(moment, [&](auto m) {
+        using P = decltype(p);
+        using M = decltype(m);
         // A gradient is float32 or the parameter's dtype (checked by Create).
-        return grad == DType::kFloat32 ? launch(op, p, float{}, m) : launch(op, p, p, m);
+        return grad == DType::kFloat32 ? fn(UpdateKernel<decltype(op), P, float, M>)
+                                       : fn(UpdateKernel<decltype(op), P, P, M>);
       });
     });
   };
@@ -257,41 +159,60 @@ cudaError_t LaunchUpdate(OptimizerKind kind, DType param, DType grad, DType mome
     case OptimizerKind::kLion:
       return with_op(LionOp{});
     case OptimizerKind::kLamb:
-      break;
+      break;  // three launches: LaunchLambMoments, LaunchLambTrust, LaunchLambApply
   }
   return cudaErrorNotSupported;
 }
 
-std::vector<TensorListMeta> PlanLaunches(const std::vector<TensorEntry>& tensors, int* next_block) {
+}  // namespace
+
+cudaError_t LaunchUpdate(OptimizerKind kind, DType param, DType grad, DType moment,
+                         const TensorListMeta& meta, const DeviceScalars* scalars,
+                         const DeviceState* state, cudaStream_t stream) {
+  return WithUpdateKernel(kind, param, grad, moment, [&](auto kernel) {
+    kernel<<<meta.num_blocks, kThreads, 0, stream>>>(meta, scalars, state);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t UpdateBlocksPerSm(OptimizerKind kind, DType param, DType grad, DType moment,
+                              int* blocks) {
+  if (kind == OptimizerKind::kLamb) return LambBlocksPerSm(param, grad, moment, blocks);
+  return WithUpdateKernel(kind, param, grad, moment, [&](auto kernel) {
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, kernel, kThreads, 0);
+  });
+}
+
+std::vector<TensorListMeta> PlanLaunches(const std::vector<TensorEntry>& tensors, int max_blocks,
+                                         PlanCursor* cursor, std::vector<TensorChunks>* chunks) {
   std::vector<TensorListMeta> launches;
   TensorListMeta meta{};
-  int slots = 0;
   auto flush = [&] {
-    if (meta.num_blocks > 0) launches.push_back(meta);
+    if (meta.num_tensors > 0) {
+      meta.num_blocks = std::min(meta.num_chunks, max_blocks);
+      meta.block_offset = cursor->block;
+      cursor->block += meta.num_blocks;
+      launches.push_back(meta);
+    }
     meta = TensorListMeta{};
-    meta.block_offset = *next_block;
-    slots = 0;
+    meta.chunk_offset = cursor->chunk;
   };
-  meta.block_offset = *next_block;
+  meta.chunk_offset = cursor->chunk;
   for (const TensorEntry& t : tensors) {
     if (t.numel == 0) continue;
-    bool placed = false;  // whether `t` holds the last slot of `meta`
-    const std::int64_t chunks = (t.numel + kChunk - 1) / kChunk;
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      if (meta.num_blocks == kMaxBlocks) flush(), placed = false;
-      if (!placed) {
-        if (slots == kMaxTensors) flush();
-        for (int o = 0; o < kOperands; ++o) meta.ptrs[o][slots] = t.ptrs[o];
-        meta.numel[slots] = t.numel;
-        meta.group[slots] = t.group;
-        ++slots;
-        placed = true;
-      }
-      meta.slot_of_block[meta.num_blocks] = static_cast<std::uint8_t>(slots - 1);
-      meta.chunk_of_block[meta.num_blocks] = static_cast<int>(c);
-      ++meta.num_blocks;
-      ++*next_block;
-    }
+    // Chunk indices are int: 2^31 chunks would be 2^45 elements, more than any device holds.
+    const int count = static_cast<int>((t.numel + kChunk - 1) / kChunk);
+    if (meta.num_tensors == kMaxTensors) flush();
+    const int slot = meta.num_tensors++;
+    for (int o = 0; o < kOperands; ++o) meta.ptrs[o][slot] = t.ptrs[o];
+    meta.numel[slot] = t.numel;
+    meta.group[slot] = t.group;
+    meta.tensor[slot] = t.tensor;
+    meta.first_chunk[slot] = meta.num_chunks;
+    meta.num_chunks += count;
+    meta.first_chunk[slot + 1] = meta.num_chunks;
+    (*chunks)[static_cast<std::size_t>(t.tensor)] = {cursor->chunk, count, t.group};
+    cursor->chunk += count;
   }
   flush();
   return launches;

@@ -1,6 +1,8 @@
 // The per-step bookkeeping, on the device so that Step never waits for it: the global norm
 // from the norm pass's partial sums, the skip flag, the clip factor, the schedule, the bias
-// corrections from the device step counter, and the counter itself.
+// corrections from the device step counter, and the counter itself. Compiled with -fmad=false,
+// as the CPU path has no fused multiply-adds either (pow and cos may still differ from glibc's
+// in the last bit of a double, which a float scalar rarely sees).
 #include <cmath>
 
 #include "optimizer_kernels.h"
@@ -41,6 +43,8 @@ __device__ DeviceScalars GroupScalars(const GroupHyper& h, OptimizerKind kind, s
   s.eps = static_cast<float>(h.eps);
   s.step_size = static_cast<float>(lr / bc1);
   s.bc2_sqrt = static_cast<float>(sqrt(bc2));
+  s.inv_bc1 = static_cast<float>(1.0 / bc1);
+  s.inv_bc2 = static_cast<float>(1.0 / bc2);
   if (kind == OptimizerKind::kAdamW) s.decay = static_cast<float>(1.0 - lr * h.weight_decay);
   if (kind == OptimizerKind::kAdam || kind == OptimizerKind::kSgd) s.l2 = s.weight_decay;
   // torch's first momentum step copies the gradient into the buffer.

@@ -1,5 +1,6 @@
 // The device side of the CUDA optimizer: the norm pass, the on-device step bookkeeping and the
-// update pass. Every launcher queues work on `stream` and returns the launch error.
+// update passes (LAMB: moments and norms, trust ratios, update). Every launcher queues work on
+// `stream` and returns the launch error; none waits for the device.
 #ifndef TRAIN_KERNELS_CUDA_OPTIMIZER_KERNELS_H_
 #define TRAIN_KERNELS_CUDA_OPTIMIZER_KERNELS_H_
 
@@ -25,6 +26,7 @@ struct DeviceScalars {
   float grad_mul, lr, weight_decay, l2, decay;
   float beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
   float step_size, bc2_sqrt;
+  float inv_bc1, inv_bc2;  // LAMB's bias corrections, as factors
   float momentum_keep, nesterov_g, nesterov_buf;
 };
 
@@ -61,6 +63,27 @@ cudaError_t LaunchPrepare(const PrepareArgs& args, cudaStream_t stream);
 cudaError_t LaunchUpdate(OptimizerKind kind, DType param, DType grad, DType moment,
                          const TensorListMeta& meta, const DeviceScalars* scalars,
                          const DeviceState* state, cudaStream_t stream);
+
+// Blocks of the update kernel(s) of `kind` for these dtypes that one multiprocessor runs at once.
+cudaError_t UpdateBlocksPerSm(OptimizerKind kind, DType param, DType grad, DType moment,
+                              int* blocks);
+cudaError_t LambBlocksPerSm(DType param, DType grad, DType moment, int* blocks);
+
+// LAMB, in three launches per step, unless state->found_inf. Pass 1 updates the moments and
+// writes each chunk's ||p||^2 and ||r||^2 (r = m_hat / (sqrt(v_hat) + eps) + wd * p) to
+// param_sq and update_sq at the chunk's index among all chunks of the step.
+cudaError_t LaunchLambMoments(DType param, DType grad, DType moment, const TensorListMeta& meta,
+                              const DeviceScalars* scalars, const DeviceState* state,
+                              double* param_sq, double* update_sq, cudaStream_t stream);
+// Per tensor: the chunk sums added in chunk order, the trust ratio ||p|| / ||r|| (1 when either
+// is 0), and lamb_step[tensor] = lr * ratio.
+cudaError_t LaunchLambTrust(const TensorChunks* tensors, int num_tensors, const double* param_sq,
+                            const double* update_sq, const DeviceScalars* scalars,
+                            const DeviceState* state, float* lamb_step, cudaStream_t stream);
+// Pass 2: p -= lamb_step[tensor] * r, with r recomputed from the stored moments.
+cudaError_t LaunchLambApply(DType param, DType moment, const TensorListMeta& meta,
+                            const DeviceScalars* scalars, const DeviceState* state,
+                            const float* lamb_step, cudaStream_t stream);
 
 }  // namespace train::cuda
 

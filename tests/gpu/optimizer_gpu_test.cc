@@ -1,7 +1,6 @@
-// The CUDA FusedOptimizer against the CPU one: every kind and dtype, odd and empty sizes, more
-// tensors than one launch holds, 20 steps, inf/nan skips and capturable steps. Skips itself
-// without a GPU.
-#include <cuda_fp16.h>
+// The CUDA FusedOptimizer against the CPU one: every kind (LAMB too) and dtype, odd and empty
+// sizes, more tensors than one launch holds, 20 steps, several groups, inf/nan skips and
+// capturable steps. Skips itself without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -14,90 +13,13 @@
 #include <vector>
 
 #include "train/optimizer.h"
+#include "twin.h"
 
 namespace train {
 namespace {
 
-float ToFloat(std::uint16_t h, DType d) {
-  if (d == DType::kFloat16) return __half2float(__ushort_as_half(h));
-  const std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-std::uint16_t FromFloat(float f, DType d) {  // exact for the values the test makes
-  if (d == DType::kFloat16) return __half_as_ushort(__float2half(f));
-  std::uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  return static_cast<std::uint16_t>(bits >> 16);
-}
-
-// One tensor, as bytes on the host and on the device.
-struct Twin {
-  std::vector<std::byte> host;
-  void* device = nullptr;
-  void* base = nullptr;  // what cudaMalloc returned
-  DType dtype = DType::kFloat32;
-  std::size_t numel = 0;
-  void Set(std::size_t i, float v) {
-    if (dtype == DType::kFloat32) {
-      std::memcpy(host.data() + 4 * i, &v, 4);
-    } else {
-      const std::uint16_t h = FromFloat(v, dtype);
-      std::memcpy(host.data() + 2 * i, &h, 2);
-    }
-  }
-  float Get(const std::vector<std::byte>& bytes, std::size_t i) const {
-    if (dtype == DType::kFloat32) {
-      float f;
-      std::memcpy(&f, bytes.data() + 4 * i, 4);
-      return f;
-    }
-    std::uint16_t h;
-    std::memcpy(&h, bytes.data() + 2 * i, 2);
-    return ToFloat(h, dtype);
-  }
-  void Upload() const {
-    if (!host.empty()) {
-      ASSERT_EQ(cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice), cudaSuccess);
-    }
-  }
-  std::vector<std::byte> Download() const {
-    std::vector<std::byte> out(host.size());
-    if (!out.empty()) {
-      EXPECT_EQ(cudaMemcpy(out.data(), device, out.size(), cudaMemcpyDeviceToHost), cudaSuccess);
-    }
-    return out;
-  }
-};
-
-class OptimizerGpuTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-      GTEST_SKIP() << "no usable CUDA device";
-    }
-  }
-  void TearDown() override {
-    for (Twin& t : twins_) cudaFree(t.base);
-  }
-
-  Twin& Make(DType dtype, std::size_t numel) {
-    Twin& t = twins_.emplace_back();
-    t.dtype = dtype;
-    t.numel = numel;
-    t.host.resize(numel * (dtype == DType::kFloat32 ? 4 : 2));
-    // One spare element so the view can start at an odd address (unaligned loads).
-    EXPECT_EQ(cudaMalloc(&t.base, t.host.size() + 4), cudaSuccess);
-    const std::size_t shift = twins_.size() % 3 == 0 ? (dtype == DType::kFloat32 ? 4 : 2) : 0;
-    t.device = static_cast<std::byte*>(t.base) + shift;
-    return t;
-  }
-
-  std::vector<Twin> twins_;
-};
+using gpu_testing::Twin;
+using OptimizerGpuTest = gpu_testing::TwinTest;
 
 struct Case {
   OptimizerKind kind;
@@ -113,8 +35,8 @@ std::string Name(const Case& c) {
 
 TEST_F(OptimizerGpuTest, MatchesTheCpuPathForEveryKindAndDtype) {
   std::vector<Case> cases;
-  for (OptimizerKind kind :
-       {OptimizerKind::kAdamW, OptimizerKind::kAdam, OptimizerKind::kSgd, OptimizerKind::kLion}) {
+  for (OptimizerKind kind : {OptimizerKind::kAdamW, OptimizerKind::kAdam, OptimizerKind::kSgd,
+                             OptimizerKind::kLion, OptimizerKind::kLamb}) {
     for (DType param : {DType::kFloat32, DType::kBFloat16, DType::kFloat16}) {
       for (DType moment : {DType::kFloat32, DType::kBFloat16}) {
         for (bool master : {false, true}) {
@@ -127,12 +49,11 @@ TEST_F(OptimizerGpuTest, MatchesTheCpuPathForEveryKindAndDtype) {
   }
   // Empty, odd, chunk-crossing sizes, and more tensors than one launch takes.
   std::vector<std::size_t> sizes = {0, 1, 3, 17, 4099, 70001, 131072};
-  for (int i = 0; i < 30; ++i) sizes.push_back(100 + 7 * i);
+  for (int i = 0; i < 70; ++i) sizes.push_back(100 + 7 * i);
   for (const Case& c : cases) {
     SCOPED_TRACE(Name(c));
-    for (Twin& t : twins_) cudaFree(t.base);
-    twins_.clear();
-    twins_.reserve(2 * sizes.size());
+    Clear();
+    Reserve(2 * sizes.size());
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
     ParamGroup cpu_group, gpu_group;
@@ -149,10 +70,10 @@ TEST_F(OptimizerGpuTest, MatchesTheCpuPathForEveryKindAndDtype) {
     for (std::size_t k = 0; k < sizes.size(); ++k) {
       Twin& p = twins_[params[k]];
       Twin& g = twins_[params[k] + 1];
-      cpu_group.params.push_back({p.host.data(), p.dtype, p.numel, Device::kCpu, 0});
-      cpu_group.grads.push_back({g.host.data(), g.dtype, g.numel, Device::kCpu, 0});
-      gpu_group.params.push_back({p.device, p.dtype, p.numel, Device::kCuda, 0});
-      gpu_group.grads.push_back({g.device, g.dtype, g.numel, Device::kCuda, 0});
+      cpu_group.params.push_back(p.HostView());
+      cpu_group.grads.push_back(g.HostView());
+      gpu_group.params.push_back(p.DeviceView());
+      gpu_group.grads.push_back(g.DeviceView());
       p.Upload();
     }
     OptimizerOptions options;
@@ -199,17 +120,16 @@ TEST_F(OptimizerGpuTest, MatchesTheCpuPathForEveryKindAndDtype) {
 TEST_F(OptimizerGpuTest, InfOrNanGradientSkipsTheStepAndCapturableReportsLater) {
   for (bool capturable : {false, true}) {
     for (float bad : {std::numeric_limits<float>::infinity(), std::nanf("")}) {
-      for (Twin& t : twins_) cudaFree(t.base);
-      twins_.clear();
-      twins_.reserve(2);  // p and g stay valid
+      Clear();
+      Reserve(2);  // p and g stay valid
       Twin& p = Make(DType::kFloat32, 1000);
       Twin& g = Make(DType::kFloat32, 1000);
       for (std::size_t i = 0; i < 1000; ++i) p.Set(i, 1.0f), g.Set(i, 0.5f);
       p.Upload();
       g.Upload();
       ParamGroup group;
-      group.params.push_back({p.device, p.dtype, p.numel, Device::kCuda, 0});
-      group.grads.push_back({g.device, g.dtype, g.numel, Device::kCuda, 0});
+      group.params.push_back(p.DeviceView());
+      group.grads.push_back(g.DeviceView());
       OptimizerOptions options;
       options.capturable = capturable;
       options.max_grad_norm = 1.0;
@@ -230,6 +150,73 @@ TEST_F(OptimizerGpuTest, InfOrNanGradientSkipsTheStepAndCapturableReportsLater) 
       EXPECT_TRUE(last->skipped);
       EXPECT_EQ((*opt)->step(), 1);
       EXPECT_EQ(p.Download(), before) << "a skipped step changed the parameters";
+    }
+  }
+}
+
+// LAMB's trust ratio is per tensor: tensors of several groups (their own lr, decay and betas)
+// in one launch, one spanning many chunks, one whose parameters are all 0 (ratio 1).
+TEST_F(OptimizerGpuTest, LambTrustRatiosPerTensorAcrossGroupsMatchTheCpuPath) {
+  struct Spec {
+    int group;
+    std::size_t numel;
+    bool zero;
+  };
+  const std::vector<Spec> specs = {{0, 5000, false}, {1, 17, false},    {0, 300001, false},
+                                   {0, 0, false},    {1, 70001, false}, {0, 2048, true},
+                                   {1, 1, false},    {1, 131072, false}};
+  Reserve(2 * specs.size());
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  ParamGroup cpu[2], gpu[2];
+  cpu[0].lr = gpu[0].lr = 1e-2;
+  cpu[0].weight_decay = gpu[0].weight_decay = 0.1;
+  cpu[1].lr = gpu[1].lr = 3e-3;
+  cpu[1].beta1 = gpu[1].beta1 = 0.8;
+  cpu[1].beta2 = gpu[1].beta2 = 0.99;
+  std::vector<std::size_t> grads;
+  for (const Spec& spec : specs) {
+    Twin& p = Make(DType::kFloat32, spec.numel);
+    for (std::size_t i = 0; i < spec.numel; ++i) p.Set(i, spec.zero ? 0.0f : dist(rng));
+    p.Upload();
+    cpu[spec.group].params.push_back(p.HostView());
+    gpu[spec.group].params.push_back(p.DeviceView());
+    grads.push_back(twins_.size());
+    Twin& g = Make(DType::kFloat32, spec.numel);
+    cpu[spec.group].grads.push_back(g.HostView());
+    gpu[spec.group].grads.push_back(g.DeviceView());
+  }
+  OptimizerOptions options;
+  options.kind = OptimizerKind::kLamb;
+  options.schedule = {LrSchedule::Kind::kCosine, 2, 12, 0.1};
+  auto a = FusedOptimizer::Create(options, {cpu[0], cpu[1]});
+  auto b = FusedOptimizer::Create(options, {gpu[0], gpu[1]});
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (int step = 0; step < 10; ++step) {
+    for (std::size_t k : grads) {
+      Twin& g = twins_[k];
+      for (std::size_t i = 0; i < g.numel; ++i) g.Set(i, dist(rng));
+      g.Upload();
+    }
+    const auto ra = (*a)->Step(8.0f);
+    const auto rb = (*b)->Step(8.0f);
+    ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << " " << rb.status();
+    EXPECT_NEAR(ra->grad_norm, rb->grad_norm, 1e-6 * (1 + ra->grad_norm));
+    EXPECT_NEAR(ra->lr_factor, rb->lr_factor, 1e-12);
+  }
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    const Twin& p = twins_[grads[k] - 1];
+    const std::vector<std::byte> device = p.Download();
+    std::size_t moved = 0;
+    for (std::size_t i = 0; i < p.numel; ++i) {
+      const float want = p.Get(p.host, i), got = p.Get(device, i);
+      ASSERT_NEAR(got, want, 1e-5f * (1 + std::fabs(want))) << "tensor " << k << " element " << i;
+      moved += want != 0.0f ? 1 : 0;
+    }
+    // The all-zero tensor moved too: its ratio is 1, not 0 or nan.
+    if (specs[k].zero) {
+      EXPECT_GT(moved, 0u);
     }
   }
 }

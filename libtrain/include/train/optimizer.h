@@ -65,6 +65,11 @@ struct OptimizerOptions {
   // reports skipped = false and NaN for grad_norm and lr_factor; LastStepResult() waits and
   // tells. Ignored on CPU, where Step always knows its result.
   bool capturable = false;
+  // CUDA: the stream (a cudaStream_t) every call queues its work on, so a step runs after what
+  // the caller queued there before (the backward pass), and with `capturable` a graph captured
+  // on it records the step. Null: the optimizer's own stream, which is not ordered against the
+  // caller's work (synchronize before Step). Ignored on CPU.
+  void* cuda_stream = nullptr;
 };
 
 struct StepResult {
