@@ -1,5 +1,5 @@
 // train-bench optim --device cuda: the CUDA fused AdamW against a device-to-device copy measured
-// in the same run and against torch.optim.AdamW(fused=True) and (foreach=True).
+// in the same run and against torch.optim.AdamW(fused=True) and (foreach=True); then LAMB.
 #ifndef BENCH_OPTIM_BENCH_CUDA_H_
 #define BENCH_OPTIM_BENCH_CUDA_H_
 

@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # Build, GPU tests and `train-bench optim --device cuda` on a machine with an NVIDIA GPU (sm_90),
-# in a fresh build-gpu/, ending with a summary. Run from anywhere in the repository:
+# ending with a summary. Run from anywhere in the repository:
 #
-#   bench/gpu/run.sh [more train-bench optim flags, e.g. --python /opt/venv/bin/python3]
+#   bench/gpu/run.sh [more train-bench optim flags, e.g. --reps 30]
+#   bench/gpu/run.sh --prebuilt PACK_DIR [flags]
+#
+# The first form configures and builds a fresh build-gpu/ (it needs the Debian packages of
+# scripts/setup). The second runs a build packed elsewhere by bench/gpu/pack.sh, for a GPU
+# machine that has CUDA and PyTorch but not those packages. The torch peer runs under the first
+# python3 that imports torch with CUDA (python3 on PATH, /opt/torch/.venv/bin/python3,
+# /usr/bin/python3); --python overrides it.
 #
 # When OUT is set, everything printed also goes to "$OUT"/gpu-run.log. Failing tests or a failing
 # benchmark do not stop the run: the summary records them and the exit status is 1.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-build="build-gpu"
+root=$PWD
+prebuilt=""
+if [[ "${1:-}" == --prebuilt ]]; then
+  prebuilt=$(realpath "${2:?--prebuilt needs a directory made by bench/gpu/pack.sh}")
+  shift 2
+fi
 if [[ -n "${OUT:-}" ]]; then
   mkdir -p "$OUT"
   exec > >(tee "$OUT/gpu-run.log") 2>&1
@@ -17,18 +29,55 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== configure and build ($build)"
-rm -rf "$build"
-cmake -S . -B "$build" -DCMAKE_CUDA_ARCHITECTURES=90 -DTRAIN_WERROR=ON \
-  -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build" -j "$(nproc)"
+# The interpreter for the torch peer, chosen before LD_LIBRARY_PATH changes below.
+python=""
+for candidate in python3 /opt/torch/.venv/bin/python3 /usr/bin/python3; do
+  if command -v "$candidate" >/dev/null &&
+    "$candidate" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
+      2>/dev/null; then
+    python=$(command -v "$candidate")
+    break
+  fi
+done
+if [[ -n "$python" ]]; then
+  echo "== torch peer: $python (torch $("$python" -c 'import torch; print(torch.__version__)'))"
+  # The peer gets the environment this script started with, not the pack's libraries.
+  python_cmd="env LD_LIBRARY_PATH=$(printf %q "${LD_LIBRARY_PATH:-}") $(printf %q "$python")"
+else
+  echo "== torch peer: no python3 with torch and CUDA found; its columns will read n/a"
+  python_cmd=python3
+fi
+
+if [[ -z "$prebuilt" ]]; then
+  build="build-gpu"
+  ctest_dir="$build"
+  echo "== configure and build ($build)"
+  rm -rf "$build"
+  cmake -S . -B "$build" -DCMAKE_CUDA_ARCHITECTURES=90 -DTRAIN_WERROR=ON \
+    -DCMAKE_BUILD_TYPE=Release
+  cmake --build "$build" -j "$(nproc)"
+else
+  build="$prebuilt"
+  ctest_dir="$build/tests/gpu"
+  echo "== prebuilt: $build"
+  build_dir=$(sed -n 's/^build_dir=//p' "$build/pack.env")
+  source_dir=$(sed -n 's/^source_dir=//p' "$build/pack.env")
+  # The ctest files name the paths of the machine that built them: point them here.
+  for f in "$ctest_dir"/*.cmake; do
+    sed -i -e "s#${build_dir}#@PACK@#g" -e "s#${source_dir}#@ROOT@#g" \
+      -e "s#@PACK@#${build}#g" -e "s#@ROOT@#${root}#g" "$f"
+  done
+  echo "build_dir=$build" >"$build/pack.env"
+  echo "source_dir=$root" >>"$build/pack.env"
+  export LD_LIBRARY_PATH="$build/lib:$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 
 echo "== nvidia-smi -L"
 nvidia-smi -L || echo "nvidia-smi failed (exit $?)"
 
 echo "== ctest -L gpu"
 tests_status=ok
-if ctest --test-dir "$build" -L gpu --output-on-failure | tee "$work/ctest.txt"; then
+if ctest --test-dir "$ctest_dir" -L gpu --output-on-failure | tee "$work/ctest.txt"; then
   :
 else
   tests_status="ctest exit ${PIPESTATUS[0]}"
@@ -36,7 +85,8 @@ fi
 
 echo "== train-bench optim --device cuda"
 bench_status=ok
-if "$build/bench/train-bench" optim --device cuda "$@" | tee "$work/bench.txt"; then
+if "$build/bench/train-bench" optim --device cuda --python "$python_cmd" "$@" |
+  tee "$work/bench.txt"; then
   :
 else
   bench_status="train-bench exit ${PIPESTATUS[0]}"
@@ -52,11 +102,21 @@ row() {  # row TENSORS DTYPE: "GB/s | of copy | vs torch fused" of the 100M row
       print trim($7) " | " trim($8) " | " trim($11)
     }' "$work/bench.txt"
 }
-counts=$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "$work/ctest.txt" || true)
-if [[ -n "$counts" ]]; then
-  failed=$(awk '{print $1}' <<<"$counts")
-  total=$(awk '{print $NF}' <<<"$counts")
-  tests="$((total - failed)) passed, $failed failed"
+lamb_row() {  # lamb_row TENSORS: "GB/s | of copy" of the 100M LAMB row
+  awk -F'|' -v tensors="$1" '
+    function trim(s) { gsub(/^ +| +$/, "", s); return s }
+    trim($2) == "lamb" && trim($3) == "100M" && trim($4) == tensors {
+      print trim($8) " | " trim($9)
+    }' "$work/bench.txt"
+}
+# ctest ends with "N% tests passed, F tests failed out of T" (older) or, when none failed,
+# "100% tests passed out of T" (newer); skipped tests count as passed.
+total=$(grep -Eo 'tests passed.* out of [0-9]+' "$work/ctest.txt" | grep -Eo '[0-9]+$' || true)
+failed=$(grep -Eo '[0-9]+ tests? failed out of' "$work/ctest.txt" | grep -Eo '^[0-9]+' || true)
+skipped=$(grep -c '\*\*\*Skipped' "$work/ctest.txt" || true)
+if [[ -n "$total" ]]; then
+  failed=${failed:-0}
+  tests="$((total - failed - skipped)) passed, $skipped skipped, $failed failed"
 else
   tests="no result"
 fi
@@ -76,6 +136,10 @@ for tensors in 1 100; do
     cells=$(row "$tensors" "$dtype")
     echo "| $dtype, $tensors tensor(s) | ${cells:-n/a | n/a | n/a} |"
   done
+done
+for tensors in 1 100; do
+  cells=$(lamb_row "$tensors")
+  echo "| LAMB fp32, $tensors tensor(s) | ${cells:-n/a | n/a} | |"
 done
 
 [[ "$tests_status" == ok && "$bench_status" == ok ]]

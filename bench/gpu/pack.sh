@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Packs what bench/gpu/run.sh needs from a build made on this machine, for a GPU machine that
+# has the driver, CUDA and PyTorch but not the Debian packages libtrain links (cpprest, spdlog,
+# HDF5, ...): libtrain, the tests of tests/gpu with their ctest files, train-bench, and every
+# shared library they load except the C/C++ runtime and the driver. Then, on the GPU machine:
+#
+#   bench/gpu/pack.sh BUILD_DIR PACK_DIR   # here: builds the targets it packs, then packs
+#   bench/gpu/run.sh --prebuilt PACK_DIR   # there, from the repository root
+#
+# BUILD_DIR is a configured build of this checkout with CUDA (any CMAKE_CUDA_ARCHITECTURES that
+# includes the GPU's); PACK_DIR (replaced) must lie inside the repository to travel with it.
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: bench/gpu/pack.sh BUILD_DIR PACK_DIR" >&2
+  exit 2
+fi
+build=$(realpath "$1")
+pack=$(realpath -m "$2")
+source_dir=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+if ! grep -q '^CMAKE_CUDA_FLAGS:' "$build/CMakeCache.txt"; then
+  echo "pack: $build was configured without CUDA" >&2
+  exit 1
+fi
+
+gpu_tests=(device_gpu_test device_status_test optimizer_cuda_status_test optimizer_gpu_test
+  optimizer_graph_test)
+cmake --build "$build" -j "$(nproc)" --target train train_bench "${gpu_tests[@]}"
+
+rm -rf "$pack"
+mkdir -p "$pack/lib" "$pack/bench" "$pack/tests/gpu"
+cp -P "$build"/libtrain.so* "$pack/"
+cp "$build/bench/train-bench" "$pack/bench/"
+for t in "${gpu_tests[@]}"; do cp "$build/tests/gpu/$t" "$pack/tests/gpu/"; done
+cp "$build/tests/gpu/CTestTestfile.cmake" "$build"/tests/gpu/*_include.cmake \
+  "$build"/tests/gpu/*_tests.cmake "$pack/tests/gpu/"
+# Debug information is most of the size and is not needed there.
+find "$pack" -type f \( -name 'libtrain.so.*' -o -perm -u+x \) ! -name '*.cmake' \
+  -exec strip --strip-debug {} +
+
+# Every library the binaries load, but the C library's own (libresolv and the like call into
+# its private symbols), the C++ runtime (the GPU machine's are as new or newer) and the driver.
+skip='^(linux-vdso|ld-linux|lib(c|m|dl|pthread|rt|resolv|util|nsl|anl)\.so|libnss_|libstdc\+\+|libgcc_s|libcuda\.so|libtrain\.so)'
+ldd "$pack"/libtrain.so "$pack/bench/train-bench" "$pack"/tests/gpu/*_test |
+  awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
+  while read -r name path; do
+    [[ "$name" =~ $skip ]] && continue
+    cp -L "$path" "$pack/lib/$name"
+  done
+
+# Where the build was, so run.sh can point the ctest files at where the pack is.
+{
+  echo "build_dir=$build"
+  echo "source_dir=$source_dir"
+} >"$pack/pack.env"
+echo "pack: $(du -sh "$pack" | cut -f1) in $pack ($(find "$pack/lib" -type f | wc -l) libraries)"
