@@ -1,0 +1,82 @@
+// Sockets of the TCP transport: an owning descriptor, "host:port" addresses, listening,
+// connecting with retries, and the short blocking exchanges of the handshake. Every wait polls
+// in short ticks so that a deadline or an abort flag stops it promptly.
+#ifndef TRAIN_COLLECTIVES_CPU_TCP_SOCKET_H_
+#define TRAIN_COLLECTIVES_CPU_TCP_SOCKET_H_
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "train/communicator.h"
+
+namespace train::internal {
+
+// The longest a wait sleeps before it looks at its deadline and abort flag again.
+inline constexpr std::chrono::milliseconds kTcpPollTick{50};
+
+// Owns one socket descriptor; -1 when empty.
+class TcpFd {
+ public:
+  TcpFd() = default;
+  explicit TcpFd(int fd) : fd_(fd) {}
+  ~TcpFd() { reset(); }
+  TcpFd(TcpFd&& other) noexcept : fd_(other.release()) {}
+  TcpFd& operator=(TcpFd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  TcpFd(const TcpFd&) = delete;
+  TcpFd& operator=(const TcpFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+struct TcpAddress {
+  std::string host;
+  int port = 0;
+
+  // "10.0.0.2:4711", "[fe80::1]:4711".
+  std::string ToString() const;
+};
+
+// Parses "host:port" and "[v6]:port".
+Result<TcpAddress> ParseTcpAddress(std::string_view text);
+
+// "what: strerror(err)".
+std::string ErrnoText(std::string_view what, int err);
+
+// A nonblocking listening socket on `host`, on a port the kernel picks; `bound` receives the
+// address to publish (the host as given, the port picked).
+Result<TcpFd> ListenTcp(const std::string& host, TcpAddress* bound);
+
+// Connects to `address`, retrying with backoff while it refuses or cannot be reached (its
+// owner may not listen yet) until `deadline`. The socket is nonblocking and configured.
+Result<TcpFd> ConnectTcp(const TcpAddress& address, Deadline deadline,
+                         const std::atomic<bool>* aborted);
+
+// Accepts one connection on `listener`, waiting until `deadline`.
+Result<TcpFd> AcceptTcp(int listener, Deadline deadline, const std::atomic<bool>* aborted);
+
+// Nonblocking, TCP_NODELAY, large buffers, close-on-exec.
+Status ConfigureTcpSocket(int fd);
+
+// Sends all of `line` (with its '\n') on a nonblocking socket before `deadline`.
+Status SendLine(int fd, std::string_view line, Deadline deadline, const std::atomic<bool>* aborted);
+
+// Reads one '\n'-terminated line (without it) of at most `max_bytes`, consuming nothing past
+// it: the bytes that follow belong to whoever uses the socket next.
+Result<std::string> ReadLine(int fd, std::size_t max_bytes, Deadline deadline,
+                             const std::atomic<bool>* aborted);
+
+}  // namespace train::internal
+
+#endif  // TRAIN_COLLECTIVES_CPU_TCP_SOCKET_H_
