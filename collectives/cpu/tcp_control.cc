@@ -53,6 +53,9 @@ std::string EncodeControl(const ControlMessage& message) {
     case Kind::kHere:
       line = "here " + std::to_string(message.op);
       break;
+    case Kind::kBye:
+      line = "bye";
+      break;
     case Kind::kStopTimeout:
       line = "stop timeout ";
       for (std::size_t i = 0; i < message.ranks.size(); ++i) {
@@ -77,6 +80,10 @@ std::optional<ControlMessage> DecodeControl(std::string_view line) {
   ControlMessage message;
   std::string_view rest = line;
   const std::string_view word = NextWord(&rest);
+  if (word == "bye") {
+    message.kind = Kind::kBye;
+    return message;
+  }
   if (word == "query" || word == "here") {
     message.kind = word == "query" ? Kind::kQuery : Kind::kHere;
     if (!ParseNumber(NextWord(&rest), &message.op)) return std::nullopt;

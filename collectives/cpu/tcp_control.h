@@ -1,6 +1,7 @@
 // The notices members of a TCP group send each other on their control connections, one text
 // line each: "query 12" (are you in op 12?), "here 12" (I am in op 12), and the reason an op
-// stopped ("stop timeout 3,5", "stop lost 2 closed its connection ...", "stop aborted 4").
+// stopped ("stop timeout 3,5", "stop lost 2 closed its connection ...", "stop aborted 4"), and
+// "bye" from a member that shuts its group down.
 #ifndef TRAIN_COLLECTIVES_CPU_TCP_CONTROL_H_
 #define TRAIN_COLLECTIVES_CPU_TCP_CONTROL_H_
 
@@ -19,6 +20,7 @@ struct ControlMessage {
     kStopTimeout,  // ranks: the ranks the sender's op waited for when it expired
     kStopLost,     // ranks[0]: the rank that is gone; detail: how it was noticed
     kStopAborted,  // ranks[0]: the rank that aborted
+    kBye,          // the sender shut its group down (its connections close next)
   };
   Kind kind = Kind::kQuery;
   std::uint64_t op = 0;

@@ -43,6 +43,14 @@ int MillisUntil(Deadline when, Clock::time_point now) {
 TcpEngine::TcpEngine(int member, std::vector<TcpLink> links)
     : member_(member), links_(std::move(links)), peers_(links_.size()) {}
 
+TcpEngine::~TcpEngine() {
+  ControlMessage bye;
+  bye.kind = ControlMessage::Kind::kBye;
+  for (int m = 0; m < size(); ++m) {
+    if (m != member_) Notify(m, bye);
+  }
+}
+
 Status TcpEngine::BeginOp() {
   if (!broken_.ok()) return broken_;
   ++op_index_;
@@ -51,8 +59,9 @@ Status TcpEngine::BeginOp() {
 }
 
 std::string TcpEngine::ClosedDetail(int member) const {
-  return "closed its connection (" + links_[static_cast<std::size_t>(member)].address +
-         "): it exited or was killed";
+  return "closed its connection (" + links_[static_cast<std::size_t>(member)].address + "): " +
+         (peers_[static_cast<std::size_t>(member)].left ? "it shut its communicator down"
+                                                        : "it exited or was killed");
 }
 
 void TcpEngine::Notify(int member, const ControlMessage& message) {
@@ -96,6 +105,9 @@ Status TcpEngine::ReadControl(int member, OpContext& ctx) {
         Notify(member, here);
         break;
       }
+      case Kind::kBye:
+        peer.left = true;
+        break;
       case Kind::kHere:
         peer.answered = true;
         peer.answered_op = std::max(peer.answered_op, message->op);

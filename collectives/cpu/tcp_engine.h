@@ -45,6 +45,8 @@ class TcpTransfer {
 class TcpEngine {
  public:
   TcpEngine(int member, std::vector<TcpLink> links);
+  // Tells the others this member leaves, so that a peer still waiting on it says so.
+  ~TcpEngine();
   TcpEngine(const TcpEngine&) = delete;
   TcpEngine& operator=(const TcpEngine&) = delete;
 
@@ -62,6 +64,7 @@ class TcpEngine {
     bool send_blocked = false;  // the last send would have blocked: wait for POLLOUT
     bool recv_blocked = false;  // the last recv would have blocked: wait for POLLIN
     bool control_open = true;
+    bool left = false;      // said "bye": it shut its group down
     bool answered = false;  // `answered_op` holds the latest op the peer said it was in
     std::uint64_t answered_op = 0;
     ControlReader control;

@@ -11,7 +11,9 @@ namespace train::internal {
 namespace {
 
 // Messages up to this size take the latency-optimal algorithms; larger ones the ring or chain.
-constexpr std::size_t kSmallMessageBytes = 64 << 10;
+// Measured over loopback with 2 and 4 members: recursive doubling is faster up to 128 KiB,
+// the ring from 256 KiB.
+constexpr std::size_t kSmallMessageBytes = 128 << 10;
 
 class TcpGroup final : public PeerGroup {
  public:

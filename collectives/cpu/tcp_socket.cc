@@ -152,7 +152,18 @@ Result<TcpFd> ListenTcp(const std::string& host, TcpAddress* bound) {
   if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     return UnavailableError(ErrnoText("getsockname on \"" + host + "\"", errno));
   }
-  bound->host = host;
+  // Publish the numeric address actually bound: a name may resolve differently elsewhere.
+  char numeric[NI_MAXHOST];
+  if (::getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, numeric, sizeof(numeric),
+                    nullptr, 0, NI_NUMERICHOST) != 0) {
+    return UnavailableError("cannot print the address bound for \"" + host + "\"");
+  }
+  const std::string bound_host = numeric;
+  if (bound_host == "0.0.0.0" || bound_host == "::") {
+    return InvalidArgumentError("cannot publish the wildcard \"" + host +
+                                "\": give an address of this machine that other hosts reach");
+  }
+  bound->host = bound_host;
   bound->port = address.ss_family == AF_INET6
                     ? ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port)
                     : ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);

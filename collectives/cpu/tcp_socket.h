@@ -55,7 +55,8 @@ Result<TcpAddress> ParseTcpAddress(std::string_view text);
 std::string ErrnoText(std::string_view what, int err);
 
 // A nonblocking listening socket on `host`, on a port the kernel picks; `bound` receives the
-// address to publish (the host as given, the port picked).
+// address to publish (numeric host, the port picked). A wildcard host is refused: other hosts
+// could not reach it.
 Result<TcpFd> ListenTcp(const std::string& host, TcpAddress* bound);
 
 // Connects to `address`, retrying with backoff while it refuses or cannot be reached (its

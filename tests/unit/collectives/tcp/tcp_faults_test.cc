@@ -120,7 +120,8 @@ TEST(TcpFaultsTest, ClosedMemberIsNamedAndTheGroupStaysBroken) {
   for (int m : {0, 1}) {
     const Status& status = statuses[static_cast<std::size_t>(m)];
     EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status;
-    EXPECT_THAT(status.message(), AllOf(HasSubstr("rank 12"), HasSubstr("closed its connection")))
+    EXPECT_THAT(status.message(), AllOf(HasSubstr("rank 12 closed its connection"),
+                                        HasSubstr("it shut its communicator down")))
         << status;
     // Broken: the next op fails at once with the first failure.
     const Status again = AllReduceFloats(*groups[static_cast<std::size_t>(m)], 4, kLongTimeout);
@@ -141,6 +142,33 @@ TEST(TcpFaultsTest, BootstrapNamesTheMemberThatNeverJoins) {
     EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status;
     EXPECT_THAT(status.message(), HasSubstr("rank 12 did not publish its address")) << status;
   }
+}
+
+TEST(TcpFaultsTest, AWildcardListenHostIsRefused) {
+  auto store = NewInMemoryStore();
+  GroupOptions options = RankedOptions("wildcard/");
+  options.listen_hosts = {"0.0.0.0"};
+  const Status status = CreateTcpGroup(MakeConfig(store.get(), 0, 2, options)).status();
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), HasSubstr("wildcard")) << status;
+}
+
+TEST(TcpFaultsTest, AHostNameIsPublishedAsTheAddressItResolvedTo) {
+  auto store = NewInMemoryStore();
+  GroupOptions options = RankedOptions("named/");
+  options.listen_hosts = {"localhost"};
+  auto groups = CreateGroups(store.get(), 2, options);
+  auto address = store->TryGet("named/addr/1");
+  ASSERT_TRUE(address.ok() && address->has_value());
+  EXPECT_THAT(**address, ::testing::AnyOf(::testing::StartsWith("127.0.0.1:"),
+                                          ::testing::StartsWith("[::1]:")));
+  std::vector<Status> statuses(2);
+  OnThreads(2, [&](int m) {
+    statuses[static_cast<std::size_t>(m)] =
+        AllReduceFloats(*groups[static_cast<std::size_t>(m)], 10, kLongTimeout);
+  });
+  EXPECT_TRUE(statuses[0].ok()) << statuses[0];
+  EXPECT_TRUE(statuses[1].ok()) << statuses[1];
 }
 
 // Connects to `address` with a raw socket, sends `hello` and returns the answer line.
