@@ -214,8 +214,12 @@ Status CheckConfig(const ShmGroupConfig& config) {
 }  // namespace
 
 std::size_t ShmDefaultChunkBytes(int size) {
-  if (size <= 2) return 256 << 10;
-  if (size <= 4) return 128 << 10;
+  // The ring holds kSlots * (size + 1) chunks: about 4 to 6 MiB, well within the last-level
+  // cache (measured on 2 cores: 512 KiB beats 256 KiB by ~10% for 2 members; 1 MiB, which
+  // overflows the 1 MiB L2 per chunk, is twice as slow).
+  if (size <= 2) return 512 << 10;
+  if (size <= 4) return 256 << 10;
+  if (size <= 8) return 128 << 10;
   return 64 << 10;
 }
 

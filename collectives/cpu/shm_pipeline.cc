@@ -79,7 +79,12 @@ Status RunPipeline(ShmSync& sync, int slots, std::uint32_t* seq, ShmPipeline& p,
         pending[pending_count++] = ready;
       }
     }
-    if (progressed) continue;
+    if (progressed) {
+      // A long op that never waits still notices an abort or its deadline.
+      TRAIN_RETURN_IF_ERROR(sync.CheckAbort(ctx));
+      if (ctx.Expired()) return sync.StopStatus(ctx, laggards());
+      continue;
+    }
     if (pending_count == 0) {
       // Only this member's own earlier stages hold it up, which cannot be: a bug.
       return InternalError(ctx.op.Describe() + ": shared-memory pipeline stalled");

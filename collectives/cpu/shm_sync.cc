@@ -51,7 +51,7 @@ ShmSync::ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, b
       member_(member),
       size_(segment->layout().size),
       comm_ranks_(std::move(comm_ranks)),
-      oversubscribed_(oversubscribed) {}
+      spin_(oversubscribed ? kMinSpin : kMaxSpin) {}
 
 bool ShmSync::Met(const ShmCondition& condition) const {
   if (condition.only >= 0) {

@@ -44,7 +44,7 @@ struct ShmCondition {
 class ShmSync {
  public:
   // `comm_ranks` names members in errors. `oversubscribed`: more members than CPUs, so a
-  // waiter yields its CPU almost at once instead of spinning.
+  // waiter starts with short spins.
   ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, bool oversubscribed);
 
   int member() const { return member_; }
@@ -74,6 +74,8 @@ class ShmSync {
   // OK, or the status that this rank's abort flag, the segment's abort word or a member
   // found gone calls for (checked by WaitAny; also before each op).
   Status CheckAbort(OpContext& ctx);
+  // ctx.StopStatus naming `members` by their communicator ranks.
+  Status StopStatus(OpContext& ctx, const std::vector<int>& members);
 
  private:
   bool AnyMet(const ShmCondition* conditions, int count) const;
@@ -82,13 +84,14 @@ class ShmSync {
   // UNAVAILABLE when a member this one waits for is gone (and had not left after an error).
   Status CheckPeersAlive(const ShmCondition* conditions, int count, OpContext& ctx);
   Status PeerLost(int member, OpContext& ctx) const;
-  Status StopStatus(OpContext& ctx, const std::vector<int>& members);
 
   ShmSegment* segment_;
   int member_;
   int size_;
   std::vector<int> comm_ranks_;
-  bool oversubscribed_;
+  static constexpr std::chrono::nanoseconds kMinSpin{1000};
+  static constexpr std::chrono::nanoseconds kMaxSpin{50000};
+  std::chrono::nanoseconds spin_;
   std::chrono::steady_clock::time_point last_liveness_check_{};
 };
 
@@ -97,18 +100,23 @@ Status ShmSync::WaitAny(const ShmCondition* conditions, int count, OpContext& ct
                         Laggards laggards) {
   using Clock = std::chrono::steady_clock;
   if (AnyMet(conditions, count)) return Status::Ok();
-  // Spin: the other members are usually a few hundred nanoseconds behind.
-  const auto spin_for =
-      oversubscribed_ ? std::chrono::microseconds(2) : std::chrono::microseconds(50);
-  const auto spin_until = Clock::now() + spin_for;
+  // Spin: the other members are usually a few hundred nanoseconds behind. How long adapts:
+  // a spin that had to give up (the member waited for had no CPU) halves the next one, a
+  // spin that succeeded doubles it, between kMinSpin and kMaxSpin.
+  const auto spin_start = Clock::now();
+  const auto spin_until = spin_start + spin_;
   for (int i = 1;; ++i) {
     CpuRelax();
-    if (AnyMet(conditions, count)) return Status::Ok();
+    if (AnyMet(conditions, count)) {
+      spin_ = std::min<std::chrono::nanoseconds>(spin_ * 2, kMaxSpin);
+      return Status::Ok();
+    }
     if ((i & 63) == 0) {
       TRAIN_RETURN_IF_ERROR(CheckAbort(ctx));
       if (Clock::now() >= spin_until) break;
     }
   }
+  spin_ = std::max<std::chrono::nanoseconds>(spin_ / 2, kMinSpin);
   // Sleep, in slices short enough to notice aborts, expiry and dead members in time.
   constexpr auto kSlice = std::chrono::milliseconds(10);
   for (;;) {

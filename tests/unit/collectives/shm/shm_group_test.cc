@@ -203,6 +203,23 @@ const DType kDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kFloat16, DTyp
                          DType::kInt32,   DType::kInt64,   DType::kUInt8};
 const std::uint64_t kSizes[] = {0, 1, 7, 1023, (1 << 20) + 3};
 
+// A buffer reused across ops (allocating per op costs page faults and, with members as
+// threads, TLB shootdowns): Get(n) returns n bytes poisoned with 0xcd followed by a 0xee
+// sentinel that Intact(n) checks.
+class Buffer {
+ public:
+  unsigned char* Get(std::size_t n) {
+    if (bytes_.size() < n + 1) bytes_.resize(n + 1);
+    std::memset(bytes_.data(), 0xcd, n);
+    bytes_[n] = 0xee;
+    return bytes_.data();
+  }
+  bool Intact(std::size_t n) const { return bytes_[n] == 0xee; }
+
+ private:
+  Bytes bytes_;
+};
+
 class Member {
  public:
   Member(int me, PeerGroup& group) : me_(me), n_(group.size()), group_(group) {}
@@ -248,11 +265,12 @@ class Member {
   std::string AllReduce(DType dtype, ReduceOp op, std::uint64_t count, bool in_place) {
     const std::size_t es = DTypeSize(dtype);
     const Pattern pattern{dtype, op, n_, count > 100000};
-    Bytes in(count * es + 1), out(count * es + 1, 0xee);
-    for (std::uint64_t i = 0; i < count; ++i) Put(dtype, in.data(), i, pattern.Input(me_, i));
-    void* dst = in_place ? in.data() : out.data();
+    unsigned char* in = a_.Get(count * es);
+    unsigned char* out = b_.Get(count * es);
+    for (std::uint64_t i = 0; i < count; ++i) Put(dtype, in, i, pattern.Input(me_, i));
+    void* dst = in_place ? in : out;
     auto ctx = Context(CollectiveKind::kAllReduce);
-    const Status s = group_.AllReduce(in.data(), dst, count, dtype, op, ctx);
+    const Status s = group_.AllReduce(in, dst, count, dtype, op, ctx);
     const std::string where =
         Where("allreduce " + Name(op) + (in_place ? " in place" : ""), dtype, count);
     if (!s.ok()) return where + s.ToString();
@@ -263,18 +281,19 @@ class Member {
                std::to_string(want);
       }
     }
-    if (!in_place && out.back() != 0xee) return where + "wrote past the end";
+    if (!a_.Intact(count * es) || !b_.Intact(count * es)) return where + "wrote past the end";
     return "";
   }
 
   std::string ReduceScatter(DType dtype, ReduceOp op, std::uint64_t count, bool in_place) {
     const std::size_t es = DTypeSize(dtype);
     const Pattern pattern{dtype, op, n_, count * n_ > 100000};
-    Bytes in(count * es * n_ + 1), out(count * es + 1, 0xee);
-    for (std::uint64_t i = 0; i < count * n_; ++i) Put(dtype, in.data(), i, pattern.Input(me_, i));
-    void* dst = in_place ? in.data() + me_ * count * es : out.data();
+    unsigned char* in = a_.Get(count * es * n_);
+    unsigned char* out = b_.Get(count * es);
+    for (std::uint64_t i = 0; i < count * n_; ++i) Put(dtype, in, i, pattern.Input(me_, i));
+    void* dst = in_place ? in + me_ * count * es : out;
     auto ctx = Context(CollectiveKind::kReduceScatter);
-    const Status s = group_.ReduceScatter(in.data(), dst, count, dtype, op, ctx);
+    const Status s = group_.ReduceScatter(in, dst, count, dtype, op, ctx);
     const std::string where =
         Where("reducescatter " + Name(op) + (in_place ? " in place" : ""), dtype, count);
     if (!s.ok()) return where + s.ToString();
@@ -285,7 +304,9 @@ class Member {
                std::to_string(want);
       }
     }
-    if (!in_place && out.back() != 0xee) return where + "wrote past the end";
+    if (!a_.Intact(count * es * n_) || !b_.Intact(count * es)) {
+      return where + "wrote past the end";
+    }
     return "";
   }
 
@@ -295,15 +316,16 @@ class Member {
   }
 
   std::string AllGather(std::uint64_t bytes, bool in_place) {
-    Bytes in(bytes), out(bytes * n_ + 1, 0xee);
+    unsigned char* in = a_.Get(bytes);
+    unsigned char* out = b_.Get(bytes * n_);
     for (std::uint64_t i = 0; i < bytes; ++i) in[i] = Byte(me_, i);
-    const void* src = in.data();
+    const void* src = in;
     if (in_place) {
-      std::copy(in.begin(), in.end(), out.begin() + me_ * bytes);
-      src = out.data() + me_ * bytes;
+      std::memcpy(out + me_ * bytes, in, bytes);
+      src = out + me_ * bytes;
     }
     auto ctx = Context(CollectiveKind::kAllGather);
-    const Status s = group_.AllGather(src, out.data(), bytes, ctx);
+    const Status s = group_.AllGather(src, out, bytes, ctx);
     const std::string where = "allgather " + std::to_string(bytes) + " bytes" +
                               (in_place ? " in place" : "") + ", member " + std::to_string(me_) +
                               " of " + std::to_string(n_) + ": ";
@@ -315,19 +337,17 @@ class Member {
         }
       }
     }
-    if (out.back() != 0xee) return where + "wrote past the end";
+    if (!b_.Intact(bytes * n_)) return where + "wrote past the end";
     return "";
   }
 
   std::string Broadcast(std::uint64_t bytes, int root) {
-    Bytes data(bytes + 1, 0xee);
+    unsigned char* data = a_.Get(bytes);
     if (me_ == root) {
       for (std::uint64_t i = 0; i < bytes; ++i) data[i] = Byte(root, i);
-    } else {
-      std::fill(data.begin(), data.end() - 1, static_cast<unsigned char>(me_));
     }
     auto ctx = Context(CollectiveKind::kBroadcast);
-    const Status s = group_.Broadcast(data.data(), bytes, root, ctx);
+    const Status s = group_.Broadcast(data, bytes, root, ctx);
     const std::string where = "broadcast " + std::to_string(bytes) + " bytes from " +
                               std::to_string(root) + ", member " + std::to_string(me_) + " of " +
                               std::to_string(n_) + ": ";
@@ -335,7 +355,7 @@ class Member {
     for (std::uint64_t i = 0; i < bytes; ++i) {
       if (data[i] != Byte(root, i)) return where + "byte " + std::to_string(i);
     }
-    if (data.back() != 0xee) return where + "wrote past the end";
+    if (!a_.Intact(bytes)) return where + "wrote past the end";
     return "";
   }
 
@@ -344,6 +364,7 @@ class Member {
   PeerGroup& group_;
   std::uint64_t seq_ = 0;
   std::string failure_;
+  Buffer a_, b_;
 };
 
 std::string RunMatrix(int member, PeerGroup& group) { return Member(member, group).RunMatrix(); }
