@@ -67,6 +67,12 @@ Result<unsigned char*> Map(int fd, std::size_t bytes, const std::string& name) {
 
 }  // namespace
 
+std::uint64_t PidNamespace() {
+  struct stat st {};
+  if (::stat("/proc/self/ns/pid", &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
 std::size_t ShmLayout::ControlOffset() const { return kPage; }
 
 std::size_t ShmLayout::SlotOffset(int slot) const {

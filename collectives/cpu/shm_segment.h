@@ -20,6 +20,7 @@ namespace train::internal {
 
 inline constexpr std::uint64_t kShmMagic = 0x31304d4853544c54ull;  // "TLTSHM01"
 inline constexpr std::size_t kCacheLine = 64;
+inline constexpr std::uint32_t kShmLostClosed = 1u << 31;
 
 struct ShmHeader {
   std::atomic<std::uint64_t> magic;  // set last by the creator
@@ -30,8 +31,9 @@ struct ShmHeader {
   alignas(kCacheLine) std::atomic<std::uint32_t> attached;  // members that recorded their pid
   // 0, or 1 + the member that aborted: every member stops at its next look.
   alignas(kCacheLine) std::atomic<std::uint32_t> abort_word;
-  // 0, or 1 + the member whose process was found gone: every member names the same culprit,
-  // even those that only waited for a member that left because of it.
+  // 0, or 1 + the member whose process was found gone (| kShmLostClosed when it closed its
+  // group instead): every member names the same culprit, even those that only waited for a
+  // member that left because of it.
   std::atomic<std::uint32_t> lost_word;
 };
 
@@ -40,6 +42,13 @@ struct ShmHeader {
 // wrap, and are compared by difference).
 enum class Stage : int { kIn = 0, kRed = 1, kOut = 2 };
 inline constexpr int kStages = 3;
+
+// How a member left the group, if it did.
+enum ShmLeft : std::uint32_t {
+  kShmPresent = 0,
+  kShmLeftAfterError = 1,  // mid-op, after an error of its own: its exit is no news
+  kShmClosed = 2,          // destroyed its group: whoever still waits for it never gets it
+};
 
 struct ShmMemberControl {
   // One line each: written by the member, read by everyone.
@@ -52,7 +61,11 @@ struct ShmMemberControl {
   std::atomic<std::uint32_t> wait_mask;                     // bit s: waits for stage s
   std::atomic<std::uint32_t> wait_at[kStages];              // ... to reach this value
   std::atomic<std::int32_t> pid;
-  std::atomic<std::uint32_t> left;  // 1: left mid-op after an error (its exit is no news)
+  // The member's pid namespace (inode of /proc/self/ns/pid, 0 if unknown): its pid means
+  // something only to members in the same one.
+  std::atomic<std::uint64_t> pid_namespace;
+  std::atomic<std::uint32_t> left;  // a ShmLeft
+
   // The futex word the member sleeps on; a publisher that satisfies it bumps it and wakes.
   alignas(kCacheLine) std::atomic<std::uint32_t> bell;
 };
@@ -70,6 +83,9 @@ struct ShmLayout {
   std::size_t ResultOffset(int slot) const;             // the reduced chunk of slot
   std::size_t TotalBytes() const;
 };
+
+// The inode of this process's pid namespace, 0 when /proc does not tell.
+std::uint64_t PidNamespace();
 
 // A mapped segment. Unmaps on destruction; the name is unlinked separately (Unlink), as soon
 // as every member has it open.

@@ -51,7 +51,8 @@ ShmSync::ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, b
       member_(member),
       size_(segment->layout().size),
       comm_ranks_(std::move(comm_ranks)),
-      spin_(oversubscribed ? kMinSpin : kMaxSpin) {}
+      spin_(oversubscribed ? kMinSpin : kMaxSpin),
+      pid_namespace_(PidNamespace()) {}
 
 bool ShmSync::Met(const ShmCondition& condition) const {
   if (condition.only >= 0) {
@@ -105,10 +106,7 @@ void ShmSync::Sleep(const ShmCondition* conditions, int count, std::chrono::nano
   self->sleeping.store(0, std::memory_order_relaxed);
 }
 
-void ShmSync::Abort() {
-  std::uint32_t expected = 0;
-  segment_->header()->abort_word.compare_exchange_strong(
-      expected, static_cast<std::uint32_t>(member_ + 1), std::memory_order_seq_cst);
+void ShmSync::WakeAll() {
   for (int m = 0; m < size_; ++m) {
     ShmMemberControl* other = segment_->control(m);
     other->bell.fetch_add(1, std::memory_order_seq_cst);
@@ -116,7 +114,23 @@ void ShmSync::Abort() {
   }
 }
 
-void ShmSync::Leave() { segment_->control(member_)->left.store(1, std::memory_order_release); }
+void ShmSync::Abort() {
+  std::uint32_t expected = 0;
+  segment_->header()->abort_word.compare_exchange_strong(
+      expected, static_cast<std::uint32_t>(member_ + 1), std::memory_order_seq_cst);
+  WakeAll();
+}
+
+void ShmSync::Leave() {
+  segment_->control(member_)->left.store(kShmLeftAfterError, std::memory_order_release);
+}
+
+void ShmSync::Close() {
+  std::uint32_t expected = kShmPresent;
+  segment_->control(member_)->left.compare_exchange_strong(expected, kShmClosed,
+                                                           std::memory_order_seq_cst);
+  WakeAll();
+}
 
 Status ShmSync::CheckAbort(OpContext& ctx) {
   if (ctx.Aborted()) {
@@ -132,11 +146,24 @@ Status ShmSync::CheckAbort(OpContext& ctx) {
                         " aborted the shared-memory group");
   }
   const std::uint32_t lost = header->lost_word.load(std::memory_order_acquire);
-  if (lost != 0) return PeerLost(static_cast<int>(lost) - 1, ctx);
+  if (lost != 0) return PeerLost(lost, ctx);
   return Status::Ok();
 }
 
-Status ShmSync::PeerLost(int member, OpContext& ctx) const {
+Status ShmSync::RecordLost(int member, bool closed, OpContext& ctx) {
+  // The first member to notice names the culprit for everyone.
+  std::uint32_t expected = 0;
+  const std::uint32_t word = static_cast<std::uint32_t>(member + 1) | (closed ? kShmLostClosed : 0);
+  segment_->header()->lost_word.compare_exchange_strong(expected, word, std::memory_order_acq_rel);
+  WakeAll();
+  return PeerLost(expected == 0 ? word : expected, ctx);
+}
+
+Status ShmSync::PeerLost(std::uint32_t lost_word, OpContext& ctx) const {
+  const int member = static_cast<int>(lost_word & ~kShmLostClosed) - 1;
+  if ((lost_word & kShmLostClosed) != 0) {
+    return ctx.PeerLost(comm_ranks_[member], "closed its communicator during the op");
+  }
   const pid_t pid = segment_->control(member)->pid.load(std::memory_order_relaxed);
   return ctx.PeerLost(comm_ranks_[member],
                       "(pid " + std::to_string(pid) + ") exited during the op");
@@ -157,15 +184,14 @@ Status ShmSync::CheckPeersAlive(const ShmCondition* conditions, int count, OpCon
     }
     if (!blocking) continue;
     ShmMemberControl* control = segment_->control(m);
+    const std::uint32_t left = control->left.load(std::memory_order_acquire);
+    if (left == kShmClosed) return RecordLost(m, /*closed=*/true, ctx);
     const pid_t pid = control->pid.load(std::memory_order_relaxed);
-    if (pid <= 0 || pid == self || control->left.load(std::memory_order_acquire) != 0) continue;
-    if (ProcessGone(pid)) {
-      // The first member to notice names the culprit for everyone.
-      std::uint32_t expected = 0;
-      segment_->header()->lost_word.compare_exchange_strong(
-          expected, static_cast<std::uint32_t>(m + 1), std::memory_order_acq_rel);
-      return PeerLost(expected == 0 ? m : static_cast<int>(expected) - 1, ctx);
-    }
+    if (pid <= 0 || pid == self || left != kShmPresent) continue;
+    // Another pid namespace (containers that share /dev/shm but not pids): its pid is not
+    // ours to look up; the deadline will tell.
+    if (control->pid_namespace.load(std::memory_order_relaxed) != pid_namespace_) continue;
+    if (ProcessGone(pid)) return RecordLost(m, /*closed=*/false, ctx);
   }
   return Status::Ok();
 }

@@ -71,6 +71,9 @@ class ShmSync {
   // Records that this member leaves the op after an error: the others then do not report its
   // exit as the cause of their failure.
   void Leave();
+  // Records that this member's group is being destroyed and wakes everyone: a member still
+  // waiting for it fails at once (UNAVAILABLE naming it).
+  void Close();
   // OK, or the status that this rank's abort flag, the segment's abort word or a member
   // found gone calls for (checked by WaitAny; also before each op).
   Status CheckAbort(OpContext& ctx);
@@ -83,7 +86,11 @@ class ShmSync {
   void Sleep(const ShmCondition* conditions, int count, std::chrono::nanoseconds slice);
   // UNAVAILABLE when a member this one waits for is gone (and had not left after an error).
   Status CheckPeersAlive(const ShmCondition* conditions, int count, OpContext& ctx);
-  Status PeerLost(int member, OpContext& ctx) const;
+  // Records `member` (gone, or closed) as the culprit unless another was recorded first, and
+  // returns the UNAVAILABLE error naming the recorded one.
+  Status RecordLost(int member, bool closed, OpContext& ctx);
+  Status PeerLost(std::uint32_t lost_word, OpContext& ctx) const;
+  void WakeAll();
 
   ShmSegment* segment_;
   int member_;
@@ -92,6 +99,7 @@ class ShmSync {
   static constexpr std::chrono::nanoseconds kMinSpin{1000};
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};
   std::chrono::nanoseconds spin_;
+  std::uint64_t pid_namespace_;
   std::chrono::steady_clock::time_point last_liveness_check_{};
 };
 

@@ -174,6 +174,25 @@ TEST_P(ShmGroupFaultTest, AbortReachesOtherProcesses) {
   for (int m = 0; m < 3; ++m) EXPECT_EQ(run.results[m], "") << "member " << m;
 }
 
+TEST_P(ShmGroupFaultTest, MemberThatDestroysItsGroupIsUnavailableAtOnce) {
+  const std::size_t count = GetParam();
+  GroupOptions options;
+  options.size = 3;
+  options.comm_rank_base = 70;
+  const auto results = RunThreads(options, [&](int me, PeerGroup& group) -> std::string {
+    if (me == 2) {  // destroys its group (on return) while the others wait in an op
+      std::this_thread::sleep_for(milliseconds(100));
+      return "";
+    }
+    const auto start = Clock::now();
+    auto ctx = MakeContext(CollectiveKind::kAllReduce, milliseconds(20000));
+    const Status status = AllReduceFloats(group, count, ctx);
+    return Expect(status, StatusCode::kUnavailable, "rank 72 closed its communicator",
+                  MillisSince(start), 1000);
+  });
+  for (int m = 0; m < 3; ++m) EXPECT_EQ(results[m], "") << "member " << m;
+}
+
 INSTANTIATE_TEST_SUITE_P(MessageSizes, ShmGroupFaultTest,
                          ::testing::Values(std::size_t{1024}, std::size_t{1} << 20),
                          [](const auto& test) {
