@@ -11,14 +11,18 @@
 namespace train {
 namespace {
 
+constexpr Milliseconds kDefaultTimeout = std::chrono::minutes(5);
+
 Status CheckArgs(Store *store, int rank, int world_size, const CommunicatorOptions &options) {
   if (world_size < 1 || rank < 0 || rank >= world_size) {
     return InvalidArgumentError("Communicator::Create: rank " + std::to_string(rank) +
                                 " is not in a world of " + std::to_string(world_size));
   }
-  if (options.timeout.count() <= 0) {
-    return InvalidArgumentError("CommunicatorOptions::timeout must be positive, it is " +
-                                std::to_string(options.timeout.count()) + " ms");
+  if (options.timeout.count() < 0) {
+    return InvalidArgumentError(
+        "CommunicatorOptions::timeout must be positive (or 0 for the "
+        "default), it is " +
+        std::to_string(options.timeout.count()) + " ms");
   }
   if (options.name.empty() || options.name.find(' ') != std::string::npos) {
     return InvalidArgumentError(
@@ -47,6 +51,7 @@ Result<std::unique_ptr<Communicator>> Communicator::Create(Store *store, int ran
                                                            const CommunicatorOptions &options) {
   TRAIN_RETURN_IF_ERROR(CheckArgs(store, rank, world_size, options));
   internal::BackendArgs args{store, rank, world_size, options};
+  if (args.options.timeout.count() == 0) args.options.timeout = kDefaultTimeout;
   CommBackend backend = options.backend;
   if (backend == CommBackend::kAuto) {
     backend = options.device == Device::kCuda ? CommBackend::kNccl : CommBackend::kCpu;
@@ -81,6 +86,13 @@ Result<std::unique_ptr<Communicator>> Communicator::Create(Worker &worker,
                                                            const CommunicatorOptions &options) {
   const WorkerEnv &env = worker.env();
   CommunicatorOptions chosen = options;
+  if (chosen.backend == CommBackend::kAuto && !env.collective_backend.empty()) {
+    TRAIN_ASSIGN_OR_RETURN(chosen.backend, ParseCommBackend(env.collective_backend));
+  }
+  if (chosen.timeout.count() == 0 && env.collective_timeout_ms > 0) {
+    chosen.timeout = Milliseconds(env.collective_timeout_ms);
+  }
+  if (chosen.timeout.count() == 0) chosen.timeout = kDefaultTimeout;
   const bool under_mpirun = env.launcher == Launcher::kOpenMpi;
   if (chosen.backend == CommBackend::kAuto && under_mpirun) {
     if (chosen.device == Device::kCuda) {

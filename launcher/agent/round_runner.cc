@@ -215,6 +215,11 @@ class RoundMonitor {
       w.run_id = std::to_string(round_.id);
       w.restart_count = round_.restart_count;
       w.token_file = options_.token_file;
+      w.collective_backend = spec_.collectives().backend();
+      if (!spec_.collectives().timeout().empty()) {
+        w.collective_timeout_ms =
+            static_cast<int>(spec::ValidatedMillis(spec_.collectives().timeout()).count());
+      }
       if (!spec_.checkpoint().dir().empty()) {
         w.checkpoint_dir =
             (std::filesystem::path(options_.working_dir) / spec_.checkpoint().dir()).string();

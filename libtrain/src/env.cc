@@ -29,10 +29,22 @@ constexpr const char* kTrainRunId = "TRAIN_RUN_ID";
 constexpr const char* kTrainRestartCount = "TRAIN_RESTART_COUNT";
 constexpr const char* kTrainTokenFile = "TRAIN_TOKEN_FILE";
 constexpr const char* kTrainCheckpointDir = "TRAIN_CHECKPOINT_DIR";
-constexpr const char* kTrainContract[] = {
-    kTrainRank,     kTrainWorldSize,    kTrainLocalRank, kTrainLocalWorldSize,
-    kTrainNodeRank, kTrainNumNodes,     kTrainStoreAddr, kTrainJobId,
-    kTrainRunId,    kTrainRestartCount, kTrainTokenFile, kTrainCheckpointDir};
+constexpr const char* kTrainCollectiveBackend = "TRAIN_COLLECTIVE_BACKEND";
+constexpr const char* kTrainCollectiveTimeoutMs = "TRAIN_COLLECTIVE_TIMEOUT_MS";
+constexpr const char* kTrainContract[] = {kTrainRank,
+                                          kTrainWorldSize,
+                                          kTrainLocalRank,
+                                          kTrainLocalWorldSize,
+                                          kTrainNodeRank,
+                                          kTrainNumNodes,
+                                          kTrainStoreAddr,
+                                          kTrainJobId,
+                                          kTrainRunId,
+                                          kTrainRestartCount,
+                                          kTrainTokenFile,
+                                          kTrainCheckpointDir,
+                                          kTrainCollectiveBackend,
+                                          kTrainCollectiveTimeoutMs};
 
 // torchrun's names (also set by trainctl alongside its own).
 constexpr const char* kRank = "RANK";
@@ -321,6 +333,16 @@ Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by)
   env.run_id = r.String(kTrainRunId);
   env.token_file = r.String(kTrainTokenFile);
   env.checkpoint_dir = r.String(kTrainCheckpointDir);
+  env.collective_backend = r.String(kTrainCollectiveBackend);
+  if (!env.collective_backend.empty() && env.collective_backend != "auto" &&
+      env.collective_backend != "cpu" && env.collective_backend != "nccl" &&
+      env.collective_backend != "mpi") {
+    return InvalidArgumentError(Shown(kTrainCollectiveBackend, env.collective_backend) +
+                                " is not a backend: use auto, cpu, nccl or mpi");
+  }
+  TRAIN_ASSIGN_OR_RETURN(Field timeout, r.Optional(kTrainCollectiveTimeoutMs, 0));
+  TRAIN_RETURN_IF_ERROR(CheckNonNegative(timeout));
+  env.collective_timeout_ms = timeout.value;
 
   // The torch names trainctl sets alongside: any present must say the same thing.
   TRAIN_RETURN_IF_ERROR(CheckTorchInt(r, kRank, t.rank));
@@ -552,9 +574,13 @@ std::map<std::string, std::string> WorkerEnv::ToVariables() const {
       {kTorchRunId, &job_id},
       {kTrainRunId, &run_id},
       {kTrainTokenFile, &token_file},
-      {kTrainCheckpointDir, &checkpoint_dir}};
+      {kTrainCheckpointDir, &checkpoint_dir},
+      {kTrainCollectiveBackend, &collective_backend}};
   for (const auto& [name, value] : strings) {
     if (!value->empty()) out[name] = *value;
+  }
+  if (collective_timeout_ms > 0) {
+    out[kTrainCollectiveTimeoutMs] = std::to_string(collective_timeout_ms);
   }
   return out;
 }

@@ -52,12 +52,16 @@ Result<CommBackend> ParseCommBackend(std::string_view name);
 using Deadline = std::chrono::steady_clock::time_point;
 
 struct CommunicatorOptions {
+  // kAuto: the job's collectives.backend when created from a Worker under trainctl
+  // (TRAIN_COLLECTIVE_BACKEND), else picked as kAuto says.
   CommBackend backend = CommBackend::kAuto;
   // Where the tensors live: kCpu, or kCuda (device `device_index`) for NCCL.
   Device device = Device::kCpu;
   int device_index = 0;
-  // Every op's timeout unless the op gives its own.
-  Milliseconds timeout{std::chrono::minutes(5)};
+  // Every op's timeout unless the op gives its own (and the bootstrap's). 0: the job's
+  // collectives.timeout when created from a Worker under trainctl (TRAIN_COLLECTIVE_TIMEOUT_MS),
+  // else 5 minutes.
+  Milliseconds timeout{0};
   // Results bitwise identical whatever the message size or chunking, for a given world size
   // (each element is reduced in rank order). Slower between hosts.
   bool deterministic = false;

@@ -52,7 +52,9 @@ Vars TrainctlVars() {
           {"TRAIN_RUN_ID", "r2"},
           {"TRAIN_RESTART_COUNT", "1"},
           {"TRAIN_TOKEN_FILE", "/run/train/token"},
-          {"TRAIN_CHECKPOINT_DIR", "/ckpt/mnist"}};
+          {"TRAIN_CHECKPOINT_DIR", "/ckpt/mnist"},
+          {"TRAIN_COLLECTIVE_BACKEND", "cpu"},
+          {"TRAIN_COLLECTIVE_TIMEOUT_MS", "60000"}};
 }
 
 TEST(WorkerEnvTest, ReadsTheFullTrainctlContract) {
@@ -71,6 +73,8 @@ TEST(WorkerEnvTest, ReadsTheFullTrainctlContract) {
   EXPECT_EQ(env.restart_count, 1);
   EXPECT_EQ(env.token_file, "/run/train/token");
   EXPECT_EQ(env.checkpoint_dir, "/ckpt/mnist");
+  EXPECT_EQ(env.collective_backend, "cpu");
+  EXPECT_EQ(env.collective_timeout_ms, 60000);
   EXPECT_EQ(env.Describe(),
             "rank 5/8 (local 1/4, node 1/2) round r2 restart 1 via trainctl, store node0:29400");
 }
@@ -224,6 +228,16 @@ TEST(WorkerEnvTest, TrainctlRankMustFollowNodeOrder) {
   vars["TRAIN_LOCAL_RANK"] = "2";
   ExpectError(vars, {"TRAIN_RANK=\"5\" does not match", "TRAIN_NODE_RANK=\"1\"",
                      "TRAIN_LOCAL_RANK=\"2\"", "= 6"});
+}
+
+TEST(WorkerEnvTest, TrainctlRejectsABadCollectiveBackendOrTimeout) {
+  Vars vars = TrainctlVars();
+  vars["TRAIN_COLLECTIVE_BACKEND"] = "gloo";
+  ExpectError(vars, {"TRAIN_COLLECTIVE_BACKEND=\"gloo\" is not a backend: use auto, cpu, nccl "
+                     "or mpi"});
+  vars = TrainctlVars();
+  vars["TRAIN_COLLECTIVE_TIMEOUT_MS"] = "-5";
+  ExpectError(vars, {"TRAIN_COLLECTIVE_TIMEOUT_MS"});
 }
 
 TEST(WorkerEnvTest, TrainctlRejectsABadStoreAddress) {
