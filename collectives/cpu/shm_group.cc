@@ -27,6 +27,8 @@ constexpr int kSlots = 4;
 constexpr std::uint64_t kStreamBytes = 4 << 20;
 // The smallest chunk a message is cut into when the slots are larger.
 constexpr std::uint64_t kMinChunkBytes = 128 << 10;
+// The largest slot chunk, whatever the config asks.
+constexpr std::size_t kMaxChunkBytes = 1 << 20;
 
 int CpusAvailable() {
   cpu_set_t set;
@@ -243,8 +245,10 @@ Result<std::unique_ptr<PeerGroup>> CreateShmGroup(const ShmGroupConfig& config) 
     ShmLayout layout;
     layout.size = config.size;
     layout.slots = kSlots;
-    const std::size_t chunk =
-        config.chunk_bytes != 0 ? config.chunk_bytes : ShmDefaultChunkBytes(config.size);
+    // The chunk option is shared with TCP, where large chunks make sense: here it is capped,
+    // so the segment stays a few MiB per member.
+    const std::size_t chunk = config.chunk_bytes != 0 ? std::min(config.chunk_bytes, kMaxChunkBytes)
+                                                      : ShmDefaultChunkBytes(config.size);
     // Every member needs a share of every chunk: at least a cache line each.
     layout.chunk_bytes = (std::max<std::size_t>(chunk, kCacheLine * config.size) + kCacheLine - 1) /
                          kCacheLine * kCacheLine;

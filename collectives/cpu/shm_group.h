@@ -31,7 +31,7 @@ struct ShmGroupConfig {
   int member = 0;          // this rank's index in the group
   int size = 1;
   std::vector<int> comm_ranks;  // communicator rank of each member (for errors)
-  std::size_t chunk_bytes = 0;  // pipelined chunk; 0: ShmDefaultChunkBytes(size)
+  std::size_t chunk_bytes = 0;  // pipelined chunk (at most 1 MiB); 0: ShmDefaultChunkBytes
   Deadline deadline;            // for the bootstrap
   const std::atomic<bool>* aborted = nullptr;
 };

@@ -1,6 +1,8 @@
 #include "cpu/shm_segment.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -8,9 +10,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <new>
 #include <utility>
+#include <vector>
 
 namespace train::internal {
 namespace {
@@ -36,6 +41,26 @@ class Fd {
   int fd_;
 };
 
+// "train-shm-<pid namespace>-": the names this namespace's processes create.
+std::string NamePrefix() { return "train-shm-" + std::to_string(PidNamespace()) + "-"; }
+
+// Names of segments whose creator died between creating them and every member attaching
+// (after which the name is gone): nobody can use them any more.
+void RemoveAbandonedSegments() {
+  const std::string prefix = NamePrefix();
+  DIR* dir = ::opendir("/dev/shm");
+  if (dir == nullptr) return;
+  std::vector<std::string> abandoned;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const int pid = std::atoi(name.c_str() + prefix.size());
+    if (pid > 0 && ProcessGone(pid)) abandoned.push_back("/" + name);
+  }
+  ::closedir(dir);
+  for (const std::string& name : abandoned) ::shm_unlink(name.c_str());
+}
+
 Result<std::string> RandomName() {
   unsigned char bytes[12];
   std::size_t got = 0;
@@ -47,7 +72,7 @@ Result<std::string> RandomName() {
     }
     got += static_cast<std::size_t>(n);
   }
-  std::string name = "/train-shm-" + std::to_string(::getpid()) + "-";
+  std::string name = "/" + NamePrefix() + std::to_string(::getpid()) + "-";
   char hex[3];
   for (unsigned char b : bytes) {
     std::snprintf(hex, sizeof(hex), "%02x", b);
@@ -73,6 +98,17 @@ std::uint64_t PidNamespace() {
   return static_cast<std::uint64_t>(st.st_ino);
 }
 
+bool ProcessGone(int pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return false;  // cannot tell: assume alive
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= text.size()) return false;
+  const char state = text[paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
 std::size_t ShmLayout::ControlOffset() const { return kPage; }
 
 std::size_t ShmLayout::SlotOffset(int slot) const {
@@ -96,6 +132,7 @@ ShmSegment::~ShmSegment() {
 Result<std::unique_ptr<ShmSegment>> ShmSegment::Create(const ShmLayout& layout) {
   static_assert(sizeof(ShmHeader) <= kPage);
   const std::size_t bytes = layout.TotalBytes();
+  RemoveAbandonedSegments();
   std::string name;
   int fd = -1;
   for (int attempt = 0; fd < 0; ++attempt) {
@@ -107,12 +144,14 @@ Result<std::unique_ptr<ShmSegment>> ShmSegment::Create(const ShmLayout& layout) 
     }
   }
   Fd owned(fd);
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-    const int error = errno;
+  // Allocate the pages now (not just the size): a full /dev/shm (64 MiB in a default Docker
+  // container) is an error here rather than a SIGBUS in the middle of an op.
+  const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  if (error != 0) {
     (void)Unlink(name);
-    return ResourceExhaustedError("shared memory: cannot size /dev/shm" + name + " to " +
-                                  std::to_string(bytes) + " bytes: " + ErrnoText(error) +
-                                  " (is /dev/shm full? df /dev/shm)");
+    return ResourceExhaustedError("shared memory: cannot allocate " + std::to_string(bytes) +
+                                  " bytes for /dev/shm" + name + ": " + ErrnoText(error) +
+                                  " (is /dev/shm full or small? df /dev/shm)");
   }
   auto base = Map(fd, bytes, name);
   if (!base.ok()) {

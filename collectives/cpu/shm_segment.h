@@ -87,6 +87,10 @@ struct ShmLayout {
 // The inode of this process's pid namespace, 0 when /proc does not tell.
 std::uint64_t PidNamespace();
 
+// Whether process `pid` (of this pid namespace) is gone: no such process, or a zombie not
+// reaped yet. False when it cannot tell.
+bool ProcessGone(int pid);
+
 // A mapped segment. Unmaps on destruction; the name is unlinked separately (Unlink), as soon
 // as every member has it open.
 class ShmSegment {
@@ -95,8 +99,9 @@ class ShmSegment {
   ShmSegment(const ShmSegment&) = delete;
   ShmSegment& operator=(const ShmSegment&) = delete;
 
-  // Creates a segment under a new random name (O_EXCL, mode 0600), sized and initialized for
-  // `layout`; the magic is set last.
+  // Creates a segment under a new name, "/train-shm-<pid namespace>-<pid>-<random>" (O_EXCL,
+  // mode 0600), allocated and initialized for `layout`; the magic is set last. First removes
+  // the names left by creators of this pid namespace that died before their group formed.
   static Result<std::unique_ptr<ShmSegment>> Create(const ShmLayout& layout);
   // Opens the segment `name` and checks it is one (magic, size).
   static Result<std::unique_ptr<ShmSegment>> Open(const std::string& name);

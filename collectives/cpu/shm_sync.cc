@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <climits>
-#include <fstream>
 #include <string>
 #include <utility>
 
@@ -30,18 +29,6 @@ void FutexWait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
 void FutexWake(std::atomic<std::uint32_t>* word) {
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr,
             nullptr, 0);
-}
-
-// Gone: no such process, or a zombie that has not been reaped yet.
-bool ProcessGone(pid_t pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(stat, text)) return false;  // cannot tell: assume alive
-  const auto paren = text.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= text.size()) return false;
-  const char state = text[paren + 2];
-  return state == 'Z' || state == 'X';
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -156,15 +157,21 @@ inline ProcessRun RunProcesses(
   return run;
 }
 
-// Segments in /dev/shm that the processes `pids` created (their names carry the pid).
+// Segments in /dev/shm that the processes `pids` created: their names are
+// "train-shm-<pid namespace>-<pid>-<random>".
 inline std::vector<std::string> SegmentsOf(const std::vector<pid_t>& pids) {
   std::vector<std::string> found;
   DIR* dir = ::opendir("/dev/shm");
   if (dir == nullptr) return found;
+  const std::string prefix = "train-shm-";
   while (dirent* entry = ::readdir(dir)) {
     const std::string name = entry->d_name;
-    for (pid_t pid : pids) {
-      if (name.rfind("train-shm-" + std::to_string(pid) + "-", 0) == 0) found.push_back(name);
+    if (name.rfind(prefix, 0) != 0) continue;
+    const auto dash = name.find('-', prefix.size());
+    if (dash == std::string::npos) continue;
+    const int pid = std::atoi(name.c_str() + dash + 1);
+    for (pid_t p : pids) {
+      if (pid == p) found.push_back(name);
     }
   }
   ::closedir(dir);
