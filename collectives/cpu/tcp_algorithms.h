@@ -5,6 +5,7 @@
 #ifndef TRAIN_COLLECTIVES_CPU_TCP_ALGORITHMS_H_
 #define TRAIN_COLLECTIVES_CPU_TCP_ALGORITHMS_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,10 @@ struct TcpOp {
   TcpBuffers& buffers;
   OpContext& ctx;
   std::size_t chunk_bytes;  // reduction granularity (rounded down to whole elements)
+  // Latency-bound ops poll this long before sleeping (see TcpEngine::Run).
+  std::chrono::microseconds spin{0};
+
+  Status Run(TcpTransfer& transfer) { return engine.Run(transfer, ctx, spin); }
 
   int member() const { return engine.member(); }
   int size() const { return engine.size(); }

@@ -1,5 +1,6 @@
 #include "cpu/tcp_engine.h"
 
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -44,6 +45,12 @@ TcpEngine::TcpEngine(int member, std::vector<TcpLink> links)
     : member_(member), links_(std::move(links)), peers_(links_.size()) {}
 
 TcpEngine::~TcpEngine() {
+  // A peer that notices this member's connections close reads this first.
+  if (!broken_.ok()) {
+    for (int m = 0; m < size(); ++m) {
+      if (m != member_) Notify(m, broken_notice_);
+    }
+  }
   ControlMessage bye;
   bye.kind = ControlMessage::Kind::kBye;
   for (int m = 0; m < size(); ++m) {
@@ -78,11 +85,14 @@ Status TcpEngine::Fail(Status status, const ControlMessage& notice) {
   for (int m = 0; m < size(); ++m) {
     if (m != member_) Notify(m, notice);
   }
-  return Adopt(std::move(status));
+  return Adopt(std::move(status), notice);
 }
 
-Status TcpEngine::Adopt(Status status) {
-  if (broken_.ok()) broken_ = status;
+Status TcpEngine::Adopt(Status status, const ControlMessage& notice) {
+  if (broken_.ok()) {
+    broken_ = status;
+    broken_notice_ = notice;
+  }
   return status;
 }
 
@@ -113,11 +123,11 @@ Status TcpEngine::ReadControl(int member, OpContext& ctx) {
         peer.answered_op = std::max(peer.answered_op, message->op);
         break;
       case Kind::kStopTimeout:
-        return Adopt(ctx.StopStatus(message->ranks));
+        return Adopt(ctx.StopStatus(message->ranks), *message);
       case Kind::kStopLost:
-        return Adopt(ctx.PeerLost(message->ranks[0], message->detail));
+        return Adopt(ctx.PeerLost(message->ranks[0], message->detail), *message);
       case Kind::kStopAborted:
-        return Adopt(ctx.PeerLost(message->ranks[0], "aborted its communicator"));
+        return Adopt(ctx.PeerLost(message->ranks[0], "aborted its communicator"), *message);
     }
   }
   // A closed control connection is not an error by itself: the peer may have finished its
@@ -128,8 +138,12 @@ Status TcpEngine::ReadControl(int member, OpContext& ctx) {
 }
 
 Status TcpEngine::ConnectionLost(int member, int err, OpContext& ctx) {
-  // The peer may have stopped for a reason it told everyone about; that reason is better.
+  // The peer may have stopped for a reason it, or the member that saw the failure first, told
+  // everyone about; that reason is better.
   TRAIN_RETURN_IF_ERROR(ReadControl(member, ctx));
+  for (int m = 0; m < size(); ++m) {
+    if (m != member_ && m != member) TRAIN_RETURN_IF_ERROR(ReadControl(m, ctx));
+  }
   const std::string& address = links_[static_cast<std::size_t>(member)].address;
   ControlMessage notice;
   notice.kind = ControlMessage::Kind::kStopLost;
@@ -254,13 +268,14 @@ Status TcpEngine::Expire(TcpTransfer& transfer, OpContext& ctx) {
   return Fail(ctx.StopStatus(notice.ranks), notice);
 }
 
-Status TcpEngine::Run(TcpTransfer& transfer, OpContext& ctx) {
+Status TcpEngine::Run(TcpTransfer& transfer, OpContext& ctx, std::chrono::microseconds spin) {
   if (!broken_.ok()) return broken_;
   for (int m : transfer.peers()) {
     peers_[static_cast<std::size_t>(m)].send_blocked = false;
     peers_[static_cast<std::size_t>(m)].recv_blocked = false;
   }
   const Deadline query_time = QueryTime(ctx);
+  auto last_moved = Clock::now();
   while (true) {
     bool moved = false;
     for (int m : transfer.peers()) TRAIN_RETURN_IF_ERROR(Pump(transfer, m, ctx, &moved));
@@ -282,9 +297,13 @@ Status TcpEngine::Run(TcpTransfer& transfer, OpContext& ctx) {
         if (m != member_) Notify(m, query);
       }
     }
-    // While bytes flow, only glance at the control connections.
+    // While bytes flow, or shortly after they stopped when spinning, only glance at the
+    // connections; otherwise sleep in poll.
+    if (moved) last_moved = now;
+    const bool spinning = !moved && now - last_moved < spin;
+    if (spinning) sched_yield();
     const Deadline wake = queried_ ? ctx.deadline : query_time;
-    TRAIN_RETURN_IF_ERROR(Wait(transfer, ctx, moved ? 0 : MillisUntil(wake, now)));
+    TRAIN_RETURN_IF_ERROR(Wait(transfer, ctx, moved || spinning ? 0 : MillisUntil(wake, now)));
   }
 }
 

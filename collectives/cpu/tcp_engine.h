@@ -13,6 +13,7 @@
 
 #include <poll.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -45,7 +46,8 @@ class TcpTransfer {
 class TcpEngine {
  public:
   TcpEngine(int member, std::vector<TcpLink> links);
-  // Tells the others this member leaves, so that a peer still waiting on it says so.
+  // Tells the others this member leaves (and, after a failure, why), so that a peer still
+  // waiting on it says so.
   ~TcpEngine();
   TcpEngine(const TcpEngine&) = delete;
   TcpEngine& operator=(const TcpEngine&) = delete;
@@ -57,7 +59,10 @@ class TcpEngine {
   // Starts the next op. Once an op failed the group is broken: returns that first failure.
   Status BeginOp();
   // Runs `transfer` until it is done, or the op fails, is aborted or expires (see above).
-  Status Run(TcpTransfer& transfer, OpContext& ctx);
+  // `spin`: how long after bytes last moved to keep polling (yielding the CPU in between)
+  // before sleeping in poll; waking from poll costs more than a small message's transfer.
+  Status Run(TcpTransfer& transfer, OpContext& ctx,
+             std::chrono::microseconds spin = std::chrono::microseconds(0));
 
  private:
   struct PeerState {
@@ -81,8 +86,8 @@ class TcpEngine {
   Status Expire(TcpTransfer& transfer, OpContext& ctx);
   // Records the failure, tells the other members with `notice`, and returns `status`.
   Status Fail(Status status, const ControlMessage& notice);
-  // Records a failure that another member already told everyone about.
-  Status Adopt(Status status);
+  // Records a failure (and the notice that tells it) that everyone was told about already.
+  Status Adopt(Status status, const ControlMessage& notice);
   void Notify(int member, const ControlMessage& message);
   std::string ClosedDetail(int member) const;
 
@@ -92,6 +97,7 @@ class TcpEngine {
   std::uint64_t op_index_ = 0;
   bool queried_ = false;
   Status broken_;
+  ControlMessage broken_notice_;  // what broke the group, told again when this member leaves
   std::vector<pollfd> poll_fds_;
   std::vector<int> poll_owner_;  // member of each poll_fds_ entry; -1 - member for control
 };

@@ -17,13 +17,13 @@ int LargestPowerOfTwoAtMost(int n) {
 Status SendTo(TcpOp& op, int member, const void* data, std::size_t bytes) {
   ExchangeTransfer transfer;
   transfer.AddSend(member, data, bytes);
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 Status RecvFrom(TcpOp& op, int member, void* data, std::size_t bytes) {
   ExchangeTransfer transfer;
   transfer.AddRecv(member, data, bytes);
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 }  // namespace
@@ -62,7 +62,7 @@ Status RecursiveDoublingAllReduce(TcpOp& op, const std::byte* in, std::byte* out
     ExchangeTransfer transfer;
     transfer.AddSend(partner, out, bytes);
     transfer.AddRecv(partner, theirs, bytes);
-    TRAIN_RETURN_IF_ERROR(op.engine.Run(transfer, op.ctx));
+    TRAIN_RETURN_IF_ERROR(op.Run(transfer));
     combine(/*theirs_first=*/partner_virtual < virtual_rank);
   }
   if (r < 2 * extra) return SendTo(op, r - 1, out, bytes);
@@ -78,7 +78,7 @@ Status DirectAllGather(TcpOp& op, const std::byte* in, std::byte* out, std::size
     transfer.AddSend(m, in, bytes);
     transfer.AddRecv(m, out + bytes * static_cast<std::size_t>(m), bytes);
   }
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 Status TreeBroadcast(TcpOp& op, std::byte* data, std::size_t bytes, int root) {
@@ -97,7 +97,7 @@ Status TreeBroadcast(TcpOp& op, std::byte* data, std::size_t bytes, int root) {
   for (int step = span / 2; step >= 1; step /= 2) {
     if (position + step < n) transfer.AddSend(member_at(position + step), data, bytes);
   }
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 Status DisseminationBarrier(TcpOp& op) {
@@ -108,7 +108,7 @@ Status DisseminationBarrier(TcpOp& op) {
     ExchangeTransfer transfer;
     transfer.AddSend(op.Around(distance), &token, 1);
     transfer.AddRecv(op.Around(-distance), &received, 1);
-    TRAIN_RETURN_IF_ERROR(op.engine.Run(transfer, op.ctx));
+    TRAIN_RETURN_IF_ERROR(op.Run(transfer));
   }
   return Status::Ok();
 }

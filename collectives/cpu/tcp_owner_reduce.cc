@@ -125,7 +125,7 @@ Status RunOwnerReduce(TcpOp& op, OwnerReducePlan plan) {
   const std::size_t scratch =
       chunk * kOwnerSlots * static_cast<std::size_t>(std::max(plan.size - 1, 1));
   OwnerReduceTransfer transfer(std::move(plan), chunk, kOwnerSlots, op.buffers.Scratch(scratch));
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 }  // namespace

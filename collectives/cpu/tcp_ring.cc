@@ -65,7 +65,7 @@ Status RingAllReduce(TcpOp& op, const std::byte* in, std::byte* out, std::uint64
     plan.recvs.push_back({out + offset(got), length(got), nullptr});
   }
   RingTransfer transfer(std::move(plan), op.buffers.Scratch(op.ChunkFor(dtype)));
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 Status RingReduceScatter(TcpOp& op, const std::byte* in, std::byte* out, std::uint64_t count,
@@ -93,7 +93,7 @@ Status RingReduceScatter(TcpOp& op, const std::byte* in, std::byte* out, std::ui
     plan.recvs.push_back({accumulator(got), block, in + block * static_cast<std::size_t>(got)});
   }
   RingTransfer transfer(std::move(plan), op.buffers.Scratch(op.ChunkFor(dtype)));
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 Status RingAllGather(TcpOp& op, const std::byte* in, std::byte* out, std::size_t bytes) {
@@ -111,7 +111,7 @@ Status RingAllGather(TcpOp& op, const std::byte* in, std::byte* out, std::size_t
     plan.recvs.push_back({out + bytes * static_cast<std::size_t>(got), bytes, nullptr});
   }
   RingTransfer transfer(std::move(plan), op.buffers.Scratch(op.ChunkFor(DType::kUInt8)));
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 Status ChainBroadcast(TcpOp& op, std::byte* data, std::size_t bytes, int root) {
@@ -130,7 +130,7 @@ Status ChainBroadcast(TcpOp& op, std::byte* data, std::size_t bytes, int root) {
     plan.first_send_ready = false;
   }
   RingTransfer transfer(std::move(plan), op.buffers.Scratch(op.ChunkFor(DType::kUInt8)));
-  return op.engine.Run(transfer, op.ctx);
+  return op.Run(transfer);
 }
 
 }  // namespace train::internal

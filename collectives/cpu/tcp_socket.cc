@@ -123,6 +123,9 @@ std::string ErrnoText(std::string_view what, int err) {
   return std::string(what) + ": " + std::strerror(err);
 }
 
+// Buffer sizes are left to the kernel: setting SO_SNDBUF/SO_RCVBUF turns off autotuning, which
+// grows them to tcp_wmem/tcp_rmem (4 MiB/32 MiB by default on Linux), beyond the
+// wmem_max/rmem_max cap an explicit size gets. Explicit 1 MiB and 4 MiB measured no faster.
 Status ConfigureTcpSocket(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {

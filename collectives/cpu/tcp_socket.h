@@ -67,7 +67,7 @@ Result<TcpFd> ConnectTcp(const TcpAddress& address, Deadline deadline,
 // Accepts one connection on `listener`, waiting until `deadline`.
 Result<TcpFd> AcceptTcp(int listener, Deadline deadline, const std::atomic<bool>* aborted);
 
-// Nonblocking, TCP_NODELAY, large buffers, close-on-exec.
+// Nonblocking and TCP_NODELAY; buffers autotuned by the kernel (see the .cc).
 Status ConfigureTcpSocket(int fd);
 
 // Sends all of `line` (with its '\n') on a nonblocking socket before `deadline`.
