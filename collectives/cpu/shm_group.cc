@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -51,6 +52,12 @@ Status CheckReduceOp(ReduceOp op, const OpContext& ctx) {
   return Status::Ok();
 }
 
+Status BadRoot(int root, int size, const OpContext& ctx) {
+  return InvalidArgumentError(ctx.op.Describe() + ": root " + std::to_string(root) +
+                              " is not a member of the shared-memory group of " +
+                              std::to_string(size));
+}
+
 // A group of one: every op is a local copy.
 class SoloGroup final : public PeerGroup {
  public:
@@ -63,7 +70,7 @@ class SoloGroup final : public PeerGroup {
                    OpContext& ctx) override {
     TRAIN_RETURN_IF_ERROR(Check(ctx));
     TRAIN_RETURN_IF_ERROR(CheckReduceOp(op, ctx));
-    if (in != out) std::memmove(out, in, count * DTypeSize(dtype));
+    if (in != out && count > 0) std::memmove(out, in, count * DTypeSize(dtype));
     return Status::Ok();
   }
   Status ReduceScatter(const void* in, void* out, std::uint64_t count, DType dtype, ReduceOp op,
@@ -72,10 +79,13 @@ class SoloGroup final : public PeerGroup {
   }
   Status AllGather(const void* in, void* out, std::uint64_t bytes, OpContext& ctx) override {
     TRAIN_RETURN_IF_ERROR(Check(ctx));
-    if (in != out) std::memmove(out, in, bytes);
+    if (in != out && bytes > 0) std::memmove(out, in, bytes);
     return Status::Ok();
   }
-  Status Broadcast(void*, std::uint64_t, int, OpContext& ctx) override { return Check(ctx); }
+  Status Broadcast(void*, std::uint64_t, int root, OpContext& ctx) override {
+    if (root != 0) return BadRoot(root, 1, ctx);
+    return Check(ctx);
+  }
   Status Barrier(OpContext& ctx) override { return Check(ctx); }
 
  private:
@@ -124,11 +134,7 @@ class ShmGroup final : public PeerGroup {
   }
 
   Status Broadcast(void* inout, std::uint64_t bytes, int root, OpContext& ctx) override {
-    if (root < 0 || root >= size_) {
-      return InvalidArgumentError(ctx.op.Describe() + ": root " + std::to_string(root) +
-                                  " is not a member of the shared-memory group of " +
-                                  std::to_string(size_));
-    }
+    if (root < 0 || root >= size_) return BadRoot(root, size_, ctx);
     if (bytes == 0) return Start(ctx);
     auto pipeline = MakeBroadcast(Target(bytes, bytes), inout, bytes, root);
     return Run(*pipeline, ctx);
