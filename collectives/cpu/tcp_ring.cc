@@ -72,12 +72,10 @@ Status RingReduceScatter(TcpOp& op, const std::byte* in, std::byte* out, std::ui
                          DType dtype, ReduceOp reduce) {
   const int n = op.size();
   const std::size_t block = count * DTypeSize(dtype);
-  // Partial sums of other members' blocks pass through here on their way to their owners.
-  std::byte* partial =
-      n > 2 ? op.buffers.Workspace(block * static_cast<std::size_t>(n)).data() : nullptr;
-  auto accumulator = [&](int b) {
-    return b == op.member() ? out : partial + block * static_cast<std::size_t>(b);
-  };
+  // Partial sums of other members' blocks pass through here on their way to their owners:
+  // step s reduces into slot s % 2, which step s + 1 sends from. Step s + 2 reduces into the
+  // same slot, each byte once step s + 1 has sent it.
+  std::byte* slots = n > 2 ? op.buffers.Workspace(2 * block).data() : nullptr;
   RingPlan plan;
   plan.send_to = op.Around(1);
   plan.recv_from = op.Around(-1);
@@ -87,10 +85,19 @@ Status RingReduceScatter(TcpOp& op, const std::byte* in, std::byte* out, std::ui
   for (int s = 0; s + 1 < n; ++s) {
     const int sent = op.Around(-s - 1);
     const int got = op.Around(-s - 2);
-    const std::byte* source =
-        s == 0 ? in + block * static_cast<std::size_t>(sent) : accumulator(sent);
-    plan.sends.push_back({source, block});
-    plan.recvs.push_back({accumulator(got), block, in + block * static_cast<std::size_t>(got)});
+    const bool last = s + 2 == n;
+    const std::byte* previous = s == 0 ? in + block * static_cast<std::size_t>(sent)
+                                       : slots + block * static_cast<std::size_t>((s - 1) % 2);
+    plan.sends.push_back({previous, block});
+    RingRecvSegment segment;
+    segment.dst = last ? out : slots + block * static_cast<std::size_t>(s % 2);
+    segment.bytes = block;
+    segment.local = in + block * static_cast<std::size_t>(got);
+    if (!last && s >= 2) {
+      segment.reuses_sent_bytes = true;
+      segment.send_position = block * static_cast<std::size_t>(s - 1);  // where step s-1 starts
+    }
+    plan.recvs.push_back(segment);
   }
   RingTransfer transfer(std::move(plan), op.buffers.Scratch(op.ChunkFor(dtype)));
   return op.Run(transfer);

@@ -83,6 +83,8 @@ std::span<const std::byte> RingTransfer::SendWindow(int member) {
 void RingTransfer::Sent(int /*member*/, std::size_t bytes) {
   sent_ += bytes;
   send_off_ += bytes;
+  // A full chunk may have waited for these bytes to leave the buffer it is reduced into.
+  ReduceFullChunk();
 }
 
 void RingTransfer::SkipEmptyRecvSegments() {
@@ -105,17 +107,26 @@ void RingTransfer::Received(int /*member*/, std::size_t bytes) {
   if (segment.local == nullptr) {
     recv_off_ += bytes;
     processed_ += bytes;
+    SkipEmptyRecvSegments();
   } else {
     filled_ += bytes;
-    const std::size_t chunk = std::min(scratch_.size(), segment.bytes - recv_off_);
-    if (filled_ < chunk) return;
-    const void* sources[2] = {segment.local + recv_off_, scratch_.data()};
-    ReduceMany(plan_.dtype, plan_.op, segment.dst + recv_off_, sources, 2,
-               chunk / DTypeSize(plan_.dtype));
-    recv_off_ += chunk;
-    processed_ += chunk;
-    filled_ = 0;
+    ReduceFullChunk();
   }
+}
+
+void RingTransfer::ReduceFullChunk() {
+  if (recv_seg_ == plan_.recvs.size()) return;
+  const RingRecvSegment& segment = plan_.recvs[recv_seg_];
+  if (segment.local == nullptr) return;
+  const std::size_t chunk = std::min(scratch_.size(), segment.bytes - recv_off_);
+  if (filled_ < chunk) return;
+  if (segment.reuses_sent_bytes && sent_ < segment.send_position + recv_off_ + chunk) return;
+  const void* sources[2] = {segment.local + recv_off_, scratch_.data()};
+  ReduceMany(plan_.dtype, plan_.op, segment.dst + recv_off_, sources, 2,
+             chunk / DTypeSize(plan_.dtype));
+  recv_off_ += chunk;
+  processed_ += chunk;
+  filled_ = 0;
   SkipEmptyRecvSegments();
 }
 

@@ -56,6 +56,10 @@ struct RingRecvSegment {
   std::size_t bytes = 0;
   // Reducing segments: this member's contribution (may be dst). Null: land in dst as is.
   const std::byte* local = nullptr;
+  // Reducing segments whose dst an earlier send segment reads from: dst[p] is written only
+  // once the send stream passed send_position + p (so a buffer can serve every other step).
+  bool reuses_sent_bytes = false;
+  std::size_t send_position = 0;
 };
 struct RingPlan {
   int send_to = -1;    // -1: sends nothing (a chain's last link)
@@ -82,6 +86,8 @@ class RingTransfer final : public TcpTransfer {
 
  private:
   void SkipEmptyRecvSegments();
+  // Reduces the chunk in scratch into its segment once it is complete and may be written.
+  void ReduceFullChunk();
 
   RingPlan plan_;
   std::span<std::byte> scratch_;

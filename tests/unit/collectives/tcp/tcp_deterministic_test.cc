@@ -203,3 +203,44 @@ INSTANTIATE_TEST_SUITE_P(GroupSizes, SameResultEverywhereTest, ::testing::Values
 
 }  // namespace
 }  // namespace train::internal::tcp_test
+
+namespace train::internal::tcp_test {
+namespace {
+
+// The ring reduce-scatter keeps partial sums in two buffers that serve every other step: a
+// step reduces into one only as fast as the step before sends out of it. Tiny chunks and many
+// members make the reuse happen while sends lag.
+TEST(RingReduceScatterTest, TwoReusedBuffersGiveExactSumsAtAnyChunkSize) {
+  const int n = 7;
+  const std::uint64_t count = 40009;  // per member: 7 blocks of 160 KB take the ring
+  for (std::size_t chunk : {std::size_t{6}, std::size_t{4096}, std::size_t{0}}) {
+    auto store = NewInMemoryStore();
+    GroupOptions options;
+    options.chunk_bytes = chunk;
+    auto groups = CreateGroups(store.get(), n, options);
+    std::vector<std::vector<float>> outputs(static_cast<std::size_t>(n));
+    OnThreads(n, [&](int m) {
+      std::vector<float> in(count * n);
+      for (std::uint64_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i + 3 * m) % 11);
+      auto& out = outputs[static_cast<std::size_t>(m)];
+      out.resize(count);
+      OpContext ctx = MakeContext(CollectiveKind::kReduceScatter, DType::kFloat32, count,
+                                  std::chrono::minutes(2));
+      const Status status = groups[static_cast<std::size_t>(m)]->ReduceScatter(
+          in.data(), out.data(), count, DType::kFloat32, ReduceOp::kSum, ctx);
+      EXPECT_TRUE(status.ok()) << "member " << m << ": " << status;
+    });
+    for (int r = 0; r < n; ++r) {
+      for (std::uint64_t i = 0; i < count; ++i) {
+        const std::uint64_t at = static_cast<std::uint64_t>(r) * count + i;
+        float want = 0;
+        for (int m = 0; m < n; ++m) want += static_cast<float>((at + 3 * m) % 11);
+        ASSERT_EQ(outputs[static_cast<std::size_t>(r)][i], want)
+            << "member " << r << ", element " << i << ", chunk " << chunk;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace train::internal::tcp_test

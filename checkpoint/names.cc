@@ -1,1 +1,0 @@
-// Placeholder translation unit so that the component's object library is never empty.
