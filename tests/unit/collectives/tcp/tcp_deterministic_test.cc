@@ -212,8 +212,8 @@ namespace {
 // members make the reuse happen while sends lag.
 TEST(RingReduceScatterTest, TwoReusedBuffersGiveExactSumsAtAnyChunkSize) {
   const int n = 7;
-  const std::uint64_t count = 40009;  // per member: 7 blocks of 160 KB take the ring
-  for (std::size_t chunk : {std::size_t{6}, std::size_t{4096}, std::size_t{0}}) {
+  const std::uint64_t count = 20011;  // per member: 7 blocks of 80 KB take the ring
+  for (std::size_t chunk : {std::size_t{6}, std::size_t{4096}}) {
     auto store = NewInMemoryStore();
     GroupOptions options;
     options.chunk_bytes = chunk;
