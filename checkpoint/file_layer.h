@@ -1,0 +1,80 @@
+// Every file operation of the checkpointer, with each failure turned into a Status that names
+// the path and the system's reason. The system calls that write are replaceable so that tests
+// can inject short writes, failed fsyncs and full disks.
+#ifndef TRAIN_CHECKPOINT_FILE_LAYER_H_
+#define TRAIN_CHECKPOINT_FILE_LAYER_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "train/status.h"
+
+namespace train::internal {
+
+// The calls that put bytes on disk; defaults are ::write and ::fsync. They follow the system
+// calls' contract: -1 with errno set on failure, and write may write fewer bytes than asked.
+struct FileSyscalls {
+  std::function<ssize_t(int fd, const void* data, std::size_t size)> write;
+  std::function<int(int fd)> fsync;
+};
+
+// An open file being written. Closes its descriptor when destroyed.
+class FileSink {
+ public:
+  FileSink(FileSink&& other) noexcept;
+  FileSink& operator=(FileSink&&) = delete;
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+  ~FileSink();
+
+  // Writes all of `data`, retrying short writes. `total_bytes` is what the whole file needs
+  // (reported when the disk is full).
+  Status Write(const void* data, std::size_t size, std::uint64_t total_bytes);
+  Status Sync();
+  Status Close();
+  const std::string& path() const { return path_; }
+
+ private:
+  friend class FileLayer;
+  FileSink(std::string path, int fd, const FileSyscalls* syscalls)
+      : path_(std::move(path)), fd_(fd), syscalls_(syscalls) {}
+
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t written_ = 0;
+  const FileSyscalls* syscalls_;
+};
+
+class FileLayer {
+ public:
+  FileLayer();
+  explicit FileLayer(FileSyscalls syscalls);
+
+  // Creates `path`, which must not exist.
+  Result<FileSink> Create(const std::string& path) const;
+  // Creates `path`, writes `data` in large chunks, fsyncs and closes it; returns the CRC32C of
+  // the bytes, computed as they are written. On failure the partial file is removed.
+  Result<std::uint32_t> WriteFile(const std::string& path, const void* data,
+                                  std::size_t size) const;
+  Result<std::vector<std::byte>> ReadFile(const std::string& path) const;
+  Status SyncDir(const std::string& path) const;
+  // rename(2): atomic replacement within one filesystem.
+  Status Rename(const std::string& from, const std::string& to) const;
+  Status CreateDirs(const std::string& path) const;
+  Status RemoveAll(const std::string& path) const;
+
+ private:
+  FileSyscalls syscalls_;
+};
+
+// "<what> <path>: <strerror(error)>" with the canonical code for `error`.
+Status ErrnoStatus(int error, const std::string& what, const std::string& path);
+
+}  // namespace train::internal
+
+#endif  // TRAIN_CHECKPOINT_FILE_LAYER_H_

@@ -1,0 +1,90 @@
+#include "host_staging.h"
+
+#include <cstring>
+
+#ifdef TRAIN_CHECKPOINT_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace train::internal {
+
+#ifdef TRAIN_CHECKPOINT_WITH_CUDA
+namespace {
+
+Status CudaError(cudaError_t error, const std::string& what, const std::string& name) {
+  return UnavailableError(what + " for checkpoint tensor '" + name +
+                          "' failed: " + cudaGetErrorString(error));
+}
+
+}  // namespace
+
+struct HostStaging::Impl {
+  cudaStream_t stream = nullptr;
+  std::vector<void*> pinned;
+  ~Impl() {
+    for (void* buffer : pinned) cudaFreeHost(buffer);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
+};
+
+HostStaging::HostStaging() : impl_(std::make_unique<Impl>()) {}
+HostStaging::~HostStaging() = default;
+
+Result<const void*> HostStaging::HostPointer(const TensorView& view, const std::string& name) {
+  if (view.device == Device::kCpu || view.bytes() == 0) return static_cast<const void*>(view.data);
+  cudaError_t error = cudaSetDevice(view.device_index);
+  if (error == cudaSuccess && impl_->stream == nullptr) {
+    error = cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking);
+  }
+  if (error != cudaSuccess) return CudaError(error, "preparing the copy stream", name);
+  void* buffer = nullptr;
+  error = cudaHostAlloc(&buffer, view.bytes(), cudaHostAllocDefault);
+  if (error != cudaSuccess) return CudaError(error, "cudaHostAlloc", name);
+  impl_->pinned.push_back(buffer);
+  error = cudaMemcpyAsync(buffer, view.data, view.bytes(), cudaMemcpyDeviceToHost, impl_->stream);
+  if (error == cudaSuccess) error = cudaStreamSynchronize(impl_->stream);
+  if (error != cudaSuccess) return CudaError(error, "copying to host", name);
+  return static_cast<const void*>(buffer);
+}
+
+Status HostStaging::CopyToView(const void* host, const TensorView& view, const std::string& name) {
+  if (view.bytes() == 0) return Status::Ok();
+  if (view.device == Device::kCpu) {
+    std::memcpy(view.data, host, view.bytes());
+    return Status::Ok();
+  }
+  cudaError_t error = cudaSetDevice(view.device_index);
+  if (error == cudaSuccess)
+    error = cudaMemcpy(view.data, host, view.bytes(), cudaMemcpyHostToDevice);
+  if (error != cudaSuccess) return CudaError(error, "copying to the device", name);
+  return Status::Ok();
+}
+
+#else  // no CUDA in this build
+
+namespace {
+Status NoCuda(const std::string& name) {
+  return FailedPreconditionError("checkpoint tensor '" + name +
+                                 "' is in CUDA memory, but libtrain was built without CUDA; "
+                                 "copy it to host memory first or use a CUDA build");
+}
+}  // namespace
+
+struct HostStaging::Impl {};
+HostStaging::HostStaging() = default;
+HostStaging::~HostStaging() = default;
+
+Result<const void*> HostStaging::HostPointer(const TensorView& view, const std::string& name) {
+  if (view.device == Device::kCpu || view.bytes() == 0) return static_cast<const void*>(view.data);
+  return NoCuda(name);
+}
+
+Status HostStaging::CopyToView(const void* host, const TensorView& view, const std::string& name) {
+  if (view.bytes() == 0) return Status::Ok();
+  if (view.device != Device::kCpu) return NoCuda(name);
+  std::memcpy(view.data, host, view.bytes());
+  return Status::Ok();
+}
+#endif
+
+}  // namespace train::internal

@@ -1,0 +1,53 @@
+// Saving, in two halves. StartSave is the part every Save does in the caller's thread: the
+// ranks agree on the step and the temporary directory, check the state, and snapshot it into
+// in-memory HDF5 images, writing all but the last wave. FinishSave writes the last image and
+// commits; an async save runs it in the background.
+#ifndef TRAIN_CHECKPOINT_SAVE_H_
+#define TRAIN_CHECKPOINT_SAVE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "file_layer.h"
+#include "hdf5_image_writer.h"
+#include "manifest.h"
+#include "rank_group.h"
+#include "train/checkpoint.h"
+
+namespace train::internal {
+
+struct SaveTarget {
+  const FileLayer* files = nullptr;
+  std::string dir;
+  CheckpointOptions options;
+};
+
+struct PendingSave {
+  std::int64_t step = 0;
+  std::string temp_dir;
+  Status local;           // this rank's first failure; the checkpoint then never commits
+  std::string last_file;  // left for FinishSave to write ("" when none)
+  Hdf5Image last_image;
+  Manifest contribution;  // this rank's files and pieces
+  Manifest header;        // what the manifest says besides files and pieces (rank 0's)
+  std::vector<std::string> optimizer_order;
+};
+
+// The rank that writes a replicated tensor or optimizer buffer: a hash of its key, so that the
+// writing is spread over ranks and every rank agrees without talking.
+int WriterRank(const std::string& key, int world_size);
+
+// Collective. Errors that every rank sees alike (a bad step, a state that does not fit
+// together) are returned before anything is written; later failures go into `local`.
+// `newest_started` is the newest step this process already saved or is saving (-1: none).
+Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::int64_t step,
+                              std::int64_t newest_started, const CheckpointState& state);
+
+// Collective. Writes what is left, gathers every rank's files and pieces, and (rank 0) writes
+// the manifest and commits, then applies retention. Every rank returns the same verdict.
+Status FinishSave(RankGroup& group, const SaveTarget& target, PendingSave& save);
+
+}  // namespace train::internal
+
+#endif  // TRAIN_CHECKPOINT_SAVE_H_
