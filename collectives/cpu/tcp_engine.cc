@@ -245,11 +245,15 @@ Status TcpEngine::Expire(TcpTransfer& transfer, OpContext& ctx) {
     if (!peer.control_open) closed.push_back(m);
     if (!peer.answered || peer.answered_op < op_index_) absent.push_back(m);
   }
-  // A member that closed its connections is why nothing came.
-  if (!closed.empty()) {
-    const auto gone =
-        std::find_first_of(waiting.begin(), waiting.end(), closed.begin(), closed.end());
-    const int culprit = gone != waiting.end() ? *gone : closed.front();
+  // A member that closed its connections is why nothing came: one this member waited on, or
+  // one that died (one that shut down cleanly may just have finished its part).
+  int culprit = -1;
+  for (int m : closed) {
+    const bool waited = std::find(waiting.begin(), waiting.end(), m) != waiting.end();
+    if (waited || (culprit < 0 && !peers_[static_cast<std::size_t>(m)].left)) culprit = m;
+    if (waited) break;
+  }
+  if (culprit >= 0) {
     ControlMessage notice;
     notice.kind = ControlMessage::Kind::kStopLost;
     notice.ranks = {comm_rank(culprit)};
