@@ -2,6 +2,7 @@
 // optimizer, sampler, rng and metadata, with 1 and 4 ranks and across world sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -167,6 +168,31 @@ TEST(CheckpointRoundTrip, AsyncWritesTheSameFilesAsSync) {
       EXPECT_TRUE(x == y) << name << " differs between sync and async (budget " << budget << ")";
     }
   }
+}
+
+TEST(CheckpointRoundTrip, AsyncSaveIsASnapshotAndLeavesTheCallersCommunicatorFree) {
+  TempDir dir;
+  OnRanks(4, [&](int rank, Communicator* comm) {
+    auto ckpt = Checkpointer::Open(dir.path(), comm);  // async by default
+    ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+    OwnedState state = MakeState(rank, 4, kShardedNumel, 1, false);
+    const OwnedState expected = state;
+    ASSERT_TRUE((*ckpt)->Save(1, state.state).ok());
+    // The training loop goes on: it changes its tensors and issues its own collectives while
+    // the save is written.
+    for (OwnedTensor& t : state.tensors) std::fill(t.bytes.begin(), t.bytes.end(), std::byte{7});
+    for (int i = 0; i < 20; ++i) {
+      std::int64_t value = rank;
+      TensorView view{&value, DType::kInt64, 1};
+      ASSERT_TRUE(comm->AllReduce(view, ReduceOp::kSum)->Wait().ok());
+      EXPECT_EQ(value, 6);
+    }
+    ASSERT_TRUE((*ckpt)->WaitForSave().ok());
+    OwnedState into = MakeState(rank, 4, kShardedNumel, 1, true);
+    auto loaded = (*ckpt)->LoadLatest(into.state);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ExpectTensorsEqual(expected, into);
+  });
 }
 
 TEST(CheckpointRoundTrip, H5dumpReadsTheFiles) {
