@@ -7,6 +7,7 @@
 
 #include "common/op_executor.h"
 #include "common/op_ledger.h"
+#include "common/work_state.h"
 
 namespace train::internal {
 namespace {
@@ -14,6 +15,9 @@ namespace {
 std::string Label(const CommunicatorOptions& options, int rank) {
   return "communicator \"" + options.name + "\" (rank " + std::to_string(rank) + ")";
 }
+
+// Ops up to this size may run on the thread that waits for them (see OpExecutor).
+constexpr std::uint64_t kInlineBytes = 64 << 10;
 
 Status SizeError(std::string_view op, const std::string& detail) {
   return InvalidArgumentError(std::string(op) + ": " + detail);
@@ -45,8 +49,9 @@ std::shared_ptr<Work> QueuedCommunicator::Submit(OpRecord op, Milliseconds timeo
   if (timeout.count() <= 0) timeout = options_.timeout;
   std::lock_guard lock(issue_mu_);
   op.seq = next_seq_++;
-  return executor_->Submit(op, timeout, std::move(body),
-                           [this] { AbortAll("Work::Abort was called"); });
+  const bool small = op.count * DTypeSize(op.dtype) <= kInlineBytes;
+  return executor_->Submit(
+      op, timeout, std::move(body), [this] { AbortAll("Work::Abort was called"); }, small);
 }
 
 std::shared_ptr<Work> QueuedCommunicator::AllReduce(TensorView in, TensorView out, ReduceOp op,

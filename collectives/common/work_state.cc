@@ -13,7 +13,14 @@ std::shared_ptr<WorkState> WorkState::Failed(std::string description, Status sta
   return work;
 }
 
+void WorkState::SetWaitHooks(std::function<void()> before_wait, std::function<void()> on_poll) {
+  before_wait_ = std::move(before_wait);
+  on_poll_ = std::move(on_poll);
+}
+
 Status WorkState::Wait(Deadline deadline) {
+  // Only an unbounded wait may run the op here: the caller's deadline could not interrupt it.
+  if (deadline == Deadline::max() && before_wait_ && !Done()) before_wait_();
   std::unique_lock lock(mu_);
   if (deadline == Deadline::max()) {
     done_cv_.wait(lock, [&] { return done_; });
@@ -25,6 +32,11 @@ Status WorkState::Wait(Deadline deadline) {
 }
 
 bool WorkState::Done() const {
+  {
+    std::lock_guard lock(mu_);
+    if (done_) return true;
+  }
+  if (on_poll_) on_poll_();
   std::lock_guard lock(mu_);
   return done_;
 }

@@ -26,9 +26,16 @@ class WorkState : public Work {
   // Records the outcome and wakes the waiters; later calls are ignored.
   void Complete(Status status);
 
+  // `before_wait` runs when an unbounded Wait finds the op not done (the executor may run it
+  // right there);
+  // `on_poll` when Done finds it not done. Set once, before the Work is handed out.
+  void SetWaitHooks(std::function<void()> before_wait, std::function<void()> on_poll);
+
  private:
   const std::string description_;
   std::function<void()> abort_;
+  std::function<void()> before_wait_;
+  std::function<void()> on_poll_;
   mutable std::mutex mu_;
   std::condition_variable done_cv_;
   bool done_ = false;
