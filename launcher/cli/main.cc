@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt_command.h"
 #include "commands.h"
 #include "data_commands.h"
 #include "launch_commands.h"
@@ -29,6 +30,8 @@ Examples:
   trainctl data import idx --images I.gz --labels L.gz -o fashion-mnist.h5   IDX to HDF5
   trainctl data inspect fashion-mnist.h5     fields, shapes, dtypes, chunks
   trainctl data plan --samples 60000 --world 4 --rank 1 --seed 7   a rank's samples
+  trainctl ckpt ls /ckpt/job                 a job's checkpoints, the latest marked
+  trainctl ckpt verify /ckpt/job             check every checkpoint's files and checksums
 
 Exit codes: 0 success, 1 failure (an invalid spec, a failed check), 2 usage error.
 run and agent exit with the first failing worker's code (128+N when killed by signal N).
@@ -160,6 +163,45 @@ int main(int argc, char** argv) {
   data_inspect->add_option("FILE", inspect_flags.file, "HDF5 file")->required();
   data_inspect->add_flag("--json", inspect_flags.json, "Print JSON for programs");
 
+  // ckpt ls|verify|inspect (ckpt_command.h).
+  auto* ckpt = app.add_subcommand(
+      "ckpt", "Checkpoints: list them, verify their files and checksums, show what one holds");
+  ckpt->require_subcommand(1);
+  ckpt->footer(R"(
+Examples:
+  trainctl ckpt ls /ckpt/job                     step, world size, size, created, latest (*)
+  trainctl ckpt verify /ckpt/job                 every checkpoint: OK, or the bad file and why
+  trainctl ckpt verify /ckpt/job/step-1200       one checkpoint
+  trainctl ckpt inspect /ckpt/job/step-1200      tensors, sampler, optimizer, rng, metadata
+  trainctl ckpt inspect --json /ckpt/job/step-1200 | jq '.tensors[].name'
+
+The files are HDF5 (rank-R.h5) and open with h5dump and h5py; manifest.json is written last.
+Exit codes: 0 success, 1 a checkpoint failed to verify or could not be read, 2 usage (a path
+that does not exist).)");
+  CkptListFlags ckpt_ls_flags;
+  auto* ckpt_ls = ckpt->add_subcommand(
+      "ls", "List the committed checkpoints of a directory, newest first; * marks `latest`");
+  ckpt_ls->add_option("DIR", ckpt_ls_flags.dir, "Checkpoint directory (spec.checkpoint.dir)")
+      ->required();
+  ckpt_ls->add_flag("--json", ckpt_ls_flags.json, "Print JSON for programs");
+  CkptVerifyFlags ckpt_verify_flags;
+  auto* ckpt_verify = ckpt->add_subcommand(
+      "verify",
+      "Check checkpoints against their manifests (every file's size and checksum); exit 1 "
+      "naming the bad file when one fails");
+  ckpt_verify
+      ->add_option("PATH", ckpt_verify_flags.path,
+                   "A checkpoint directory (every step-N in it) or one DIR/step-N")
+      ->required();
+  ckpt_verify->add_flag("-q,--quiet", ckpt_verify_flags.quiet, "Print failures only");
+  CkptInspectFlags ckpt_inspect_flags;
+  auto* ckpt_inspect = ckpt->add_subcommand(
+      "inspect",
+      "Show what one checkpoint holds: tensors (dtype, shape, replicated or sharded, files), "
+      "sampler position, optimizer step, RNG names, metadata");
+  ckpt_inspect->add_option("STEP_DIR", ckpt_inspect_flags.step_dir, "DIR/step-N")->required();
+  ckpt_inspect->add_flag("--json", ckpt_inspect_flags.json, "Print JSON for programs");
+
   // run and agent take the quick form's command after "--"; split it off before parsing.
   JobFlags job_flags;
   std::vector<char*> args(argv, argv + argc);
@@ -231,6 +273,9 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
   if (import_idx->parsed()) return RunDataImportIdx(idx_flags);
   if (import_csv->parsed()) return RunDataImportCsv(csv_flags);
   if (data_inspect->parsed()) return RunDataInspect(inspect_flags);
+  if (ckpt_ls->parsed()) return RunCkptList(ckpt_ls_flags);
+  if (ckpt_verify->parsed()) return RunCkptVerify(ckpt_verify_flags);
+  if (ckpt_inspect->parsed()) return RunCkptInspect(ckpt_inspect_flags);
   if (run->parsed()) return RunJob(job_flags);
   if (agent->parsed()) {
     agent_flags.job = job_flags;

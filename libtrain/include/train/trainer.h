@@ -1,0 +1,115 @@
+// A training loop's checkpoint wiring: restore everything on start, save every N steps.
+//
+//   auto worker = train::Worker::Init();
+//   auto comm = train::Communicator::Create(**worker);
+//   auto trainer = train::Trainer::Create(**worker, comm->get());   // TRAIN_CHECKPOINT_DIR
+//   (*trainer)->AddTensor({"w", weights_view});
+//   (*trainer)->SetOptimizer(optimizer.get());
+//   (*trainer)->SetSampler(&sampler, sampler_options);
+//   (*trainer)->AddRng("dropout", &rng);
+//   auto done = (*trainer)->Resume();                // steps already taken (0 on a fresh start)
+//   for (std::int64_t step = *done + 1; step <= total_steps; ++step) {
+//     ...forward, backward, all-reduce, optimizer->Step()...
+//     TRAIN_CHECK_OK((*trainer)->EndStep(step));     // saves every every_steps; collective
+//   }
+//   TRAIN_CHECK_OK((*trainer)->Finish());            // waits for the last save
+//
+// A step number counts completed steps: the checkpoint saved by EndStep(40) holds the state
+// after 40 steps, and Resume() then returns 40. Everything the trainer saves (tensors,
+// optimizer state, sampler position, RNG states) is restored by Resume, so a restarted job
+// continues bitwise as if it had never stopped. Without a checkpoint directory the trainer
+// saves nothing and Resume returns 0; EndStep still reports progress to the launcher.
+#ifndef TRAIN_TRAINER_H_
+#define TRAIN_TRAINER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
+#include "train/sampler.h"
+#include "train/status.h"
+
+namespace train {
+
+class Communicator;
+class Worker;
+
+struct TrainerOptions {
+  // Where checkpoints go; empty: the worker's (TRAIN_CHECKPOINT_DIR, the spec's
+  // checkpoint.dir). Both empty: no checkpoints.
+  std::string checkpoint_dir;
+  // The spec's checkpoint.everySteps, keep and async, with the spec's defaults.
+  std::int64_t every_steps = 1000;
+  int keep = 3;
+  bool async = true;
+};
+
+class Trainer {
+ public:
+  // `worker` and `comm` (nullptr: a job of one process) must outlive the trainer. Opens the
+  // checkpoint directory (collective).
+  static Result<std::unique_ptr<Trainer>> Create(Worker& worker, Communicator* comm,
+                                                 const TrainerOptions& options = {});
+  ~Trainer();  // waits for a save in flight
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // What to save and restore. Register everything before Resume; the memory behind each
+  // must stay valid while the trainer lives.
+  void AddTensor(CheckpointTensor tensor);
+  void SetOptimizer(FusedOptimizer* optimizer);
+  // Resume rebuilds `sampler` from `options` (the ones it was created with) at the saved
+  // position.
+  void SetSampler(ShardedSampler* sampler, const SamplerOptions& options);
+  // For a sampler of the caller's own: the trainer saves and restores this state.
+  void SetSamplerState(SamplerState* state);
+  // Saved with operator<< and restored with operator>>; names are unique per rank.
+  void AddRng(const std::string& name, std::mt19937_64* rng);
+  // Saved in every checkpoint's manifest (the same on every rank).
+  void SetMetadata(const std::string& key, const std::string& value);
+
+  // Loads the newest checkpoint that verifies, if any, into everything registered and
+  // returns its step (0 when there is none). Collective.
+  Result<std::int64_t> Resume();
+  // Called after step `step` completed: reports progress, and saves when `step` is a
+  // multiple of every_steps. Collective.
+  Status EndStep(std::int64_t step);
+  // Saves step `step` now (collective), whatever every_steps says.
+  Status Save(std::int64_t step);
+  // Waits for the save in flight and returns how it ended.
+  Status Finish();
+
+  bool checkpointing() const { return checkpointer_ != nullptr; }
+  const TrainerOptions& options() const { return options_; }
+  // The checkpoint Resume loaded (step 0 and empty path when none).
+  const LoadedCheckpoint& resumed() const { return resumed_; }
+
+ private:
+  Trainer(Worker& worker, Communicator* comm, TrainerOptions options,
+          std::unique_ptr<Checkpointer> checkpointer);
+  Result<CheckpointState> Snapshot() const;
+  Status Restore(const LoadedCheckpoint& loaded);
+
+  Worker& worker_;
+  Communicator* comm_;
+  TrainerOptions options_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  std::vector<CheckpointTensor> tensors_;
+  FusedOptimizer* optimizer_ = nullptr;
+  ShardedSampler* sampler_ = nullptr;
+  SamplerOptions sampler_options_;
+  SamplerState* sampler_state_ = nullptr;
+  std::map<std::string, std::mt19937_64*> rngs_;
+  std::map<std::string, std::string> metadata_;
+  std::int64_t last_saved_step_ = -1;
+  LoadedCheckpoint resumed_;
+};
+
+}  // namespace train
+
+#endif  // TRAIN_TRAINER_H_

@@ -1,0 +1,169 @@
+// train::Trainer in one process: what it saves, when, and that Resume restores all of it.
+#include "train/trainer.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include "train/checkpoint.h"
+#include "train/worker.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    std::string pattern = (fs::temp_directory_path() / "trainer-test-XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+// A tiny model: parameters, an SGD-with-momentum optimizer, a sampler and an RNG.
+struct Model {
+  std::vector<float> params = std::vector<float>(64, 1.0f);
+  std::vector<float> grads = std::vector<float>(64, 0.0f);
+  std::unique_ptr<train::FusedOptimizer> optimizer;
+  train::SamplerOptions sampler_options;
+  train::ShardedSampler sampler = train::ShardedSampler::Create({100, 3}, 0, 1).value();
+  std::mt19937_64 rng{42};
+
+  Model() {
+    train::ParamGroup group;
+    group.params = {{params.data(), train::DType::kFloat32, params.size()}};
+    group.grads = {{grads.data(), train::DType::kFloat32, grads.size()}};
+    group.lr = 0.1;
+    group.momentum = 0.9;
+    train::OptimizerOptions options;
+    options.kind = train::OptimizerKind::kSgd;
+    optimizer = train::FusedOptimizer::Create(options, {group}).value();
+    sampler_options.num_samples = 100;
+    sampler_options.seed = 3;
+  }
+
+  void Register(train::Trainer& trainer) {
+    train::CheckpointTensor tensor;
+    tensor.name = "params";
+    tensor.data = {params.data(), train::DType::kFloat32, params.size()};
+    trainer.AddTensor(tensor);
+    trainer.SetOptimizer(optimizer.get());
+    trainer.SetSampler(&sampler, sampler_options);
+    trainer.AddRng("noise", &rng);
+  }
+
+  // One step: gradients from the sampled indices and the RNG.
+  void Step() {
+    const auto batch = sampler.NextBatch(4);
+    if (sampler.epoch_done()) sampler.StartNextEpoch();
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      grads[i] = static_cast<float>(batch.empty() ? 0 : batch[i % batch.size()]) * 1e-3f +
+                 static_cast<float>(rng() % 1000) * 1e-6f;
+    }
+    ASSERT_TRUE(optimizer->Step().ok());
+  }
+};
+
+std::unique_ptr<train::Worker> StandaloneWorker() {
+  auto worker = train::Worker::Init(train::WorkerEnv{});
+  EXPECT_TRUE(worker.ok()) << worker.status();
+  return std::move(*worker);
+}
+
+train::TrainerOptions SyncEvery(const fs::path& dir, std::int64_t every) {
+  train::TrainerOptions options;
+  options.checkpoint_dir = dir.string();
+  options.every_steps = every;
+  options.async = false;
+  return options;
+}
+
+TEST(Trainer, WithoutACheckpointDirectoryResumeStartsAtZeroAndEndStepSavesNothing) {
+  auto worker = StandaloneWorker();
+  auto trainer = train::Trainer::Create(*worker, nullptr);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_FALSE((*trainer)->checkpointing());
+  auto resumed = (*trainer)->Resume();
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 0);
+  EXPECT_TRUE((*trainer)->EndStep(1000).ok());
+  EXPECT_EQ((*trainer)->Save(5).code(), train::StatusCode::kFailedPrecondition);
+}
+
+TEST(Trainer, RejectsZeroEveryStepsAndKeep) {
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options;
+  options.every_steps = 0;
+  EXPECT_EQ(train::Trainer::Create(*worker, nullptr, options).status().code(),
+            train::StatusCode::kInvalidArgument);
+  options.every_steps = 1;
+  options.keep = 0;
+  EXPECT_EQ(train::Trainer::Create(*worker, nullptr, options).status().code(),
+            train::StatusCode::kInvalidArgument);
+}
+
+TEST(Trainer, SavesEveryNStepsAndKeepsTheNewest) {
+  ScratchDir dir;
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options = SyncEvery(dir.path / "ckpt", 3);
+  options.keep = 2;
+  auto trainer = train::Trainer::Create(*worker, nullptr, options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  Model model;
+  model.Register(**trainer);
+  ASSERT_EQ((*trainer)->Resume().value(), 0);
+  for (std::int64_t step = 1; step <= 10; ++step) {
+    model.Step();
+    ASSERT_TRUE((*trainer)->EndStep(step).ok());
+  }
+  ASSERT_TRUE((*trainer)->Finish().ok());
+  auto list = train::ListCheckpoints((dir.path / "ckpt").string());
+  ASSERT_TRUE(list.ok()) << list.status();
+  std::vector<std::int64_t> steps;
+  for (const auto& info : *list) steps.push_back(info.step);
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{9, 6}));
+}
+
+// Runs `steps` steps from a fresh model, resuming from `dir` first; returns the parameters.
+std::vector<float> Train(const fs::path& dir, std::int64_t steps, bool async,
+                         std::int64_t* resumed_at = nullptr) {
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options = SyncEvery(dir, 4);
+  options.async = async;
+  auto trainer = train::Trainer::Create(*worker, nullptr, options);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  Model model;
+  model.Register(**trainer);
+  auto done = (*trainer)->Resume();
+  EXPECT_TRUE(done.ok()) << done.status();
+  if (resumed_at != nullptr) *resumed_at = *done;
+  for (std::int64_t step = *done + 1; step <= steps; ++step) {
+    model.Step();
+    EXPECT_TRUE((*trainer)->EndStep(step).ok());
+  }
+  EXPECT_TRUE((*trainer)->Finish().ok());
+  return model.params;
+}
+
+TEST(Trainer, ResumeRestoresParametersOptimizerSamplerAndRngBitwise) {
+  for (bool async : {false, true}) {
+    SCOPED_TRACE(async ? "async" : "sync");
+    ScratchDir dir;
+    const std::vector<float> uninterrupted = Train(dir.path / "straight", 22, async);
+    // Stop after 10 steps (the checkpoint of step 8 remains), then go on to 22.
+    Train(dir.path / "stopped", 10, async);
+    std::int64_t resumed_at = -1;
+    const std::vector<float> resumed = Train(dir.path / "stopped", 22, async, &resumed_at);
+    EXPECT_EQ(resumed_at, 8);
+    EXPECT_EQ(resumed, uninterrupted);
+  }
+}
+
+}  // namespace
