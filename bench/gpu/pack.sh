@@ -24,24 +24,34 @@ if ! grep -q '^CMAKE_CUDA_FLAGS:' "$build/CMakeCache.txt"; then
 fi
 
 gpu_tests=(device_gpu_test device_status_test optimizer_cuda_status_test optimizer_gpu_test
-  optimizer_graph_test)
-cmake --build "$build" -j "$(nproc)" --target train train_bench "${gpu_tests[@]}"
+  optimizer_graph_test checkpoint_gpu_test)
+# The NCCL communicator's GPU test lives with the collectives' tests; its plugin beside libtrain.
+nccl_dir=tests/unit/collectives/nccl
+cmake --build "$build" -j "$(nproc)" --target train train_bench train_nccl nccl_gpu_test \
+  "${gpu_tests[@]}"
 
 rm -rf "$pack"
 mkdir -p "$pack/lib" "$pack/bench" "$pack/tests/gpu"
-cp -P "$build"/libtrain.so* "$pack/"
+cp -P "$build"/libtrain.so* "$build"/libtrain-nccl.so "$pack/"
+mkdir -p "$pack/$nccl_dir"
+cp "$build/$nccl_dir/nccl_gpu_test" "$build/$nccl_dir"/nccl_gpu_test*.cmake "$pack/$nccl_dir/"
 cp "$build/bench/train-bench" "$pack/bench/"
 for t in "${gpu_tests[@]}"; do cp "$build/tests/gpu/$t" "$pack/tests/gpu/"; done
 cp "$build/tests/gpu/CTestTestfile.cmake" "$build"/tests/gpu/*_include.cmake \
   "$build"/tests/gpu/*_tests.cmake "$pack/tests/gpu/"
+# ctest runs from tests/gpu: include the NCCL test there.
+for f in "$build/$nccl_dir"/nccl_gpu_test*_include.cmake; do
+  echo "include(\"$f\")" >>"$pack/tests/gpu/CTestTestfile.cmake"
+done
 # Debug information is most of the size and is not needed there.
 find "$pack" -type f \( -name 'libtrain.so.*' -o -perm -u+x \) ! -name '*.cmake' \
   -exec strip --strip-debug {} +
 
 # Every library the binaries load, but the C library's own (libresolv and the like call into
 # its private symbols), the C++ runtime (the GPU machine's are as new or newer) and the driver.
-skip='^(linux-vdso|ld-linux|lib(c|m|dl|pthread|rt|resolv|util|nsl|anl)\.so|libnss_|libstdc\+\+|libgcc_s|libcuda\.so|libtrain\.so)'
-ldd "$pack"/libtrain.so "$pack/bench/train-bench" "$pack"/tests/gpu/*_test |
+skip='^(linux-vdso|ld-linux|lib(c|m|dl|pthread|rt|resolv|util|nsl|anl)\.so|libnss_|libstdc\+\+|libgcc_s|libcuda\.so|libnccl\.so|libtrain\.so)'
+ldd "$pack"/libtrain.so "$pack"/libtrain-nccl.so "$pack/bench/train-bench" \
+  "$pack"/tests/gpu/*_test "$pack/$nccl_dir/nccl_gpu_test" |
   awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
   while read -r name path; do
     [[ "$name" =~ $skip ]] && continue

@@ -63,10 +63,10 @@ else
   build_dir=$(sed -n 's/^build_dir=//p' "$build/pack.env")
   source_dir=$(sed -n 's/^source_dir=//p' "$build/pack.env")
   # The ctest files name the paths of the machine that built them: point them here.
-  for f in "$ctest_dir"/*.cmake; do
+  while IFS= read -r -d '' f; do
     sed -i -e "s#${build_dir}#@PACK@#g" -e "s#${source_dir}#@ROOT@#g" \
       -e "s#@PACK@#${build}#g" -e "s#@ROOT@#${root}#g" "$f"
-  done
+  done < <(find "$build/tests" -name '*.cmake' -print0)
   echo "build_dir=$build" >"$build/pack.env"
   echo "source_dir=$root" >>"$build/pack.env"
   export LD_LIBRARY_PATH="$build/lib:$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
