@@ -1,0 +1,140 @@
+// Bucketed all-reduces against plain ones, with ranks as threads on the CPU backend.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "gradients.h"
+#include "train/store.h"
+
+namespace train::testing {
+namespace {
+
+// Runs `body` on `world_size` threads, each with its CPU communicator over one store.
+void RunRanks(int world_size, const std::function<void(Communicator&)>& body) {
+  std::unique_ptr<Store> store = NewInMemoryStore();
+  std::vector<std::thread> ranks;
+  for (int rank = 0; rank < world_size; ++rank) {
+    ranks.emplace_back([&, rank] {
+      CommunicatorOptions options;
+      options.backend = CommBackend::kCpu;
+      options.timeout = std::chrono::minutes(2);
+      auto comm = Communicator::Create(store.get(), rank, world_size, options);
+      ASSERT_TRUE(comm.ok()) << "rank " << rank << ": " << comm.status();
+      body(**comm);
+    });
+  }
+  for (std::thread& rank : ranks) rank.join();
+}
+
+// Sizes that make several buckets under SmallCaps, with empty, tiny and odd gradients.
+const std::vector<std::size_t> kSizes = {5, 1000, 3, 70000, 1, 0, 4096, 33, 2};
+
+GradientBucketsOptions SmallCaps() {
+  GradientBucketsOptions options;
+  options.first_cap_bytes = 256;
+  options.cap_bytes = 16 << 10;
+  return options;
+}
+
+// Each rank marks in its own order: backward order, forward order, or shuffled.
+std::vector<std::size_t> MarkOrder(int rank, std::size_t count) {
+  std::vector<std::size_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  if (rank % 3 == 0) std::reverse(order.begin(), order.end());
+  if (rank % 3 == 2) std::shuffle(order.begin(), order.end(), std::mt19937(rank));
+  return order;
+}
+
+class GradientBucketsRanks : public ::testing::TestWithParam<int> {};
+
+TEST_P(GradientBucketsRanks, EqualPlainAllReducesOfEachGradient) {
+  for (bool average : {true, false}) {
+    RunRanks(GetParam(), [&](Communicator& comm) {
+      GradientBucketsOptions options = SmallCaps();
+      options.average = average;
+      auto buckets = MakeBuckets(&comm, options);
+      ASSERT_NE(buckets, nullptr);
+      Gradients grads(kSizes, comm.rank());
+      grads.RegisterAll(*buckets);
+      ASSERT_GE(buckets->Layout().size(), 3u);
+      for (int iteration = 0; iteration < 2; ++iteration) {
+        Gradients plain(kSizes, comm.rank() + iteration);
+        grads.Fill(comm.rank() + iteration);
+        for (std::size_t i = 0; i < kSizes.size(); ++i) {
+          const ReduceOp op = average ? ReduceOp::kAvg : ReduceOp::kSum;
+          ASSERT_TRUE(comm.AllReduce(plain.View(i), op)->Wait().ok());
+        }
+        for (std::size_t i : MarkOrder(comm.rank(), kSizes.size())) {
+          ASSERT_TRUE(buckets->MarkReady(i).ok());
+        }
+        const Status finish = buckets->Finish();
+        ASSERT_TRUE(finish.ok()) << finish;
+        ASSERT_EQ(grads.values, plain.values)
+            << "rank " << comm.rank() << ", average " << average << ", iteration " << iteration;
+      }
+    });
+  }
+}
+
+TEST_P(GradientBucketsRanks, BucketsBeforeTheLastAreInFlightBeforeFinish) {
+  RunRanks(GetParam(), [&](Communicator& comm) {
+    auto buckets = MakeBuckets(&comm, SmallCaps());
+    ASSERT_NE(buckets, nullptr);
+    Gradients grads(kSizes, comm.rank());
+    grads.RegisterAll(*buckets);
+    const std::size_t count = buckets->Layout().size();
+    // Gradient 0 is the last one backward produces; its bucket is the last.
+    for (std::size_t i = kSizes.size(); i-- > 1;) ASSERT_TRUE(buckets->MarkReady(i).ok());
+    EXPECT_EQ(buckets->stats().issued, count - 1);
+    ASSERT_TRUE(buckets->MarkReady(std::size_t{0}).ok());
+    ASSERT_TRUE(buckets->Finish().ok());
+    EXPECT_EQ(buckets->stats().issued_before_finish, count);
+    EXPECT_EQ(buckets->stats().iterations, 1u);
+  });
+}
+
+TEST_P(GradientBucketsRanks, Bfloat16OnTheWireStaysWithinItsRounding) {
+  const int world_size = GetParam();
+  const std::size_t n = 5000;
+  auto input = [](int rank, std::size_t i) {
+    return static_cast<float>(std::sin(0.37 * i + rank) * (1 + i % 7));
+  };
+  RunRanks(world_size, [&](Communicator& comm) {
+    GradientBucketsOptions options = SmallCaps();
+    options.wire_dtype = WireDType::kBFloat16;
+    auto buckets = MakeBuckets(&comm, options);
+    ASSERT_NE(buckets, nullptr);
+    std::vector<float> a(n), b(n / 2);
+    for (std::size_t i = 0; i < n; ++i) a[i] = input(comm.rank(), i);
+    for (std::size_t i = 0; i < n / 2; ++i) b[i] = input(comm.rank(), n + i);
+    ASSERT_TRUE(buckets->Register("a", {a.data(), DType::kFloat32, a.size()}).ok());
+    ASSERT_TRUE(buckets->Register("b", {b.data(), DType::kFloat32, b.size()}).ok());
+    ASSERT_TRUE(buckets->MarkReady("b").ok());
+    ASSERT_TRUE(buckets->MarkReady("a").ok());
+    ASSERT_TRUE(buckets->Finish().ok());
+    for (std::size_t i = 0; i < n + n / 2; ++i) {
+      double exact = 0, largest = 0;
+      for (int r = 0; r < world_size; ++r) {
+        exact += input(r, i) / world_size;
+        largest = std::max(largest, std::abs(static_cast<double>(input(r, i))));
+      }
+      const float got = i < n ? a[i] : b[i - n];
+      // A bfloat16 rounding moves a value by at most 2^-8 of it: once for each input, and once
+      // or twice more for the sum and the average.
+      ASSERT_LE(std::abs(got - exact), 3 * 0x1p-8 * largest) << "element " << i;
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(WorldSizes, GradientBucketsRanks, ::testing::Values(1, 2, 3, 4),
+                         [](const ::testing::TestParamInfo<int>& world) {
+                           return "world" + std::to_string(world.param);
+                         });
+
+}  // namespace
+}  // namespace train::testing
