@@ -1,6 +1,7 @@
-// The second half of an integer kAvg on the device: NCCL sums, this divides. (ncclAvg would
-// do it in one pass, but its integer division is not specified to truncate toward zero for
-// negative sums, which the API promises.)
+// The second half of kAvg on the device: NCCL sums, this divides by the world size, as the
+// CPU and MPI backends do (one rounding, after the sum). ncclAvg is not used: it scales each
+// input by 1/n before summing, which rounds differently, and its integer division is not
+// specified to truncate toward zero for negative sums, which the API promises.
 #ifndef TRAIN_COLLECTIVES_NCCL_DIVIDE_KERNEL_H_
 #define TRAIN_COLLECTIVES_NCCL_DIVIDE_KERNEL_H_
 
@@ -12,10 +13,9 @@
 
 namespace train::internal {
 
-// True for the dtypes DivideOnDevice takes (int32, int64, uint8).
-bool IsIntegerCollectiveDType(DType dtype);
-
-// data[i] /= divisor on `stream`, truncating toward zero. Returns the launch's error.
+// data[i] /= divisor on `stream`. Floats are correctly rounded (float16 and bfloat16 divide
+// in float32 and round once to nearest even); integers truncate toward zero. Takes every
+// collective dtype; returns the launch's error (cudaErrorInvalidValue for another dtype).
 cudaError_t DivideOnDevice(DType dtype, void* data, std::uint64_t count, int divisor,
                            cudaStream_t stream);
 

@@ -36,15 +36,12 @@ ncclDataType_t NcclType(DType dtype) {
   return ncclFloat32;
 }
 
-// kAvg of floats is NCCL's ncclAvg (inputs scaled by 1/n); integers are summed here and then
-// divided by DivideOnDevice.
-ncclRedOp_t NcclOp(ReduceOp op, DType dtype) {
-  if (op == ReduceOp::kAvg && IsIntegerCollectiveDType(dtype)) return ncclSum;
+// kAvg is summed by NCCL and then divided by DivideOnDevice (see divide_kernel.h).
+ncclRedOp_t NcclOp(ReduceOp op) {
   switch (op) {
     case ReduceOp::kSum:
-      return ncclSum;
     case ReduceOp::kAvg:
-      return ncclAvg;
+      return ncclSum;
     case ReduceOp::kMin:
       return ncclMin;
     case ReduceOp::kMax:
@@ -59,9 +56,9 @@ std::string Shape(const TensorView& tensor) {
   return std::string(DTypeName(tensor.dtype)) + " x " + std::to_string(tensor.numel);
 }
 
-// The division of an integer kAvg, after NCCL summed into `out`.
+// The division of a kAvg, after NCCL summed into `out`.
 NcclQueue::Finish AverageFinish(ReduceOp op, const TensorView& out, int world_size) {
-  if (op != ReduceOp::kAvg || !IsIntegerCollectiveDType(out.dtype)) return nullptr;
+  if (op != ReduceOp::kAvg) return nullptr;
   return [out, world_size](cudaStream_t stream) {
     return DivideOnDevice(out.dtype, out.data, out.numel, world_size, stream);
   };
@@ -188,8 +185,8 @@ std::shared_ptr<Work> NcclCommunicator::AllReduce(TensorView in, TensorView out,
   NcclQueue::Launch launch;
   if (in.numel > 0) {
     launch = [in, out, op](ncclComm_t comm, cudaStream_t stream) {
-      return ncclAllReduce(in.data, out.data, in.numel, NcclType(in.dtype), NcclOp(op, in.dtype),
-                           comm, stream);
+      return ncclAllReduce(in.data, out.data, in.numel, NcclType(in.dtype), NcclOp(op), comm,
+                           stream);
     };
   }
   return queue_->Enqueue(record, options.timeout, "ncclAllReduce", launch,
@@ -211,8 +208,8 @@ std::shared_ptr<Work> NcclCommunicator::ReduceScatter(TensorView in, TensorView 
   NcclQueue::Launch launch;
   if (out.numel > 0) {
     launch = [in, out, op](ncclComm_t comm, cudaStream_t stream) {
-      return ncclReduceScatter(in.data, out.data, out.numel, NcclType(out.dtype),
-                               NcclOp(op, out.dtype), comm, stream);
+      return ncclReduceScatter(in.data, out.data, out.numel, NcclType(out.dtype), NcclOp(op), comm,
+                               stream);
     };
   }
   return queue_->Enqueue(record, options.timeout, "ncclReduceScatter", launch,

@@ -45,7 +45,7 @@ class NcclQueue : public std::enable_shared_from_this<NcclQueue> {
 
   // Enqueues one NCCL call on the stream. Null for an op with nothing to move.
   using Launch = std::function<ncclResult_t(ncclComm_t comm, cudaStream_t stream)>;
-  // Enqueues device work after the NCCL call (an integer average's division). May be null.
+  // Enqueues device work after the NCCL call (an average's division). May be null.
   using Finish = std::function<cudaError_t(cudaStream_t stream)>;
 
   // Numbers `op`, enqueues `launch` (named `call` in errors) then `finish`, and returns the

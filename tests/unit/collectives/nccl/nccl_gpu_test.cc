@@ -1,6 +1,6 @@
-// The NCCL backend on a GPU, with a world of one rank (what one lent GPU allows): every op
-// and dtype on device memory, async Wait, Abort, the wording of a timeout, Split, and a
-// communicator that cannot form. Skipped, saying why, without a usable GPU.
+// The NCCL backend on a GPU, with a world of one rank: every op and dtype on device memory,
+// the division of kAvg against the CPU backend's, async Wait, Abort, the wording of a timeout,
+// Split, and a communicator that cannot form. Skipped, saying why, without a usable GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu/reduce_kernels.h"
+#include "nccl/divide_kernel.h"
 #include "stream_blocker.h"
 #include "train/communicator.h"
 #include "train/device.h"
@@ -172,6 +174,26 @@ TEST_F(NcclGpuTest, EveryOpAndDTypeOnDeviceMemory) {
     }
   }
   EXPECT_TRUE(comm_->Barrier()->Wait().ok());
+}
+
+// kAvg is NCCL's sum divided on the device. A world of one divides by one, so the division is
+// checked here by itself: it must give the CPU backend's bytes (one rounding; integers
+// truncate toward zero), in every dtype.
+TEST_F(NcclGpuTest, TheAverageDividesLikeTheCpuBackend) {
+  constexpr std::uint64_t kCount = (1 << 20) + 3;
+  for (DType dtype : kDTypes) {
+    for (int divisor : {1, 3, 7, 300}) {
+      std::vector<unsigned char> expected = Pattern(dtype, kCount, divisor);
+      DeviceBytes data(expected.size());
+      data.Upload(expected);
+      ASSERT_EQ(internal::DivideOnDevice(dtype, data.data(), kCount, divisor, nullptr),
+                cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      internal::DivideBy(dtype, expected.data(), kCount, divisor);
+      EXPECT_TRUE(data.Download() == expected)
+          << Case("divide", dtype, kCount) << " by " << divisor;
+    }
+  }
 }
 
 TEST_F(NcclGpuTest, OpsCompleteInOrderWhenWaitedOnLater) {
