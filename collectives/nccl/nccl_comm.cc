@@ -1,6 +1,8 @@
 #include "nccl/nccl_comm.h"
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "nccl/nccl_status.h"
@@ -38,6 +40,8 @@ class Backoff {
 Result<NcclComm> NcclComm::Init(int world_size, const ncclUniqueId& id, int rank,
                                 Deadline deadline) {
   ncclConfig_t config = NonblockingConfig();
+  // Declared before `comm`, so it outlives it: NCCL writes the handle into it again when the
+  // init ends, which aborting `comm` waits for.
   ncclComm_t raw = nullptr;
   const ncclResult_t result = ncclCommInitRankConfig(&raw, world_size, id, rank, &config);
   NcclComm comm(raw);  // owns it from here: aborted on any error below
@@ -61,6 +65,7 @@ NcclComm& NcclComm::operator=(NcclComm&& other) noexcept {
   if (this != &other) {
     Abort();
     comm_ = std::exchange(other.comm_, nullptr);
+    abandoned_splits_ = std::move(other.abandoned_splits_);
   }
   return *this;
 }
@@ -93,21 +98,43 @@ ncclResult_t NcclComm::AsyncError() const {
 }
 
 Result<NcclComm> NcclComm::Split(int color, int key, Deadline deadline,
-                                 const std::atomic<bool>* stop) const {
-  ncclComm_t raw = nullptr;
-  const ncclResult_t result =
-      ncclCommSplit(comm_, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &raw, nullptr);
-  NcclComm child(raw);
-  if (raw != nullptr) {
-    TRAIN_RETURN_IF_ERROR(
-        child.Settle(result, "ncclCommSplit", __FILE__, __LINE__, deadline, stop));
-    return child;
+                                 const std::atomic<bool>* stop) {
+  // The child inherits this communicator's nonblocking config, so the split runs on NCCL's
+  // own thread: ncclCommSplit returns at once, with ncclSuccess rather than ncclInProgress
+  // (NCCL 2.28), and leaves the handle null; this communicator reports ncclInProgress until
+  // the thread is done, and the thread writes the child's handle into `slot` as it ends. So
+  // the state to wait on is this communicator's, whatever the call returned, and the child is
+  // read only after that.
+  auto slot = std::make_unique<ncclComm_t>(nullptr);
+  const auto child_of = [&slot] {
+    return std::atomic_ref<ncclComm_t>(*slot).load(std::memory_order_acquire);
+  };
+  ncclResult_t result =
+      ncclCommSplit(comm_, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, slot.get(), nullptr);
+  if (result == ncclSuccess) result = AsyncError();
+  Status settled = Settle(result, "ncclCommSplit", __FILE__, __LINE__, deadline, stop);
+  // The handle is written just before this communicator settles; wait for it, should a
+  // version of NCCL publish the two the other way round.
+  Backoff backoff;
+  while (settled.ok() && color >= 0 && child_of() == nullptr) {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+      settled = AbortedError("ncclCommSplit was abandoned: the communicator is aborting");
+    } else if (std::chrono::steady_clock::now() >= deadline) {
+      settled = DeadlineExceededError("ncclCommSplit settled but gave no communicator for color " +
+                                      std::to_string(color) + " by the deadline");
+    } else {
+      backoff.Pause();
+    }
   }
-  TRAIN_RETURN_IF_ERROR(Settle(result, "ncclCommSplit", __FILE__, __LINE__, deadline, stop));
-  if (color >= 0) {
-    return InternalError("ncclCommSplit returned no communicator for color " +
-                         std::to_string(color));
+  if (!settled.ok()) {
+    // NCCL may still write into the slot: it is kept, and the child aborted, with this one.
+    abandoned_splits_.push_back(std::move(slot));
+    return settled;
   }
+  NcclComm child(child_of());
+  if (!child) return child;  // a negative color: NCCL_SPLIT_NOCOLOR, no child
+  TRAIN_RETURN_IF_ERROR(
+      child.Settle(child.AsyncError(), "ncclCommSplit", __FILE__, __LINE__, deadline, stop));
   return child;
 }
 
@@ -124,6 +151,7 @@ bool NcclComm::Close(Deadline deadline, const std::atomic<bool>* stop) {
   if (result != ncclSuccess) {
     LogWarning(NcclError(result, "ncclCommDestroy", __FILE__, __LINE__, nullptr).ToString());
   }
+  AbortAbandonedSplits();
   return true;
 }
 
@@ -133,6 +161,19 @@ void NcclComm::Abort() {
   if (result != ncclSuccess) {
     LogWarning(NcclError(result, "ncclCommAbort", __FILE__, __LINE__, nullptr).ToString());
   }
+  AbortAbandonedSplits();
+}
+
+void NcclComm::AbortAbandonedSplits() {
+  for (const std::unique_ptr<ncclComm_t>& slot : abandoned_splits_) {
+    const ncclComm_t child = std::atomic_ref<ncclComm_t>(*slot).load(std::memory_order_acquire);
+    if (child == nullptr) continue;
+    const ncclResult_t result = ncclCommAbort(child);
+    if (result != ncclSuccess) {
+      LogWarning(NcclError(result, "ncclCommAbort", __FILE__, __LINE__, nullptr).ToString());
+    }
+  }
+  abandoned_splits_.clear();
 }
 
 }  // namespace train::internal

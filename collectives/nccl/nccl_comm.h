@@ -6,8 +6,10 @@
 #include <nccl.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "train/communicator.h"
 
@@ -20,7 +22,9 @@ class NcclComm {
   static Result<NcclComm> Init(int world_size, const ncclUniqueId& id, int rank, Deadline deadline);
 
   NcclComm() = default;
-  NcclComm(NcclComm&& other) noexcept : comm_(std::exchange(other.comm_, nullptr)) {}
+  NcclComm(NcclComm&& other) noexcept
+      : comm_(std::exchange(other.comm_, nullptr)),
+        abandoned_splits_(std::move(other.abandoned_splits_)) {}
   NcclComm& operator=(NcclComm&& other) noexcept;
   // Aborts a communicator that was not closed (destructors cannot wait on peers).
   ~NcclComm();
@@ -38,9 +42,12 @@ class NcclComm {
   ncclResult_t AsyncError() const;
 
   // ncclCommSplit: this rank's communicator of `color` (ordered by key), or an empty one for
-  // a negative color. Collective over this communicator.
+  // a negative color. Collective over this communicator. Waits until NCCL formed the child
+  // (this communicator reports ncclInProgress meanwhile); on a failure, or when `deadline`
+  // passed or `stop` was set first, this communicator is left in progress or failed: the
+  // caller aborts it, which also aborts the child NCCL was still forming.
   Result<NcclComm> Split(int color, int key, Deadline deadline,
-                         const std::atomic<bool>* stop = nullptr) const;
+                         const std::atomic<bool>* stop = nullptr);
 
   // Flushes the issued ops and frees the communicator once every rank did the same; aborts
   // it instead when that fails or does not finish by `deadline`, or `stop` is set. True when
@@ -51,7 +58,14 @@ class NcclComm {
 
  private:
   explicit NcclComm(ncclComm_t comm) : comm_(comm) {}
+  // Aborts the children of the splits that failed or were given up; after comm_ was freed,
+  // which waits for NCCL's split thread to finish writing their handles.
+  void AbortAbandonedSplits();
+
   ncclComm_t comm_ = nullptr;
+  // Where NCCL writes (from its own thread, when it is done) the child of a split that failed
+  // or was given up: kept until comm_ is freed, so that the write never lands in freed memory.
+  std::vector<std::unique_ptr<ncclComm_t>> abandoned_splits_;
 };
 
 }  // namespace train::internal

@@ -284,6 +284,16 @@ TEST_F(NcclGpuTest, SplitGivesAChildOrNothingForANegativeColor) {
   auto none = comm_->Split(-1, 0);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(*none, nullptr);
+
+  // The parent goes on working, and splits again.
+  EXPECT_TRUE(comm_->Barrier()->Wait().ok());
+  auto again = comm_->Split(0, 0);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_NE(*again, nullptr);
+  EXPECT_TRUE((*again)->Barrier()->Wait().ok());
+  EXPECT_TRUE((*child)->Barrier()->Wait().ok());
+  EXPECT_TRUE(comm_->AllReduce(data.View(DType::kInt32), ReduceOp::kAvg)->Wait().ok());
+  EXPECT_TRUE(data.Download() == Pattern(DType::kInt32, 1024, 5));
 }
 
 TEST_F(NcclGpuTest, ACommunicatorWhoseOtherRankNeverComesTimesOutAtCreate) {
