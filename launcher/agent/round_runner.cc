@@ -223,6 +223,9 @@ class RoundMonitor {
       if (!spec_.checkpoint().dir().empty()) {
         w.checkpoint_dir =
             (std::filesystem::path(options_.working_dir) / spec_.checkpoint().dir()).string();
+        w.checkpoint_every_steps = spec_.checkpoint().every_steps();
+        w.checkpoint_keep = spec_.checkpoint().keep();
+        if (spec_.checkpoint().has_async()) w.checkpoint_async = spec_.checkpoint().async();
       }
       WorkerSpec s;
       s.rank = w.rank;

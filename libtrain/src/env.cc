@@ -29,6 +29,9 @@ constexpr const char* kTrainRunId = "TRAIN_RUN_ID";
 constexpr const char* kTrainRestartCount = "TRAIN_RESTART_COUNT";
 constexpr const char* kTrainTokenFile = "TRAIN_TOKEN_FILE";
 constexpr const char* kTrainCheckpointDir = "TRAIN_CHECKPOINT_DIR";
+constexpr const char* kTrainCheckpointEverySteps = "TRAIN_CHECKPOINT_EVERY_STEPS";
+constexpr const char* kTrainCheckpointKeep = "TRAIN_CHECKPOINT_KEEP";
+constexpr const char* kTrainCheckpointAsync = "TRAIN_CHECKPOINT_ASYNC";
 constexpr const char* kTrainCollectiveBackend = "TRAIN_COLLECTIVE_BACKEND";
 constexpr const char* kTrainCollectiveTimeoutMs = "TRAIN_COLLECTIVE_TIMEOUT_MS";
 constexpr const char* kTrainContract[] = {kTrainRank,
@@ -333,6 +336,21 @@ Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by)
   env.run_id = r.String(kTrainRunId);
   env.token_file = r.String(kTrainTokenFile);
   env.checkpoint_dir = r.String(kTrainCheckpointDir);
+  for (auto [name, field] : {std::pair{kTrainCheckpointEverySteps, &env.checkpoint_every_steps},
+                             std::pair{kTrainCheckpointKeep, &env.checkpoint_keep}}) {
+    TRAIN_ASSIGN_OR_RETURN(Field value, r.Optional(name, 0));
+    TRAIN_RETURN_IF_ERROR(CheckNonNegative(value));
+    *field = value.value;
+  }
+  const std::string async = r.String(kTrainCheckpointAsync);
+  if (async == "true" || async == "1") {
+    env.checkpoint_async = true;
+  } else if (async == "false" || async == "0") {
+    env.checkpoint_async = false;
+  } else if (!async.empty()) {
+    return InvalidArgumentError(Shown(kTrainCheckpointAsync, async) +
+                                " is not a boolean: use true or false");
+  }
   env.collective_backend = r.String(kTrainCollectiveBackend);
   if (!env.collective_backend.empty() && env.collective_backend != "auto" &&
       env.collective_backend != "cpu" && env.collective_backend != "nccl" &&
@@ -579,6 +597,11 @@ std::map<std::string, std::string> WorkerEnv::ToVariables() const {
   for (const auto& [name, value] : strings) {
     if (!value->empty()) out[name] = *value;
   }
+  if (checkpoint_every_steps > 0) {
+    out[kTrainCheckpointEverySteps] = std::to_string(checkpoint_every_steps);
+  }
+  if (checkpoint_keep > 0) out[kTrainCheckpointKeep] = std::to_string(checkpoint_keep);
+  if (checkpoint_async) out[kTrainCheckpointAsync] = *checkpoint_async ? "true" : "false";
   if (collective_timeout_ms > 0) {
     out[kTrainCollectiveTimeoutMs] = std::to_string(collective_timeout_ms);
   }

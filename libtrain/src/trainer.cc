@@ -13,7 +13,13 @@ namespace train {
 Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* comm,
                                                  const TrainerOptions& options) {
   TrainerOptions resolved = options;
-  if (resolved.checkpoint_dir.empty()) resolved.checkpoint_dir = worker.env().checkpoint_dir;
+  const WorkerEnv& env = worker.env();
+  if (resolved.checkpoint_dir.empty()) resolved.checkpoint_dir = env.checkpoint_dir;
+  if (resolved.every_steps == 0) {
+    resolved.every_steps = env.checkpoint_every_steps > 0 ? env.checkpoint_every_steps : 1000;
+  }
+  if (resolved.keep == 0) resolved.keep = env.checkpoint_keep > 0 ? env.checkpoint_keep : 3;
+  if (!resolved.async) resolved.async = env.checkpoint_async.value_or(true);
   if (resolved.every_steps < 1) {
     return InvalidArgumentError("TrainerOptions::every_steps is " +
                                 std::to_string(resolved.every_steps) + "; give 1 or more");
@@ -26,7 +32,7 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
   if (!resolved.checkpoint_dir.empty()) {
     CheckpointOptions checkpoint_options;
     checkpoint_options.keep_last = resolved.keep;
-    checkpoint_options.async = resolved.async;
+    checkpoint_options.async = *resolved.async;
     checkpoint_options.job_id = worker.env().job_id;
     auto opened = Checkpointer::Open(resolved.checkpoint_dir, comm, checkpoint_options);
     if (!opened.ok()) return opened.status();

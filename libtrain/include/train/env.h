@@ -66,8 +66,11 @@ struct WorkerEnv {
   int restart_count = 0;              // how many times the group was restarted before this start
   std::string token_file;             // file holding the job's store token (never the token itself)
   std::string checkpoint_dir;         // where checkpoints live; empty when the job has none
-  std::string collective_backend;     // the spec's collectives.backend; empty: auto
-  int collective_timeout_ms = 0;      // the spec's collectives.timeout; 0: the library default
+  int checkpoint_every_steps = 0;     // the spec's checkpoint.everySteps; 0: unset
+  int checkpoint_keep = 0;            // the spec's checkpoint.keep; 0: unset
+  std::optional<bool> checkpoint_async;  // the spec's checkpoint.async; unset: nullopt
+  std::string collective_backend;        // the spec's collectives.backend; empty: auto
+  int collective_timeout_ms = 0;         // the spec's collectives.timeout; 0: the library default
 
   // Reads the process environment (the only getenv in libtrain).
   static Result<WorkerEnv> FromEnvironment();
@@ -95,6 +98,8 @@ inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
          a.hosts_store == b.hosts_store && a.torch_agent_store == b.torch_agent_store &&
          a.job_id == b.job_id && a.run_id == b.run_id && a.restart_count == b.restart_count &&
          a.token_file == b.token_file && a.checkpoint_dir == b.checkpoint_dir &&
+         a.checkpoint_every_steps == b.checkpoint_every_steps &&
+         a.checkpoint_keep == b.checkpoint_keep && a.checkpoint_async == b.checkpoint_async &&
          a.collective_backend == b.collective_backend &&
          a.collective_timeout_ms == b.collective_timeout_ms;
 }

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -43,10 +44,12 @@ struct TrainerOptions {
   // Where checkpoints go; empty: the worker's (TRAIN_CHECKPOINT_DIR, the spec's
   // checkpoint.dir). Both empty: no checkpoints.
   std::string checkpoint_dir;
-  // The spec's checkpoint.everySteps, keep and async, with the spec's defaults.
-  std::int64_t every_steps = 1000;
-  int keep = 3;
-  bool async = true;
+  // Save every this many steps, keep this many checkpoints, save in the background. Unset
+  // (0, nullopt): the job's spec.checkpoint.everySteps, keep and async (TRAIN_CHECKPOINT_*),
+  // else the spec's defaults: 1000, 3, true.
+  std::int64_t every_steps = 0;
+  int keep = 0;
+  std::optional<bool> async;
 };
 
 class Trainer {

@@ -97,16 +97,36 @@ TEST(Trainer, WithoutACheckpointDirectoryResumeStartsAtZeroAndEndStepSavesNothin
   EXPECT_EQ((*trainer)->Save(5).code(), train::StatusCode::kFailedPrecondition);
 }
 
-TEST(Trainer, RejectsZeroEveryStepsAndKeep) {
+TEST(Trainer, RejectsNegativeEveryStepsAndKeep) {
   auto worker = StandaloneWorker();
   train::TrainerOptions options;
-  options.every_steps = 0;
+  options.every_steps = -1;
   EXPECT_EQ(train::Trainer::Create(*worker, nullptr, options).status().code(),
             train::StatusCode::kInvalidArgument);
   options.every_steps = 1;
-  options.keep = 0;
+  options.keep = -2;
   EXPECT_EQ(train::Trainer::Create(*worker, nullptr, options).status().code(),
             train::StatusCode::kInvalidArgument);
+}
+
+TEST(Trainer, UnsetSettingsComeFromTheJobThenTheSpecDefaults) {
+  train::WorkerEnv env;
+  env.checkpoint_every_steps = 7;
+  env.checkpoint_keep = 2;
+  env.checkpoint_async = false;
+  auto worker = train::Worker::Init(env);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  auto trainer = train::Trainer::Create(**worker, nullptr, {});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_EQ((*trainer)->options().every_steps, 7);
+  EXPECT_EQ((*trainer)->options().keep, 2);
+  EXPECT_EQ((*trainer)->options().async, false);
+  auto plain = StandaloneWorker();
+  auto defaults = train::Trainer::Create(*plain, nullptr, {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ((*defaults)->options().every_steps, 1000);
+  EXPECT_EQ((*defaults)->options().keep, 3);
+  EXPECT_EQ((*defaults)->options().async, true);
 }
 
 TEST(Trainer, SavesEveryNStepsAndKeepsTheNewest) {

@@ -53,6 +53,9 @@ Vars TrainctlVars() {
           {"TRAIN_RESTART_COUNT", "1"},
           {"TRAIN_TOKEN_FILE", "/run/train/token"},
           {"TRAIN_CHECKPOINT_DIR", "/ckpt/mnist"},
+          {"TRAIN_CHECKPOINT_EVERY_STEPS", "500"},
+          {"TRAIN_CHECKPOINT_KEEP", "2"},
+          {"TRAIN_CHECKPOINT_ASYNC", "false"},
           {"TRAIN_COLLECTIVE_BACKEND", "cpu"},
           {"TRAIN_COLLECTIVE_TIMEOUT_MS", "60000"}};
 }
@@ -73,6 +76,9 @@ TEST(WorkerEnvTest, ReadsTheFullTrainctlContract) {
   EXPECT_EQ(env.restart_count, 1);
   EXPECT_EQ(env.token_file, "/run/train/token");
   EXPECT_EQ(env.checkpoint_dir, "/ckpt/mnist");
+  EXPECT_EQ(env.checkpoint_every_steps, 500);
+  EXPECT_EQ(env.checkpoint_keep, 2);
+  EXPECT_EQ(env.checkpoint_async, false);
   EXPECT_EQ(env.collective_backend, "cpu");
   EXPECT_EQ(env.collective_timeout_ms, 60000);
   EXPECT_EQ(env.Describe(),
@@ -235,6 +241,9 @@ TEST(WorkerEnvTest, TrainctlRejectsABadCollectiveBackendOrTimeout) {
   vars["TRAIN_COLLECTIVE_BACKEND"] = "gloo";
   ExpectError(vars, {"TRAIN_COLLECTIVE_BACKEND=\"gloo\" is not a backend: use auto, cpu, nccl "
                      "or mpi"});
+  vars = TrainctlVars();
+  vars["TRAIN_CHECKPOINT_ASYNC"] = "yes";
+  ExpectError(vars, {"TRAIN_CHECKPOINT_ASYNC=\"yes\" is not a boolean: use true or false"});
   vars = TrainctlVars();
   vars["TRAIN_COLLECTIVE_TIMEOUT_MS"] = "-5";
   ExpectError(vars, {"TRAIN_COLLECTIVE_TIMEOUT_MS"});
