@@ -7,6 +7,7 @@
 #include "load.h"
 #include "rank_group.h"
 #include "save.h"
+#include "snapshot_arena.h"
 #include "train/communicator.h"
 #include "train/log.h"
 
@@ -22,6 +23,7 @@ class CheckpointerImpl final : public Checkpointer {
     target_.files = files_.get();
     target_.dir = dir;
     target_.options = options;
+    if (options.async) target_.arena = &arena_;
   }
 
   ~CheckpointerImpl() override {
@@ -86,6 +88,9 @@ class CheckpointerImpl final : public Checkpointer {
   std::shared_ptr<const FileLayer> files_;
   std::unique_ptr<Communicator> comm_;  // the checkpointer's own, split from the caller's
   SaveTarget target_;
+  // The async snapshot's memory, reused by every save (Save waits for the previous save, the
+  // only other user, before copying into it).
+  SnapshotArena arena_;
   std::thread writer_;
   Status background_result_;
 };

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <set>
 #include <vector>
 
 #include "commit.h"
@@ -35,7 +34,8 @@ class StepAttempt {
   StepAttempt(const LoadSource& source, std::string step_dir, int rank)
       : source_(source), step_dir_(std::move(step_dir)), rank_(rank) {}
 
-  // Reads and checks everything this rank needs. kDamaged or kRefused with `error` set.
+  // Reads the manifest and checks that it fits the request; reads no data. kDamaged or kRefused
+  // with `error` set.
   Outcome Prepare(const CheckpointState& into) {
     Result<Manifest> manifest = ReadManifest(*source_.files, step_dir_);
     if (!manifest.ok()) return Fail(kDamaged, manifest.status());
@@ -48,7 +48,6 @@ class StepAttempt {
     }
     std::map<std::string, const ManifestTensor*> stored;
     for (const ManifestTensor& t : manifest_.tensors) stored[t.name] = &t;
-    std::set<std::string> needed;
     for (const CheckpointTensor& t : into.tensors) {
       auto it = stored.find(t.name);
       if (it == stored.end()) {
@@ -72,56 +71,82 @@ class StepAttempt {
                                   std::to_string(begin) + ", " + std::to_string(end) + ")"));
       }
       requests_.push_back({&t, &s, begin, end});
-      for (const ManifestPiece& p : s.pieces) {
-        if (p.offset < end && p.offset + p.count > begin) needed.insert(p.file);
-      }
-    }
-    for (const ManifestBuffer& b : manifest_.optimizer_buffers) needed.insert(b.piece.file);
-    auto rng = manifest_.rng_by_rank.find(rank_);
-    if (rng != manifest_.rng_by_rank.end()) {
-      for (const ManifestBuffer& b : rng->second) needed.insert(b.piece.file);
-    }
-    for (const ManifestFile& file : manifest_.files) {
-      if (!needed.count(file.name)) continue;
-      Result<std::vector<std::byte>> bytes = ReadVerifiedFile(*source_.files, step_dir_, file);
-      if (!bytes.ok()) return Fail(kDamaged, bytes.status());
-      images_[file.name] = std::move(*bytes);
-      needed.erase(file.name);
-    }
-    if (!needed.empty()) {
-      return Fail(kDamaged, DataLossError("manifest of " + step_dir_ + " refers to " +
-                                          *needed.begin() + ", which it does not list"));
     }
     return kLoadable;
   }
 
-  // Copies into the caller's tensors; only after every rank prepared.
-  Result<LoadedCheckpoint> Fill() {
-    for (const Request& r : requests_) TRAIN_RETURN_IF_ERROR(FillTensor(r));
-    LoadedCheckpoint loaded;
-    loaded.step = manifest_.step;
-    loaded.path = step_dir_;
-    loaded.world_size = manifest_.world_size;
-    loaded.sampler = manifest_.sampler;
-    loaded.metadata = manifest_.metadata;
-    if (manifest_.optimizer_step >= 0) {
-      OptimizerState optimizer;
-      optimizer.step = manifest_.optimizer_step;
-      for (const ManifestBuffer& b : manifest_.optimizer_buffers) {
-        TRAIN_ASSIGN_OR_RETURN(const std::byte* bytes, Bytes(b.piece, 1));
-        optimizer.names.push_back(b.name);
-        optimizer.buffers.emplace_back(bytes, bytes + b.piece.count);
+  // Streams the files this rank needs straight into the caller's tensors (and the optimizer
+  // and RNG buffers it returns), each file read once and checked as it is read. kDamaged when
+  // one does not check: the tensors then hold bytes of a damaged file, and the caller must
+  // not report them as loaded (an older step overwrites all of them, or the load fails).
+  Outcome Read() {
+    for (const Request& r : requests_) {
+      const std::size_t size = DTypeSize(r.stored->dtype);
+      const TensorView& view = r.tensor->data;
+      std::byte* out = static_cast<std::byte*>(view.data);
+      if (view.device != Device::kCpu) {
+        device_copies_.push_back({&r, std::vector<std::byte>(view.bytes())});
+        out = device_copies_.back().host.data();
       }
-      loaded.optimizer = std::move(optimizer);
+      std::uint64_t covered = 0;
+      for (const ManifestPiece& p : r.stored->pieces) {
+        const std::uint64_t lo = std::max(r.begin, p.offset);
+        const std::uint64_t hi = std::min(r.end, p.offset + p.count);
+        if (lo >= hi) continue;
+        const Status added = AddTarget(p, size, (lo - p.offset) * size, (hi - lo) * size,
+                                       out + (lo - r.begin) * size);
+        if (!added.ok()) return Fail(kDamaged, added);
+        covered += hi - lo;
+      }
+      if (covered != r.end - r.begin) {
+        return Fail(kDamaged, DataLossError("tensor '" + r.tensor->name + "' of " + step_dir_ +
+                                            ": its pieces do not cover the range asked for"));
+      }
+    }
+    if (manifest_.optimizer_step >= 0) {
+      OptimizerState& optimizer = loaded_.optimizer.emplace();
+      optimizer.step = manifest_.optimizer_step;
+      // Sized up front: the targets point into these buffers.
+      optimizer.buffers.reserve(manifest_.optimizer_buffers.size());
+      for (const ManifestBuffer& b : manifest_.optimizer_buffers) {
+        optimizer.names.push_back(b.name);
+        optimizer.buffers.emplace_back(b.piece.count);
+        const Status added =
+            AddTarget(b.piece, 1, 0, b.piece.count, optimizer.buffers.back().data());
+        if (!added.ok()) return Fail(kDamaged, added);
+      }
     }
     auto rng = manifest_.rng_by_rank.find(rank_);
     if (rng != manifest_.rng_by_rank.end()) {
       for (const ManifestBuffer& b : rng->second) {
-        TRAIN_ASSIGN_OR_RETURN(const std::byte* bytes, Bytes(b.piece, 1));
-        loaded.rng[b.name].assign(reinterpret_cast<const char*>(bytes), b.piece.count);
+        std::string& state = loaded_.rng[b.name];
+        state.assign(b.piece.count, '\0');
+        const Status added =
+            AddTarget(b.piece, 1, 0, b.piece.count, reinterpret_cast<std::byte*>(state.data()));
+        if (!added.ok()) return Fail(kDamaged, added);
       }
     }
-    return loaded;
+    for (const ManifestFile& file : manifest_.files) {
+      auto it = targets_.find(file.name);
+      if (it == targets_.end()) continue;
+      const Status read = ReadVerifiedFile(step_dir_, file, std::move(it->second));
+      if (!read.ok()) return Fail(kDamaged, read);
+    }
+    return kLoadable;
+  }
+
+  // Only after every rank read and checked its files: CUDA tensors get their bytes.
+  Result<LoadedCheckpoint> Finish() {
+    for (const DeviceCopy& copy : device_copies_) {
+      TRAIN_RETURN_IF_ERROR(HostStaging::CopyToView(copy.host.data(), copy.request->tensor->data,
+                                                    copy.request->tensor->name));
+    }
+    loaded_.step = manifest_.step;
+    loaded_.path = step_dir_;
+    loaded_.world_size = manifest_.world_size;
+    loaded_.sampler = manifest_.sampler;
+    loaded_.metadata = manifest_.metadata;
+    return std::move(loaded_);
   }
 
   const Status& error() const { return error_; }
@@ -132,52 +157,42 @@ class StepAttempt {
     return outcome;
   }
 
-  // The piece's elements in its file's image, bounds checked.
-  Result<const std::byte*> Bytes(const ManifestPiece& piece, std::size_t element_size) {
-    const std::vector<std::byte>& image = images_.at(piece.file);
-    const std::uint64_t bytes = piece.count * element_size;
+  // `bytes` of the piece, from `skip` bytes into it, go to `to`; the piece must lie within a
+  // file the manifest lists.
+  Status AddTarget(const ManifestPiece& piece, std::size_t element_size, std::uint64_t skip,
+                   std::uint64_t bytes, std::byte* to) {
+    const ManifestFile* file = nullptr;
+    for (const ManifestFile& f : manifest_.files) {
+      if (f.name == piece.file) file = &f;
+    }
+    if (file == nullptr) {
+      return DataLossError("manifest of " + step_dir_ + " refers to " + piece.file +
+                           ", which it does not list");
+    }
+    const std::uint64_t piece_bytes = piece.count * element_size;
     if (piece.count > 0 &&
-        (piece.byte_offset > image.size() || bytes > image.size() - piece.byte_offset)) {
+        (piece.byte_offset > file->bytes || piece_bytes > file->bytes - piece.byte_offset)) {
       return DataLossError("dataset " + piece.dataset + " of " + step_dir_ + "/" + piece.file +
                            " lies outside the file");
     }
-    return image.data() + piece.byte_offset;
-  }
-
-  Status FillTensor(const Request& r) {
-    const std::size_t size = DTypeSize(r.stored->dtype);
-    const TensorView& view = r.tensor->data;
-    std::vector<std::byte> staging;
-    std::byte* out = static_cast<std::byte*>(view.data);
-    if (view.device != Device::kCpu) {
-      staging.resize(view.bytes());
-      out = staging.data();
-    }
-    std::uint64_t covered = 0;
-    for (const ManifestPiece& p : r.stored->pieces) {
-      const std::uint64_t lo = std::max(r.begin, p.offset);
-      const std::uint64_t hi = std::min(r.end, p.offset + p.count);
-      if (lo >= hi) continue;
-      TRAIN_ASSIGN_OR_RETURN(const std::byte* bytes, Bytes(p, size));
-      std::memcpy(out + (lo - r.begin) * size, bytes + (lo - p.offset) * size, (hi - lo) * size);
-      covered += hi - lo;
-    }
-    if (covered != r.end - r.begin) {
-      return DataLossError("tensor '" + r.tensor->name + "' of " + step_dir_ +
-                           ": its pieces do not cover the range asked for");
-    }
-    if (view.device != Device::kCpu) {
-      return HostStaging::CopyToView(staging.data(), view, r.tensor->name);
-    }
+    targets_[piece.file].push_back({piece.byte_offset + skip, bytes, to});
     return Status::Ok();
   }
+
+  // A CUDA tensor's bytes, read on the host first.
+  struct DeviceCopy {
+    const Request* request;
+    std::vector<std::byte> host;
+  };
 
   const LoadSource& source_;
   std::string step_dir_;
   int rank_;
   Manifest manifest_;
   std::vector<Request> requests_;
-  std::map<std::string, std::vector<std::byte>> images_;
+  std::map<std::string, std::vector<ReadTarget>> targets_;  // by file
+  std::vector<DeviceCopy> device_copies_;
+  LoadedCheckpoint loaded_;
   Status error_;
 };
 
@@ -210,9 +225,15 @@ Result<LoadedCheckpoint> LoadCheckpoint(RankGroup& group, const LoadSource& sour
   }
   for (std::int64_t step : steps) {
     StepAttempt attempt(source, source.dir + "/" + StepDirName(step), group.rank());
-    const Outcome mine = attempt.Prepare(into);
-    TRAIN_ASSIGN_OR_RETURN(const std::int64_t worst, group.Max(mine));
-    if (worst == kLoadable) return attempt.Fill();
+    // Two rounds: nobody writes into the caller's tensors before every rank found that the
+    // step fits the request; then every rank reads, and the step loads only if all read it.
+    Outcome mine = attempt.Prepare(into);
+    TRAIN_ASSIGN_OR_RETURN(std::int64_t worst, group.Max(mine));
+    if (worst == kLoadable) {
+      mine = attempt.Read();
+      TRAIN_ASSIGN_OR_RETURN(worst, group.Max(mine));
+      if (worst == kLoadable) return attempt.Finish();
+    }
     if (mine != kLoadable) {
       if (worst == kRefused || only_step) return attempt.error();
       LogWarning("skipping checkpoint " + source.dir + "/" + StepDirName(step) + ": " +

@@ -1,6 +1,10 @@
-// Loading: rank 0 names the committed steps, newest first; every rank reads and checks the
-// files its part needs; the ranks agree on the first step that every rank could load, and only
-// then copy into the caller's tensors (a skipped checkpoint leaves them untouched).
+// Loading: rank 0 names the committed steps, newest first. For each, the ranks first agree that
+// it fits the request (a misfit is an error and touches nothing); then every rank streams the
+// files its part needs straight into the caller's tensors, checking each file's CRC32C as it
+// reads, and the ranks agree whether all files checked. If one did not, the step's bytes in
+// the tensors count for nothing: the next older step overwrites every requested element, or
+// the load fails (the tensors' contents are then unspecified). OK is returned only with data
+// from files that checked.
 #ifndef TRAIN_CHECKPOINT_LOAD_H_
 #define TRAIN_CHECKPOINT_LOAD_H_
 

@@ -44,7 +44,7 @@ Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& dir) {
 Status VerifyCheckpoint(const std::string& step_dir) {
   const internal::FileLayer files;
   TRAIN_ASSIGN_OR_RETURN(internal::Manifest manifest, internal::ReadManifest(files, step_dir));
-  return internal::VerifyAllFiles(files, step_dir, manifest);
+  return internal::VerifyAllFiles(step_dir, manifest);
 }
 
 Result<CheckpointContents> InspectCheckpoint(const std::string& step_dir) {

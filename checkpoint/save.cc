@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "commit.h"
@@ -56,6 +57,19 @@ std::uint64_t Product(const std::vector<std::uint64_t>& shape) {
   return n;
 }
 
+// A name may not also be the group of another ("a" and "a/b"): HDF5 refuses it when the file
+// is built, which an async save does in the background, so it is caught before.
+Status CheckNoNameIsAGroup(const std::set<std::string>& names, const std::string& what) {
+  for (const std::string& name : names) {
+    auto it = names.lower_bound(name + "/");
+    if (it != names.end() && it->rfind(name + "/", 0) == 0) {
+      return InvalidArgumentError(what + " name '" + name + "' is also the group of '" + *it +
+                                  "'; rename one");
+    }
+  }
+  return Status::Ok();
+}
+
 // What this rank can check alone.
 Status CheckLocalState(const CheckpointState& state) {
   std::map<std::string, int> seen;
@@ -89,7 +103,19 @@ Status CheckLocalState(const CheckpointState& state) {
       TRAIN_RETURN_IF_ERROR(CheckName(name, "optimizer buffer"));
     }
   }
-  for (const auto& [name, bytes] : state.rng) TRAIN_RETURN_IF_ERROR(CheckName(name, "rng state"));
+  std::set<std::string> rng_names;
+  for (const auto& [name, bytes] : state.rng) {
+    TRAIN_RETURN_IF_ERROR(CheckName(name, "rng state"));
+    rng_names.insert(name);
+  }
+  std::set<std::string> tensor_names;
+  for (const CheckpointTensor& tensor : state.tensors) tensor_names.insert(tensor.name);
+  TRAIN_RETURN_IF_ERROR(CheckNoNameIsAGroup(tensor_names, "tensor"));
+  TRAIN_RETURN_IF_ERROR(CheckNoNameIsAGroup(rng_names, "rng state"));
+  if (state.optimizer) {
+    const std::set<std::string> names(state.optimizer->names.begin(), state.optimizer->names.end());
+    TRAIN_RETURN_IF_ERROR(CheckNoNameIsAGroup(names, "optimizer buffer"));
+  }
   return Status::Ok();
 }
 
@@ -153,20 +179,7 @@ std::string RandomId() {
   return text;
 }
 
-// One dataset this rank writes, before it is placed in a wave.
-struct Item {
-  enum class Kind { kTensor, kOptimizer, kRng } kind;
-  std::string name;
-  std::string dataset;
-  DType dtype;
-  std::vector<std::uint64_t> dims;
-  std::vector<std::uint64_t> global_shape;
-  bool replicated = true;
-  std::uint64_t offset = 0;
-  std::uint64_t count = 0;
-  TensorView view;  // the elements (host or CUDA memory)
-  std::uint64_t bytes() const { return count * DTypeSize(dtype); }
-};
+using Item = SaveItem;
 
 std::vector<Item> ItemsOfRank(const CheckpointState& state, int rank, int world,
                               const std::map<std::string, std::vector<std::uint64_t>>& sharded) {
@@ -236,6 +249,35 @@ std::vector<std::vector<const Item*>> SplitIntoWaves(const std::vector<Item>& it
 
 std::string FileName(int rank, std::size_t wave) {
   return "rank-" + std::to_string(rank) + (wave == 0 ? "" : "." + std::to_string(wave)) + ".h5";
+}
+
+// Copies the wave's elements into the arena (CUDA tensors into pinned memory) and points the
+// items at the copies: once this returns the caller may change its tensors.
+Status StageWave(std::vector<Item>& wave, SnapshotArena& arena, HostStaging& pinned) {
+  std::uint64_t bytes = 0;
+  for (const Item& item : wave) {
+    if (item.view.device == Device::kCpu) bytes = SnapshotArena::Align(bytes) + item.bytes();
+  }
+  std::byte* memory = nullptr;
+  if (bytes > 0) {
+    TRAIN_ASSIGN_OR_RETURN(memory, arena.Reserve(bytes));
+  }
+  std::vector<SnapshotCopy> copies;
+  std::uint64_t offset = 0;
+  for (Item& item : wave) {
+    if (item.bytes() == 0) continue;
+    if (item.view.device != Device::kCpu) {
+      TRAIN_ASSIGN_OR_RETURN(const void* host, pinned.HostPointer(item.view, item.name));
+      item.view = TensorView{const_cast<void*>(host), item.view.dtype, item.view.numel};
+      continue;
+    }
+    offset = SnapshotArena::Align(offset);
+    copies.push_back({memory + offset, item.view.data, item.bytes()});
+    item.view.data = memory + offset;
+    offset += item.bytes();
+  }
+  SnapshotArena::CopyAll(copies);
+  return Status::Ok();
 }
 
 // Builds a wave's image and records its pieces in `contribution`.
@@ -387,20 +429,23 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
     save.optimizer_order = state.optimizer->names;
   }
 
-  // 3. The snapshot: every wave but the last is written now, bounding the memory held.
+  // 3. Every wave but the last is written now, bounding the memory held; the last is copied
+  // into the snapshot memory (async) or left in the caller's (sync) for FinishSave.
   const std::vector<Item> items = ItemsOfRank(state, group.rank(), group.size(), sharded_shapes);
   const auto waves =
       SplitIntoWaves(items, std::max<std::uint64_t>(target.options.memory_budget_bytes, 1));
-  for (std::size_t w = 0; w < waves.size() && save.local.ok(); ++w) {
+  for (std::size_t w = 0; w + 1 < waves.size() && save.local.ok(); ++w) {
     const std::string file = FileName(group.rank(), w);
     Result<Hdf5Image> image = BuildWave(waves[w], file, group.rank(), save.contribution);
-    if (!image.ok()) {
-      save.local = image.status();
-    } else if (w + 1 < waves.size()) {
-      save.local = WriteImage(target, save.temp_dir, file, *image, save.contribution);
-    } else {
-      save.last_file = file;
-      save.last_image = std::move(*image);
+    save.local = image.ok() ? WriteImage(target, save.temp_dir, file, *image, save.contribution)
+                            : image.status();
+  }
+  if (save.local.ok()) {  // a rank with nothing to write still writes an empty file
+    save.last_file = FileName(group.rank(), waves.size() - 1);
+    for (const Item* item : waves.back()) save.last_wave.push_back(*item);
+    if (target.arena != nullptr) {
+      save.last_pinned = std::make_unique<HostStaging>();
+      save.local = StageWave(save.last_wave, *target.arena, *save.last_pinned);
     }
   }
   return save;
@@ -408,10 +453,14 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
 
 Status FinishSave(RankGroup& group, const SaveTarget& target, PendingSave& save) {
   if (save.local.ok() && !save.last_file.empty()) {
-    save.local =
-        WriteImage(target, save.temp_dir, save.last_file, save.last_image, save.contribution);
+    std::vector<const Item*> wave;
+    for (const Item& item : save.last_wave) wave.push_back(&item);
+    Result<Hdf5Image> image = BuildWave(wave, save.last_file, group.rank(), save.contribution);
+    save.local = image.ok()
+                     ? WriteImage(target, save.temp_dir, save.last_file, *image, save.contribution)
+                     : image.status();
   }
-  save.last_image = Hdf5Image();  // the snapshot's memory goes back now
+  save.last_pinned.reset();  // the pinned copies go back now; the arena stays for the next save
   const std::string part =
       save.local.ok() ? "M" + ManifestToJson(save.contribution) : EncodeError(save.local);
   Result<std::vector<std::string>> all = group.AllGather(part);

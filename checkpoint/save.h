@@ -1,18 +1,22 @@
 // Saving, in two halves. StartSave is the part every Save does in the caller's thread: the
-// ranks agree on the step and the temporary directory, check the state, and snapshot it into
-// in-memory HDF5 images, writing all but the last wave. FinishSave writes the last image and
-// commits; an async save runs it in the background.
+// ranks agree on the step and the temporary directory, check the state, and write all but the
+// last wave; an async save then copies the last wave into its reused snapshot memory and
+// nothing more. FinishSave builds the last wave's HDF5 image, writes it and commits; an async
+// save runs it in the background, so that Save returns right after the copy.
 #ifndef TRAIN_CHECKPOINT_SAVE_H_
 #define TRAIN_CHECKPOINT_SAVE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "file_layer.h"
 #include "hdf5_image_writer.h"
+#include "host_staging.h"
 #include "manifest.h"
 #include "rank_group.h"
+#include "snapshot_arena.h"
 #include "train/checkpoint.h"
 
 namespace train::internal {
@@ -21,16 +25,35 @@ struct SaveTarget {
   const FileLayer* files = nullptr;
   std::string dir;
   CheckpointOptions options;
+  // Async saves: where the last wave is copied before Save returns (nullptr: saves are
+  // synchronous and the last wave is built from the caller's memory).
+  SnapshotArena* arena = nullptr;
+};
+
+// One dataset this rank writes.
+struct SaveItem {
+  enum class Kind { kTensor, kOptimizer, kRng } kind;
+  std::string name;
+  std::string dataset;
+  DType dtype;
+  std::vector<std::uint64_t> dims;
+  std::vector<std::uint64_t> global_shape;
+  bool replicated = true;
+  std::uint64_t offset = 0;
+  std::uint64_t count = 0;
+  TensorView view;  // the elements (host or CUDA memory; the snapshot once staged)
+  std::uint64_t bytes() const { return count * DTypeSize(dtype); }
 };
 
 struct PendingSave {
   std::int64_t step = 0;
   std::string temp_dir;
   Status local;           // this rank's first failure; the checkpoint then never commits
-  std::string last_file;  // left for FinishSave to write ("" when none)
-  Hdf5Image last_image;
-  Manifest contribution;  // this rank's files and pieces
-  Manifest header;        // what the manifest says besides files and pieces (rank 0's)
+  std::string last_file;  // left for FinishSave to build and write ("" when none)
+  std::vector<SaveItem> last_wave;
+  std::unique_ptr<HostStaging> last_pinned;  // the staged copies of CUDA tensors
+  Manifest contribution;                     // this rank's files and pieces
+  Manifest header;  // what the manifest says besides files and pieces (rank 0's)
   std::vector<std::string> optimizer_order;
 };
 

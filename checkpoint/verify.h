@@ -3,6 +3,7 @@
 #define TRAIN_CHECKPOINT_VERIFY_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,14 +17,24 @@ namespace train::internal {
 // torn or unreadable).
 Result<Manifest> ReadManifest(const FileLayer& files, const std::string& step_dir);
 
-// Reads <step_dir>/<file.name> whole and checks its size and CRC32C; the error names the file
-// and what is wrong (DATA_LOSS) or why it cannot be read.
-Result<std::vector<std::byte>> ReadVerifiedFile(const FileLayer& files, const std::string& step_dir,
-                                                const ManifestFile& file);
+// A range of a checked file that goes straight into memory the caller owns.
+struct ReadTarget {
+  std::uint64_t file_offset = 0;
+  std::uint64_t bytes = 0;
+  std::byte* to = nullptr;
+};
+
+// Reads <step_dir>/<file.name> once, sequentially in large chunks, with the CRC32C computed as
+// the bytes arrive (on another thread than the reading): each target's bytes land directly in
+// its memory, the rest passes through a small bounded buffer. Checks the size first and the
+// checksum at the end; on a mismatch the targets hold whatever the file held (the caller
+// treats them as not loaded). Targets must lie within file.bytes; they may overlap. The error
+// names the file and what is wrong (DATA_LOSS) or why it cannot be read.
+Status ReadVerifiedFile(const std::string& step_dir, const ManifestFile& file,
+                        std::vector<ReadTarget> targets);
 
 // Every file of the manifest, in order; the first bad one is the error.
-Status VerifyAllFiles(const FileLayer& files, const std::string& step_dir,
-                      const Manifest& manifest);
+Status VerifyAllFiles(const std::string& step_dir, const Manifest& manifest);
 
 }  // namespace train::internal
 
