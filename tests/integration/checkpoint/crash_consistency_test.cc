@@ -143,7 +143,9 @@ void KillAtRandomInstants(const std::string& mode) {
     if (!save_ms.empty()) {
       std::vector<double> sorted = save_ms;
       std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-      window_ms = std::max(5.0, 3 * sorted[sorted.size() / 2]);
+      // An async Save returns in a few milliseconds but commits later (its write runs in the
+      // background), so its window must also cover a whole write.
+      window_ms = std::max(mode == "async" ? 50.0 : 5.0, 3 * sorted[sorted.size() / 2]);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(static_cast<std::int64_t>(
         std::uniform_real_distribution<double>(0, window_ms)(random) * 1000)));
