@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -217,6 +219,53 @@ TEST(CheckpointRoundTrip, H5dumpReadsTheFiles) {
       "h5dump -d /tensors/bias " + dir.path() + "/step-1/rank-0.h5 > " + out + " 2>&1";
   ASSERT_EQ(std::system(data_command.c_str()), 0) << ReadText(out);
   EXPECT_NE(ReadText(out).find("DATA {"), std::string::npos) << ReadText(out);
+}
+
+// h5py (Debian python3-h5py) reads a checkpoint's tensors with their dtypes and shapes.
+TEST(CheckpointRoundTrip, H5pyReadsTheTensors) {
+  if (std::system("/usr/bin/python3 -c 'import h5py' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "h5py not installed (Debian package python3-h5py)";
+  }
+  TempDir dir;
+  auto ckpt = Checkpointer::Open(dir.path(), nullptr, SyncOptions());
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  std::vector<float> weights(12);
+  for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = 0.5f * static_cast<float>(i);
+  std::vector<std::int64_t> counts = {3, -4, 5};
+  std::vector<std::uint16_t> halves = {0x3c00, 0x4000, 0xc200};  // 1, 2, -3 in float16
+  CheckpointState state;
+  CheckpointTensor w;
+  w.name = "layer/w";
+  w.data = TensorView{weights.data(), DType::kFloat32, weights.size()};
+  w.shape = {4, 3};
+  CheckpointTensor c;
+  c.name = "counts";
+  c.data = TensorView{counts.data(), DType::kInt64, counts.size()};
+  CheckpointTensor h;
+  h.name = "half";
+  h.data = TensorView{halves.data(), DType::kFloat16, halves.size()};
+  state.tensors = {w, c, h};
+  ASSERT_TRUE((*ckpt)->Save(1, state).ok());
+  const std::string script = dir.path() + "/read.py";
+  {
+    std::ofstream py(script);
+    py << "import h5py, sys\n"
+          "f = h5py.File(sys.argv[1], 'r')\n"
+          "for name in ['tensors/layer/w', 'tensors/counts', 'tensors/half']:\n"
+          "    d = f[name]\n"
+          "    print(name, d.dtype, d.shape, float(d[()].sum()))\n";
+  }
+  const std::string out = dir.path() + "/h5py.txt";
+  std::string files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() + "/step-1")) {
+    if (entry.path().extension() == ".h5") files = entry.path().string();
+  }
+  const std::string command = "/usr/bin/python3 " + script + " " + files + " > " + out + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << ReadText(out);
+  const std::string text = ReadText(out);
+  EXPECT_NE(text.find("tensors/layer/w float32 (4, 3) 33.0"), std::string::npos) << text;
+  EXPECT_NE(text.find("tensors/counts int64 (3,) 4.0"), std::string::npos) << text;
+  EXPECT_NE(text.find("tensors/half float16 (3,) 0.0"), std::string::npos) << text;
 }
 
 }  // namespace
