@@ -6,9 +6,9 @@ namespace train::internal {
 namespace {
 
 bool ParseKind(const std::string& name, CollectiveKind* kind) {
-  for (CollectiveKind k : {CollectiveKind::kAllReduce, CollectiveKind::kReduceScatter,
-                           CollectiveKind::kAllGather, CollectiveKind::kBroadcast,
-                           CollectiveKind::kBarrier}) {
+  for (CollectiveKind k :
+       {CollectiveKind::kAllReduce, CollectiveKind::kReduceScatter, CollectiveKind::kAllGather,
+        CollectiveKind::kBroadcast, CollectiveKind::kBarrier}) {
     if (CollectiveKindName(k) == name) {
       *kind = k;
       return true;
@@ -18,8 +18,8 @@ bool ParseKind(const std::string& name, CollectiveKind* kind) {
 }
 
 bool ParseReduce(const std::string& name, ReduceOp* op) {
-  for (ReduceOp r : {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMin, ReduceOp::kMax,
-                     ReduceOp::kProd}) {
+  for (ReduceOp r :
+       {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMin, ReduceOp::kMax, ReduceOp::kProd}) {
     if (ReduceOpName(r) == name) {
       *op = r;
       return true;

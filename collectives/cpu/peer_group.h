@@ -25,8 +25,8 @@ class PeerGroup {
   virtual int comm_rank(int member) const = 0;
 
   // out[i] = reduce over members of in[i], `count` elements each.
-  virtual Status AllReduce(const void* in, void* out, std::uint64_t count, DType dtype,
-                           ReduceOp op, OpContext& ctx) = 0;
+  virtual Status AllReduce(const void* in, void* out, std::uint64_t count, DType dtype, ReduceOp op,
+                           OpContext& ctx) = 0;
   // `in` holds size() blocks of `count` elements; member r gets block r reduced into `out`.
   virtual Status ReduceScatter(const void* in, void* out, std::uint64_t count, DType dtype,
                                ReduceOp op, OpContext& ctx) = 0;

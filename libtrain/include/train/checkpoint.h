@@ -83,8 +83,8 @@ struct CheckpointState {
 // What LoadLatest/Load return besides the tensors they wrote into the caller's views.
 struct LoadedCheckpoint {
   std::int64_t step = 0;
-  std::string path;     // <dir>/step-<N>
-  int world_size = 0;   // of the job that saved it
+  std::string path;    // <dir>/step-<N>
+  int world_size = 0;  // of the job that saved it
   std::optional<OptimizerState> optimizer;
   std::optional<SamplerState> sampler;
   std::map<std::string, std::string> rng;
