@@ -38,6 +38,7 @@ ShmSync::ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, b
       member_(member),
       size_(segment->layout().size),
       comm_ranks_(std::move(comm_ranks)),
+      min_spin_(oversubscribed ? kMinSpin : kMinSpinWithOwnCpu),
       spin_(oversubscribed ? kMinSpin : kMaxSpin),
       pid_namespace_(PidNamespace()) {}
 

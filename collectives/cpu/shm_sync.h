@@ -97,7 +97,12 @@ class ShmSync {
   int size_;
   std::vector<int> comm_ranks_;
   static constexpr std::chrono::nanoseconds kMinSpin{1000};
+  // With a CPU per member a spin never shrinks below this: a member woken from a futex takes
+  // about 20 us to run again, and if both sides spun shorter than that every op would pay a
+  // wake-up (two ranks could settle in that slow mode, 20-30 us per 4 KiB all-reduce).
+  static constexpr std::chrono::nanoseconds kMinSpinWithOwnCpu{40000};
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};
+  std::chrono::nanoseconds min_spin_;
   std::chrono::nanoseconds spin_;
   std::uint64_t pid_namespace_;
   std::chrono::steady_clock::time_point last_liveness_check_{};
@@ -110,7 +115,7 @@ Status ShmSync::WaitAny(const ShmCondition* conditions, int count, OpContext& ct
   if (AnyMet(conditions, count)) return Status::Ok();
   // Spin: the other members are usually a few hundred nanoseconds behind. How long adapts:
   // a spin that had to give up (the member waited for had no CPU) halves the next one, a
-  // spin that succeeded doubles it, between kMinSpin and kMaxSpin.
+  // spin that succeeded doubles it, between min_spin_ and kMaxSpin.
   const auto spin_start = Clock::now();
   const auto spin_until = spin_start + spin_;
   for (int i = 1;; ++i) {
@@ -124,7 +129,7 @@ Status ShmSync::WaitAny(const ShmCondition* conditions, int count, OpContext& ct
       if (Clock::now() >= spin_until) break;
     }
   }
-  spin_ = std::max<std::chrono::nanoseconds>(spin_ / 2, kMinSpin);
+  spin_ = std::max<std::chrono::nanoseconds>(spin_ / 2, min_spin_);
   // Sleep, in slices short enough to notice aborts, expiry and dead members in time.
   constexpr auto kSlice = std::chrono::milliseconds(10);
   for (;;) {
