@@ -181,7 +181,7 @@ void OpExecutor::Abort(const std::string& reason) {
 
 std::shared_ptr<Work> OpExecutor::Submit(OpRecord op, Milliseconds timeout, Body body,
                                          std::function<void()> on_abort, bool small) {
-  auto work = std::make_shared<WorkState>(op.Describe(), std::move(on_abort));
+  auto work = std::make_shared<WorkState>(op, std::move(on_abort));
   std::weak_ptr<Core> weak = core_;
   const WorkState* id = work.get();
   work->SetWaitHooks(

@@ -7,6 +7,9 @@ namespace train::internal {
 WorkState::WorkState(std::string description, std::function<void()> abort)
     : description_(std::move(description)), abort_(std::move(abort)) {}
 
+WorkState::WorkState(const OpRecord& op, std::function<void()> abort)
+    : op_(op), abort_(std::move(abort)) {}
+
 std::shared_ptr<WorkState> WorkState::Failed(std::string description, Status status) {
   auto work = std::make_shared<WorkState>(std::move(description), nullptr);
   work->Complete(std::move(status));
@@ -25,7 +28,7 @@ Status WorkState::Wait(Deadline deadline) {
   if (deadline == Deadline::max()) {
     done_cv_.wait(lock, [&] { return done_; });
   } else if (!done_cv_.wait_until(lock, deadline, [&] { return done_; })) {
-    return DeadlineExceededError(description_ +
+    return DeadlineExceededError(Describe() +
                                  " has not completed by the deadline given to Wait; it goes on");
   }
   return status_;

@@ -5,8 +5,10 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "common/op.h"
 #include "train/communicator.h"
 
 namespace train::internal {
@@ -15,13 +17,15 @@ class WorkState : public Work {
  public:
   // `abort` is what Abort() calls (it aborts the whole communicator); may be empty.
   WorkState(std::string description, std::function<void()> abort);
+  // Described by `op`, formatted only when asked (issuing a small op must stay cheap).
+  WorkState(const OpRecord& op, std::function<void()> abort);
   // A Work that has already failed (an op refused before it was issued).
   static std::shared_ptr<WorkState> Failed(std::string description, Status status);
 
   Status Wait(Deadline deadline) override;
   bool Done() const override;
   void Abort() override;
-  std::string Describe() const override { return description_; }
+  std::string Describe() const override { return op_ ? op_->Describe() : description_; }
 
   // Records the outcome and wakes the waiters; later calls are ignored.
   void Complete(Status status);
@@ -33,6 +37,7 @@ class WorkState : public Work {
 
  private:
   const std::string description_;
+  const std::optional<OpRecord> op_;
   std::function<void()> abort_;
   std::function<void()> before_wait_;
   std::function<void()> on_poll_;
