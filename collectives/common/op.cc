@@ -105,4 +105,36 @@ Status CheckTensor(std::string_view op, std::string_view arg, const TensorView& 
   return Status::Ok();
 }
 
+namespace {
+
+std::string Shape(const TensorView& t) {
+  return std::string(DTypeName(t.dtype)) + " x " + std::to_string(t.numel);
+}
+
+}  // namespace
+
+Status CheckSameShape(std::string_view op, const TensorView& in, const TensorView& out) {
+  if (in.dtype == out.dtype && in.numel == out.numel) return Status::Ok();
+  return InvalidArgumentError(std::string(op) + ": `out` (" + Shape(out) + ") must match `in` (" +
+                              Shape(in) + ")");
+}
+
+Status CheckBlocks(std::string_view op, std::string_view whole_name, const TensorView& whole,
+                   std::string_view block_name, const TensorView& block, int world_size) {
+  if (whole.dtype == block.dtype &&
+      whole.numel == block.numel * static_cast<std::uint64_t>(world_size)) {
+    return Status::Ok();
+  }
+  return InvalidArgumentError(std::string(op) + ": `" + std::string(whole_name) + "` (" +
+                              Shape(whole) + ") must hold world_size (" +
+                              std::to_string(world_size) + ") blocks of `" +
+                              std::string(block_name) + "` (" + Shape(block) + ")");
+}
+
+Status CheckRoot(std::string_view op, int root, int world_size) {
+  if (root >= 0 && root < world_size) return Status::Ok();
+  return InvalidArgumentError(std::string(op) + ": root " + std::to_string(root) +
+                              " is not a rank of a world of " + std::to_string(world_size));
+}
+
 }  // namespace train::internal

@@ -34,6 +34,17 @@ bool IsCollectiveDType(DType dtype);
 Status CheckTensor(std::string_view op, std::string_view arg, const TensorView& tensor,
                    Device device);
 
+// The shape checks every backend makes after its per-tensor ones; errors name the op and
+// both tensors ("allreduce: `out` (float32 x 12) must match `in` (float32 x 10)").
+// AllReduce: same dtype and size.
+Status CheckSameShape(std::string_view op, const TensorView& in, const TensorView& out);
+// ReduceScatter (`whole` is `in`) and AllGather (`whole` is `out`): `whole` holds world_size
+// blocks of `block`, of the same dtype.
+Status CheckBlocks(std::string_view op, std::string_view whole_name, const TensorView& whole,
+                   std::string_view block_name, const TensorView& block, int world_size);
+// Broadcast: the root is a rank.
+Status CheckRoot(std::string_view op, int root, int world_size);
+
 }  // namespace train::internal
 
 #endif  // TRAIN_COLLECTIVES_COMMON_OP_H_

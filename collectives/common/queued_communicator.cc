@@ -19,10 +19,6 @@ std::string Label(const CommunicatorOptions& options, int rank) {
 // Ops up to this size may run on the thread that waits for them (see OpExecutor).
 constexpr std::uint64_t kInlineBytes = 64 << 10;
 
-Status SizeError(std::string_view op, const std::string& detail) {
-  return InvalidArgumentError(std::string(op) + ": " + detail);
-}
-
 }  // namespace
 
 QueuedCommunicator::QueuedCommunicator(Store* store, int rank, int world_size,
@@ -59,12 +55,7 @@ std::shared_ptr<Work> QueuedCommunicator::AllReduce(TensorView in, TensorView ou
   OpRecord record{CollectiveKind::kAllReduce, op, in.dtype, in.numel};
   Status status = CheckTensor("allreduce", "in", in, options_.device);
   if (status.ok()) status = CheckTensor("allreduce", "out", out, options_.device);
-  if (status.ok() && (in.dtype != out.dtype || in.numel != out.numel)) {
-    status = SizeError("allreduce", "`out` (" + std::string(DTypeName(out.dtype)) + " x " +
-                                        std::to_string(out.numel) + ") must match `in` (" +
-                                        std::string(DTypeName(in.dtype)) + " x " +
-                                        std::to_string(in.numel) + ")");
-  }
+  if (status.ok()) status = CheckSameShape("allreduce", in, out);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   return Submit(record, options.timeout,
                 [this, in, out, op](OpContext& ctx) { return RunAllReduce(in, out, op, ctx); });
@@ -75,14 +66,7 @@ std::shared_ptr<Work> QueuedCommunicator::ReduceScatter(TensorView in, TensorVie
   OpRecord record{CollectiveKind::kReduceScatter, op, out.dtype, out.numel};
   Status status = CheckTensor("reducescatter", "in", in, options_.device);
   if (status.ok()) status = CheckTensor("reducescatter", "out", out, options_.device);
-  if (status.ok() &&
-      (in.dtype != out.dtype || in.numel != out.numel * static_cast<std::uint64_t>(world_size_))) {
-    status = SizeError("reducescatter",
-                       "`in` must hold world_size (" + std::to_string(world_size_) +
-                           ") blocks of `out` (" + std::to_string(out.numel) + " elements of " +
-                           std::string(DTypeName(out.dtype)) + "), it holds " +
-                           std::to_string(in.numel) + " of " + std::string(DTypeName(in.dtype)));
-  }
+  if (status.ok()) status = CheckBlocks("reducescatter", "in", in, "out", out, world_size_);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   return Submit(record, options.timeout,
                 [this, in, out, op](OpContext& ctx) { return RunReduceScatter(in, out, op, ctx); });
@@ -93,14 +77,7 @@ std::shared_ptr<Work> QueuedCommunicator::AllGather(TensorView in, TensorView ou
   OpRecord record{CollectiveKind::kAllGather, ReduceOp::kSum, in.dtype, in.numel};
   Status status = CheckTensor("allgather", "in", in, options_.device);
   if (status.ok()) status = CheckTensor("allgather", "out", out, options_.device);
-  if (status.ok() &&
-      (in.dtype != out.dtype || out.numel != in.numel * static_cast<std::uint64_t>(world_size_))) {
-    status = SizeError("allgather", "`out` must hold world_size (" + std::to_string(world_size_) +
-                                        ") blocks of `in` (" + std::to_string(in.numel) +
-                                        " elements of " + std::string(DTypeName(in.dtype)) +
-                                        "), it holds " + std::to_string(out.numel) + " of " +
-                                        std::string(DTypeName(out.dtype)));
-  }
+  if (status.ok()) status = CheckBlocks("allgather", "out", out, "in", in, world_size_);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   return Submit(record, options.timeout,
                 [this, in, out](OpContext& ctx) { return RunAllGather(in, out, ctx); });
@@ -109,11 +86,7 @@ std::shared_ptr<Work> QueuedCommunicator::AllGather(TensorView in, TensorView ou
 std::shared_ptr<Work> QueuedCommunicator::Broadcast(TensorView inout, int root, OpOptions options) {
   OpRecord record{CollectiveKind::kBroadcast, ReduceOp::kSum, inout.dtype, inout.numel, root};
   Status status = CheckTensor("broadcast", "inout", inout, options_.device);
-  if (status.ok() && (root < 0 || root >= world_size_)) {
-    status =
-        SizeError("broadcast", "root " + std::to_string(root) + " is not a rank of a world of " +
-                                   std::to_string(world_size_));
-  }
+  if (status.ok()) status = CheckRoot("broadcast", root, world_size_);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   return Submit(record, options.timeout,
                 [this, inout, root](OpContext& ctx) { return RunBroadcast(inout, root, ctx); });

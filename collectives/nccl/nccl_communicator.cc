@@ -52,10 +52,6 @@ ncclRedOp_t NcclOp(ReduceOp op) {
   return ncclSum;
 }
 
-std::string Shape(const TensorView& tensor) {
-  return std::string(DTypeName(tensor.dtype)) + " x " + std::to_string(tensor.numel);
-}
-
 // The division of a kAvg, after NCCL summed into `out`.
 NcclQueue::Finish AverageFinish(ReduceOp op, const TensorView& out, int world_size) {
   if (op != ReduceOp::kAvg) return nullptr;
@@ -177,10 +173,7 @@ std::shared_ptr<Work> NcclCommunicator::AllReduce(TensorView in, TensorView out,
   const OpRecord record{CollectiveKind::kAllReduce, op, in.dtype, in.numel};
   Status status = CheckDeviceTensor("allreduce", "in", in);
   if (status.ok()) status = CheckDeviceTensor("allreduce", "out", out);
-  if (status.ok() && (in.dtype != out.dtype || in.numel != out.numel)) {
-    status = InvalidArgumentError("allreduce: `out` (" + Shape(out) + ") must match `in` (" +
-                                  Shape(in) + ")");
-  }
+  if (status.ok()) status = CheckSameShape("allreduce", in, out);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   NcclQueue::Launch launch;
   if (in.numel > 0) {
@@ -198,12 +191,7 @@ std::shared_ptr<Work> NcclCommunicator::ReduceScatter(TensorView in, TensorView 
   const OpRecord record{CollectiveKind::kReduceScatter, op, out.dtype, out.numel};
   Status status = CheckDeviceTensor("reducescatter", "in", in);
   if (status.ok()) status = CheckDeviceTensor("reducescatter", "out", out);
-  if (status.ok() &&
-      (in.dtype != out.dtype || in.numel != out.numel * static_cast<std::uint64_t>(world_size_))) {
-    status =
-        InvalidArgumentError("reducescatter: `in` (" + Shape(in) + ") must hold " +
-                             std::to_string(world_size_) + " blocks of `out` (" + Shape(out) + ")");
-  }
+  if (status.ok()) status = CheckBlocks("reducescatter", "in", in, "out", out, world_size_);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   NcclQueue::Launch launch;
   if (out.numel > 0) {
@@ -221,12 +209,7 @@ std::shared_ptr<Work> NcclCommunicator::AllGather(TensorView in, TensorView out,
   const OpRecord record{CollectiveKind::kAllGather, ReduceOp::kSum, in.dtype, in.numel};
   Status status = CheckDeviceTensor("allgather", "in", in);
   if (status.ok()) status = CheckDeviceTensor("allgather", "out", out);
-  if (status.ok() &&
-      (in.dtype != out.dtype || out.numel != in.numel * static_cast<std::uint64_t>(world_size_))) {
-    status =
-        InvalidArgumentError("allgather: `out` (" + Shape(out) + ") must hold " +
-                             std::to_string(world_size_) + " blocks of `in` (" + Shape(in) + ")");
-  }
+  if (status.ok()) status = CheckBlocks("allgather", "out", out, "in", in, world_size_);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   NcclQueue::Launch launch;
   if (in.numel > 0) {
@@ -240,10 +223,7 @@ std::shared_ptr<Work> NcclCommunicator::AllGather(TensorView in, TensorView out,
 std::shared_ptr<Work> NcclCommunicator::Broadcast(TensorView inout, int root, OpOptions options) {
   const OpRecord record{CollectiveKind::kBroadcast, ReduceOp::kSum, inout.dtype, inout.numel, root};
   Status status = CheckDeviceTensor("broadcast", "inout", inout);
-  if (status.ok() && (root < 0 || root >= world_size_)) {
-    status = InvalidArgumentError("broadcast: root " + std::to_string(root) +
-                                  " is not a rank of a world of " + std::to_string(world_size_));
-  }
+  if (status.ok()) status = CheckRoot("broadcast", root, world_size_);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
   NcclQueue::Launch launch;
   if (inout.numel > 0) {
