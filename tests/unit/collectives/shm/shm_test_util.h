@@ -1,5 +1,5 @@
 // Running the members of a shared-memory group as threads (over an in-memory store) or as
-// forked processes (over a FileStore), and building the OpContext an op body gets.
+// forked processes (over a directory store), and building the OpContext an op body gets.
 #ifndef TRAIN_TESTS_UNIT_COLLECTIVES_SHM_SHM_TEST_UTIL_H_
 #define TRAIN_TESTS_UNIT_COLLECTIVES_SHM_SHM_TEST_UTIL_H_
 
@@ -22,7 +22,7 @@
 
 #include "common/op_context.h"
 #include "cpu/shm_group.h"
-#include "file_store.h"
+#include "directory_store.h"
 #include "train/store.h"
 
 namespace train::testing {
@@ -117,8 +117,8 @@ inline ProcessRun RunProcesses(
     if (pid == 0) {
       std::string result;
       {
-        FileStore store(dir);
-        auto group = internal::CreateShmGroup(MakeConfig(options, &store, m));
+        auto store = NewDirectoryStore(dir);
+        auto group = internal::CreateShmGroup(MakeConfig(options, store.get(), m));
         result = group.ok() ? body(m, **group) : "join: " + group.status().ToString();
       }
       std::snprintf(reports + kReport * m, kReport, "%s", result.c_str());

@@ -19,6 +19,9 @@
 namespace train::internal::tcp_test {
 namespace {
 
+using ::train::testing::NewDirectoryStore;
+using ::train::testing::TempDirectory;
+
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;

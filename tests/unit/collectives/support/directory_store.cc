@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-namespace train::internal::tcp_test {
+namespace train::testing {
 namespace {
 
 namespace fs = std::filesystem;
@@ -180,4 +180,4 @@ TempDirectory::~TempDirectory() {
   if (!path_.empty()) fs::remove_all(path_, error);
 }
 
-}  // namespace train::internal::tcp_test
+}  // namespace train::testing
