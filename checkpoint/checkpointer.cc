@@ -1,10 +1,12 @@
 #include "checkpointer.h"
 
+#include <chrono>
 #include <thread>
 #include <utility>
 
 #include "commit.h"
 #include "load.h"
+#include "metrics/counters.h"
 #include "rank_group.h"
 #include "save.h"
 #include "snapshot_arena.h"
@@ -14,6 +16,11 @@
 namespace train {
 namespace internal {
 namespace {
+
+// For the agent's metrics (train/metrics.h): how long saves take and stall training.
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 class CheckpointerImpl final : public Checkpointer {
  public:
@@ -33,14 +40,21 @@ class CheckpointerImpl final : public Checkpointer {
 
   Status Save(std::int64_t step, const CheckpointState& state) override {
     TRAIN_RETURN_IF_ERROR(WaitForSave());
+    const auto started = std::chrono::steady_clock::now();
     RankGroup group(comm_.get());
     TRAIN_ASSIGN_OR_RETURN(PendingSave save, StartSave(group, target_, step, -1, state));
-    if (!target_.options.async || !save.local.ok()) return FinishSave(group, target_, save);
+    if (!target_.options.async || !save.local.ok()) {
+      Status done = FinishSave(group, target_, save);
+      if (done.ok()) CountCheckpointSave(SecondsSince(started), SecondsSince(started));
+      return done;
+    }
+    const double stall = SecondsSince(started);
     // The background thread is the only user of the communicator until it is joined: every
     // other call joins it first.
-    writer_ = std::thread([this, save = std::move(save)]() mutable {
+    writer_ = std::thread([this, save = std::move(save), started, stall]() mutable {
       RankGroup background_group(comm_.get());
       background_result_ = FinishSave(background_group, target_, save);
+      if (background_result_.ok()) CountCheckpointSave(SecondsSince(started), stall);
     });
     return Status::Ok();
   }

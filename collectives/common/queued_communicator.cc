@@ -1,6 +1,7 @@
 #include "common/queued_communicator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "common/op_executor.h"
 #include "common/op_ledger.h"
 #include "common/work_state.h"
+#include "metrics/counters.h"
 
 namespace train::internal {
 namespace {
@@ -57,8 +59,17 @@ std::shared_ptr<Work> QueuedCommunicator::AllReduce(TensorView in, TensorView ou
   if (status.ok()) status = CheckTensor("allreduce", "out", out, options_.device);
   if (status.ok()) status = CheckSameShape("allreduce", in, out);
   if (!status.ok()) return WorkState::Failed(record.Describe(), status);
-  return Submit(record, options.timeout,
-                [this, in, out, op](OpContext& ctx) { return RunAllReduce(in, out, op, ctx); });
+  return Submit(record, options.timeout, [this, in, out, op](OpContext& ctx) {
+    const auto started = std::chrono::steady_clock::now();
+    Status done = RunAllReduce(in, out, op, ctx);
+    // Counted for the agent's metrics (train/metrics.h): bytes in, seconds spent.
+    if (done.ok()) {
+      CountAllReduce(
+          static_cast<std::int64_t>(in.numel * DTypeSize(in.dtype)),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    return done;
+  });
 }
 
 std::shared_ptr<Work> QueuedCommunicator::ReduceScatter(TensorView in, TensorView out, ReduceOp op,

@@ -1,0 +1,40 @@
+// train::ReportStep: one reporter per process, made on the first report from the environment
+// the agent gave the worker.
+#include <unistd.h>
+
+#include <memory>
+
+#include "metrics/step_reporter.h"
+#include "train/env.h"
+#include "train/metrics.h"
+
+namespace train {
+namespace {
+
+// The agent names its socket here; absent when the worker runs without an agent.
+constexpr char kMetricsSocketVariable[] = "TRAIN_METRICS_SOCKET";
+
+internal::StepReporter& Reporter() {
+  static internal::StepReporter* reporter = [] {
+    // The worker's identity comes from the one environment reader; the socket path is the
+    // agent's, set beside the worker contract.
+    const auto vars = ProcessEnvironment();
+    internal::ReporterIdentity who;
+    who.pid = ::getpid();
+    if (auto env = WorkerEnv::FromVariables(vars); env.ok()) {
+      who.rank = env->rank;
+      who.run_id = env->run_id;
+      who.restart_count = env->restart_count;
+    }
+    auto it = vars.find(kMetricsSocketVariable);
+    // Leaked on purpose: reports may come from threads still running at exit.
+    return new internal::StepReporter(it == vars.end() ? "" : it->second, who);
+  }();
+  return *reporter;
+}
+
+}  // namespace
+
+Status ReportStep(const StepReport& report) { return Reporter().Send(report); }
+
+}  // namespace train
