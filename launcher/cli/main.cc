@@ -9,6 +9,7 @@
 #include "ckpt_command.h"
 #include "commands.h"
 #include "data_commands.h"
+#include "k8s_commands.h"
 #include "launch_commands.h"
 
 namespace {
@@ -32,6 +33,8 @@ Examples:
   trainctl data plan --samples 60000 --world 4 --rank 1 --seed 7   a rank's samples
   trainctl ckpt ls /ckpt/job                 a job's checkpoints, the latest marked
   trainctl ckpt verify /ckpt/job             check every checkpoint's files and checksums
+  trainctl render job.yaml | kubectl apply -f -   Kubernetes objects (Job, JobSet, PyTorchJob)
+  trainctl submit job.yaml; trainctl status NAME; trainctl logs NAME -f; trainctl delete NAME
 
 Exit codes: 0 success, 1 failure (an invalid spec, a failed check), 2 usage error.
 run and agent exit with the first failing worker's code (128+N when killed by signal N).
@@ -202,6 +205,9 @@ that does not exist).)");
   ckpt_inspect->add_option("STEP_DIR", ckpt_inspect_flags.step_dir, "DIR/step-N")->required();
   ckpt_inspect->add_flag("--json", ckpt_inspect_flags.json, "Print JSON for programs");
 
+  // render, submit, status, logs, delete (k8s_commands.h).
+  auto run_kubernetes_command = AddKubernetesCommands(&app);
+
   // run and agent take the quick form's command after "--"; split it off before parsing.
   JobFlags job_flags;
   std::vector<char*> args(argv, argv + argc);
@@ -265,6 +271,7 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
     return kExitUsage;
   }
 
+  if (auto code = run_kubernetes_command()) return *code;
   if (validate->parsed()) return RunValidate(files, quiet);
   if (explain->parsed()) return RunExplain(field_path);
   if (defaults->parsed()) return RunDefaults(defaults_file);

@@ -30,6 +30,14 @@ void ApplyDefaults(trainctl::v1alpha1::TrainingJob* job) {
   for (auto& toleration : *spec->mutable_scheduling()->mutable_tolerations()) {
     DefaultString(toleration.mutable_operator_(), "Equal");
   }
+  for (auto& preferred :
+       *spec->mutable_scheduling()->mutable_affinity()->mutable_preferred_node_expressions()) {
+    if (!preferred.has_weight()) preferred.set_weight(1);
+  }
+  for (auto& spread : *spec->mutable_scheduling()->mutable_topology_spread()) {
+    if (!spread.has_max_skew()) spread.set_max_skew(1);
+    DefaultString(spread.mutable_when_unsatisfiable(), "DoNotSchedule");
+  }
 
   auto* rdzv = spec->mutable_rendezvous();
   if (!rdzv->has_port()) rdzv->set_port(29400);

@@ -45,6 +45,9 @@ class Validator {
     Collectives(spec);
     Volumes(spec.storage());
     OptionalDuration("spec.ttlAfterFinished", spec.ttl_after_finished());
+    if (!spec.active_deadline().empty()) {
+      Duration("spec.activeDeadline", spec.active_deadline());
+    }
   }
 
  private:
@@ -252,10 +255,76 @@ class Validator {
               Quote(scheduling.priority_class_name()) + " is not a valid name: " + why);
       }
     }
+    Affinity(scheduling.affinity());
+    TopologySpread(scheduling);
     if (!scheduling.queue().empty()) {
       if (auto why = CheckDns1123Label(scheduling.queue()); !why.empty()) {
         Error("spec.scheduling.queue", Quote(scheduling.queue()) + " is not a valid name: " + why);
       }
+    }
+  }
+
+  void NodeExpression(const std::string& path, const std::string& key, const std::string& op,
+                      const google::protobuf::RepeatedPtrField<std::string>& values) {
+    if (key.empty()) {
+      Error(path + ".key", "is required: the node label to match, e.g. nvidia.com/gpu.product");
+    } else if (auto why = CheckLabelKey(key); !why.empty()) {
+      Error(path + ".key", Quote(key) + " is not a valid label key: " + why);
+    }
+    OneOf(path + ".operator", op, {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"});
+    if ((op == "In" || op == "NotIn") && values.empty()) {
+      Error(path + ".values", "is empty; operator " + op + " needs at least one value");
+    } else if ((op == "Exists" || op == "DoesNotExist") && !values.empty()) {
+      Error(path + ".values", "must be empty with operator " + op + "; remove the values");
+    } else if (op == "Gt" || op == "Lt") {
+      if (values.size() != 1 || values[0].empty() ||
+          values[0].find_first_not_of("0123456789") != std::string::npos) {
+        Error(path + ".values", "operator " + op + " needs exactly one integer value, e.g. [\"4\"]");
+      }
+    }
+  }
+
+  void TopologyKey(const std::string& path, const std::string& key) {
+    if (key.empty()) return;
+    if (auto why = CheckLabelKey(key); !why.empty()) {
+      Error(path, Quote(key) + " is not a valid node label key: " + why +
+                      " (e.g. topology.kubernetes.io/zone)");
+    }
+  }
+
+  void Affinity(const v1::Affinity& affinity) {
+    const std::string base = "spec.scheduling.affinity.";
+    for (int i = 0; i < affinity.required_node_expressions_size(); ++i) {
+      const v1::NodeSelectorRequirement& e = affinity.required_node_expressions(i);
+      NodeExpression(base + "requiredNodeExpressions[" + std::to_string(i) + "]", e.key(),
+                     e.operator_(), e.values());
+    }
+    for (int i = 0; i < affinity.preferred_node_expressions_size(); ++i) {
+      const v1::PreferredNodeExpression& e = affinity.preferred_node_expressions(i);
+      const std::string path = base + "preferredNodeExpressions[" + std::to_string(i) + "]";
+      InRange(path + ".weight", e.weight(), 1, 100);
+      NodeExpression(path, e.key(), e.operator_(), e.values());
+    }
+    TopologyKey(base + "podsTogetherBy", affinity.pods_together_by());
+    TopologyKey(base + "podsApartBy", affinity.pods_apart_by());
+  }
+
+  void TopologySpread(const v1::Scheduling& scheduling) {
+    std::set<std::string> keys;
+    for (int i = 0; i < scheduling.topology_spread_size(); ++i) {
+      const v1::TopologySpread& t = scheduling.topology_spread(i);
+      const std::string path = "spec.scheduling.topologySpread[" + std::to_string(i) + "]";
+      if (t.topology_key().empty()) {
+        Error(path + ".topologyKey",
+              "is required: the node label whose values are the domains, e.g. "
+              "topology.kubernetes.io/zone");
+      } else if (!keys.insert(t.topology_key()).second) {
+        Error(path + ".topologyKey", Quote(t.topology_key()) + " is listed twice; keep one entry");
+      }
+      TopologyKey(path + ".topologyKey", t.topology_key());
+      InRange(path + ".maxSkew", t.max_skew(), 1, 4096);
+      OneOf(path + ".whenUnsatisfiable", t.when_unsatisfiable(),
+            {"DoNotSchedule", "ScheduleAnyway"});
     }
   }
 
