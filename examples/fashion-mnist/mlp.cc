@@ -1,5 +1,7 @@
 #include "mlp.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -8,154 +10,132 @@
 namespace fashion_mnist {
 namespace {
 
-constexpr int kHidden = Mlp::kHidden;
+constexpr std::size_t kFc1Weights = 0;
+constexpr std::size_t kFc1Bias = kFc1Weights + 784 * 256;
+constexpr std::size_t kFc2Weights = kFc1Bias + 256;
+constexpr std::size_t kFc2Bias = kFc2Weights + 256 * 128;
+constexpr std::size_t kFc3Weights = kFc2Bias + 128;
+constexpr std::size_t kFc3Bias = kFc3Weights + 128 * 10;
+constexpr std::size_t kEnd = kFc3Bias + 10;
 
-// y += a * x over one hidden-layer row. The fixed length and __restrict let GCC vectorize this
-// at -O2 (its cheap cost model refuses runtime alias checks and remainder loops).
-inline void AxpyRow(float a, const float* __restrict x, float* __restrict y) {
-  for (int j = 0; j < kHidden; ++j) y[j] += a * x[j];
+void FillUniform(float* out, std::size_t n, float limit, SplitMix64& rng) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = (2 * rng.NextUnit() - 1) * limit;
 }
 
-inline float DotRow(const float* __restrict x, const float* __restrict y) {
-  float sum = 0;
-  for (int j = 0; j < kHidden; ++j) sum += x[j] * y[j];
-  return sum;
+// out[b][o] = bias[o] + sum_i in[b][i] * weights[o][i]
+void Dense(const LayerShape& shape, const float* params, const float* in, int batch, float* out) {
+  const float* bias = params + shape.bias_offset;
+  for (int b = 0; b < batch; ++b) std::copy(bias, bias + shape.outputs, out + b * shape.outputs);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, shape.outputs, shape.inputs, 1.0f, in,
+              shape.inputs, params + shape.weight_offset, shape.inputs, 1.0f, out, shape.outputs);
 }
 
-// dh = 0 where the ReLU was off (h == 0): no gradient flows through an inactive unit.
-inline void ReluBackwardRow(const float* __restrict h, float* __restrict dh) {
-  for (int j = 0; j < kHidden; ++j) dh[j] = h[j] > 0.0f ? dh[j] : 0.0f;
-}
-
-inline void ReluRow(float* __restrict h) {
-  for (int j = 0; j < kHidden; ++j) h[j] = h[j] > 0.0f ? h[j] : 0.0f;
-}
-
-// SGD with momentum as PyTorch defines it: v = mu * v + g; p -= lr * v.
-template <int kSize>
-void MomentumUpdate(float lr, float mu, const float* __restrict g, float* __restrict v,
-                    float* __restrict p) {
-  for (int n = 0; n < kSize; ++n) {
-    v[n] = mu * v[n] + g[n];
-    p[n] -= lr * v[n];
-  }
-}
-
-void FillUniform(float* out, int n, float limit, SplitMix64& rng) {
-  for (int i = 0; i < n; ++i) out[i] = (2 * rng.NextUnit() - 1) * limit;
+void Relu(float* data, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) data[i] = std::max(data[i], 0.0f);
 }
 
 }  // namespace
 
-Mlp::Mlp(uint64_t seed)
-    : params_(kNumParams, 0.0f), grads_(kNumParams, 0.0f), velocity_(kNumParams, 0.0f) {
+const std::array<LayerShape, kLayers> kLayerShapes = {{
+    {"fc1", 784, 256, kFc1Weights, kFc1Bias},
+    {"fc2", 256, 128, kFc2Weights, kFc2Bias},
+    {"fc3", 128, kClasses, kFc3Weights, kFc3Bias},
+}};
+const std::size_t kNumParams = kEnd;
+
+std::vector<float> Mlp::InitialParams(std::uint64_t seed) {
+  std::vector<float> params(kNumParams, 0.0f);
   SplitMix64 rng(seed);
-  FillUniform(&params_[kW1], kInputs * kHidden, std::sqrt(6.0f / kInputs), rng);
-  FillUniform(&params_[kW2], kOutputs * kHidden, std::sqrt(6.0f / (kHidden + kOutputs)), rng);
+  for (int l = 0; l < kLayers; ++l) {
+    const LayerShape& shape = kLayerShapes[l];
+    // He for the ReLU layers, Glorot for the logits.
+    const float limit = l + 1 < kLayers
+                            ? std::sqrt(6.0f / static_cast<float>(shape.inputs))
+                            : std::sqrt(6.0f / static_cast<float>(shape.inputs + shape.outputs));
+    FillUniform(&params[shape.weight_offset], shape.weight_size(), limit, rng);
+  }
+  return params;
 }
 
-void Mlp::Resize(int batch) {
-  const auto n = static_cast<size_t>(batch);
-  if (hidden_.size() < n * kHidden) {
-    hidden_.resize(n * kHidden);
-    dhidden_.resize(n * kHidden);
-    logits_.resize(n * kOutputs);
+void Mlp::Forward(const float* params, const float* inputs, int batch) {
+  const float* in = inputs;
+  for (int l = 0; l < kLayers; ++l) {
+    const LayerShape& shape = kLayerShapes[l];
+    std::vector<float>& out = activations_[l + 1];
+    out.resize(static_cast<std::size_t>(batch) * shape.outputs);
+    Dense(shape, params, in, batch, out.data());
+    if (l + 1 < kLayers) Relu(out.data(), out.size());
+    in = out.data();
   }
 }
 
-void Mlp::Forward(const float* inputs, int batch) {
-  Resize(batch);
-  const float* w1 = &params_[kW1];
-  const float* b1 = &params_[kB1];
-  const float* w2 = &params_[kW2];
-  const float* b2 = &params_[kB2];
-  float* hidden = hidden_.data();
+BatchStats Mlp::ForwardBackward(const float* params, const float* inputs,
+                                const std::int64_t* labels, int batch, float* grads,
+                                const std::function<void(int layer)>& layer_done) {
+  Forward(params, inputs, batch);
+  BatchStats stats;
 
-  for (int b = 0; b < batch; ++b) std::copy(b1, b1 + kHidden, hidden + b * kHidden);
-  // Input-major: one row of w1 stays in L1 while every sample of the batch uses it, and the
-  // background pixels (about half of them) cost nothing.
-  for (int i = 0; i < kInputs; ++i) {
-    const float* row = w1 + i * kHidden;
-    for (int b = 0; b < batch; ++b) {
-      const float x = inputs[b * kInputs + i];
-      if (x != 0.0f) AxpyRow(x, row, hidden + b * kHidden);
-    }
-  }
-  for (int b = 0; b < batch; ++b) ReluRow(hidden + b * kHidden);
-
-  for (int b = 0; b < batch; ++b) {
-    for (int k = 0; k < kOutputs; ++k) {
-      logits_[b * kOutputs + k] = b2[k] + DotRow(hidden + b * kHidden, w2 + k * kHidden);
-    }
-  }
-}
-
-StepStats Mlp::TrainStep(const float* inputs, const uint8_t* labels, int batch,
-                         const SgdOptions& options) {
-  Forward(inputs, batch);
-  StepStats stats;
-
-  // Softmax cross-entropy; logits_ becomes dloss/dlogits of the batch mean.
+  // Softmax cross-entropy; the delta of the logits is that of the batch's mean loss.
+  const std::vector<float>& logits = activations_[kLayers];
+  std::vector<float>& dlogits = deltas_[kLayers];
+  dlogits.resize(logits.size());
   const float inv_batch = 1.0f / static_cast<float>(batch);
   for (int b = 0; b < batch; ++b) {
-    float* z = &logits_[b * kOutputs];
-    const int argmax = static_cast<int>(std::max_element(z, z + kOutputs) - z);
-    const float zmax = z[argmax];
-    const int label = labels[b];
-    const float label_logit = z[label] - zmax;  // before exp: its exp may underflow to 0
+    const float* z = &logits[static_cast<std::size_t>(b) * kClasses];
+    float* dz = &dlogits[static_cast<std::size_t>(b) * kClasses];
+    const int argmax = static_cast<int>(std::max_element(z, z + kClasses) - z);
+    const auto label = static_cast<int>(labels[b]);
     float sum = 0;
-    for (int k = 0; k < kOutputs; ++k) {
-      z[k] = std::exp(z[k] - zmax);
-      sum += z[k];
+    for (int k = 0; k < kClasses; ++k) {
+      dz[k] = std::exp(z[k] - z[argmax]);
+      sum += dz[k];
     }
-    stats.loss_sum += std::log(sum) - label_logit;
+    stats.loss_sum += std::log(sum) - (z[label] - z[argmax]);
     stats.correct += argmax == label ? 1 : 0;
-    for (int k = 0; k < kOutputs; ++k) {
-      z[k] = (z[k] / sum - (k == label ? 1.0f : 0.0f)) * inv_batch;
-    }
+    for (int k = 0; k < kClasses; ++k)
+      dz[k] = (dz[k] / sum - (k == label ? 1.0f : 0.0f)) * inv_batch;
   }
 
-  std::fill(grads_.begin(), grads_.end(), 0.0f);
-  const float* w2 = &params_[kW2];
-  float* gw1 = &grads_[kW1];
-  float* gb1 = &grads_[kB1];
-  float* gw2 = &grads_[kW2];
-  float* gb2 = &grads_[kB2];
-  const float* hidden = hidden_.data();
-  float* dhidden = dhidden_.data();
-
-  for (int b = 0; b < batch; ++b) {
-    const float* dz = &logits_[b * kOutputs];
-    const float* h = hidden + b * kHidden;
-    float* dh = dhidden + b * kHidden;
-    std::fill(dh, dh + kHidden, 0.0f);
-    for (int k = 0; k < kOutputs; ++k) {
-      AxpyRow(dz[k], h, gw2 + k * kHidden);
-      AxpyRow(dz[k], w2 + k * kHidden, dh);
-      gb2[k] += dz[k];
-    }
-    ReluBackwardRow(h, dh);
-    AxpyRow(1.0f, dh, gb1);
-  }
-  for (int i = 0; i < kInputs; ++i) {
-    float* grow = gw1 + i * kHidden;
+  for (int l = kLayers - 1; l >= 0; --l) {
+    const LayerShape& shape = kLayerShapes[l];
+    const float* in = l == 0 ? inputs : activations_[l].data();
+    const float* delta = deltas_[l + 1].data();
+    // dW = delta^T in; db = the column sums of delta, added in sample order.
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, shape.outputs, shape.inputs, batch, 1.0f,
+                delta, shape.outputs, in, shape.inputs, 0.0f, grads + shape.weight_offset,
+                shape.inputs);
+    float* bias_grad = grads + shape.bias_offset;
+    std::fill(bias_grad, bias_grad + shape.outputs, 0.0f);
     for (int b = 0; b < batch; ++b) {
-      const float x = inputs[b * kInputs + i];
-      if (x != 0.0f) AxpyRow(x, dhidden + b * kHidden, grow);
+      const float* row = delta + static_cast<std::size_t>(b) * shape.outputs;
+      for (int o = 0; o < shape.outputs; ++o) bias_grad[o] += row[o];
+    }
+    if (layer_done) layer_done(l);
+    if (l == 0) break;
+    // The delta of this layer's input, through the ReLU that produced it.
+    std::vector<float>& din = deltas_[l];
+    din.resize(static_cast<std::size_t>(batch) * shape.inputs);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, shape.inputs, shape.outputs, 1.0f,
+                delta, shape.outputs, params + shape.weight_offset, shape.inputs, 0.0f, din.data(),
+                shape.inputs);
+    const std::vector<float>& activation = activations_[l];
+    for (std::size_t i = 0; i < din.size(); ++i) {
+      if (activation[i] <= 0.0f) din[i] = 0.0f;
     }
   }
-
-  MomentumUpdate<kNumParams>(options.learning_rate, options.momentum, grads_.data(),
-                             velocity_.data(), params_.data());
   return stats;
 }
 
-void Mlp::Predict(const float* inputs, int batch, uint8_t* classes) {
-  Forward(inputs, batch);
+int Mlp::CountCorrect(const float* params, const float* inputs, const std::int64_t* labels,
+                      int batch) {
+  Forward(params, inputs, batch);
+  const std::vector<float>& logits = activations_[kLayers];
+  int correct = 0;
   for (int b = 0; b < batch; ++b) {
-    const float* z = &logits_[b * kOutputs];
-    classes[b] = static_cast<uint8_t>(std::max_element(z, z + kOutputs) - z);
+    const float* z = &logits[static_cast<std::size_t>(b) * kClasses];
+    correct += std::max_element(z, z + kClasses) - z == labels[b] ? 1 : 0;
   }
+  return correct;
 }
 
 }  // namespace fashion_mnist

@@ -1,66 +1,70 @@
-// A 784-128-10 multilayer perceptron (ReLU, softmax cross-entropy) trained by minibatch SGD
-// with momentum. The sizes are compile-time constants so that the inner loops have known trip
-// counts, which lets GCC vectorize them at -O2.
+// A 784-256-128-10 multilayer perceptron (ReLU, softmax cross-entropy) with a hand-written
+// forward and backward pass; the matrix products go to OpenBLAS (one thread, so that the same
+// inputs give the same bits every time).
 #ifndef EXAMPLES_FASHION_MNIST_MLP_H_
 #define EXAMPLES_FASHION_MNIST_MLP_H_
 
+#include <array>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 namespace fashion_mnist {
 
-struct SgdOptions {
-  float learning_rate = 0.05f;
-  float momentum = 0.9f;
+inline constexpr int kInputs = 784;
+inline constexpr int kClasses = 10;
+
+// One dense layer's place in the flat parameter (and gradient) buffer. Weights are
+// [outputs][inputs] row-major, as PyTorch lays out nn.Linear.
+struct LayerShape {
+  const char* name;  // "fc1"
+  int inputs;
+  int outputs;
+  std::size_t weight_offset;  // in floats
+  std::size_t bias_offset;
+
+  std::size_t weight_size() const { return static_cast<std::size_t>(inputs) * outputs; }
 };
 
-// What one training step saw, before the update.
-struct StepStats {
-  double loss_sum = 0;  // summed over the batch
+inline constexpr int kLayers = 3;
+// fc1 784->256, fc2 256->128, fc3 128->10; every parameter back to back, no padding, so the
+// parameter bytes hashed by params_sha256 are exactly the model's.
+extern const std::array<LayerShape, kLayers> kLayerShapes;
+extern const std::size_t kNumParams;
+
+// What one pass over a batch saw.
+struct BatchStats {
+  double loss_sum = 0;  // cross-entropy summed over the batch
   int correct = 0;      // samples whose argmax matched the label
 };
 
+// The model's parameters live outside (the caller owns the flat buffer, registered with the
+// optimizer and the checkpoints); the model holds the per-batch workspace.
 class Mlp {
  public:
-  static constexpr int kInputs = 784;
-  static constexpr int kHidden = 128;
-  static constexpr int kOutputs = 10;
+  // He-uniform weights (Glorot for the last layer), zero biases, from `seed`: the same seed
+  // gives the same bits on every platform.
+  static std::vector<float> InitialParams(std::uint64_t seed);
 
-  // He-uniform first layer, Glorot-uniform second, zero biases; the same seed gives the same
-  // weights on every platform.
-  explicit Mlp(uint64_t seed);
+  // Forward and backward over `batch` samples (`inputs` batch x kInputs, `labels` in
+  // [0, kClasses)): writes the gradient of the batch's mean loss into `grads` (kNumParams
+  // floats, overwritten). `layer_done(l)` is called as soon as layer l's gradients are final,
+  // last layer first, so that their all-reduce can start while backward goes on.
+  BatchStats ForwardBackward(const float* params, const float* inputs, const std::int64_t* labels,
+                             int batch, float* grads,
+                             const std::function<void(int layer)>& layer_done = nullptr);
 
-  // Forward, backward and one SGD-with-momentum update on `batch` samples. `inputs` is
-  // batch x kInputs, `labels` batch entries in [0, kOutputs).
-  StepStats TrainStep(const float* inputs, const uint8_t* labels, int batch,
-                      const SgdOptions& options);
-
-  // Writes the predicted class of each of `batch` samples to `classes`.
-  void Predict(const float* inputs, int batch, uint8_t* classes);
+  // Forward only: the number of samples whose predicted class matches `labels`.
+  int CountCorrect(const float* params, const float* inputs, const std::int64_t* labels, int batch);
 
  private:
-  // Fills hidden_ (post-ReLU) and logits_ for `batch` samples.
-  void Forward(const float* inputs, int batch);
-  void Resize(int batch);
+  // Fills activations_[l] for l = 1..kLayers (post-ReLU for hidden layers, logits last).
+  void Forward(const float* params, const float* inputs, int batch);
 
-  // Parameters, their gradients and momentum buffers share one layout:
-  // w1 [kInputs][kHidden] (input-major, so an input scales a contiguous row), b1 [kHidden],
-  // w2 [kOutputs][kHidden], b2 [kOutputs].
-  static constexpr int kW1 = 0;
-  static constexpr int kB1 = kW1 + kInputs * kHidden;
-  static constexpr int kW2 = kB1 + kHidden;
-  static constexpr int kB2 = kW2 + kOutputs * kHidden;
-  // Padded to a multiple of 16 so the update loop needs no remainder (and vectorizes at -O2).
-  static constexpr int kNumParams = (kB2 + kOutputs + 15) / 16 * 16;
-
-  std::vector<float> params_;
-  std::vector<float> grads_;
-  std::vector<float> velocity_;
-
-  // Per-batch workspace.
-  std::vector<float> hidden_;   // batch x kHidden
-  std::vector<float> logits_;   // batch x kOutputs; the backward pass reuses it for dlogits
-  std::vector<float> dhidden_;  // batch x kHidden
+  // activations_[0] is unused (the inputs are the caller's); [l] is layer l's output.
+  std::array<std::vector<float>, kLayers + 1> activations_;
+  std::array<std::vector<float>, kLayers + 1> deltas_;  // dloss/d(layer l's output)
 };
 
 }  // namespace fashion_mnist
