@@ -89,6 +89,8 @@ int Agent::Impl::Run() {
   config.max_nodes = spec.nodes().max();
   config.join_timeout = spec::ValidatedMillis(spec.rendezvous().join_timeout());
   config.last_call = spec::ValidatedMillis(spec.rendezvous().last_call());
+  config.store = options.store;
+  config.log = [this](const std::string& line) { Say(line); };
   const std::string host = HostName();
   Rendezvous rendezvous(job_store.get(), config,
                         NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0});

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "store_endpoint.h"
+
 namespace trainctl::agent {
 namespace {
 
@@ -18,6 +20,8 @@ constexpr Milliseconds kRetryFirst{20};
 constexpr Milliseconds kRetryMax{500};
 // How long one blocking wait lasts before checking for cancellation and deadlines.
 constexpr Milliseconds kWaitSlice{2000};
+// How long a diagnosis waits for a TCP connection to the store.
+constexpr Milliseconds kDiagnoseConnect{500};
 
 json ToJson(const NodeInfo& n) {
   return {{"agent", n.agent_id},
@@ -65,6 +69,7 @@ Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& 
   std::int64_t r = min_round;
   Milliseconds backoff = kRetryFirst;
   Status last_error;
+  auto next_log = Clock::now();
   while (true) {
     if (cancelled) return train::CancelledError("stopped while joining a round");
     if (Clock::now() >= deadline_) {
@@ -82,6 +87,13 @@ Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& 
         return attempt.status();
       }
       last_error = attempt.status();
+      if (config_.log && Clock::now() >= next_log) {
+        // Diagnosed afresh each time: the name resolves again (a replaced pod 0 moves).
+        std::string reason = DiagnoseStore(config_.store, kDiagnoseConnect);
+        if (reason.empty()) reason = last_error.message();
+        config_.log("waiting for the store at " + config_.store.ToString() + ": " + reason);
+        next_log = Clock::now() + config_.log_every;
+      }
       std::this_thread::sleep_for(std::min(backoff, Remaining(deadline_)));
       backoff = std::min(backoff * 2, kRetryMax);
       continue;

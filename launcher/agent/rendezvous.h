@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct RendezvousConfig {
   int max_nodes = 1;
   Milliseconds join_timeout{600000};
   Milliseconds last_call{2000};
+  // While the store cannot be reached, `log` (when set) gets a line now and then naming
+  // `store` and why: the name does not resolve yet, nothing listens there yet, ...
+  train::StoreAddress store;
+  std::function<void(const std::string&)> log;
+  Milliseconds log_every{5000};
 };
 
 // What an agent tells the others about itself.

@@ -9,6 +9,7 @@
 #include "job_setup.h"
 #include "launch_commands.h"
 #include "rendezvous.h"
+#include "store_endpoint.h"
 #include "train/store.h"
 #include "train/worker.h"
 
@@ -35,27 +36,22 @@ void LingerForPeers(train::Store* job_store, int nodes, std::chrono::millisecond
 
 }  // namespace
 
-int RunAgent(const AgentFlags& flags) {
+int RunAgent(const AgentFlags& given) {
   BlockStopSignals();
   std::signal(SIGPIPE, SIG_IGN);
-  if (flags.token_file.empty()) {
-    return Usage(
-        "--token-file is required: the file holding the job's store token (every "
-        "agent and worker of the job reads the same token)");
+  AgentFlags flags = given;
+  // `--host-store JOB.yaml`: the bare flag took the job file as its value; give it back.
+  if (flags.job.job_file.empty() && !flags.host_store.empty() && flags.host_store != "auto" &&
+      flags.host_store != "true" && flags.host_store != "false") {
+    flags.job.job_file = flags.host_store;
+    flags.host_store = "true";
   }
-  if (flags.store.empty()) return Usage("--store HOST:PORT is required");
-  auto address = train::StoreAddress::Parse(flags.store, "--store");
-  if (!address.ok()) return Usage(address.status().message());
-  int node_rank = -1;
-  if (flags.node_rank != "auto") {
-    try {
-      std::size_t used = 0;
-      node_rank = std::stoi(flags.node_rank, &used);
-      if (used != flags.node_rank.size() || node_rank < 0) throw std::invalid_argument("");
-    } catch (const std::exception&) {
-      return Usage("--node-rank \"" + flags.node_rank + "\" must be auto or an integer >= 0");
-    }
-  }
+  auto endpoint =
+      agent::ResolveEndpoint({flags.store, flags.node_rank, flags.token_file, flags.host_store},
+                             train::ProcessEnvironment());
+  if (!endpoint.ok()) return Usage(endpoint.status().message());
+  const train::StoreAddress& address = endpoint->store;
+  const int node_rank = endpoint->node_rank;
   auto prepared = PrepareJob(flags.job);
   if (!prepared.ok()) {
     std::cerr << "trainctl agent: " << prepared.status().message();
@@ -63,14 +59,14 @@ int RunAgent(const AgentFlags& flags) {
     return kExitUsage;
   }
   if (!flags.job_id.empty()) prepared->job.mutable_metadata()->set_name(flags.job_id);
-  auto token = train::ReadTokenFile(flags.token_file);
+  auto token = train::ReadTokenFile(endpoint->token_file);
   if (!token.ok()) return Usage(token.status().message());
 
   std::unique_ptr<train::StoreServer> server;
-  if (flags.host_store) {
+  if (endpoint->host_store) {
     train::StoreServerOptions options;
     options.host = "0.0.0.0";
-    options.port = address->port;
+    options.port = address.port;
     options.token = *token;
     auto started = train::StoreServer::Start(options);
     if (!started.ok()) {
@@ -87,17 +83,22 @@ int RunAgent(const AgentFlags& flags) {
   agent::AgentOptions options;
   options.job = prepared->job;
   options.working_dir = prepared->working_dir;
-  options.store = *address;
-  options.token_file = fs::absolute(flags.token_file).string();
+  options.store = address;
+  options.token_file = fs::absolute(endpoint->token_file).string();
   options.node_rank_hint = node_rank;
   options.run_dir = *run_dir;
   agent::Terminal terminal;
+  if (server != nullptr) {
+    terminal.WriteLine(
+        "trainctl: this node hosts the store on 0.0.0.0:" + std::to_string(server->port()) + " (" +
+        endpoint->store_source + " names it " + address.ToString() + ")");
+  }
   agent::Agent node(options, &terminal);
   SignalWatcher signals([&](int signal, int count) { node.RequestStop(signal, count > 1); });
   const int code = node.Run();
 
   // Say this node is leaving; the hosting node waits for the others to say so too.
-  auto client = train::ConnectStore(*address, *token);
+  auto client = train::ConnectStore(address, *token);
   if (client.ok()) {
     auto job_store =
         train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()), client->get());

@@ -20,9 +20,10 @@ struct JobFlags {
 
 struct AgentFlags {
   JobFlags job;
-  std::string store;        // --store HOST:PORT
-  bool host_store = false;  // --host-store: serve the store here (node 0)
-  std::string node_rank = "auto";
+  // Empty when not given: the agent then reads its environment (TRAINCTL_STORE, ...).
+  std::string store;       // --store HOST:PORT
+  std::string host_store;  // --host-store auto|true|false ("true" for the bare flag)
+  std::string node_rank;   // --node-rank N|auto
   std::string token_file;  // --token-file
   std::string job_id;      // --job-id (overrides metadata.name)
 };

@@ -249,15 +249,24 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
       "Run one node of a multi-host job: join the rendezvous at --store, run this "
       "node's workers, restart them with the others");
   add_job_flags(agent, "--nproc-per-node");
-  agent->add_option("--store", agent_flags.store, "The job's store, HOST:PORT")->required();
-  agent->add_flag("--host-store", agent_flags.host_store,
-                  "Serve the store here, on --store's port (node 0)");
-  agent->add_option("--node-rank", agent_flags.node_rank,
-                    "This node's place in node order, or auto (join order)");
+  agent->add_option("--store", agent_flags.store,
+                    "The job's store, HOST:PORT (else $TRAINCTL_STORE, else "
+                    "$MASTER_ADDR:$MASTER_PORT)");
   agent
-      ->add_option("--token-file", agent_flags.token_file,
-                   "File holding the job's token (every node reads the same one)")
-      ->required();
+      ->add_option_function<std::string>(
+          "--host-store",
+          [&agent_flags](const std::string& mode) {
+            agent_flags.host_store = mode.empty() ? "true" : mode;
+          },
+          "Serve the store on --store's port: auto (when this node's rank is 0), true (the "
+          "bare flag) or false (else $TRAINCTL_HOST_STORE; default false)")
+      ->expected(0, 1);
+  agent->add_option("--node-rank", agent_flags.node_rank,
+                    "This node's place in node order, or auto (join order) (else "
+                    "$TRAINCTL_NODE_RANK, else $RANK)");
+  agent->add_option("--token-file", agent_flags.token_file,
+                    "File holding the job's token, the same on every node (else "
+                    "$TRAINCTL_TOKEN_FILE)");
   agent->add_option("--job-id", agent_flags.job_id, "The job's id (default: metadata.name)");
 
   try {

@@ -1,0 +1,47 @@
+// Where an agent finds the job's store, which node it is, and whether it hosts the store: from
+// its flags first, then its environment (a Kubernetes pod gets these from the rendered Job, or
+// from the PyTorchJob operator). docs/launcher.md, "In a Kubernetes pod".
+#ifndef TRAINCTL_AGENT_STORE_ENDPOINT_H_
+#define TRAINCTL_AGENT_STORE_ENDPOINT_H_
+
+#include <map>
+#include <string>
+
+#include "train/env.h"
+#include "train/status.h"
+#include "train/store.h"
+
+namespace trainctl::agent {
+
+// What the command line said; "" means the flag was not given.
+struct EndpointFlags {
+  std::string store;       // --store HOST:PORT
+  std::string node_rank;   // --node-rank N|auto
+  std::string token_file;  // --token-file F
+  std::string host_store;  // --host-store auto|true|false ("true" for the bare flag)
+};
+
+struct Endpoint {
+  train::StoreAddress store;
+  std::string store_source;  // which flag or variables named the store (for messages)
+  int node_rank = -1;        // -1: by join order
+  std::string token_file;
+  bool host_store = false;  // serve the store on 0.0.0.0:<store's port>
+};
+
+// Resolves flags, then TRAINCTL_STORE, TRAINCTL_NODE_RANK, TRAINCTL_TOKEN_FILE and
+// TRAINCTL_HOST_STORE, then the PyTorchJob operator's MASTER_ADDR:MASTER_PORT (the store) and
+// RANK (the node rank). `auto` hosts the store when the node rank is 0. Errors
+// (INVALID_ARGUMENT) name the flag or variable, its value and the fix.
+train::Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
+                                        const std::map<std::string, std::string>& env);
+
+// Why the store at `address` cannot be reached right now, in a few words for a log line:
+// the name does not resolve, nothing listens at the address it resolves to, or no answer
+// within `connect_timeout`. Resolves the name again on each call (a replaced pod 0 has a new
+// address). "" when a TCP connection succeeds (the store itself refused the request).
+std::string DiagnoseStore(const train::StoreAddress& address, train::Milliseconds connect_timeout);
+
+}  // namespace trainctl::agent
+
+#endif  // TRAINCTL_AGENT_STORE_ENDPOINT_H_
