@@ -14,6 +14,7 @@ bool Contains(std::string_view text, std::string_view what) {
   return text.find(what) != std::string_view::npos;
 }
 
+// " --context C --kubeconfig K" for the commands a hint suggests.
 std::string ContextWords(const KubectlTarget& target) {
   std::string words;
   if (!target.context.empty()) words += " --context " + target.context;
@@ -106,7 +107,8 @@ std::string KubectlFailureHint(std::string_view err, const KubectlTarget& target
       Contains(err, "no such host") || Contains(err, "i/o timeout") ||
       Contains(err, "was refused") || Contains(err, "connect: ") ||
       Contains(err, "TLS handshake timeout") || Contains(err, "context deadline exceeded")) {
-    return "cannot reach the Kubernetes cluster" + context +
+    return "cannot reach the Kubernetes cluster" +
+           (context.empty() ? std::string() : " (kubectl" + context + ")") +
            ": check that it is up and that kubectl points at it (`kubectl" + context +
            " cluster-info`); choose another with --context or --kubeconfig";
   }
