@@ -356,5 +356,37 @@ TEST(Render, FormatsAndTokenFiles) {
   std::remove(path.c_str());
 }
 
+TEST(SpecForKubernetes, PlacementFieldsAreValidatedNamingTheField) {
+  const std::string text = Replace(
+      kFullSpec, "    topologySpread: [{topologyKey: topology.kubernetes.io/zone}]\n",
+      "    topologySpread: [{maxSkew: 0, whenUnsatisfiable: Never}]\n"
+      "    affinity:\n"
+      "      requiredNodeExpressions: [{key: gpu, operator: Gt, values: [big]}]\n"
+      "      preferredNodeExpressions: [{weight: 101, key: zone, operator: Inn, values: [a]}]\n"
+      "      podsApartBy: \"not a key\"\n");
+  std::string without_first_affinity = Replace(
+      text,
+      "    affinity:\n      requiredNodeExpressions: [{key: nvidia.com/gpu.product, operator: "
+      "In, values: [A100]}]\n      podsApartBy: kubernetes.io/hostname\n",
+      "");
+  without_first_affinity =
+      Replace(without_first_affinity, "activeDeadline: 90m", "activeDeadline: 90");
+  spec::JobFile file = spec::ParseJob(without_first_affinity, "job.yaml");
+  const std::string errors = file.FormatErrors();
+  for (const char* expected : {
+           "spec.scheduling.topologySpread[0].topologyKey: is required",
+           "spec.scheduling.topologySpread[0].maxSkew: 0 is out of range",
+           "spec.scheduling.topologySpread[0].whenUnsatisfiable: \"Never\" is not valid",
+           "spec.scheduling.affinity.requiredNodeExpressions[0].values: operator Gt needs "
+           "exactly one integer value",
+           "spec.scheduling.affinity.preferredNodeExpressions[0].weight: 101 is out of range",
+           "spec.scheduling.affinity.preferredNodeExpressions[0].operator: \"Inn\" is not valid",
+           "spec.scheduling.affinity.podsApartBy: \"not a key\" is not a valid node label key",
+           "spec.activeDeadline:",
+       }) {
+    EXPECT_NE(errors.find(expected), std::string::npos) << expected << "\n" << errors;
+  }
+}
+
 }  // namespace
 }  // namespace trainctl::k8s
