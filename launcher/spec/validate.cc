@@ -279,7 +279,8 @@ class Validator {
     } else if (op == "Gt" || op == "Lt") {
       if (values.size() != 1 || values[0].empty() ||
           values[0].find_first_not_of("0123456789") != std::string::npos) {
-        Error(path + ".values", "operator " + op + " needs exactly one integer value, e.g. [\"4\"]");
+        Error(path + ".values",
+              "operator " + op + " needs exactly one integer value, e.g. [\"4\"]");
       }
     }
   }
