@@ -25,6 +25,7 @@
 #include "train/env.h"
 #include "train/grad_buckets.h"
 #include "train/log.h"
+#include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/sampler.h"
 #include "train/status.h"
@@ -227,7 +228,7 @@ train::Result<Outcome> Run(const TrainFlags& flags, train::Worker& worker) {
       }
     }
     TRAIN_RETURN_IF_ERROR(buckets->Finish());
-    TRAIN_RETURN_IF_ERROR(optimizer->Step().status());
+    TRAIN_ASSIGN_OR_RETURN(const train::StepResult update, optimizer->Step());
     TRAIN_RETURN_IF_ERROR(trainer->EndStep(step));
 
     const double loss = loss_sum / per_rank;
@@ -235,6 +236,18 @@ train::Result<Outcome> Run(const TrainFlags& flags, train::Worker& worker) {
     const bool epoch_end = step % steps_per_epoch == 0 || step == total_steps;
     if (epoch_end) {
       TRAIN_ASSIGN_OR_RETURN(test_accuracy, Evaluate(model, params, test_shard, *comm));
+    }
+    train::StepReport report;
+    report.step = step;
+    report.epoch = (step - 1) / steps_per_epoch + 1;
+    report.loss = loss;
+    report.samples = per_rank;
+    report.values = {{"lr", flags.lr * update.lr_factor}};
+    if (epoch_end) report.values.emplace_back("test_accuracy", test_accuracy);
+    // Telemetry: a report the agent cannot take is dropped, and training goes on.
+    const train::Status reported = train::ReportStep(report);
+    if (!reported.ok() && step == first_step + 1) {
+      train::LogWarning("step reports are off: " + reported.ToString());
     }
     if (rank == 0 && (step % flags.log_every == 0 || epoch_end)) {
       std::string line = progress.Line();

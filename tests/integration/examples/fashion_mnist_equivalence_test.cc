@@ -49,13 +49,13 @@ TEST(Equivalence, FourRanksAndOneRankGiveTheSameParametersWithinFloatTolerance) 
   ASSERT_EQ(four.params.size(), 784u * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
 
   // The one rank sums each batch's gradient in another order (one product over 64 samples
-  // against four of 16, then an average), so the bits differ; AdamW's steps are at most about
-  // lr = 2e-3 each, and the two runs must agree far below that.
+  // against four of 16, then an average), so the bits differ, by about 2e-6 after these steps;
+  // the parameters themselves move by about 4e-2.
   double max_diff = 0;
   for (std::size_t i = 0; i < one.params.size(); ++i) {
     max_diff = std::max(max_diff, std::fabs(static_cast<double>(four.params[i]) - one.params[i]));
   }
-  EXPECT_LT(max_diff, 2e-4) << "4 ranks and 1 rank diverged";
+  EXPECT_LT(max_diff, 2e-5) << "4 ranks and 1 rank diverged";
   // And they trained: the parameters moved from where the seed put them.
   const Trained untrained = Train(*data, scratch, "zero", 1, "--lr 1e-7");
   ASSERT_EQ(untrained.run.exit_code, 0) << untrained.run.output;
@@ -63,7 +63,7 @@ TEST(Equivalence, FourRanksAndOneRankGiveTheSameParametersWithinFloatTolerance) 
   for (std::size_t i = 0; i < one.params.size(); ++i) {
     moved = std::max(moved, std::fabs(static_cast<double>(untrained.params[i]) - one.params[i]));
   }
-  EXPECT_GT(moved, 20 * max_diff);
+  EXPECT_GT(moved, 100 * max_diff);
 }
 
 TEST(Equivalence, FourRanksAndOneRankOfFourMicroBatchesAreBitwiseEqualInDeterministicMode) {
