@@ -268,6 +268,18 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
                     "File holding the job's token, the same on every node (else "
                     "$TRAINCTL_TOKEN_FILE)");
   agent->add_option("--job-id", agent_flags.job_id, "The job's id (default: metadata.name)");
+  agent->footer(R"(
+Examples:
+  trainctl agent job.yaml --store node0:29400 --host-store --token-file /etc/train/token   # node 0
+  trainctl agent job.yaml --store node0:29400 --node-rank 1 --token-file /etc/train/token
+  # in a Kubernetes pod, as trainctl render writes it (pod 0 hosts the store):
+  trainctl agent /etc/trainctl/spec/job.yaml --store job-0.job:29400 \
+      --node-rank $(TRAINCTL_NODE_RANK) --host-store auto --token-file /etc/trainctl/token/token
+
+Flags first, then TRAINCTL_STORE, TRAINCTL_NODE_RANK, TRAINCTL_TOKEN_FILE, TRAINCTL_HOST_STORE,
+then MASTER_ADDR:MASTER_PORT and RANK (a PyTorchJob). Until spec.rendezvous.joinTimeout the
+agent waits for a store whose name does not resolve yet or that does not listen yet, saying
+why now and then (docs/launcher.md, "In a Kubernetes pod").)");
 
   try {
     app.parse(static_cast<int>(args.size()), args.data());
