@@ -9,8 +9,10 @@
 #include <set>
 #include <thread>
 
+#include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
+#include "torch_master.h"
 #include "train/worker.h"
 #include "worker_group.h"
 
@@ -149,6 +151,10 @@ class RoundMonitor {
           " node(s), " + std::to_string(round_.num_nodes() * nproc_) + " worker(s), restart " +
           std::to_string(round_.restart_count));
     }
+    auto master = AgreeTorchMaster(round_store_.get(), round_.node_rank, host_, options_.store,
+                                   2 * heartbeat_timeout_);
+    if (master.ok()) torch_master_ = *master;
+    if (!master.ok()) Say("no MASTER_ADDR/MASTER_PORT this round: " + master.status().message());
     auto group = WorkerGroup::Start(WorkerSpecs(), terminal_);
     if (!group.ok()) {
       FailureReport report;
@@ -162,6 +168,7 @@ class RoundMonitor {
     }
     group_ = std::move(*group);
     kill_switch_->Arm(group_.get());
+    NoteRoundStarted(options_.metrics, round_, nproc_, group_->pids());
     for (int local = 0; local < nproc_; ++local) running_.insert(round_.node_rank * nproc_ + local);
     NodeHeartbeat node_heartbeat(round_store_.get(), round_.node_rank, heartbeat_,
                                  heartbeat_timeout_);
@@ -211,6 +218,7 @@ class RoundMonitor {
       w.rank = round_.node_rank * nproc_ + local;
       w.world_size = round_.num_nodes() * nproc_;
       w.store = options_.store;
+      w.torch_master = torch_master_;
       w.job_id = options_.job.metadata().name();
       w.run_id = std::to_string(round_.id);
       w.restart_count = round_.restart_count;
@@ -231,11 +239,14 @@ class RoundMonitor {
       s.rank = w.rank;
       s.argv.assign(spec_.command().begin(), spec_.command().end());
       s.env = inherited;
+      s.env.erase("MASTER_ADDR");  // a shell's own must not reach torch when the round has none
+      s.env.erase("MASTER_PORT");
       for (const auto& var : spec_.env()) s.env[var.name()] = var.value();
       for (const auto& [name, value] : w.ToVariables()) s.env[name] = value;
       s.working_dir = options_.working_dir;
       s.prefix = "[rank " + std::to_string(w.rank) + "] ";
       s.log_path = LogPath(w.rank);
+      if (options_.metrics) s.env[kMetricsSocketVariable] = options_.metrics->socket_path();
       specs.push_back(std::move(s));
     }
     return specs;
@@ -421,6 +432,7 @@ class RoundMonitor {
   std::unique_ptr<train::Store> round_store_;
   Milliseconds heartbeat_, heartbeat_timeout_;
   int nproc_;
+  std::optional<train::StoreAddress> torch_master_;  // MASTER_ADDR:MASTER_PORT of this round
   std::unique_ptr<WorkerGroup> group_;
   Disarm disarm_{kill_switch_};  // declared after group_: destroyed before it
   int local_done_ = 0;

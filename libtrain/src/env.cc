@@ -374,17 +374,17 @@ Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by)
     return Disagree(kTorchRunId, *id,
                     r.Get(kTrainJobId) ? Shown(kTrainJobId, env.job_id) : "TRAIN_JOB_ID (unset)");
   }
-  // Without a store (a world of one) MASTER_* carry nothing trainctl uses, so they are ignored.
-  if (env.store.has_value()) {
-    const std::string store_shown = Shown(kTrainStoreAddr, *r.Get(kTrainStoreAddr));
-    if (const std::string* host = r.Get(kMasterAddr);
-        host != nullptr && StripBrackets(*host) != env.store->host) {
-      return Disagree(kMasterAddr, *host, store_shown);
-    }
-    if (const std::string* port = r.Get(kMasterPort)) {
-      TRAIN_ASSIGN_OR_RETURN(int value, ParsePort(kMasterPort, *port));
-      if (value != env.store->port) return Disagree(kMasterPort, *port, store_shown);
-    }
+  // MASTER_ADDR/MASTER_PORT are torch.distributed's env:// rendezvous, not libtrain's store
+  // (TRAIN_STORE_ADDR): rank 0's TCPStore binds that port, so it cannot be the store's. They
+  // are checked and kept for the record; one without the other is ignored (torch needs both).
+  const std::string* master_host = r.Get(kMasterAddr);
+  const std::string* master_port = r.Get(kMasterPort);
+  if (master_host != nullptr && master_port != nullptr) {
+    StoreAddress master;
+    master.host = StripBrackets(*master_host);
+    TRAIN_RETURN_IF_ERROR(CheckHost(kMasterAddr, *master_host, master.host));
+    TRAIN_ASSIGN_OR_RETURN(master.port, ParsePort(kMasterPort, *master_port));
+    env.torch_master = std::move(master);
   }
   return env;
 }
@@ -581,10 +581,10 @@ std::map<std::string, std::string> WorkerEnv::ToVariables() const {
                  kTrainNodeRank, kTrainNumNodes, kTrainRestartCount);
   AppendTopology(*this, out, kRank, kWorldSize, kLocalRank, kLocalWorldSize, kGroupRank,
                  kGroupWorldSize, kTorchRestartCount);
-  if (store.has_value()) {
-    out[kTrainStoreAddr] = store->ToString();
-    out[kMasterAddr] = store->host;
-    out[kMasterPort] = std::to_string(store->port);
+  if (store.has_value()) out[kTrainStoreAddr] = store->ToString();
+  if (torch_master.has_value()) {
+    out[kMasterAddr] = torch_master->host;
+    out[kMasterPort] = std::to_string(torch_master->port);
   }
   // Empty strings are left out: unset reads back as empty.
   const std::pair<const char*, const std::string*> strings[] = {

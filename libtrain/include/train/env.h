@@ -71,6 +71,10 @@ struct WorkerEnv {
   std::optional<bool> checkpoint_async;  // the spec's checkpoint.async; unset: nullopt
   std::string collective_backend;        // the spec's collectives.backend; empty: auto
   int collective_timeout_ms = 0;         // the spec's collectives.timeout; 0: the library default
+  // trainctl form: where torch.distributed's env:// rendezvous meets (MASTER_ADDR:MASTER_PORT),
+  // a free port on node 0 that rank 0's TCPStore binds. libtrain itself never uses it: its
+  // store is `store`. Absent when the launcher set no MASTER_ADDR/MASTER_PORT.
+  std::optional<StoreAddress> torch_master;
 
   // Reads the process environment (the only getenv in libtrain).
   static Result<WorkerEnv> FromEnvironment();
@@ -101,7 +105,7 @@ inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
          a.checkpoint_every_steps == b.checkpoint_every_steps &&
          a.checkpoint_keep == b.checkpoint_keep && a.checkpoint_async == b.checkpoint_async &&
          a.collective_backend == b.collective_backend &&
-         a.collective_timeout_ms == b.collective_timeout_ms;
+         a.collective_timeout_ms == b.collective_timeout_ms && a.torch_master == b.torch_master;
 }
 inline bool operator!=(const WorkerEnv& a, const WorkerEnv& b) { return !(a == b); }
 

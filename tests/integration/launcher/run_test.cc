@@ -41,7 +41,7 @@ TEST(Run, FourWorkersOverTwoAgentsGetTheWholeContract) {
               dir / "out");
   ASSERT_EQ(run.Wait(60s), 0) << run.Output();
   const std::string out = run.Output();
-  std::set<std::string> stores;
+  std::set<std::string> stores, masters;
   for (int rank = 0; rank < 4; ++rank) {
     auto env = EnvOfRank(out, rank);
     SCOPED_TRACE("rank " + std::to_string(rank) + "\n" + out);
@@ -58,11 +58,15 @@ TEST(Run, FourWorkersOverTwoAgentsGetTheWholeContract) {
     EXPECT_EQ(env["TRAIN_RESTART_COUNT"], "0");
     EXPECT_EQ(env["TRAIN_JOB_ID"], "launcher-test-worker");
     EXPECT_THAT(env["TRAIN_STORE_ADDR"], ::testing::StartsWith("127.0.0.1:"));
-    EXPECT_EQ(env["MASTER_ADDR"] + ":" + env["MASTER_PORT"], env["TRAIN_STORE_ADDR"]);
+    // MASTER_* are torch's env:// rendezvous: a free port of its own, never the store's.
+    EXPECT_EQ(env["MASTER_ADDR"], "127.0.0.1");
+    EXPECT_NE(env["MASTER_ADDR"] + ":" + env["MASTER_PORT"], env["TRAIN_STORE_ADDR"]);
+    masters.insert(env["MASTER_ADDR"] + ":" + env["MASTER_PORT"]);
     EXPECT_EQ(env["TRAIN_TOKEN_FILE"], (dir.path() / "run" / "token").string());
     stores.insert(env["TRAIN_STORE_ADDR"]);
   }
   EXPECT_EQ(stores.size(), 1u) << "every rank meets at the same store";
+  EXPECT_EQ(masters.size(), 1u) << "every rank of both nodes meets at rank 0's TCPStore";
   // Per-rank logs hold the unprefixed lines.
   std::ifstream log(dir.path() / "run" / "rank-3.log");
   std::stringstream text;

@@ -262,10 +262,7 @@ TEST(WorkerEnvTest, TorchNamesThatDisagreeWithTrainctlAreNamedBoth) {
       {{{"LOCAL_RANK", "0"}}, {"LOCAL_RANK=\"0\" disagrees with TRAIN_LOCAL_RANK=\"1\""}},
       {{{"GROUP_RANK", "0"}}, {"GROUP_RANK=\"0\" disagrees with TRAIN_NODE_RANK=\"1\""}},
       {{{"GROUP_WORLD_SIZE", "4"}}, {"GROUP_WORLD_SIZE=\"4\" disagrees with TRAIN_NUM_NODES"}},
-      {{{"MASTER_ADDR", "node1"}},
-       {"MASTER_ADDR=\"node1\" disagrees with TRAIN_STORE_ADDR=\"node0:29400\""}},
-      {{{"MASTER_PORT", "29500"}},
-       {"MASTER_PORT=\"29500\" disagrees with TRAIN_STORE_ADDR=\"node0:29400\""}},
+      {{{"MASTER_ADDR", "node1"}, {"MASTER_PORT", "0"}}, {"MASTER_PORT=\"0\" is not a valid port"}},
       {{{"TORCHELASTIC_RESTART_COUNT", "0"}},
        {"TORCHELASTIC_RESTART_COUNT=\"0\" disagrees with TRAIN_RESTART_COUNT=\"1\""}},
       {{{"TORCHELASTIC_RUN_ID", "other"}},
@@ -281,6 +278,18 @@ TEST(WorkerEnvTest, TorchNamesThatDisagreeWithTrainctlAreNamedBoth) {
       EXPECT_THAT(env.status().message(), HasSubstr(fragment));
     }
   }
+}
+
+TEST(WorkerEnvTest, TrainctlMasterAddrAndPortAreTorchsRendezvousNotTheStore) {
+  Vars vars = TrainctlVars();
+  vars["MASTER_ADDR"] = "node0";
+  vars["MASTER_PORT"] = "29501";
+  WorkerEnv env = MustRead(vars);
+  ASSERT_TRUE(env.torch_master.has_value());
+  EXPECT_EQ(*env.torch_master, (StoreAddress{"node0", 29501}));
+  EXPECT_EQ(env.store, (StoreAddress{"node0", 29400}));
+  vars.erase("MASTER_ADDR");  // torch needs both: a lone one is not a rendezvous
+  EXPECT_FALSE(MustRead(vars).torch_master.has_value());
 }
 
 TEST(WorkerEnvTest, DerivedTrainctlValuesAreComparedWithTorchNames) {
@@ -305,8 +314,13 @@ TEST(WorkerEnvTest, ToVariablesSetsTheContractAndTheTorchNames) {
   EXPECT_EQ(vars["LOCAL_WORLD_SIZE"], "4");
   EXPECT_EQ(vars["GROUP_RANK"], "1");
   EXPECT_EQ(vars["GROUP_WORLD_SIZE"], "2");
+  // MASTER_* are torch's env:// rendezvous, set only when the launcher chose one.
+  EXPECT_EQ(vars.count("MASTER_ADDR"), 0u);
+  EXPECT_EQ(vars.count("MASTER_PORT"), 0u);
+  env.torch_master = StoreAddress{"node0", 29501};
+  vars = env.ToVariables();
   EXPECT_EQ(vars["MASTER_ADDR"], "node0");
-  EXPECT_EQ(vars["MASTER_PORT"], "29400");
+  EXPECT_EQ(vars["MASTER_PORT"], "29501");
   EXPECT_EQ(vars["TORCHELASTIC_RESTART_COUNT"], "1");
   EXPECT_EQ(vars["TORCHELASTIC_RUN_ID"], "mnist");
 }
@@ -337,9 +351,11 @@ TEST(WorkerEnvTest, EveryRankOfATwoNodeJobRoundTrips) {
     env.restart_count = 2;
     env.token_file = "/t";
     env.checkpoint_dir = "/c d";
+    env.torch_master = StoreAddress{"::1", 29401};
     Vars vars = env.ToVariables();
     EXPECT_EQ(vars["TRAIN_STORE_ADDR"], "[::1]:29400");
     EXPECT_EQ(vars["MASTER_ADDR"], "::1");
+    EXPECT_EQ(vars["MASTER_PORT"], "29401");
     Result<WorkerEnv> back = WorkerEnv::FromVariables(vars);
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(*back, env) << back->Describe();
