@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -21,10 +22,43 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string Hex(unsigned value) {
+constexpr char kTagPrefix[] = "k8p";
+constexpr std::size_t kTagSize = 9;  // "k8p" and the test process's pid in 6 hex digits
+
+std::string Tag(pid_t pid) {
   char text[16];
-  std::snprintf(text, sizeof(text), "%04x", value & 0xffffu);
+  std::snprintf(text, sizeof(text), "%s%06x", kTagPrefix, static_cast<unsigned>(pid) & 0xffffffu);
   return text;
+}
+
+// Whether `name` was made by a test process that is gone (killed before its cleanup ran).
+bool Orphaned(const std::string& name) {
+  if (name.size() < kTagSize || name.rfind(kTagPrefix, 0) != 0) return false;
+  char* end = nullptr;
+  const long pid = std::strtol(name.substr(3, 6).c_str(), &end, 16);
+  return *end == '\0' && pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Removes the namespaces and links that killed runs of this test left behind.
+void RemoveOrphans() {
+  std::istringstream namespaces(RunCommand("ip netns list").output);
+  for (std::string line; std::getline(namespaces, line);) {
+    const std::string name = line.substr(0, line.find(' '));
+    if (!Orphaned(name)) continue;
+    std::istringstream pids(RunCommand("ip netns pids " + name).output);
+    for (long pid = 0; pids >> pid;) kill(static_cast<pid_t>(pid), SIGKILL);
+    (void)RunCommand("ip netns del " + name);
+    std::error_code ignored;
+    fs::remove_all("/etc/netns/" + name, ignored);
+  }
+  std::istringstream links(RunCommand("ip -o link show").output);
+  for (std::string line; std::getline(links, line);) {
+    const auto start = line.find(": ");
+    if (start == std::string::npos) continue;
+    std::string name = line.substr(start + 2);
+    name = name.substr(0, name.find_first_of(":@"));
+    if (Orphaned(name)) (void)RunCommand("ip link del " + name);
+  }
 }
 
 // The parent pid of `pid` from /proc, or -1.
@@ -77,22 +111,22 @@ std::string ReadFile(const std::string& path) {
 PodCluster::PodCluster(Mode mode, std::string tag) : mode_(mode), tag_(std::move(tag)) {}
 
 std::unique_ptr<PodCluster> PodCluster::Create(std::string* why_not) {
-  const std::string tag = "k8p" + Hex(static_cast<unsigned>(getpid()));
+  const std::string tag = Tag(getpid());
   // The pods mount their spec and token under /etc/trainctl, as the rendered Job does.
   std::error_code error;
-  const bool made_etc_trainctl = fs::create_directory("/etc/trainctl", error);
+  fs::create_directory("/etc/trainctl", error);
   std::string netns_problem;
   const char* force = std::getenv("K8S_PODS_FORCE_LOOPBACK");
   if (force != nullptr && std::string(force) == "1") {
     netns_problem = "K8S_PODS_FORCE_LOOPBACK=1";
   } else {
+    RemoveOrphans();
     const std::string bridge = tag + "br";
     CommandResult made =
         RunCommand("ip link add " + bridge + " type bridge && ip link set " + bridge + " up");
     if (made.status == 0) {
       std::unique_ptr<PodCluster> cluster(new PodCluster(Mode::kNetworkNamespaces, tag));
       cluster->bridge_ = bridge;
-      cluster->made_etc_trainctl_ = made_etc_trainctl;
       return cluster;
     }
     netns_problem = "cannot create a bridge for network namespaces: " + made.output;
@@ -110,7 +144,6 @@ std::unique_ptr<PodCluster> PodCluster::Create(std::string* why_not) {
     return nullptr;
   }
   std::unique_ptr<PodCluster> cluster(new PodCluster(Mode::kLoopbackAliases, tag));
-  cluster->made_etc_trainctl_ = made_etc_trainctl;
   std::string pattern = (fs::temp_directory_path() / ("k8s-pods-hosts-XXXXXX")).string();
   cluster->scratch_ = mkdtemp(pattern.data());
   return cluster;
@@ -125,8 +158,11 @@ PodCluster::~PodCluster() {
     std::error_code ignored;
     fs::remove_all(scratch_, ignored);
   }
-  // Left empty: the pods mount over it in their own mount namespaces. Another run may use it.
-  if (made_etc_trainctl_) ::rmdir("/etc/trainctl");
+  // Empty on the host (the pods mount over it in their own mount namespaces). Removed unless
+  // another run's pods may still mount over it; an empty one a killed run left goes too.
+  if (RunCommand("ip netns list").output.find(kTagPrefix) == std::string::npos) {
+    ::rmdir("/etc/trainctl");
+  }
 }
 
 std::string PodCluster::ModeDescription() const {

@@ -5,7 +5,8 @@
 // loopback address (127.0.0.x) instead, still with their own /etc/hosts (a mount namespace).
 //
 // Everything created (namespaces, links, /etc/netns/<ns>, processes) is removed by the
-// destructor, also when a test fails; names carry this process's id, so runs do not collide.
+// destructor, also when a test fails; names carry this process's id, so runs do not collide,
+// and what a killed run left behind (its process is gone) is removed by the next run.
 #ifndef TRAIN_TESTS_INTEGRATION_K8S_PODS_POD_SANDBOX_H_
 #define TRAIN_TESTS_INTEGRATION_K8S_PODS_POD_SANDBOX_H_
 
@@ -61,7 +62,6 @@ class PodCluster {
   std::string tag_;  // unique per test process, in every name created
   std::string bridge_;
   std::string scratch_;  // hosts files in loopback mode
-  bool made_etc_trainctl_ = false;
   int next_host_ = 10;
   std::map<std::string, Sandbox> sandboxes_;
   std::map<std::string, std::string> dns_;
