@@ -74,6 +74,10 @@ Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& 
     if (cancelled) return train::CancelledError("stopped while joining a round");
     if (Clock::now() >= deadline_) {
       std::string why = last_error.ok() ? "" : " (last error: " + last_error.ToString() + ")";
+      if (!last_error.ok() && !config_.store.host.empty()) {
+        const std::string now = DiagnoseStore(config_.store, kDiagnoseConnect);
+        if (!now.empty()) why = " (the store at " + config_.store.ToString() + ": " + now + ")";
+      }
       return train::DeadlineExceededError("no round formed within the join timeout of " +
                                           std::to_string(config_.join_timeout.count()) +
                                           " ms with at least " + std::to_string(config_.min_nodes) +
