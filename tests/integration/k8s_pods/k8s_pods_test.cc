@@ -42,6 +42,7 @@ struct Container {
 };
 
 constexpr char kCompletionIndex[] = "<job-completion-index>";
+constexpr char kFieldPrefix[] = "<field>";  // then the fieldPath of another fieldRef
 
 // The contract (docs/launcher.md) written out, for a build without `trainctl render`.
 Container ContractContainer(int port) {
@@ -89,9 +90,11 @@ std::optional<Container> RenderedContainer(const std::string& job_file, std::str
         const std::string name = var["name"].as<std::string>();
         if (var["value"]) {
           c.env.emplace_back(name, var["value"].as<std::string>());
-        } else if (var["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>("").find(
-                       "job-completion-index") != std::string::npos) {
-          c.env.emplace_back(name, kCompletionIndex);
+        } else if (var["valueFrom"]["fieldRef"]) {
+          const std::string path = var["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>("");
+          c.env.emplace_back(name, path.find("job-completion-index") != std::string::npos
+                                       ? std::string(kCompletionIndex)
+                                       : kFieldPrefix + path);
         } else {
           *problem = "env " + name + " of the rendered Job comes from something this test " +
                      "cannot provide: " + YAML::Dump(var);
@@ -187,8 +190,25 @@ class KubernetesPods : public ::testing::Test {
   pid_t StartPod(const std::string& sandbox, int index, const std::string& log) {
     std::map<std::string, std::string> env;
     std::string env_words;
+    const std::string pod_name = std::string(kJob) + "-" + std::to_string(index);
+    // The downward API, as the kubelet fills it in for this pod.
+    const std::map<std::string, std::string> fields = {{"metadata.name", pod_name + "-" + sandbox},
+                                                       {"metadata.namespace", "default"},
+                                                       {"spec.nodeName", "node-" + sandbox},
+                                                       {"status.podIP", pod_addresses_.at(index)},
+                                                       {"status.hostIP", pod_addresses_.at(index)}};
     for (const auto& [name, value] : container_.env) {
-      env[name] = value == kCompletionIndex ? std::to_string(index) : value;
+      if (value == kCompletionIndex) {
+        env[name] = std::to_string(index);
+      } else if (value.rfind(kFieldPrefix, 0) == 0) {
+        const std::string path = value.substr(std::string(kFieldPrefix).size());
+        EXPECT_EQ(fields.count(path), 1u)
+            << "the rendered Job's env " << name
+            << " comes from a field this test does not fill in: " << path;
+        env[name] = fields.count(path) ? fields.at(path) : "";
+      } else {
+        env[name] = value;
+      }
     }
     for (const auto& [name, value] : env) env_words += " " + Quote(name + "=" + value);
     std::string command_words;
@@ -203,7 +223,7 @@ class KubernetesPods : public ::testing::Test {
         " /etc/trainctl/token/token; chmod 0400 /etc/trainctl/token/token; cd /; "
         "exec env -i PATH=" +
         path + " HOME=/root" + env_words + command_words;
-    return cluster_->Start(sandbox, std::string(kJob) + "-" + std::to_string(index), script, log);
+    return cluster_->Start(sandbox, pod_name, script, log);
   }
 
   fs::path scratch_;
