@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
 #include "round_runner.h"
@@ -39,6 +40,7 @@ struct Agent::Impl {
   std::atomic<int> stop_signal{0};
   std::atomic<int> last_round_nodes{0};
   KillSwitch kill_switch;
+  std::unique_ptr<MetricsCollector> metrics;
 
   void Say(const std::string& line) { terminal->WriteLine("trainctl: " + line); }
   int StopCode() const { return 128 + stop_signal.load(); }
@@ -52,7 +54,11 @@ Agent::Agent(AgentOptions options, Terminal* terminal) : impl_(std::make_unique<
 
 Agent::~Agent() = default;
 
-int Agent::Run() { return impl_->Run(); }
+int Agent::Run() {
+  const int code = impl_->Run();
+  if (impl_->metrics) impl_->metrics->JobEnded(code);
+  return code;
+}
 
 int Agent::last_round_nodes() const { return impl_->last_round_nodes; }
 
@@ -83,6 +89,8 @@ int Agent::Impl::Run() {
   const std::string& job_id = options.job.metadata().name();
   std::unique_ptr<train::Store> job_store =
       train::NewPrefixStore(train::JobKeyPrefix(job_id), client->get());
+  metrics = StartAgentMetrics(options, job_store.get(), terminal);
+  options.metrics = metrics.get();
 
   RendezvousConfig config;
   config.min_nodes = spec.nodes().min();
@@ -98,6 +106,7 @@ int Agent::Impl::Run() {
   RoundRunner runner(options, terminal, client->get(), host, &kill_switch);
   std::int64_t min_round = 0;
   while (true) {
+    if (metrics) metrics->RendezvousStarted();
     auto round = rendezvous.Join(min_round, stop);
     if (!round.ok()) {
       if (stop) return StopCode();
@@ -111,6 +120,7 @@ int Agent::Impl::Run() {
     }
     last_round_nodes = round->num_nodes();
     RoundEnd end = runner.Run(*round, stop, force);
+    if (metrics) metrics->RoundEnded(round->id, RoundEndName(end.kind));
     switch (end.kind) {
       case RoundEnd::kSucceeded:
         return 0;

@@ -15,6 +15,8 @@
 
 namespace trainctl::agent {
 
+class MetricsCollector;
+
 // Exit codes beyond the workers' own.
 inline constexpr int kExitAgentError = 1;  // could not join, bad spec, store refused us
 inline constexpr int kExitCommandNotFound = 127;
@@ -27,6 +29,7 @@ struct AgentOptions {
   int node_rank_hint = -1;              // -1: by join order
   std::string run_dir;                  // rank-<N>.log files go here
   Milliseconds stop_grace{5000};        // SIGTERM, then SIGKILL after this
+  MetricsCollector* metrics = nullptr;   // set by the agent: step reports, chaos, metrics.jsonl
 };
 
 class Agent {
