@@ -51,6 +51,13 @@ def parse_args():
         default=os.environ.get("TRAIN_CHECKPOINT_DIR", ""),
         help="save every epoch and resume from here (default: $TRAIN_CHECKPOINT_DIR)",
     )
+    parser.add_argument(
+        "--fail-rank",
+        type=int,
+        default=-1,
+        help="fault drill: this rank exits with code 3 after --fail-after-epoch, first start only",
+    )
+    parser.add_argument("--fail-after-epoch", type=int, default=1)
     args = parser.parse_args()
     for name in ("epochs", "global_batch"):
         if getattr(args, name) < 1:
@@ -153,6 +160,10 @@ def main():
             dist.barrier()  # nobody runs ahead of a checkpoint in progress
         if rank == 0:
             print(f"epoch {epoch + 1}/{args.epochs}: loss {total / max(count, 1):.4f}", flush=True)
+        first_start = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+        if rank == args.fail_rank and epoch + 1 == args.fail_after_epoch and first_start:
+            print(f"rank {rank} fails after epoch {epoch + 1} (--fail-rank)", flush=True)
+            os._exit(3)
 
     with torch.no_grad():
         accuracy = (model(test_x).argmax(dim=1) == test_y).float().mean().item()

@@ -33,6 +33,31 @@ TEST(PytorchExample, TwoRanksUnderTrainctlAgreeOnTheFinalParameters) {
   EXPECT_GT(std::stod(accuracy.at(0)), 0.85) << run.output;
 }
 
+TEST(PytorchExample, ARankLostMidRunRestartsTheRoundAndTheJobResumesBitwise) {
+  TempDir dir;
+  if (!DebianTorchImports(dir)) {
+    GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch";
+  }
+  auto train = [&](const std::string& name, const std::string& extra) {
+    return RunShell(std::string(TRAINCTL_BINARY) + " run --nproc 2 --max-restarts 1 --run-dir '" +
+                        (dir.path() / name).string() + "' -- " + kPython +
+                        " examples/pytorch/train.py --epochs 6 --checkpoint-dir '" +
+                        (dir.path() / (name + "-ckpt")).string() + "'" + extra,
+                    dir.path() / (name + ".out"));
+  };
+  const Ran whole = train("whole", "");
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  const Ran failed = train("failed", " --fail-rank 1 --fail-after-epoch 3");
+  ASSERT_EQ(failed.exit_code, 0) << failed.output;
+  EXPECT_THAT(failed.output, ::testing::HasSubstr("rank 1 fails after epoch 3"));
+  EXPECT_THAT(failed.output, ::testing::HasSubstr("restarting (1 of 1)"));
+  EXPECT_THAT(failed.output, ::testing::HasSubstr("resumed from"));
+  const auto hashes = FinalValues(failed.output, "params_sha256");
+  ASSERT_EQ(hashes.size(), 2u) << failed.output;
+  EXPECT_EQ(hashes, FinalValues(whole.output, "params_sha256"))
+      << "the resumed job ends where the uninterrupted one does";
+}
+
 TEST(PytorchExample, ATorchRankAloneIsAWorldOfOne) {
   TempDir dir;
   if (!DebianTorchImports(dir)) {
