@@ -1,6 +1,7 @@
 #include "torch_master.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,39 @@ constexpr char kTorchMasterKey[] = "torch_master";
 
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// The IPv4 address of this host's interface that routes to the store: one the other nodes can
+// reach (a pod's short host name often does not resolve elsewhere). Empty when unknown.
+std::string AddressTowards(const train::StoreAddress& store) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(store.port);
+  if (getaddrinfo(store.host.c_str(), port.c_str(), &hints, &found) != 0) return "";
+  std::string address;
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in local{};
+  socklen_t len = sizeof(local);
+  char text[INET_ADDRSTRLEN] = {};
+  // Connecting a UDP socket sends nothing; it only picks the route and the source address.
+  if (fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+      inet_ntop(AF_INET, &local.sin_addr, text, sizeof(text)) != nullptr) {
+    address = text;
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(found);
+  return address;
+}
+
+// Where the other nodes reach node 0: loopback for a job on one machine, else the address of
+// the interface towards the store, else the host name.
+std::string MasterHost(const train::StoreAddress& store, const std::string& node_host) {
+  if (IsLoopback(store.host)) return store.host;
+  const std::string address = AddressTowards(store);
+  return address.empty() ? node_host : address;
 }
 
 }  // namespace
@@ -46,7 +80,7 @@ train::Result<train::StoreAddress> AgreeTorchMaster(train::Store* round_store, i
   std::string published;
   if (node_rank == 0) {
     TRAIN_ASSIGN_OR_RETURN(int port, FindFreePort());
-    const train::StoreAddress mine{IsLoopback(store.host) ? store.host : node_host, port};
+    const train::StoreAddress mine{MasterHost(store, node_host), port};
     TRAIN_ASSIGN_OR_RETURN(std::optional<std::string> now,
                            round_store->CompareSet(kTorchMasterKey, std::nullopt, mine.ToString()));
     published = now.value_or(mine.ToString());

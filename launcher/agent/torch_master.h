@@ -19,7 +19,8 @@ namespace trainctl::agent {
 train::Result<int> FindFreePort();
 
 // Node 0: picks the address (the store's host when the store is on loopback, so that a job on
-// one machine stays on loopback; else `node_host`, node 0's host name) and a free port, and
+// one machine stays on loopback; else the address of its interface towards the store, or
+// `node_host`, its host name, when there is none) and a free port, and
 // publishes them under the round's key "torch_master" (kept if already there). Other nodes:
 // wait up to `timeout` for node 0 to publish them.
 train::Result<train::StoreAddress> AgreeTorchMaster(train::Store* round_store, int node_rank,

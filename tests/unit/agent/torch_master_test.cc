@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,11 +43,28 @@ TEST(TorchMasterTest, EveryNodeGetsNodeZerosFreePort) {
   EXPECT_TRUE(CanBind(node0->port)) << "rank 0's TCPStore must be able to bind it";
 }
 
-TEST(TorchMasterTest, AStoreElsewhereMeansNodeZerosHostName) {
+TEST(TorchMasterTest, AStoreElsewhereMeansNodeZerosAddressTowardsIt) {
+  // The store named by this machine's host name (not a loopback literal): the answer is the
+  // address of the interface that routes there, which other nodes can reach, not a host name.
+  char name[256] = {};
+  ASSERT_EQ(gethostname(name, sizeof(name) - 1), 0);
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(name, nullptr, &hints, &found) != 0) GTEST_SKIP() << name << " does not resolve";
+  freeaddrinfo(found);
   auto store = train::NewInMemoryStore();
-  auto master = AgreeTorchMaster(store.get(), 0, "node0.cluster", {"10.0.0.5", 29400}, 1s);
+  auto master = AgreeTorchMaster(store.get(), 0, "node0", {name, 29400}, 1s);
   ASSERT_TRUE(master.ok()) << master.status();
-  EXPECT_EQ(master->host, "node0.cluster");
+  in_addr parsed{};
+  EXPECT_EQ(inet_pton(AF_INET, master->host.c_str(), &parsed), 1) << master->host;
+}
+
+TEST(TorchMasterTest, AStoreThatDoesNotResolveFallsBackToTheHostName) {
+  auto store = train::NewInMemoryStore();
+  auto master = AgreeTorchMaster(store.get(), 0, "node0", {"no-such-host.invalid", 29400}, 1s);
+  ASSERT_TRUE(master.ok()) << master.status();
+  EXPECT_EQ(master->host, "node0");
 }
 
 TEST(TorchMasterTest, NodeZeroKeepsWhatItPublishedFirst) {
