@@ -11,6 +11,7 @@
 #include "data_commands.h"
 #include "k8s_commands.h"
 #include "launch_commands.h"
+#include "report_command.h"
 
 namespace {
 
@@ -237,6 +238,13 @@ that does not exist).)");
       "restarted as a group on failure. Give a JOB.yaml, or flags and a command after "
       "--. Flags override the spec.");
   add_job_flags(run, "--nproc");
+  run->add_option("--chaos", job_flags.chaos,
+                  "Inject a fault once: kill|stop|kill-agent:rank=R:step=S (repeatable; "
+                  "docs/launcher.md)")
+      ->allow_extra_args(false);
+  run->add_option("--metrics-port", job_flags.metrics_port,
+                  "Serve Prometheus /metrics here (node K: port+K; default 0: any free port)");
+  auto run_report_command = AddReportCommand(&app);
   run->footer(R"(
 Each worker gets the TRAIN_* variables (docs/env.md) and the torch names (RANK, WORLD_SIZE,
 MASTER_ADDR, ...). Output is prefixed with the rank and kept in RUN_DIR/rank-N.log.
@@ -304,6 +312,7 @@ why now and then (docs/launcher.md, "In a Kubernetes pod").)");
   if (ckpt_ls->parsed()) return RunCkptList(ckpt_ls_flags);
   if (ckpt_verify->parsed()) return RunCkptVerify(ckpt_verify_flags);
   if (ckpt_inspect->parsed()) return RunCkptInspect(ckpt_inspect_flags);
+  if (auto code = run_report_command()) return *code;
   if (run->parsed()) return RunJob(job_flags);
   if (agent->parsed()) {
     agent_flags.job = job_flags;

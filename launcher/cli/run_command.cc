@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "job_setup.h"
 #include "launch_commands.h"
+#include "report_command.h"
 #include "round_runner.h"
 #include "status_line.h"
 #include "train/store.h"
@@ -84,6 +85,11 @@ int RunJob(const JobFlags& flags) {
     return kExitUsage;
   }
   const auto& job = prepared->job;
+  auto metrics_config = RunMetricsConfig(flags, job);
+  if (!metrics_config.ok()) {
+    std::cerr << "trainctl run: " << metrics_config.status().message() << "\n";
+    return kExitUsage;
+  }
   auto run_dir = MakeRunDir(flags.run_dir, job.metadata().name());
   auto token = train::NewToken();
   if (!run_dir.ok() || !token.ok()) {
@@ -101,6 +107,12 @@ int RunJob(const JobFlags& flags) {
   auto server = train::StoreServer::Start(server_options);
   if (!server.ok()) {
     std::cerr << "trainctl run: cannot host the store: " << server.status().message() << "\n";
+    return agent::kExitAgentError;
+  }
+  if (auto published = PublishMetricsConfig(*metrics_config, job.metadata().name(),
+                                            (*server)->address(), *token);
+      !published.ok()) {
+    std::cerr << "trainctl run: " << published.message() << "\n";
     return agent::kExitAgentError;
   }
   Terminal terminal;
@@ -125,6 +137,7 @@ int RunJob(const JobFlags& flags) {
     code = RunAgentProcesses(*prepared, *run_dir, (*server)->address(), token_file, &terminal);
   }
   status.Stop();
+  PrintRunSummary(*run_dir, &terminal);
   (*server)->Stop();
   return code;
 }
