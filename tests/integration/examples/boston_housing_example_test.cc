@@ -71,6 +71,24 @@ TEST_F(BostonExample, AJobResumedFromItsCheckpointEndsWithTheSameParameters) {
       << "a resumed run continues bitwise as if it had never stopped";
 }
 
+TEST_F(BostonExample, AWorkerKilledMidRunByChaosEndsWithTheSameParameters) {
+  const std::string ckpt = " --steps 600 --checkpoint-every 200 --checkpoint-dir '";
+  const Ran whole = Train(ckpt + (dir_.path() / "a").string() + "'", "calm");
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  // trainctl's own options go before the command: --chaos SIGKILLs rank 1 when it reports 450.
+  const Ran chaos =
+      RunShell(std::string(TRAINCTL_BINARY) +
+                   " run --nproc 2 --max-restarts 1 --chaos kill:rank=1:step=450 "
+                   "--run-dir '" +
+                   (dir_.path() / "run-chaos").string() + "' -- " + BOSTON_TRAIN + " --data '" +
+                   data_.string() + "'" + ckpt + (dir_.path() / "b").string() + "'",
+               dir_.path() / "chaos.out");
+  ASSERT_EQ(chaos.exit_code, 0) << chaos.output;
+  EXPECT_THAT(chaos.output, ::testing::HasSubstr("rank 1 killed by signal 9"));
+  EXPECT_THAT(chaos.output, ::testing::HasSubstr("resumed after step 400"));
+  EXPECT_EQ(FinalValues(chaos.output, "params_sha256"), FinalValues(whole.output, "params_sha256"));
+}
+
 TEST_F(BostonExample, ABatchThatDoesNotSplitOverTheRanksIsAUsageError) {
   const Ran run = Train("--global-batch 33", "odd");
   EXPECT_NE(run.exit_code, 0);
