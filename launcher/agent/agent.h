@@ -29,7 +29,7 @@ struct AgentOptions {
   int node_rank_hint = -1;              // -1: by join order
   std::string run_dir;                  // rank-<N>.log files go here
   Milliseconds stop_grace{5000};        // SIGTERM, then SIGKILL after this
-  MetricsCollector* metrics = nullptr;   // set by the agent: step reports, chaos, metrics.jsonl
+  MetricsCollector* metrics = nullptr;  // set by the agent: step reports, chaos, metrics.jsonl
 };
 
 class Agent {

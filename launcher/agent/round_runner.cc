@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "agent_metrics.h"
-#include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
 #include "torch_master.h"
