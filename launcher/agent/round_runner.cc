@@ -169,7 +169,6 @@ class RoundMonitor {
     group_ = std::move(*group);
     kill_switch_->Arm(group_.get());
     NoteRoundStarted(options_.metrics, round_, nproc_, group_->pids());
-    NoteRoundStarted(options_.metrics, round_, nproc_, group_->pids());
     for (int local = 0; local < nproc_; ++local) running_.insert(round_.node_rank * nproc_ + local);
     NodeHeartbeat node_heartbeat(round_store_.get(), round_.node_rank, heartbeat_,
                                  heartbeat_timeout_);
@@ -247,7 +246,6 @@ class RoundMonitor {
       s.working_dir = options_.working_dir;
       s.prefix = "[rank " + std::to_string(w.rank) + "] ";
       s.log_path = LogPath(w.rank);
-      if (options_.metrics) s.env[kMetricsSocketVariable] = options_.metrics->socket_path();
       if (options_.metrics) s.env[kMetricsSocketVariable] = options_.metrics->socket_path();
       specs.push_back(std::move(s));
     }
