@@ -115,6 +115,16 @@ train::Result<PreparedJob> PrepareJob(const JobFlags& flags) {
     messages += (flag.empty() ? d.path : flag + " (" + d.path + ")") + ": " + d.message + "\n";
   }
   if (!messages.empty()) return train::InvalidArgumentError(messages);
+  if (!flags.working_dir.empty()) {
+    // A pod's agent reads its spec from a read-only mount: its workers start in the image's
+    // working directory, which is the agent's own.
+    prepared.working_dir = fs::absolute(flags.working_dir).lexically_normal().string();
+    if (!fs::is_directory(prepared.working_dir)) {
+      return train::InvalidArgumentError("--working-dir: " + prepared.working_dir +
+                                         " is not a directory");
+    }
+    return prepared;
+  }
   prepared.working_dir = (base_dir / prepared.job.spec().working_dir()).lexically_normal().string();
   if (!fs::is_directory(prepared.working_dir)) {
     return train::InvalidArgumentError("spec.workingDir: " + prepared.working_dir +

@@ -16,8 +16,9 @@ struct JobFlags {
   int max_restarts = -1;             // --max-restarts
   std::string backoff;               // --backoff (a duration)
   std::string run_dir;               // --run-dir
-  std::vector<std::string> chaos;    // --chaos ACTION:rank=R:step=S (run only; repeatable)
-  int metrics_port = 0;              // --metrics-port (run only; 0: any free port)
+  std::string working_dir;         // --working-dir: overrides spec.workingDir, relative to the cwd
+  std::vector<std::string> chaos;  // --chaos ACTION:rank=R:step=S (run only; repeatable)
+  int metrics_port = 0;            // --metrics-port (run only; 0: any free port)
 };
 
 struct AgentFlags {

@@ -231,6 +231,9 @@ that does not exist).)");
                         "(spec.failurePolicy.backoff)");
     command->add_option("--run-dir", job_flags.run_dir,
                         "Where per-rank logs and the token go (default runs/JOB/TIMESTAMP)");
+    command->add_option("--working-dir", job_flags.working_dir,
+                        "Where workers start, relative to the current directory (overrides "
+                        "spec.workingDir, which is relative to the spec file)");
   };
   auto* run = app.add_subcommand(
       "run",

@@ -12,7 +12,7 @@ Node IndexedJob(const TrainingJob& job) {
 
   PodOptions pod;
   pod.subdomain = name;
-  pod.args = AgentArgs(name + "-0." + name + ":" + std::to_string(spec.rendezvous().port()));
+  pod.args = AgentArgs(job, name + "-0." + name + ":" + std::to_string(spec.rendezvous().port()));
 
   Node job_spec = Node::Map();
   job_spec.Set("completionMode", "Indexed");

@@ -13,8 +13,8 @@ Node JobSet(const TrainingJob& job) {
 
   PodOptions pod;
   // JobSet names pod k of replicated job r, replica 0: <jobset>-<r>-0-<k>.<subdomain>.
-  pod.args = AgentArgs(name + "-" + kJobSetReplicatedJob + "-0-0." + name + ":" +
-                       std::to_string(spec.rendezvous().port()));
+  pod.args = AgentArgs(job, name + "-" + kJobSetReplicatedJob + "-0-0." + name + ":" +
+                                std::to_string(spec.rendezvous().port()));
 
   Node job_spec = Node::Map();
   job_spec.Set("completionMode", "Indexed");

@@ -36,8 +36,9 @@ struct PodOptions {
 Node PodTemplate(const TrainingJob& job, const PodOptions& options);
 
 // The agent's arguments; `store` empty leaves the store and node rank to the environment
-// (PyTorchJob's MASTER_ADDR, MASTER_PORT and RANK).
-std::vector<std::string> AgentArgs(const std::string& store);
+// (PyTorchJob's MASTER_ADDR, MASTER_PORT and RANK). spec.workingDir goes in --working-dir, so a
+// relative one is taken from the image's working directory, not the spec's read-only mount.
+std::vector<std::string> AgentArgs(const TrainingJob& job, const std::string& store);
 
 // The pod-level placement fields (nodeSelector, affinity, tolerations, ...) set into `pod`.
 void SetScheduling(const TrainingJob& job, Node* pod);

@@ -155,13 +155,13 @@ Node Container(const TrainingJob& job, const PodOptions& options) {
 
 }  // namespace
 
-std::vector<std::string> AgentArgs(const std::string& store) {
+std::vector<std::string> AgentArgs(const TrainingJob& job, const std::string& store) {
   std::vector<std::string> args = {kSpecFile};
   if (!store.empty()) {
     args.insert(args.end(), {"--store", store, "--node-rank", "$(TRAINCTL_NODE_RANK)"});
   }
-  args.insert(args.end(),
-              {"--host-store", "auto", "--token-file", kTokenFile, "--run-dir", kRunDir});
+  args.insert(args.end(), {"--host-store", "auto", "--token-file", kTokenFile, "--run-dir", kRunDir,
+                           "--working-dir", job.spec().working_dir()});
   return args;
 }
 

@@ -12,7 +12,7 @@ Node ReplicaSpec(const TrainingJob& job, int replicas) {
   pod.container_name = "pytorch";     // the operator looks for this container
   pod.port_name = "pytorchjob-port";  // and takes MASTER_PORT from this port
   pod.restart_policy = "OnFailure";   // restarted in place: pod 0 keeps its name and address
-  pod.args = AgentArgs("");
+  pod.args = AgentArgs(job, "");
   pod.rank_from_completion_index = false;
   Node replica = Node::Map();
   replica.Set("replicas", Node::Int(replicas));

@@ -166,7 +166,9 @@ TEST(RenderJob, ContainerRunsTheAgentWithItsRankFromTheCompletionIndex) {
             (std::vector<std::string>{"/etc/trainctl/spec/job.yaml", "--store", "llm-0.llm:29500",
                                       "--node-rank", "$(TRAINCTL_NODE_RANK)", "--host-store",
                                       "auto", "--token-file", "/etc/trainctl/token/token",
-                                      "--run-dir", "/var/run/trainctl"}));
+                                      "--run-dir", "/var/run/trainctl",
+                                      // Relative to the image's working directory.
+                                      "--working-dir", "."}));
   const YAML::Node env = c["env"];
   EXPECT_EQ(env[0]["name"].as<std::string>(), "TRAINCTL_NODE_RANK");
   EXPECT_EQ(env[0]["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>(),
