@@ -153,7 +153,10 @@ train::Result<CsvTable> ParseCsv(std::string_view text, std::string_view source,
   } else if (content.size() >= 2) {
     TRAIN_ASSIGN_OR_RETURN(auto first, SplitCells(*content[0], name));
     TRAIN_ASSIGN_OR_RETURN(auto second, SplitCells(*content[1], name));
-    if (first.size() == 2 && IsNonNegativeInteger(first[0].text) &&
+    // Some of scikit-learn's files pad that line with empty cells to the header's width.
+    bool padding_only = true;
+    for (std::size_t c = 2; c < first.size(); ++c) padding_only &= first[c].text.empty();
+    if (first.size() >= 2 && padding_only && IsNonNegativeInteger(first[0].text) &&
         IsNonNegativeInteger(first[1].text) && !AllNumbers(second)) {
       header_index = 1;
       declared_rows = std::stoull(first[0].text);

@@ -64,6 +64,16 @@ TEST(CsvReaderTest, DetectsScikitLearnsRowsAndColumnsLine) {
   EXPECT_EQ(table->rows, 3u);
 }
 
+TEST(CsvReaderTest, DetectsTheRowsAndColumnsLinePaddedWithEmptyCells) {
+  // The file Debian's python3-sklearn ships pads that line to the header's width:
+  // "506,13,,,,,,,,,,,,".
+  auto table = Parse("2,2,\nA,B,T\n1,2,3\n4,5,6\n");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->header_line, 2);
+  EXPECT_THAT(table->columns, ElementsAre("A", "B", "T"));
+  EXPECT_EQ(table->rows, 2u);
+}
+
 TEST(CsvReaderTest, ChecksTheRowsScikitLearnsLineDeclares) {
   EXPECT_THAT(ErrorOf("4,2\nA,B,T\n1,2,3\n"),
               HasSubstr("f.csv:1: the first line declares 4 rows but 1 follow the header"));
