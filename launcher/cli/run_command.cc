@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "agent.h"
 #include "commands.h"
 #include "job_setup.h"
 #include "launch_commands.h"
+#include "rendezvous.h"
 #include "report_command.h"
 #include "round_runner.h"
 #include "status_line.h"
@@ -30,6 +32,19 @@ std::string SelfExe() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
   return ec ? "trainctl" : self.string();
+}
+
+// How the job ended, as its agents recorded it in the store; nullopt when none did.
+std::optional<std::string> JobOutcome(const train::StoreAddress& store,
+                                      const std::string& token_file, const std::string& job) {
+  auto token = train::ReadTokenFile(token_file);
+  if (!token.ok()) return std::nullopt;
+  auto client = train::ConnectStore(store, *token);
+  if (!client.ok()) return std::nullopt;
+  auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
+  auto outcome = job_store->TryGet(agent::kOutcomeKey);
+  if (!outcome.ok()) return std::nullopt;
+  return *outcome;
 }
 
 // Runs `nodes` agent processes of this very binary, each one node of the job.
@@ -70,6 +85,11 @@ int RunAgentProcesses(const PreparedJob& prepared, const std::string& run_dir,
     if (exit && !exit->success() && first_failure == 0) first_failure = exit->ShellCode();
   }
   if (stop_signal != 0) return 128 + stop_signal;
+  // A lost agent (chaos kill-agent, an OOM kill) fails its own process, but an elastic job may
+  // go on without its node: the outcome the remaining agents recorded is the job's.
+  if (auto outcome = JobOutcome(store, token_file, job.metadata().name())) {
+    return agent::OutcomeExitCode(*outcome);
+  }
   return first_failure;
 }
 

@@ -159,6 +159,21 @@ TEST(MetricsRunTest, ChaosStopIsCaughtAsAHangAndRestarted) {
   EXPECT_NE(ends[0]["reason"].get<std::string>().find("heartbeat"), std::string::npos) << ends[0];
 }
 
+TEST(MetricsRunTest, ChaosKillAgentLosesANodeAndTheElasticJobStillSucceeds) {
+  ScratchDir dir;
+  // Two nodes of one worker: rank 1 runs on node 1, whose agent process is killed.
+  std::vector<std::string> args = RunArgs(dir, "chaos-agent", 20, {});
+  args[4] = "1";  // --nproc
+  args.insert(args.end(), {"--nnodes", "1:2", "--chaos", "kill-agent:rank=1:step=5"});
+  Process run(args, dir / "out.txt");
+  // The lost agent exits 137, but the job (finished by node 0 alone) succeeded.
+  ASSERT_EQ(run.Wait(90s), 0) << run.Output();
+  auto lines = JsonLines(dir / "run/metrics.jsonl");
+  auto chaos = OfType(lines, "chaos");
+  ASSERT_EQ(chaos.size(), 1u) << run.Output();
+  EXPECT_EQ(chaos[0]["action"], "kill-agent");
+}
+
 TEST(MetricsRunTest, ABadChaosValueIsAUsageErrorNamingThePart) {
   ScratchDir dir;
   Process run(RunArgs(dir, "bad", 5, {"--chaos", "kill:rank=1:stp=5"}), dir / "out.txt");
