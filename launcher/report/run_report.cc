@@ -84,6 +84,9 @@ RunReport BuildRunReport(std::string_view jsonl) {
   // The cost walk: each line closes the interval since the previous one, classified by it.
   double previous_t = t0;
   std::int64_t max_step = -1;
+  // Steps completed before the newest restart: reaching them again is redone work. Ranks report
+  // the same step at slightly different moments, so only a restart makes a step a redo.
+  std::int64_t newest_restart = 0, done_before_restart = -1;
   bool first_step_of_round = true, after_restart = false, succeeded = false;
   auto charge = [&](double t, double Cost::*part) {
     const double hours = std::max(0.0, t - previous_t) / 3600.0 * units;
@@ -117,12 +120,16 @@ RunReport BuildRunReport(std::string_view jsonl) {
         }
       }
       r.last_step = std::max(r.last_step, key.step);
+      if (key.restart > newest_restart) {
+        newest_restart = key.restart;
+        done_before_restart = max_step;
+      }
       if (first_step_of_round) {
         charge(t, &Cost::waiting);
-      } else if (key.step > max_step) {
+      } else if (key.restart == newest_restart && key.step > done_before_restart) {
         charge(t, &Cost::productive);
       } else {
-        charge(t, &Cost::restarts);  // redoing steps done before the restart
+        charge(t, &Cost::restarts);  // redoing steps done before the restart, or a stale report
       }
       first_step_of_round = false;
       max_step = std::max(max_step, key.step);

@@ -59,6 +59,24 @@ TEST(RunReportTest, SplitsTheHeldCoreHours) {
   EXPECT_NE(lines[1].find("lost 64%"), std::string::npos) << lines[1];
 }
 
+TEST(RunReportTest, RanksReportingTheSameStepsApartLoseNothing) {
+  // Two ranks, rank 1 a little behind rank 0 at every step, no restart: all productive.
+  constexpr char kTwoRanks[] =
+      R"({"type":"agent_start","t":0,"node":-1,"job":"j","unit":"core","units_per_node":1,"max_nodes":1}
+{"type":"round_start","t":0,"round":0,"node":0,"nodes":1,"workers":2,"restart":0}
+{"type":"step","t":10,"rank":0,"restart":0,"step":1}
+{"type":"step","t":11,"rank":1,"restart":0,"step":1}
+{"type":"step","t":20,"rank":0,"restart":0,"step":2}
+{"type":"step","t":21,"rank":1,"restart":0,"step":2}
+{"type":"round_end","t":30,"round":0,"node":0,"outcome":"succeeded","reason":""}
+)";
+  const Cost c = BuildRunReport(kTwoRanks).cost;
+  const double second = 1.0 / 3600;
+  EXPECT_NEAR(c.waiting, 10 * second, 1e-12);
+  EXPECT_NEAR(c.productive, 20 * second, 1e-12);
+  EXPECT_EQ(c.restarts, 0);
+}
+
 TEST(RunReportTest, HtmlHoldsThePlotsAndEscapesText) {
   const std::string html = RenderHtml(BuildRunReport(kRun));
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
