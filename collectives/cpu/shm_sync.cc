@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -31,6 +32,16 @@ void FutexWake(std::atomic<std::uint32_t>* word) {
             nullptr, 0);
 }
 
+// TRAIN_SHM_YIELD_POLL_US, when set to a number of microseconds, else `fallback`.
+std::chrono::nanoseconds YieldPollFromEnv(std::chrono::nanoseconds fallback) {
+  const char* text = std::getenv("TRAIN_SHM_YIELD_POLL_US");
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const long long us = std::strtoll(text, &end, 10);
+  if (*end != '\0' || us < 0) return fallback;
+  return std::chrono::microseconds(us);
+}
+
 }  // namespace
 
 ShmSync::ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, bool oversubscribed)
@@ -40,6 +51,9 @@ ShmSync::ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, b
       comm_ranks_(std::move(comm_ranks)),
       min_spin_(oversubscribed ? kMinSpin : kMinSpinWithOwnCpu),
       spin_(oversubscribed ? kMinSpin : kMaxSpin),
+      // With a CPU per member the peer is running: yielding only keeps two members that
+      // landed on one CPU passing it back and forth after full spins (~100 us per op).
+      yield_poll_(oversubscribed ? YieldPollFromEnv(kYieldPoll) : std::chrono::nanoseconds(0)),
       pid_namespace_(PidNamespace()) {}
 
 bool ShmSync::Met(const ShmCondition& condition) const {

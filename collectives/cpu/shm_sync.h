@@ -10,6 +10,8 @@
 #ifndef TRAIN_COLLECTIVES_CPU_SHM_SYNC_H_
 #define TRAIN_COLLECTIVES_CPU_SHM_SYNC_H_
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -102,8 +104,12 @@ class ShmSync {
   // wake-up (two ranks could settle in that slow mode, 20-30 us per 4 KiB all-reduce).
   static constexpr std::chrono::nanoseconds kMinSpinWithOwnCpu{40000};
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};
+  // With more members than CPUs, how long a waiter polls with sched_yield() after its spin
+  // before it sleeps (TRAIN_SHM_YIELD_POLL_US overrides; 0 sleeps right after the spin).
+  static constexpr std::chrono::nanoseconds kYieldPoll{2000000};
   std::chrono::nanoseconds min_spin_;
   std::chrono::nanoseconds spin_;
+  std::chrono::nanoseconds yield_poll_;
   std::uint64_t pid_namespace_;
   std::chrono::steady_clock::time_point last_liveness_check_{};
 };
@@ -130,6 +136,19 @@ Status ShmSync::WaitAny(const ShmCondition* conditions, int count, OpContext& ct
     }
   }
   spin_ = std::max<std::chrono::nanoseconds>(spin_ / 2, min_spin_);
+  // Poll with sched_yield() before sleeping: the member waited for is usually runnable but
+  // without a CPU (more members than CPUs, or other load), and yielding hands it ours at once,
+  // while a futex sleep costs a wake-up of tens of microseconds on each side. Bounded, so a
+  // member left waiting (the others compute) stops burning its CPU and sleeps.
+  const auto yield_until = Clock::now() + yield_poll_;
+  for (int i = 1; yield_poll_.count() > 0; ++i) {
+    ::sched_yield();
+    if (AnyMet(conditions, count)) return Status::Ok();
+    if ((i & 15) == 0) {
+      TRAIN_RETURN_IF_ERROR(CheckAbort(ctx));
+      if (Clock::now() >= yield_until) break;
+    }
+  }
   // Sleep, in slices short enough to notice aborts, expiry and dead members in time.
   constexpr auto kSlice = std::chrono::milliseconds(10);
   for (;;) {
