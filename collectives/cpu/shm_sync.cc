@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -32,16 +31,6 @@ void FutexWake(std::atomic<std::uint32_t>* word) {
             nullptr, 0);
 }
 
-// TRAIN_SHM_YIELD_POLL_US, when set to a number of microseconds, else `fallback`.
-std::chrono::nanoseconds YieldPollFromEnv(std::chrono::nanoseconds fallback) {
-  const char* text = std::getenv("TRAIN_SHM_YIELD_POLL_US");
-  if (text == nullptr || *text == '\0') return fallback;
-  char* end = nullptr;
-  const long long us = std::strtoll(text, &end, 10);
-  if (*end != '\0' || us < 0) return fallback;
-  return std::chrono::microseconds(us);
-}
-
 }  // namespace
 
 ShmSync::ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, bool oversubscribed)
@@ -53,7 +42,7 @@ ShmSync::ShmSync(ShmSegment* segment, int member, std::vector<int> comm_ranks, b
       spin_(oversubscribed ? kMinSpin : kMaxSpin),
       // With a CPU per member the peer is running: yielding only keeps two members that
       // landed on one CPU passing it back and forth after full spins (~100 us per op).
-      yield_poll_(oversubscribed ? YieldPollFromEnv(kYieldPoll) : std::chrono::nanoseconds(0)),
+      yield_poll_(oversubscribed ? kYieldPoll : std::chrono::nanoseconds(0)),
       pid_namespace_(PidNamespace()) {}
 
 bool ShmSync::Met(const ShmCondition& condition) const {

@@ -105,7 +105,7 @@ class ShmSync {
   static constexpr std::chrono::nanoseconds kMinSpinWithOwnCpu{40000};
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};
   // With more members than CPUs, how long a waiter polls with sched_yield() after its spin
-  // before it sleeps (TRAIN_SHM_YIELD_POLL_US overrides; 0 sleeps right after the spin).
+  // before it sleeps.
   static constexpr std::chrono::nanoseconds kYieldPoll{2000000};
   std::chrono::nanoseconds min_spin_;
   std::chrono::nanoseconds spin_;
