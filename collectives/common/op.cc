@@ -85,20 +85,20 @@ bool IsCollectiveDType(DType dtype) {
 
 Status CheckTensor(std::string_view op, std::string_view arg, const TensorView& tensor,
                    Device device) {
-  std::ostringstream where;
-  where << op << ": `" << arg << "`";
+  // Built only for an error: this check runs on every op.
+  auto where = [&] { return std::string(op) + ": `" + std::string(arg) + "`"; };
   if (!IsCollectiveDType(tensor.dtype)) {
-    return InvalidArgumentError(where.str() + " has dtype " + std::string(DTypeName(tensor.dtype)) +
+    return InvalidArgumentError(where() + " has dtype " + std::string(DTypeName(tensor.dtype)) +
                                 "; collectives take float32, float64, float16, bfloat16, int32, "
                                 "int64 or uint8");
   }
   if (tensor.numel > 0 && tensor.data == nullptr) {
-    return InvalidArgumentError(where.str() + " has " + std::to_string(tensor.numel) +
+    return InvalidArgumentError(where() + " has " + std::to_string(tensor.numel) +
                                 " elements but no data pointer");
   }
   if (tensor.device != device) {
     return InvalidArgumentError(
-        where.str() + " is in " + (tensor.device == Device::kCuda ? "CUDA" : "CPU") +
+        where() + " is in " + (tensor.device == Device::kCuda ? "CUDA" : "CPU") +
         " memory but the communicator works on " + (device == Device::kCuda ? "CUDA" : "CPU") +
         " memory (CommunicatorOptions::device)");
   }

@@ -58,8 +58,13 @@ struct OpExecutor::Core {
       running.reset();
       if (!status.ok() && !broken) broken = status;
       if (queue.empty()) kicked = false;
-      if (!queue.empty() && !kicked) KickLocked();
-      queue_cv.notify_one();
+      if (!queue.empty() && !kicked) {
+        KickLocked();
+      } else if (kicked) {
+        // The progress thread waits for the running op to end. Not woken otherwise: on a busy
+        // CPU a needless wake-up after every inline op costs a context switch.
+        queue_cv.notify_one();
+      }
       idle_cv.notify_all();
     }
     task.work->Complete(std::move(status));

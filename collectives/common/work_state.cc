@@ -23,8 +23,14 @@ void WorkState::SetWaitHooks(std::function<void()> before_wait, std::function<vo
 
 Status WorkState::Wait(Deadline deadline) {
   // Only an unbounded wait may run the op here: the caller's deadline could not interrupt it.
-  if (deadline == Deadline::max() && before_wait_ && !Done()) before_wait_();
   std::unique_lock lock(mu_);
+  // Not Done(): its poll hook hands the op to the progress thread, which this wait would then
+  // have to be woken by.
+  if (deadline == Deadline::max() && before_wait_ && !done_) {
+    lock.unlock();
+    before_wait_();
+    lock.lock();
+  }
   if (deadline == Deadline::max()) {
     done_cv_.wait(lock, [&] { return done_; });
   } else if (!done_cv_.wait_until(lock, deadline, [&] { return done_; })) {
