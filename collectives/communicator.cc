@@ -47,6 +47,11 @@ Result<std::unique_ptr<Communicator>> FromPlugin(std::string_view name,
 
 }  // namespace
 
+std::string Communicator::Describe() const {
+  return std::string(CommBackendName(backend())) + " communicator \"" + options().name +
+         "\": rank " + std::to_string(rank()) + " of " + std::to_string(world_size());
+}
+
 Result<std::unique_ptr<Communicator>> Communicator::Create(Store *store, int rank, int world_size,
                                                            const CommunicatorOptions &options) {
   TRAIN_RETURN_IF_ERROR(CheckArgs(store, rank, world_size, options));

@@ -32,9 +32,18 @@ struct OpContext {
                          : DeadlineExceededError(op.Describe() + " timed out");
   }
   // UNAVAILABLE for a peer that is gone: "allreduce #3 (...): rank 2 (pid 812) exited".
+  // Records the first such peer (lost_rank, lost_detail), so that a communicator made of
+  // several groups can tell the members of its other groups who is to blame.
   Status PeerLost(int rank, const std::string& detail) const {
+    if (lost_rank < 0) {
+      lost_rank = rank;
+      lost_detail = detail;
+    }
     return UnavailableError(op.Describe() + ": rank " + std::to_string(rank) + " " + detail);
   }
+
+  mutable int lost_rank = -1;  // communicator rank
+  mutable std::string lost_detail;
 };
 
 }  // namespace train::internal

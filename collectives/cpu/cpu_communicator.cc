@@ -15,6 +15,7 @@
 #include "cpu/shm_group.h"
 #include "cpu/tcp_group.h"
 #include "cpu/topology.h"
+#include "train/log.h"
 
 namespace train::internal {
 namespace {
@@ -28,6 +29,7 @@ class CpuCommunicator final : public QueuedCommunicator {
   ~CpuCommunicator() override { StopProgress(); }
 
   CommBackend backend() const override { return CommBackend::kCpu; }
+  std::string Describe() const override;
 
   // Bootstraps the groups, then starts the progress thread.
   Status Connect();
@@ -50,14 +52,48 @@ class CpuCommunicator final : public QueuedCommunicator {
   // The group every op but a multi-host all-reduce runs on: shared memory on
   // one host, TCP over every rank otherwise.
   PeerGroup *flat() const { return single_host() ? local_.get() : all_.get(); }
+  Status AllReduceOnGroups(const TensorView &in, const TensorView &out, ReduceOp op,
+                           OpContext &ctx);
   Status HierarchicalAllReduce(const TensorView &out, ReduceOp op, OpContext &ctx);
+  // `status` of an op; when a group lost a rank, the other groups are told who (their
+  // members may be waiting on this rank, which leaves the op).
+  Status Settle(Status status, OpContext &ctx);
 
   Topology topology_;
   std::unique_ptr<PeerGroup> local_;  // this host's ranks (null when alone)
   std::unique_ptr<PeerGroup> lane_;   // across hosts: same local index, or the host leaders
   std::unique_ptr<PeerGroup> all_;    // across hosts: every rank
   std::vector<char> scratch_;         // the all-gather of slices
+  std::string listen_address_;        // where other hosts reach this rank ("" on one host)
 };
+
+// "ranks 0-1 | 2-3" (runs of consecutive ranks joined by "-", hosts by " | ").
+std::string HostList(const Topology &topology) {
+  std::string text;
+  for (const auto &host : topology.hosts) {
+    if (!text.empty()) text += " | ";
+    for (std::size_t i = 0; i < host.size();) {
+      std::size_t j = i;
+      while (j + 1 < host.size() && host[j + 1] == host[j] + 1) ++j;
+      if (i > 0) text += ",";
+      text += std::to_string(host[i]);
+      if (j > i) text += "-" + std::to_string(host[j]);
+      i = j + 1;
+    }
+  }
+  return "ranks " + text;
+}
+
+std::string CpuCommunicator::Describe() const {
+  std::string text = Communicator::Describe();
+  const std::size_t hosts = topology_.hosts.size();
+  if (world_size() == 1) return text + ", alone";
+  if (hosts == 1) return text + ", one host, shared memory";
+  text += ", " + std::to_string(hosts) + " hosts (" + HostList(topology_) + "), ";
+  text += local_ ? "shared memory within a host, TCP between hosts" : "TCP between hosts";
+  if (!topology_.Uniform()) text += " (uneven hosts: host leaders all-reduce, then broadcast)";
+  return text + " (this rank at " + listen_address_ + ")";
+}
 
 Status CpuCommunicator::Connect() {
   const CommunicatorOptions &opts = options();
@@ -109,12 +145,29 @@ Status CpuCommunicator::Connect() {
   tcp.comm_ranks.clear();
   for (int r = 0; r < world_size(); ++r) tcp.comm_ranks.push_back(r);
   TRAIN_ASSIGN_OR_RETURN(all_, CreateTcpGroup(tcp));
+  listen_address_ = tcp.listen_host;
   StartProgress();
+  // Which ranks share memory and which talk TCP decides the speed: said once per job.
+  if (rank() == 0) LogInfo(Describe());
   return Status::Ok();
+}
+
+Status CpuCommunicator::Settle(Status status, OpContext &ctx) {
+  if (status.ok() || ctx.lost_rank < 0) return status;
+  for (PeerGroup *group : {local_.get(), lane_.get(), all_.get()}) {
+    if (group != nullptr) group->PeerLostElsewhere(ctx.lost_rank, ctx.lost_detail, ctx);
+  }
+  return status;
 }
 
 Status CpuCommunicator::RunAllReduce(const TensorView &in, const TensorView &out, ReduceOp op,
                                      OpContext &ctx) {
+  // The only op that runs on several groups (the others run on flat()).
+  return Settle(AllReduceOnGroups(in, out, op, ctx), ctx);
+}
+
+Status CpuCommunicator::AllReduceOnGroups(const TensorView &in, const TensorView &out, ReduceOp op,
+                                          OpContext &ctx) {
   const ReduceOp reduce = op == ReduceOp::kAvg ? ReduceOp::kSum : op;
   if (world_size() == 1) {
     if (in.data != out.data && in.numel > 0) std::memmove(out.data, in.data, in.bytes());

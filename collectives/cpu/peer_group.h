@@ -36,6 +36,13 @@ class PeerGroup {
   // Every member's `inout` receives member `root`'s.
   virtual Status Broadcast(void* inout, std::uint64_t bytes, int root, OpContext& ctx) = 0;
   virtual Status Barrier(OpContext& ctx) = 0;
+
+  // Another group of this rank's communicator lost communicator rank `rank` (`detail`: how)
+  // during the op `ctx` describes: this group breaks too, and the members that still wait on
+  // this one (which leaves the op) are told that `rank` is to blame, not this rank. A
+  // hierarchical all-reduce whose shared-memory part lost a rank thus fails on the other
+  // hosts naming that rank. No-op when this group already failed.
+  virtual void PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx) = 0;
 };
 
 }  // namespace train::internal

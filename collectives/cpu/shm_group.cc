@@ -87,6 +87,7 @@ class SoloGroup final : public PeerGroup {
     return Check(ctx);
   }
   Status Barrier(OpContext& ctx) override { return Check(ctx); }
+  void PeerLostElsewhere(int, const std::string&, OpContext&) override {}
 
  private:
   static Status Check(const OpContext& ctx) {
@@ -143,6 +144,13 @@ class ShmGroup final : public PeerGroup {
   Status Barrier(OpContext& ctx) override {
     auto pipeline = MakeBarrier();
     return Run(*pipeline, ctx);
+  }
+
+  void PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx) override {
+    if (!broken_.ok()) return;
+    broken_ = ctx.PeerLost(rank, detail);
+    sync_.RecordLostElsewhere(rank);
+    sync_.Leave();
   }
 
  private:

@@ -21,6 +21,9 @@ namespace train::internal {
 inline constexpr std::uint64_t kShmMagic = 0x31304d4853544c54ull;  // "TLTSHM01"
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint32_t kShmLostClosed = 1u << 31;
+// In the lost word: the culprit is 1 + a communicator rank outside the group (another group of
+// a member's communicator lost it), not a member.
+inline constexpr std::uint32_t kShmLostElsewhere = 1u << 30;
 
 struct ShmHeader {
   std::atomic<std::uint64_t> magic;  // set last by the creator
@@ -32,8 +35,9 @@ struct ShmHeader {
   // 0, or 1 + the member that aborted: every member stops at its next look.
   alignas(kCacheLine) std::atomic<std::uint32_t> abort_word;
   // 0, or 1 + the member whose process was found gone (| kShmLostClosed when it closed its
-  // group instead): every member names the same culprit, even those that only waited for a
-  // member that left because of it.
+  // group instead; 1 + a communicator rank | kShmLostElsewhere when a member's other group
+  // lost it): every member names the same culprit, even those that only waited for a member
+  // that left because of it.
   std::atomic<std::uint32_t> lost_word;
 };
 

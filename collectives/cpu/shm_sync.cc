@@ -116,6 +116,14 @@ void ShmSync::Leave() {
   segment_->control(member_)->left.store(kShmLeftAfterError, std::memory_order_release);
 }
 
+void ShmSync::RecordLostElsewhere(int comm_rank) {
+  std::uint32_t expected = 0;
+  segment_->header()->lost_word.compare_exchange_strong(
+      expected, static_cast<std::uint32_t>(comm_rank + 1) | kShmLostElsewhere,
+      std::memory_order_acq_rel);
+  WakeAll();
+}
+
 void ShmSync::Close() {
   std::uint32_t expected = kShmPresent;
   segment_->control(member_)->left.compare_exchange_strong(expected, kShmClosed,
@@ -151,6 +159,10 @@ Status ShmSync::RecordLost(int member, bool closed, OpContext& ctx) {
 }
 
 Status ShmSync::PeerLost(std::uint32_t lost_word, OpContext& ctx) const {
+  if ((lost_word & kShmLostElsewhere) != 0) {
+    return ctx.PeerLost(static_cast<int>(lost_word & ~kShmLostElsewhere) - 1,
+                        "is gone (a rank on this host lost it during the op)");
+  }
   const int member = static_cast<int>(lost_word & ~kShmLostClosed) - 1;
   if ((lost_word & kShmLostClosed) != 0) {
     return ctx.PeerLost(comm_ranks_[member], "closed its communicator during the op");

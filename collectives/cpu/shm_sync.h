@@ -73,6 +73,9 @@ class ShmSync {
   // Records that this member leaves the op after an error: the others then do not report its
   // exit as the cause of their failure.
   void Leave();
+  // Records communicator rank `comm_rank`, not a member, as the culprit (unless one was
+  // recorded first) and wakes everyone.
+  void RecordLostElsewhere(int comm_rank);
   // Records that this member's group is being destroyed and wakes everyone: a member still
   // waiting for it fails at once (UNAVAILABLE naming it).
   void Close();

@@ -88,6 +88,15 @@ Status TcpEngine::Fail(Status status, const ControlMessage& notice) {
   return Adopt(std::move(status), notice);
 }
 
+void TcpEngine::PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx) {
+  if (!broken_.ok()) return;
+  ControlMessage notice;
+  notice.kind = ControlMessage::Kind::kStopLost;
+  notice.ranks = {rank};
+  notice.detail = detail;
+  (void)Fail(ctx.PeerLost(rank, detail), notice);
+}
+
 Status TcpEngine::Adopt(Status status, const ControlMessage& notice) {
   if (broken_.ok()) {
     broken_ = status;

@@ -90,6 +90,10 @@ class TcpGroup final : public PeerGroup {
     return DisseminationBarrier(run);
   }
 
+  void PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx) override {
+    engine_.PeerLostElsewhere(rank, detail, ctx);
+  }
+
  private:
   // Ops of up to kSmallMessageBytes in all are latency-bound: they spin before sleeping.
   TcpOp MakeOp(OpContext& ctx, std::size_t message_bytes) {

@@ -119,6 +119,10 @@ class Communicator {
   virtual int world_size() const = 0;
   virtual CommBackend backend() const = 0;
   virtual const CommunicatorOptions& options() const = 0;
+  // How it connects, for logs: `cpu communicator "world": rank 2 of 4, 2 hosts (ranks 0-1 |
+  // 2-3), shared memory within a host, TCP between hosts (this rank at 10.0.0.2)`. The CPU
+  // backend's rank 0 logs it when the ranks span several hosts.
+  virtual std::string Describe() const;
 
   // out[i] = op over ranks of in[i]. `out` may be `in` (in place). kAvg divides the sum by the
   // world size (integers: truncating). Same dtype and numel on every rank.

@@ -25,6 +25,10 @@ namespace k8s_pods_test {
 namespace {
 
 namespace fs = std::filesystem;
+using pod_sandbox::CommandResult;
+using pod_sandbox::PodCluster;
+using pod_sandbox::ReadFile;
+using pod_sandbox::RunCommand;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 

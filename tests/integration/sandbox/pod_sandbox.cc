@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-namespace k8s_pods_test {
+namespace pod_sandbox {
 namespace {
 
 namespace fs = std::filesystem;
@@ -325,4 +325,4 @@ std::optional<int> PodCluster::Wait(pid_t pid, std::chrono::milliseconds timeout
   }
 }
 
-}  // namespace k8s_pods_test
+}  // namespace pod_sandbox

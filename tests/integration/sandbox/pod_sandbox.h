@@ -1,14 +1,15 @@
-// "Pods" on one machine for the Kubernetes pod tests: each with its own network namespace and
-// address on a private bridge (10.200.0.0/24), its own hostname, IPC namespace, /dev/shm and
-// /run, and an /etc/hosts that plays the cluster DNS (`<job>-<index>.<job>` names). Without
-// the right to create network namespaces the pods share the host's network and differ by
-// loopback address (127.0.0.x) instead, still with their own /etc/hosts (a mount namespace).
+// "Pods" on one machine, for the tests of a job that spans hosts (the Kubernetes pods, the
+// multi-host collectives): each with its own network namespace and address on a private
+// bridge (10.200.0.0/24), its own hostname, IPC namespace, /dev/shm and /run, and an
+// /etc/hosts that plays the cluster DNS (`<job>-<index>.<job>` names). Without the right to
+// create network namespaces the pods share the host's network and differ by loopback address
+// (127.0.0.x) instead, still with their own /etc/hosts (a mount namespace).
 //
 // Everything created (namespaces, links, /etc/netns/<ns>, processes) is removed by the
 // destructor, also when a test fails; names carry this process's id, so runs do not collide,
 // and what a killed run left behind (its process is gone) is removed by the next run.
-#ifndef TRAIN_TESTS_INTEGRATION_K8S_PODS_POD_SANDBOX_H_
-#define TRAIN_TESTS_INTEGRATION_K8S_PODS_POD_SANDBOX_H_
+#ifndef TRAIN_TESTS_INTEGRATION_SANDBOX_POD_SANDBOX_H_
+#define TRAIN_TESTS_INTEGRATION_SANDBOX_POD_SANDBOX_H_
 
 #include <sys/types.h>
 
@@ -19,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace k8s_pods_test {
+namespace pod_sandbox {
 
 class PodCluster {
  public:
@@ -77,6 +78,6 @@ CommandResult RunCommand(const std::string& command);
 
 std::string ReadFile(const std::string& path);
 
-}  // namespace k8s_pods_test
+}  // namespace pod_sandbox
 
-#endif  // TRAIN_TESTS_INTEGRATION_K8S_PODS_POD_SANDBOX_H_
+#endif  // TRAIN_TESTS_INTEGRATION_SANDBOX_POD_SANDBOX_H_
