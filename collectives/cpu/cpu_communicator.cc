@@ -3,8 +3,10 @@
 // hierarchical: a shared-memory all-reduce within each host, then a TCP
 // all-reduce of one slice per local rank across hosts (every local rank drives
 // its own lane), then a shared-memory all-gather of the slices.
+#include <atomic>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,11 @@ class CpuCommunicator final : public QueuedCommunicator {
   ~CpuCommunicator() override { StopProgress(); }
 
   CommBackend backend() const override { return CommBackend::kCpu; }
+  void AbortAll(const std::string &reason) override {
+    abort_requested_ = true;
+    QueuedCommunicator::AbortAll(reason);
+    AnnounceAbort();
+  }
   std::string Describe() const override;
 
   // Bootstraps the groups, then starts the progress thread.
@@ -58,6 +65,20 @@ class CpuCommunicator final : public QueuedCommunicator {
   // `status` of an op; when a group lost a rank, the other groups are told who (their
   // members may be waiting on this rank, which leaves the op).
   Status Settle(Status status, OpContext &ctx);
+  // Runs an op's body on the groups. An abort while no body runs is announced to the peers
+  // here (AnnounceAbort); one that comes while a body runs is seen by the body, and announced
+  // again after it, should it have ended before looking.
+  template <typename Body>
+  Status Guarded(Body body) {
+    Status status;
+    {
+      std::lock_guard lock(groups_mu_);
+      status = body();
+    }
+    if (abort_requested_.load(std::memory_order_relaxed)) AnnounceAbort();
+    return status;
+  }
+  void AnnounceAbort();
 
   Topology topology_;
   std::unique_ptr<PeerGroup> local_;  // this host's ranks (null when alone)
@@ -65,6 +86,10 @@ class CpuCommunicator final : public QueuedCommunicator {
   std::unique_ptr<PeerGroup> all_;    // across hosts: every rank
   std::vector<char> scratch_;         // the all-gather of slices
   std::string listen_address_;        // where other hosts reach this rank ("" on one host)
+  std::mutex groups_mu_;              // held while an op's body runs on the groups
+  // Abort was called (not destruction, which peers learn of as the group closing).
+  std::atomic<bool> abort_requested_{false};
+  std::atomic<bool> abort_announced_{false};
 };
 
 // "ranks 0-1 | 2-3" (runs of consecutive ranks joined by "-", hosts by " | ").
@@ -91,8 +116,9 @@ std::string CpuCommunicator::Describe() const {
   if (hosts == 1) return text + ", one host, shared memory";
   text += ", " + std::to_string(hosts) + " hosts (" + HostList(topology_) + "), ";
   text += local_ ? "shared memory within a host, TCP between hosts" : "TCP between hosts";
-  if (!topology_.Uniform()) text += " (uneven hosts: host leaders all-reduce, then broadcast)";
-  return text + " (this rank at " + listen_address_ + ")";
+  text += " (this rank at " + listen_address_ + ")";
+  if (!topology_.Uniform()) text += "; uneven hosts: the host leaders all-reduce, then broadcast";
+  return text;
 }
 
 Status CpuCommunicator::Connect() {
@@ -152,6 +178,14 @@ Status CpuCommunicator::Connect() {
   return Status::Ok();
 }
 
+void CpuCommunicator::AnnounceAbort() {
+  std::unique_lock lock(groups_mu_, std::try_to_lock);
+  if (!lock.owns_lock() || abort_announced_.exchange(true)) return;
+  for (PeerGroup *group : {local_.get(), lane_.get(), all_.get()}) {
+    if (group != nullptr) group->AbortIdle();
+  }
+}
+
 Status CpuCommunicator::Settle(Status status, OpContext &ctx) {
   if (status.ok() || ctx.lost_rank < 0) return status;
   for (PeerGroup *group : {local_.get(), lane_.get(), all_.get()}) {
@@ -163,7 +197,7 @@ Status CpuCommunicator::Settle(Status status, OpContext &ctx) {
 Status CpuCommunicator::RunAllReduce(const TensorView &in, const TensorView &out, ReduceOp op,
                                      OpContext &ctx) {
   // The only op that runs on several groups (the others run on flat()).
-  return Settle(AllReduceOnGroups(in, out, op, ctx), ctx);
+  return Guarded([&] { return Settle(AllReduceOnGroups(in, out, op, ctx), ctx); });
 }
 
 Status CpuCommunicator::AllReduceOnGroups(const TensorView &in, const TensorView &out, ReduceOp op,
@@ -216,35 +250,43 @@ Status CpuCommunicator::HierarchicalAllReduce(const TensorView &out, ReduceOp op
 
 Status CpuCommunicator::RunReduceScatter(const TensorView &in, const TensorView &out, ReduceOp op,
                                          OpContext &ctx) {
-  const ReduceOp reduce = op == ReduceOp::kAvg ? ReduceOp::kSum : op;
-  if (world_size() == 1) {
-    if (in.data != out.data && out.numel > 0) std::memmove(out.data, in.data, out.bytes());
-  } else {
-    TRAIN_RETURN_IF_ERROR(
-        flat()->ReduceScatter(in.data, out.data, out.numel, out.dtype, reduce, ctx));
-  }
-  if (op == ReduceOp::kAvg) DivideBy(out.dtype, out.data, out.numel, world_size());
-  return Status::Ok();
+  return Guarded([&]() -> Status {
+    const ReduceOp reduce = op == ReduceOp::kAvg ? ReduceOp::kSum : op;
+    if (world_size() == 1) {
+      if (in.data != out.data && out.numel > 0) std::memmove(out.data, in.data, out.bytes());
+    } else {
+      TRAIN_RETURN_IF_ERROR(
+          flat()->ReduceScatter(in.data, out.data, out.numel, out.dtype, reduce, ctx));
+    }
+    if (op == ReduceOp::kAvg) DivideBy(out.dtype, out.data, out.numel, world_size());
+    return Status::Ok();
+  });
 }
 
 Status CpuCommunicator::RunAllGather(const TensorView &in, const TensorView &out, OpContext &ctx) {
-  if (world_size() == 1) {
-    if (in.data != out.data && in.numel > 0) std::memmove(out.data, in.data, in.bytes());
-    return Status::Ok();
-  }
-  return flat()->AllGather(in.data, out.data, in.bytes(), ctx);
+  return Guarded([&]() -> Status {
+    if (world_size() == 1) {
+      if (in.data != out.data && in.numel > 0) std::memmove(out.data, in.data, in.bytes());
+      return Status::Ok();
+    }
+    return flat()->AllGather(in.data, out.data, in.bytes(), ctx);
+  });
 }
 
 Status CpuCommunicator::RunBroadcast(const TensorView &inout, int root, OpContext &ctx) {
-  if (world_size() == 1) return Status::Ok();
-  // On one host the members are the ranks in order, so the root's member index
-  // is its rank.
-  return flat()->Broadcast(inout.data, inout.bytes(), root, ctx);
+  return Guarded([&]() -> Status {
+    if (world_size() == 1) return Status::Ok();
+    // On one host the members are the ranks in order, so the root's member index
+    // is its rank.
+    return flat()->Broadcast(inout.data, inout.bytes(), root, ctx);
+  });
 }
 
 Status CpuCommunicator::RunBarrier(OpContext &ctx) {
-  if (world_size() == 1) return Status::Ok();
-  return flat()->Barrier(ctx);
+  return Guarded([&]() -> Status {
+    if (world_size() == 1) return Status::Ok();
+    return flat()->Barrier(ctx);
+  });
 }
 
 }  // namespace

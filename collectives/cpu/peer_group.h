@@ -43,6 +43,10 @@ class PeerGroup {
   // hierarchical all-reduce whose shared-memory part lost a rank thus fails on the other
   // hosts naming that rank. No-op when this group already failed.
   virtual void PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx) = 0;
+  // This rank aborted its communicator while no op ran on the group: the group breaks, and
+  // members blocked in an op that waits on this one fail at once, naming it, instead of at
+  // their deadline. (An op that runs sees the abort flag and does the same itself.)
+  virtual void AbortIdle() = 0;
 };
 
 }  // namespace train::internal

@@ -88,6 +88,7 @@ class SoloGroup final : public PeerGroup {
   }
   Status Barrier(OpContext& ctx) override { return Check(ctx); }
   void PeerLostElsewhere(int, const std::string&, OpContext&) override {}
+  void AbortIdle() override {}
 
  private:
   static Status Check(const OpContext& ctx) {
@@ -144,6 +145,12 @@ class ShmGroup final : public PeerGroup {
   Status Barrier(OpContext& ctx) override {
     auto pipeline = MakeBarrier();
     return Run(*pipeline, ctx);
+  }
+
+  void AbortIdle() override {
+    if (!broken_.ok()) return;
+    broken_ = AbortedError("the communicator was aborted");
+    sync_.Abort();
   }
 
   void PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx) override {

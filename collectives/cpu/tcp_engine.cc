@@ -97,6 +97,14 @@ void TcpEngine::PeerLostElsewhere(int rank, const std::string& detail, OpContext
   (void)Fail(ctx.PeerLost(rank, detail), notice);
 }
 
+void TcpEngine::AbortIdle() {
+  if (!broken_.ok()) return;
+  ControlMessage notice;
+  notice.kind = ControlMessage::Kind::kStopAborted;
+  notice.ranks = {comm_rank(member_)};
+  (void)Fail(AbortedError("the communicator was aborted"), notice);
+}
+
 Status TcpEngine::Adopt(Status status, const ControlMessage& notice) {
   if (broken_.ok()) {
     broken_ = status;

@@ -61,6 +61,9 @@ class TcpEngine {
   // Breaks the group because another group of this member's communicator lost communicator
   // rank `rank`, and tells the other members so (they stop naming `rank`). No-op when broken.
   void PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx);
+  // Breaks the group because this member's communicator was aborted between ops, and tells
+  // the other members (they stop naming this member). No-op when broken.
+  void AbortIdle();
   // Runs `transfer` until it is done, or the op fails, is aborted or expires (see above).
   // `spin`: how long after bytes last moved to keep polling (yielding the CPU in between)
   // before sleeping in poll; waking from poll costs more than a small message's transfer.

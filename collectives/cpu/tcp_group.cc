@@ -93,6 +93,7 @@ class TcpGroup final : public PeerGroup {
   void PeerLostElsewhere(int rank, const std::string& detail, OpContext& ctx) override {
     engine_.PeerLostElsewhere(rank, detail, ctx);
   }
+  void AbortIdle() override { engine_.AbortIdle(); }
 
  private:
   // Ops of up to kSmallMessageBytes in all are latency-bound: they spin before sleeping.

@@ -82,6 +82,39 @@ TEST(CommunicatorFaults, AbortFailsThisRankAndReleasesThePeers) {
   });
 }
 
+// Rank 0 aborts between ops (Abort on a Work of an op that completed): rank 1, blocked in an
+// op that waits on rank 0, fails at once naming it, not at its deadline.
+TEST(CommunicatorFaults, AnAbortBetweenOpsReleasesThePeersAtOnce) {
+  for (const char* layout : {"one host", "two hosts"}) {
+    SCOPED_TRACE(layout);
+    const bool two_hosts = std::string(layout) == "two hosts";
+    World world = MakeWorld(2, {}, [&](int rank) {
+      return two_hosts ? std::string(rank == 0 ? "a" : "b") : std::string();
+    });
+    OnEveryRank(2, [&](int rank) {
+      std::vector<float> data(1 << 10, 1.0f);
+      TensorView view{data.data(), DType::kFloat32, data.size()};
+      auto first = world.comms[rank]->AllReduce(view, ReduceOp::kSum);
+      ASSERT_TRUE(first->Wait().ok());
+      if (rank == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        first->Abort();
+        EXPECT_EQ(world.comms[0]->Barrier()->Wait().code(), StatusCode::kAborted);
+        return;
+      }
+      OpOptions options;
+      options.timeout = std::chrono::seconds(60);
+      const auto start = std::chrono::steady_clock::now();
+      Status status = world.comms[1]->AllReduce(view, ReduceOp::kSum, options)->Wait();
+      const auto waited = std::chrono::steady_clock::now() - start;
+      EXPECT_FALSE(status.ok());
+      EXPECT_THAT(status.message(), HasSubstr("rank 0")) << status;
+      EXPECT_THAT(status.message(), HasSubstr("abort")) << status;
+      EXPECT_LT(waited, std::chrono::seconds(20)) << status;
+    });
+  }
+}
+
 TEST(CommunicatorFaults, WaitWithADeadlineLeavesTheOpRunning) {
   World world = MakeWorld(2);
   OnEveryRank(2, [&](int rank) {
