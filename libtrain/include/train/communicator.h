@@ -90,7 +90,8 @@ class Work {
   // True once the op completed or failed.
   virtual bool Done() const = 0;
   // Aborts the communicator: this op and every pending one fail with ABORTED, peers blocked in
-  // the same op fail too (within their timeouts), and the communicator cannot be used again.
+  // an op that waits on this rank fail at once naming it (CPU backend; NCCL and MPI: within
+  // their timeouts), and the communicator cannot be used again.
   virtual void Abort() = 0;
   // What was issued: "allreduce #12 (sum, float32 x 1048576)".
   virtual std::string Describe() const = 0;
