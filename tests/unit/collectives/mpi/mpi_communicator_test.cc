@@ -15,7 +15,9 @@
 
 #include "element_values.h"
 #include "train/communicator.h"
+#include "train/device.h"
 #include "train/env.h"
+#include "train/worker.h"
 
 namespace train {
 namespace {
@@ -356,6 +358,38 @@ TEST(MpiCommunicatorTest, CudaTensorsAreRefused) {
   options.device = Device::kCuda;
   auto created = Communicator::Create(nullptr, job.rank, job.world_size, options);
   ASSERT_FALSE(created.ok());
+}
+
+// Under mpirun a CUDA communicator is NCCL with its unique id broadcast through MPI (a
+// communicator "<name>/bootstrap" of the MPI backend). Without a GPU the NCCL plugin is still
+// reached through that path and says why it cannot go on; with a GPU per rank the
+// communicator works on device memory. (The id's broadcast itself is checked in
+// nccl_unique_id_test; NCCL refuses two ranks on one GPU, so a one-GPU machine cannot run it.)
+TEST(MpiCommunicatorTest, ACudaCommunicatorIsNcclBootstrappedThroughMpi) {
+  auto worker = Worker::Init();
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  const Result<std::vector<CudaDevice>> devices = ListCudaDevices();
+  const int gpus = devices.ok() ? static_cast<int>(devices->size()) : 0;
+  if (gpus > 0 && gpus < (*worker)->env().world_size) {
+    GTEST_SKIP() << "NCCL needs a GPU per rank: " << gpus << " GPU(s) for "
+                 << (*worker)->env().world_size << " ranks";
+  }
+  CommunicatorOptions options;
+  options.name = "nccl-via-mpi";
+  options.device = Device::kCuda;
+  options.device_index = gpus > 0 ? (*worker)->env().local_rank : 0;
+  options.timeout = std::chrono::minutes(2);
+  auto created = Communicator::Create(**worker, options);
+  if (gpus == 0) {
+    ASSERT_FALSE(created.ok());
+    EXPECT_EQ(created.status().code(), StatusCode::kFailedPrecondition) << created.status();
+    EXPECT_TRUE(Contains(created.status().message(), "NCCL")) << created.status();
+    EXPECT_TRUE(Contains(created.status().message(), "CPU backend")) << created.status();
+    return;
+  }
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ((*created)->backend(), CommBackend::kNccl);
+  EXPECT_EQ((*created)->world_size(), (*worker)->env().world_size);
 }
 
 }  // namespace
