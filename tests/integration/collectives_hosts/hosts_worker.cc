@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "element_values.h"
 #include "train/communicator.h"
 #include "train/worker.h"
 
@@ -27,88 +28,11 @@ namespace {
 
 using train::DType;
 using train::ReduceOp;
+using train::testing::GetElement;
+using train::testing::SetElement;
 
 // Small integers, exact in every dtype (and their sums over 4 ranks, even in uint8 and bf16).
 double Value(int rank, std::uint64_t i) { return static_cast<double>((rank * 3 + i) % 5 + 1); }
-
-std::uint16_t ToHalf(float f) {
-  std::uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7fffffffu) == 0) return static_cast<std::uint16_t>(bits >> 16);
-  const std::uint32_t sign = (bits >> 16) & 0x8000u;
-  const int exponent = static_cast<int>((bits >> 23) & 0xff) - 127 + 15;
-  return static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(exponent) << 10) |
-                                    ((bits >> 13) & 0x3ffu));
-}
-
-float FromHalf(std::uint16_t h) {
-  if ((h & 0x7fffu) == 0) return (h & 0x8000u) ? -0.0f : 0.0f;
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exponent = ((h >> 10) & 0x1fu) - 15 + 127;
-  const std::uint32_t bits =
-      sign | (exponent << 23) | (static_cast<std::uint32_t>(h & 0x3ffu) << 13);
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-void Put(DType dtype, void* data, std::uint64_t i, double v) {
-  switch (dtype) {
-    case DType::kFloat32:
-      static_cast<float*>(data)[i] = static_cast<float>(v);
-      break;
-    case DType::kFloat64:
-      static_cast<double*>(data)[i] = v;
-      break;
-    case DType::kFloat16:
-      static_cast<std::uint16_t*>(data)[i] = ToHalf(static_cast<float>(v));
-      break;
-    case DType::kBFloat16: {
-      const float f = static_cast<float>(v);
-      std::uint32_t bits;
-      std::memcpy(&bits, &f, 4);
-      static_cast<std::uint16_t*>(data)[i] = static_cast<std::uint16_t>(bits >> 16);
-      break;
-    }
-    case DType::kInt32:
-      static_cast<std::int32_t*>(data)[i] = static_cast<std::int32_t>(v);
-      break;
-    case DType::kInt64:
-      static_cast<std::int64_t*>(data)[i] = static_cast<std::int64_t>(v);
-      break;
-    case DType::kUInt8:
-      static_cast<std::uint8_t*>(data)[i] = static_cast<std::uint8_t>(v);
-      break;
-    default:
-      break;
-  }
-}
-
-double Get(DType dtype, const void* data, std::uint64_t i) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return static_cast<const float*>(data)[i];
-    case DType::kFloat64:
-      return static_cast<const double*>(data)[i];
-    case DType::kFloat16:
-      return FromHalf(static_cast<const std::uint16_t*>(data)[i]);
-    case DType::kBFloat16: {
-      const std::uint32_t bits =
-          static_cast<std::uint32_t>(static_cast<const std::uint16_t*>(data)[i]) << 16;
-      float f;
-      std::memcpy(&f, &bits, 4);
-      return f;
-    }
-    case DType::kInt32:
-      return static_cast<const std::int32_t*>(data)[i];
-    case DType::kInt64:
-      return static_cast<double>(static_cast<const std::int64_t*>(data)[i]);
-    case DType::kUInt8:
-      return static_cast<const std::uint8_t*>(data)[i];
-    default:
-      return NAN;
-  }
-}
 
 bool IsInteger(DType dtype) {
   return dtype == DType::kInt32 || dtype == DType::kInt64 || dtype == DType::kUInt8;
@@ -147,7 +71,7 @@ class Checker {
   bool Check(const std::string& what, DType dtype, const void* data, std::uint64_t i,
              double expected) {
     ++checks_;
-    const double got = Get(dtype, data, i);
+    const double got = GetElement(dtype, data, i);
     if (got == expected) return true;
     std::printf("rank %d: WRONG %s %s element %llu: got %g, expected %g\n", rank_, what.c_str(),
                 std::string(train::DTypeName(dtype)).c_str(), static_cast<unsigned long long>(i),
@@ -166,7 +90,7 @@ class Checker {
     const int size = comm_->world_size();
     const std::size_t es = train::DTypeSize(dtype);
     std::vector<unsigned char> in(n * es + 1), out(n * es + 1);
-    for (std::uint64_t i = 0; i < n; ++i) Put(dtype, in.data(), i, Value(world_rank, i));
+    for (std::uint64_t i = 0; i < n; ++i) SetElement(dtype, in.data(), i, Value(world_rank, i));
     for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMin, ReduceOp::kMax}) {
       const std::string what = "allreduce " + std::string(train::ReduceOpName(op));
       if (!Ok(comm_->AllReduce({in.data(), dtype, n}, {out.data(), dtype, n}, op)->Wait(), what)) {
@@ -178,7 +102,8 @@ class Checker {
     }
     // Reduce-scatter: block b of rank r's input is Value(r, b * n + i).
     std::vector<unsigned char> blocks(n * es * size + 1), mine(n * es + 1);
-    for (std::uint64_t i = 0; i < n * size; ++i) Put(dtype, blocks.data(), i, Value(world_rank, i));
+    for (std::uint64_t i = 0; i < n * size; ++i)
+      SetElement(dtype, blocks.data(), i, Value(world_rank, i));
     if (!Ok(comm_
                 ->ReduceScatter({blocks.data(), dtype, n * size}, {mine.data(), dtype, n},
                                 ReduceOp::kSum)

@@ -1,7 +1,7 @@
 // Reading and writing one element of any collective dtype as a double, for tests whose
 // values (small integers and halves) every dtype holds exactly.
-#ifndef TRAIN_TESTS_UNIT_COLLECTIVES_MPI_ELEMENT_VALUES_H_
-#define TRAIN_TESTS_UNIT_COLLECTIVES_MPI_ELEMENT_VALUES_H_
+#ifndef TRAIN_TESTS_COLLECTIVES_SUPPORT_ELEMENT_VALUES_H_
+#define TRAIN_TESTS_COLLECTIVES_SUPPORT_ELEMENT_VALUES_H_
 
 #include <cstdint>
 #include <vector>
@@ -21,4 +21,4 @@ inline std::vector<unsigned char> Buffer(DType dtype, std::uint64_t count) {
 
 }  // namespace train::testing
 
-#endif  // TRAIN_TESTS_UNIT_COLLECTIVES_MPI_ELEMENT_VALUES_H_
+#endif  // TRAIN_TESTS_COLLECTIVES_SUPPORT_ELEMENT_VALUES_H_
