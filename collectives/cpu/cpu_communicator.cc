@@ -65,15 +65,15 @@ class CpuCommunicator final : public QueuedCommunicator {
   // `status` of an op; when a group lost a rank, the other groups are told who (their
   // members may be waiting on this rank, which leaves the op).
   Status Settle(Status status, OpContext &ctx);
-  // Runs an op's body on the groups. An abort while no body runs is announced to the peers
-  // here (AnnounceAbort); one that comes while a body runs is seen by the body, and announced
-  // again after it, should it have ended before looking.
+  // Runs an op's body on the groups, then Settles its status. An abort while no body runs is
+  // announced to the peers here (AnnounceAbort); one that comes while a body runs is seen by
+  // the body, and announced again after it, should it have ended before looking.
   template <typename Body>
-  Status Guarded(Body body) {
+  Status Guarded(OpContext &ctx, Body body) {
     Status status;
     {
       std::lock_guard lock(groups_mu_);
-      status = body();
+      status = Settle(body(), ctx);
     }
     if (abort_requested_.load(std::memory_order_relaxed)) AnnounceAbort();
     return status;
@@ -196,8 +196,7 @@ Status CpuCommunicator::Settle(Status status, OpContext &ctx) {
 
 Status CpuCommunicator::RunAllReduce(const TensorView &in, const TensorView &out, ReduceOp op,
                                      OpContext &ctx) {
-  // The only op that runs on several groups (the others run on flat()).
-  return Guarded([&] { return Settle(AllReduceOnGroups(in, out, op, ctx), ctx); });
+  return Guarded(ctx, [&] { return AllReduceOnGroups(in, out, op, ctx); });
 }
 
 Status CpuCommunicator::AllReduceOnGroups(const TensorView &in, const TensorView &out, ReduceOp op,
@@ -250,7 +249,7 @@ Status CpuCommunicator::HierarchicalAllReduce(const TensorView &out, ReduceOp op
 
 Status CpuCommunicator::RunReduceScatter(const TensorView &in, const TensorView &out, ReduceOp op,
                                          OpContext &ctx) {
-  return Guarded([&]() -> Status {
+  return Guarded(ctx, [&]() -> Status {
     const ReduceOp reduce = op == ReduceOp::kAvg ? ReduceOp::kSum : op;
     if (world_size() == 1) {
       if (in.data != out.data && out.numel > 0) std::memmove(out.data, in.data, out.bytes());
@@ -264,7 +263,7 @@ Status CpuCommunicator::RunReduceScatter(const TensorView &in, const TensorView 
 }
 
 Status CpuCommunicator::RunAllGather(const TensorView &in, const TensorView &out, OpContext &ctx) {
-  return Guarded([&]() -> Status {
+  return Guarded(ctx, [&]() -> Status {
     if (world_size() == 1) {
       if (in.data != out.data && in.numel > 0) std::memmove(out.data, in.data, in.bytes());
       return Status::Ok();
@@ -274,7 +273,7 @@ Status CpuCommunicator::RunAllGather(const TensorView &in, const TensorView &out
 }
 
 Status CpuCommunicator::RunBroadcast(const TensorView &inout, int root, OpContext &ctx) {
-  return Guarded([&]() -> Status {
+  return Guarded(ctx, [&]() -> Status {
     if (world_size() == 1) return Status::Ok();
     // On one host the members are the ranks in order, so the root's member index
     // is its rank.
@@ -283,7 +282,7 @@ Status CpuCommunicator::RunBroadcast(const TensorView &inout, int root, OpContex
 }
 
 Status CpuCommunicator::RunBarrier(OpContext &ctx) {
-  return Guarded([&]() -> Status {
+  return Guarded(ctx, [&]() -> Status {
     if (world_size() == 1) return Status::Ok();
     return flat()->Barrier(ctx);
   });

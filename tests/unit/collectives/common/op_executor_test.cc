@@ -39,6 +39,13 @@ class OpExecutorTest : public ::testing::Test {
         [] {}, small);
   }
 
+  // Polls `flag` for up to 5 s (the test does not wait for the op, so as not to run it).
+  static bool BecomesTrue(const std::atomic<bool>& flag) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (!flag && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100us);
+    return flag;
+  }
+
   testing::TempDirectory directory_;
   std::unique_ptr<Store> store_;
   OpLedger ledger_;
@@ -71,9 +78,7 @@ TEST_F(OpExecutorTest, ALargeOpRunsWithoutBeingWaitedFor) {
         return Status::Ok();
       },
       [] {}, /*small=*/false);
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (!ran && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100us);
-  ASSERT_TRUE(ran.load());
+  ASSERT_TRUE(BecomesTrue(ran));
   EXPECT_NE(ran_on, std::this_thread::get_id());
   EXPECT_TRUE(work->Wait().ok());
 }
@@ -89,9 +94,7 @@ TEST_F(OpExecutorTest, ASmallOpNobodyWaitsForStillRuns) {
         return Status::Ok();
       },
       [] {}, /*small=*/true);
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (!ran && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
-  EXPECT_TRUE(ran.load());
+  EXPECT_TRUE(BecomesTrue(ran));
   EXPECT_TRUE(work->Wait().ok());
 }
 
