@@ -1,30 +1,16 @@
 #include "train/grad_buckets.h"
 
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
 
 #include "common/op.h"
 #include "grad_buckets_layout.h"
-#include "grad_buckets_wire.h"
+#include "grad_buckets_memory.h"
 
 namespace train {
 namespace internal {
 namespace {
-
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
-// Cache-line aligned bytes, so that the reductions see aligned vectors.
-std::unique_ptr<std::byte, FreeDeleter> AllocateAligned(std::uint64_t bytes) {
-  constexpr std::size_t kAlign = 64;
-  const std::size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
-  return std::unique_ptr<std::byte, FreeDeleter>(
-      static_cast<std::byte*>(std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded)));
-}
 
 struct Gradient {
   std::string name;
@@ -36,9 +22,9 @@ struct Gradient {
 
 struct Bucket {
   GradientBucket info;
-  std::unique_ptr<std::byte, FreeDeleter> buffer;  // null when in place
-  TensorView flat;                                 // what is all-reduced
-  std::size_t pending = 0;                         // gradients not yet marked this iteration
+  std::byte* buffer = nullptr;  // in the BucketMemory; null when in place
+  TensorView flat;              // what is all-reduced
+  std::size_t pending = 0;      // gradients not yet marked this iteration
   std::shared_ptr<Work> work;
 };
 
@@ -57,19 +43,23 @@ using internal::Gradient;
 struct GradientBuckets::Impl {
   Communicator* comm;
   GradientBucketsOptions options;
+  std::unique_ptr<internal::BucketMemory> memory;  // host or device, as the communicator's
 
   mutable std::mutex mu;
   std::vector<Gradient> grads;
   std::unordered_map<std::string, std::size_t> by_name;
   bool fixed = false;  // the layout exists: Register is refused
+  Status allocated;    // the buffers' allocation, once tried (by the first MarkReady or Finish)
+  bool allocation_tried = false;
   std::vector<Bucket> buckets;
   std::size_t next_to_issue = 0;  // buckets issue in order
   GradientBucketStats stats;
 
   void FixLayout();
+  Status AllocateBuffers();  // with mu held; the first attempt's status on every call
   void IssueReadyBuckets();  // with mu held
-  void CopyIn(const Gradient& grad);
-  void CopyOut(const Gradient& grad);
+  Status CopyIn(const Gradient& grad);
+  Status CopyOut(const Gradient& grad);
   void ResetIteration();  // with mu held
   // Waits for the issued buckets (mu not held); the first failure.
   Status WaitIssued(std::vector<std::pair<std::size_t, std::shared_ptr<Work>>> issued);
@@ -94,17 +84,33 @@ void GradientBuckets::Impl::FixLayout() {
     if (bucket.info.in_place) {
       bucket.flat = grads[bucket.info.gradients[0]].tensor;
     } else {
-      bucket.buffer = internal::AllocateAligned(bucket.info.wire_bytes);
-      bucket.flat.data = bucket.buffer.get();
       bucket.flat.dtype = internal::WireDTypeFor(bucket.info.dtype, options.wire_dtype);
       bucket.flat.numel = bucket.info.numel;
-      bucket.flat.device = Device::kCpu;
+      bucket.flat.device = memory->device();
+      bucket.flat.device_index = memory->device_index();
     }
     bucket.pending = bucket.info.gradients.size();
     stats.wire_bytes += bucket.info.wire_bytes;
     buckets.push_back(std::move(bucket));
   }
   stats.buckets = buckets.size();
+}
+
+Status GradientBuckets::Impl::AllocateBuffers() {
+  if (allocation_tried) return allocated;
+  allocation_tried = true;
+  for (std::size_t i = 0; i < buckets.size() && allocated.ok(); ++i) {
+    Bucket& bucket = buckets[i];
+    if (bucket.info.in_place) continue;
+    Result<void*> buffer = memory->Allocate(bucket.info.wire_bytes);
+    if (!buffer.ok()) {
+      allocated = buffer.status().WithContext(internal::DescribeBucket(i, bucket));
+      break;
+    }
+    bucket.buffer = static_cast<std::byte*>(*buffer);
+    bucket.flat.data = bucket.buffer;
+  }
+  return allocated;
 }
 
 void GradientBuckets::Impl::IssueReadyBuckets() {
@@ -116,28 +122,18 @@ void GradientBuckets::Impl::IssueReadyBuckets() {
   }
 }
 
-void GradientBuckets::Impl::CopyIn(const Gradient& grad) {
+Status GradientBuckets::Impl::CopyIn(const Gradient& grad) {
   const Bucket& bucket = buckets[grad.bucket];
-  if (bucket.info.in_place || grad.tensor.numel == 0) return;
-  void* dst = bucket.buffer.get() + grad.offset * DTypeSize(bucket.flat.dtype);
-  if (bucket.flat.dtype == grad.tensor.dtype) {
-    std::memcpy(dst, grad.tensor.data, grad.tensor.bytes());
-  } else {
-    internal::NarrowToWire(grad.tensor.dtype, grad.tensor.data, bucket.flat.dtype, dst,
-                           grad.tensor.numel);
-  }
+  if (bucket.info.in_place || grad.tensor.numel == 0) return Status::Ok();
+  return memory->CopyIn(grad.tensor, bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype),
+                        bucket.flat.dtype);
 }
 
-void GradientBuckets::Impl::CopyOut(const Gradient& grad) {
+Status GradientBuckets::Impl::CopyOut(const Gradient& grad) {
   const Bucket& bucket = buckets[grad.bucket];
-  if (bucket.info.in_place || grad.tensor.numel == 0) return;
-  const void* src = bucket.buffer.get() + grad.offset * DTypeSize(bucket.flat.dtype);
-  if (bucket.flat.dtype == grad.tensor.dtype) {
-    std::memcpy(grad.tensor.data, src, grad.tensor.bytes());
-  } else {
-    internal::WidenFromWire(bucket.flat.dtype, src, grad.tensor.dtype, grad.tensor.data,
-                            grad.tensor.numel);
-  }
+  if (bucket.info.in_place || grad.tensor.numel == 0) return Status::Ok();
+  return memory->CopyOut(bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype),
+                         bucket.flat.dtype, grad.tensor);
 }
 
 void GradientBuckets::Impl::ResetIteration() {
@@ -190,14 +186,15 @@ Result<std::unique_ptr<GradientBuckets>> GradientBuckets::Create(
                                 ") and first_cap_bytes (" +
                                 std::to_string(options.first_cap_bytes) + ") must be positive");
   }
-  if (comm->options().device != Device::kCpu) {
-    return InvalidArgumentError(
-        "GradientBuckets: the communicator works on CUDA memory; buckets are on the CPU only "
-        "so far: all-reduce CUDA gradients with the communicator directly");
-  }
   auto impl = std::make_unique<Impl>();
   impl->comm = comm;
   impl->options = options;
+  if (comm->options().device == Device::kCuda) {
+    TRAIN_ASSIGN_OR_RETURN(impl->memory,
+                           internal::NewCudaBucketMemory(comm->options().device_index));
+  } else {
+    impl->memory = internal::NewHostBucketMemory();
+  }
   return std::unique_ptr<GradientBuckets>(new GradientBuckets(std::move(impl)));
 }
 
@@ -224,7 +221,12 @@ Result<std::size_t> GradientBuckets::Register(std::string name, TensorView grad)
     return AlreadyExistsError(what + ": a gradient of that name is registered already (index " +
                               std::to_string(s.by_name[name]) + ")");
   }
-  TRAIN_RETURN_IF_ERROR(internal::CheckTensor(what, "grad", grad, Device::kCpu));
+  TRAIN_RETURN_IF_ERROR(internal::CheckTensor(what, "grad", grad, s.memory->device()));
+  if (grad.device == Device::kCuda && grad.device_index != s.memory->device_index()) {
+    return InvalidArgumentError(
+        what + ": the gradient is on CUDA device " + std::to_string(grad.device_index) +
+        " but the communicator uses device " + std::to_string(s.memory->device_index()));
+  }
   const bool floating = grad.dtype == DType::kFloat32 || grad.dtype == DType::kFloat64 ||
                         grad.dtype == DType::kFloat16 || grad.dtype == DType::kBFloat16;
   if (s.options.wire_dtype != WireDType::kNone && !floating) {
@@ -263,6 +265,7 @@ Status GradientBuckets::MarkReady(std::size_t index) {
                              std::to_string(s.grads.size()) + " gradients are registered");
     }
     s.FixLayout();
+    TRAIN_RETURN_IF_ERROR(s.AllocateBuffers());
     Gradient& g = s.grads[index];
     if (g.ready) {
       return FailedPreconditionError("GradientBuckets::MarkReady: gradient \"" + g.name +
@@ -274,8 +277,12 @@ Status GradientBuckets::MarkReady(std::size_t index) {
     grad = &g;
   }
   // Gradients occupy disjoint parts of their bucket, so copies run outside the lock.
-  s.CopyIn(*grad);
+  Status copied = s.CopyIn(*grad);
   std::lock_guard<std::mutex> lock(s.mu);
+  if (!copied.ok()) {
+    s.grads[index].ready = false;  // Finish names it; its bucket is never issued
+    return copied.WithContext("GradientBuckets::MarkReady(\"" + grad->name + "\")");
+  }
   --s.buckets[grad->bucket].pending;
   s.IssueReadyBuckets();
   return Status::Ok();
@@ -309,8 +316,9 @@ Status GradientBuckets::Finish() {
         " gradient(s) were not marked ready: " + missing +
         "; their buckets were not all-reduced, so the other ranks will time out");
   }
+  for (std::size_t i = 0; i < s.grads.size() && status.ok(); ++i) status = s.CopyOut(s.grads[i]);
+  if (status.ok()) status = s.memory->Flush();
   if (status.ok()) {
-    for (const Gradient& grad : s.grads) s.CopyOut(grad);
     s.stats.finish_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(waited);
     ++s.stats.iterations;
   }

@@ -25,23 +25,29 @@ fi
 
 gpu_tests=(device_gpu_test device_status_test optimizer_cuda_status_test optimizer_gpu_test
   optimizer_graph_test checkpoint_gpu_test)
-# The NCCL communicator's GPU test lives with the collectives' tests; its plugin beside libtrain.
-nccl_dir=tests/unit/collectives/nccl
-cmake --build "$build" -j "$(nproc)" --target train train_bench train_nccl nccl_gpu_test \
-  "${gpu_tests[@]}"
+# The collectives' GPU tests (NCCL, CUDA gradient buckets) live with the collectives' tests;
+# the NCCL plugin beside libtrain.
+collective_gpu_tests=(tests/unit/collectives/nccl/nccl_gpu_test
+  tests/unit/collectives/bucketing/grad_buckets_gpu_test)
+cmake --build "$build" -j "$(nproc)" --target train train_bench train_nccl \
+  "${gpu_tests[@]}" "${collective_gpu_tests[@]##*/}"
 
 rm -rf "$pack"
 mkdir -p "$pack/lib" "$pack/bench" "$pack/tests/gpu"
 cp -P "$build"/libtrain.so* "$build"/libtrain-nccl.so "$pack/"
-mkdir -p "$pack/$nccl_dir"
-cp "$build/$nccl_dir/nccl_gpu_test" "$build/$nccl_dir"/nccl_gpu_test*.cmake "$pack/$nccl_dir/"
+for t in "${collective_gpu_tests[@]}"; do
+  mkdir -p "$pack/${t%/*}"
+  cp "$build/$t" "$build/$t"*.cmake "$pack/${t%/*}/"
+done
 cp "$build/bench/train-bench" "$pack/bench/"
 for t in "${gpu_tests[@]}"; do cp "$build/tests/gpu/$t" "$pack/tests/gpu/"; done
 cp "$build/tests/gpu/CTestTestfile.cmake" "$build"/tests/gpu/*_include.cmake \
   "$build"/tests/gpu/*_tests.cmake "$pack/tests/gpu/"
-# ctest runs from tests/gpu: include the NCCL test there.
-for f in "$build/$nccl_dir"/nccl_gpu_test*_include.cmake; do
-  echo "include(\"$f\")" >>"$pack/tests/gpu/CTestTestfile.cmake"
+# ctest runs from tests/gpu: include the collectives' GPU tests there.
+for t in "${collective_gpu_tests[@]}"; do
+  for f in "$build/$t"*_include.cmake; do
+    echo "include(\"$f\")" >>"$pack/tests/gpu/CTestTestfile.cmake"
+  done
 done
 # Debug information is most of the size and is not needed there.
 find "$pack" -type f \( -name 'libtrain.so.*' -o -perm -u+x \) ! -name '*.cmake' \
@@ -51,7 +57,7 @@ find "$pack" -type f \( -name 'libtrain.so.*' -o -perm -u+x \) ! -name '*.cmake'
 # its private symbols), the C++ runtime (the GPU machine's are as new or newer) and the driver.
 skip='^(linux-vdso|ld-linux|lib(c|m|dl|pthread|rt|resolv|util|nsl|anl)\.so|libnss_|libstdc\+\+|libgcc_s|libcuda\.so|libnccl\.so|libtrain\.so)'
 ldd "$pack"/libtrain.so "$pack"/libtrain-nccl.so "$pack/bench/train-bench" \
-  "$pack"/tests/gpu/*_test "$pack/$nccl_dir/nccl_gpu_test" |
+  "$pack"/tests/gpu/*_test "${collective_gpu_tests[@]/#/$pack/}" |
   awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
   while read -r name path; do
     [[ "$name" =~ $skip ]] && continue

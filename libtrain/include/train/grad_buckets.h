@@ -19,6 +19,14 @@
 //
 // A gradient marked ready must not be written until Finish returns. Methods may be called from
 // several threads. The communicator must outlive the GradientBuckets.
+//
+// CUDA gradients (a communicator on CUDA memory: NCCL): the buckets are device memory of the
+// communicator's GPU, and MarkReady enqueues its copy (or its 16-bit rounding) on the legacy
+// default stream, after which the all-reduce follows in stream order; nothing waits on the
+// host. So a gradient must be complete in that stream's order when it is marked: computed on
+// the legacy default stream or on a blocking stream (cudaStreamCreate without
+// cudaStreamNonBlocking); synchronize a non-blocking stream before marking its gradients.
+// Finish returns once the results are in the gradients (it synchronizes that stream).
 #ifndef TRAIN_GRAD_BUCKETS_H_
 #define TRAIN_GRAD_BUCKETS_H_
 
@@ -80,7 +88,8 @@ struct GradientBucketStats {
 
 class GradientBuckets {
  public:
-  // `comm` must outlive the result. Errors: a null communicator, caps of 0.
+  // `comm` must outlive the result. Errors: a null communicator, caps of 0, a communicator on
+  // CUDA memory in a process that cannot use its GPU.
   static Result<std::unique_ptr<GradientBuckets>> Create(
       Communicator* comm, const GradientBucketsOptions& options = {});
   ~GradientBuckets();  // waits for the all-reduces still in flight
@@ -89,8 +98,8 @@ class GradientBuckets {
 
   // Adds a parameter's gradient (call in forward order) and returns its index. Errors: a name
   // used before, a dtype collectives do not carry, a tensor on another device than the
-  // communicator's, wire compression of a non-float gradient, or a call after the layout was
-  // fixed (by the first MarkReady, Finish or Layout).
+  // communicator's (CPU or CUDA, and which GPU), wire compression of a non-float gradient, or a
+  // call after the layout was fixed (by the first MarkReady, Finish or Layout).
   Result<std::size_t> Register(std::string name, TensorView grad);
 
   // The gradient is complete: it is copied into its bucket, and when it completes the bucket,

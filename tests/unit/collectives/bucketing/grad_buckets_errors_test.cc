@@ -4,6 +4,7 @@
 
 #include "gradients.h"
 #include "recording_communicator.h"
+#include "train/device.h"
 
 namespace train::testing {
 namespace {
@@ -18,6 +19,23 @@ TEST(GradientBucketsErrors, CreateChecksItsArguments) {
   auto buckets = GradientBuckets::Create(&comm, options);
   EXPECT_EQ(buckets.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(buckets.status().message(), HasSubstr("cap_bytes (0)"));
+}
+
+// Buckets of a communicator on CUDA memory live on its GPU: without one, Create says why.
+TEST(GradientBucketsErrors, CudaBucketsWithoutAUsableGpuSayWhy) {
+  const Result<std::vector<CudaDevice>> devices = ListCudaDevices();
+  if (devices.ok() && !devices->empty()) {
+    GTEST_SKIP() << "a GPU is visible: grad_buckets_gpu_test covers CUDA buckets";
+  }
+  RecordingCommunicator comm(/*hold=*/false);
+  comm.mutable_options().device = Device::kCuda;
+  auto buckets = GradientBuckets::Create(&comm);
+  ASSERT_FALSE(buckets.ok());
+  EXPECT_THAT(buckets.status().code(),
+              ::testing::AnyOf(StatusCode::kUnavailable, StatusCode::kFailedPrecondition));
+  EXPECT_THAT(buckets.status().message(), HasSubstr("GradientBuckets"));
+  EXPECT_THAT(buckets.status().message(),
+              ::testing::AnyOf(HasSubstr("CUDA_VISIBLE_DEVICES"), HasSubstr("without CUDA")));
 }
 
 TEST(GradientBucketsErrors, RegisterRefusesDuplicatesAndUnsupportedTensors) {

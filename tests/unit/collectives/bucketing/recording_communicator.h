@@ -80,6 +80,7 @@ class RecordingCommunicator : public Communicator {
   int world_size() const override { return 1; }
   CommBackend backend() const override { return CommBackend::kCpu; }
   const CommunicatorOptions& options() const override { return options_; }
+  CommunicatorOptions& mutable_options() { return options_; }
 
   std::shared_ptr<Work> AllReduce(TensorView in, TensorView out, ReduceOp op,
                                   OpOptions options = {}) override {

@@ -364,7 +364,8 @@ TEST(MpiCommunicatorTest, CudaTensorsAreRefused) {
 // communicator "<name>/bootstrap" of the MPI backend). Without a GPU the NCCL plugin is still
 // reached through that path and says why it cannot go on; with a GPU per rank the
 // communicator works on device memory. (The id's broadcast itself is checked in
-// nccl_unique_id_test; NCCL refuses two ranks on one GPU, so a one-GPU machine cannot run it.)
+// nccl_unique_id_test; NCCL refuses two ranks on one GPU, so a one-GPU machine runs it with
+// one rank: ctest's mpi_communicator_test.np1.nccl, label gpu.)
 TEST(MpiCommunicatorTest, ACudaCommunicatorIsNcclBootstrappedThroughMpi) {
   auto worker = Worker::Init();
   ASSERT_TRUE(worker.ok()) << worker.status();
@@ -390,6 +391,9 @@ TEST(MpiCommunicatorTest, ACudaCommunicatorIsNcclBootstrappedThroughMpi) {
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ((*created)->backend(), CommBackend::kNccl);
   EXPECT_EQ((*created)->world_size(), (*worker)->env().world_size);
+  // The barrier is an NCCL all-reduce of a device cell: the communicator really formed.
+  const Status barrier = (*created)->Barrier()->Wait();
+  EXPECT_TRUE(barrier.ok()) << barrier;
 }
 
 }  // namespace
