@@ -200,6 +200,9 @@ TEST_F(GradBucketsGpuTest, CopiesAndAllReducesFollowTheGradientsInStreamOrder) {
     ASSERT_TRUE(buckets->Register("g" + std::to_string(grads.size()), grads.back()->View(0)).ok());
   }
   const std::size_t bucket_count = buckets->Layout().size();
+  // A first iteration allocates the buckets (cudaMalloc may wait for the device).
+  for (std::size_t i = grads.size(); i-- > 0;) ASSERT_TRUE(buckets->MarkReady(i).ok());
+  ASSERT_TRUE(buckets->Finish().ok());
 
   // Pinned host memory, so that the uploads below are asynchronous on the legacy stream.
   std::vector<std::vector<unsigned char>> fresh;
