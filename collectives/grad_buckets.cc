@@ -18,6 +18,7 @@ struct Gradient {
   std::size_t bucket = 0;
   std::uint64_t offset = 0;  // elements into the bucket's flat buffer
   bool ready = false;
+  bool in_bucket = false;  // lives in its bucket (GradientInBucket): nothing to copy
 };
 
 struct Bucket {
@@ -62,7 +63,11 @@ struct GradientBuckets::Impl {
   Status CopyOut(const Gradient& grad);
   void ResetIteration();  // with mu held
   // Waits for the issued buckets (mu not held); the first failure.
-  Status WaitIssued(std::vector<std::pair<std::size_t, std::shared_ptr<Work>>> issued);
+  // Waits for the issued buckets in order (mu not held) and, with `copy_out`, writes each
+  // bucket's results into its gradients as soon as it completed, while the later buckets are
+  // still in flight. The first failure; `waited` gets the time spent waiting.
+  Status WaitAndCopyOut(const std::vector<std::pair<std::size_t, std::shared_ptr<Work>>>& issued,
+                        bool copy_out, std::chrono::nanoseconds* waited);
 };
 
 void GradientBuckets::Impl::FixLayout() {
@@ -124,14 +129,14 @@ void GradientBuckets::Impl::IssueReadyBuckets() {
 
 Status GradientBuckets::Impl::CopyIn(const Gradient& grad) {
   const Bucket& bucket = buckets[grad.bucket];
-  if (bucket.info.in_place || grad.tensor.numel == 0) return Status::Ok();
+  if (bucket.info.in_place || grad.in_bucket || grad.tensor.numel == 0) return Status::Ok();
   return memory->CopyIn(grad.tensor, bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype),
                         bucket.flat.dtype);
 }
 
 Status GradientBuckets::Impl::CopyOut(const Gradient& grad) {
   const Bucket& bucket = buckets[grad.bucket];
-  if (bucket.info.in_place || grad.tensor.numel == 0) return Status::Ok();
+  if (bucket.info.in_place || grad.in_bucket || grad.tensor.numel == 0) return Status::Ok();
   return memory->CopyOut(bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype),
                          bucket.flat.dtype, grad.tensor);
 }
@@ -146,15 +151,27 @@ void GradientBuckets::Impl::ResetIteration() {
   stats.issued = 0;
 }
 
-Status GradientBuckets::Impl::WaitIssued(
-    std::vector<std::pair<std::size_t, std::shared_ptr<Work>>> issued) {
+Status GradientBuckets::Impl::WaitAndCopyOut(
+    const std::vector<std::pair<std::size_t, std::shared_ptr<Work>>>& issued, bool copy_out,
+    std::chrono::nanoseconds* waited) {
   Status first;
-  for (auto& [index, work] : issued) {
+  *waited = std::chrono::nanoseconds(0);
+  for (const auto& [index, work] : issued) {
+    const auto start = std::chrono::steady_clock::now();
     Status status = work->Wait();
+    *waited += std::chrono::steady_clock::now() - start;
     if (!status.ok() && first.ok()) {
       first = status.WithContext("gradient " + internal::DescribeBucket(index, buckets[index]));
     }
+    // After a failure, the remaining buckets are only waited for: nothing may still write into
+    // their buffers once Finish returns.
+    if (!copy_out || !first.ok()) continue;
+    for (std::size_t g : buckets[index].info.gradients) {
+      first = CopyOut(grads[g]);
+      if (!first.ok()) break;
+    }
   }
+  if (copy_out && first.ok()) first = memory->Flush();
   return first;
 }
 
@@ -303,9 +320,9 @@ Status GradientBuckets::Finish() {
     for (std::size_t i = 0; i < s.next_to_issue; ++i) issued.emplace_back(i, s.buckets[i].work);
     s.stats.issued_before_finish = s.next_to_issue;
   }
-  const auto wait_start = std::chrono::steady_clock::now();
-  Status status = s.WaitIssued(std::move(issued));
-  const auto waited = std::chrono::steady_clock::now() - wait_start;
+  // Gradients and buckets are not resized once the layout is fixed: the copies run unlocked.
+  std::chrono::nanoseconds waited{0};
+  Status status = s.WaitAndCopyOut(issued, /*copy_out=*/missing_count == 0, &waited);
 
   std::lock_guard<std::mutex> lock(s.mu);
   if (missing_count > 0) {
@@ -316,14 +333,63 @@ Status GradientBuckets::Finish() {
         " gradient(s) were not marked ready: " + missing +
         "; their buckets were not all-reduced, so the other ranks will time out");
   }
-  for (std::size_t i = 0; i < s.grads.size() && status.ok(); ++i) status = s.CopyOut(s.grads[i]);
-  if (status.ok()) status = s.memory->Flush();
   if (status.ok()) {
-    s.stats.finish_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(waited);
+    s.stats.finish_wait = waited;
     ++s.stats.iterations;
   }
   s.ResetIteration();
   return status;
+}
+
+Result<TensorView> GradientBuckets::GradientInBucket(std::string_view name) {
+  std::size_t index = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->by_name.find(std::string(name));
+    if (it == impl_->by_name.end()) {
+      return NotFoundError("GradientBuckets::GradientInBucket(\"" + std::string(name) +
+                           "\"): no gradient of that name was registered");
+    }
+    index = it->second;
+  }
+  return GradientInBucket(index);
+}
+
+Result<TensorView> GradientBuckets::GradientInBucket(std::size_t index) {
+  Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (index >= s.grads.size()) {
+    return OutOfRangeError("GradientBuckets::GradientInBucket(" + std::to_string(index) +
+                           "): only " + std::to_string(s.grads.size()) +
+                           " gradients are registered");
+  }
+  s.FixLayout();
+  TRAIN_RETURN_IF_ERROR(s.AllocateBuffers());
+  Gradient& g = s.grads[index];
+  const Bucket& bucket = s.buckets[g.bucket];
+  if (bucket.info.in_place) return g.tensor;  // all-reduced where it lies already
+  const std::string what = "GradientBuckets::GradientInBucket(\"" + g.name + "\")";
+  if (bucket.flat.dtype != g.tensor.dtype) {
+    return FailedPreconditionError(
+        what + ": the gradient is " + std::string(DTypeName(g.tensor.dtype)) +
+        " but its bucket holds " + std::string(DTypeName(bucket.flat.dtype)) + " (wire_dtype " +
+        std::string(WireDTypeName(s.options.wire_dtype)) +
+        "); gradients live in their buckets only without wire compression");
+  }
+  TensorView view = g.tensor;
+  view.data = bucket.buffer + g.offset * DTypeSize(bucket.flat.dtype);
+  if (!g.in_bucket) {
+    if (g.ready) {
+      return FailedPreconditionError(what +
+                                     ": the gradient was marked ready in this iteration; "
+                                     "move it into its bucket before backward or after Finish");
+    }
+    // The bucket starts with the gradient's current values.
+    TRAIN_RETURN_IF_ERROR(
+        s.memory->CopyIn(g.tensor, view.data, bucket.flat.dtype).WithContext(what));
+    g.in_bucket = true;
+  }
+  return view;
 }
 
 std::vector<GradientBucket> GradientBuckets::Layout() {

@@ -14,73 +14,13 @@
 #include <cstring>
 #include <type_traits>
 
+#include "common/half_bits.h"
+
 namespace train::internal {
 namespace {
 
 // Elements of a block: 4 KiB of accumulator, which stays in L1.
 constexpr std::size_t kBlockBytes = 4096;
-
-// --- float16 / bfloat16 <-> float32, round to nearest even, branch-free --------------------
-
-// Masks for selects, from arithmetic shifts (C++20 defines >> of a negative value): all ones
-// when a < b, else zero, for a and b in [0, 2^31) so that a - b cannot overflow. Selects as
-// masks keep the compiler from turning them into branches around floating-point operations,
-// which would stop the loop from vectorizing.
-inline std::int32_t LessMask(std::int32_t a, std::int32_t b) { return (a - b) >> 31; }
-
-inline std::int32_t Select(std::int32_t mask, std::int32_t if_set, std::int32_t if_clear) {
-  return (if_set & mask) | (if_clear & ~mask);
-}
-
-inline float HalfToFloat(std::uint16_t h) {
-  const std::int32_t magnitude = h & 0x7fff;
-  const std::int32_t sign = static_cast<std::int32_t>(h & 0x8000) << 16;
-  const std::int32_t shifted = magnitude << 13;
-  // Normal numbers: rebias the exponent from 15 to 127.
-  const std::int32_t normal = shifted + 0x38000000;
-  // Infinity and NaN: exponent 31 becomes 255 (the payload is kept).
-  const std::int32_t special = shifted + 0x70000000;
-  // Zero and subnormals: magnitude * 2^-24 is exact in float32.
-  const std::int32_t subnormal =
-      std::bit_cast<std::int32_t>(static_cast<float>(magnitude) * 0x1p-24f);
-  std::int32_t bits = Select(LessMask(magnitude, 0x0400), subnormal, normal);
-  bits = Select(LessMask(0x7bff, magnitude), special, bits);
-  return std::bit_cast<float>(bits | sign);
-}
-
-inline std::uint16_t FloatToHalf(float f) {
-  const std::int32_t x = std::bit_cast<std::int32_t>(f);
-  const std::int32_t sign = (x >> 16) & 0x8000;
-  const std::int32_t a = x & 0x7fffffff;
-  // Normal range: rebias (-112 << 23) and round to nearest even at bit 13; anything that
-  // rounds past 65504 (infinity included) saturates to 0x7c00, infinity.
-  const std::int32_t odd = (a >> 13) & 1;
-  std::int32_t normal = (a - 0x38000000 + 0x0fff + odd) >> 13;
-  normal = Select(LessMask(0x7c00, normal), 0x7c00, normal);
-  // Below 2^-14 the result is subnormal: adding 0.5f makes the FPU round at 2^-24, the
-  // subnormal ulp, to nearest even; the low bits of the sum are the result (0x400 when it
-  // rounds up to the smallest normal, which is also the right encoding).
-  const float biased = std::bit_cast<float>(a) + 0.5f;
-  const std::int32_t subnormal = std::bit_cast<std::int32_t>(biased) - 0x3f000000;
-  // NaN stays NaN: keep the top of the payload and set the quiet bit.
-  const std::int32_t nan = 0x7e00 | ((a >> 13) & 0x3ff);
-  std::int32_t result = Select(LessMask(a, 0x38800000), subnormal, normal);
-  result = Select(LessMask(0x7f800000, a), nan, result);
-  return static_cast<std::uint16_t>(result | sign);
-}
-
-inline float BFloatToFloat(std::uint16_t h) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
-}
-
-inline std::uint16_t FloatToBFloat(float f) {
-  const std::int32_t x = std::bit_cast<std::int32_t>(f);
-  const std::uint32_t u = static_cast<std::uint32_t>(x);
-  const std::int32_t rounded = static_cast<std::int32_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  const std::int32_t nan = static_cast<std::int32_t>((u >> 16) | 0x40u);  // quiet; sign kept
-  const std::int32_t result = Select(LessMask(0x7f800000, x & 0x7fffffff), nan, rounded);
-  return static_cast<std::uint16_t>(result);
-}
 
 // --- element types: storage T, accumulator A, and the conversions between them ------------
 

@@ -108,10 +108,22 @@ class GradientBuckets {
   Status MarkReady(std::size_t index);
   Status MarkReady(std::string_view name);
 
-  // Waits for every bucket's all-reduce, writes the results into the gradients, and starts
-  // the next iteration. Errors: gradients not marked ready (named; nothing is issued for
-  // their buckets, so peers time out), or the first all-reduce that failed.
+  // Waits for every bucket's all-reduce, writes the results into the gradients (each bucket's
+  // as soon as it completed, while later ones are still in flight), and starts the next
+  // iteration. Errors: gradients not marked ready (named; nothing is issued for their
+  // buckets, so peers time out, and no gradient is written), or the first all-reduce that
+  // failed (the gradients then hold a mix of averages and local values: recompute them).
   Status Finish();
+
+  // Moves a gradient into its bucket (PyTorch DDP's gradient_as_bucket_view) and returns the
+  // bucket's memory for it, which starts with the gradient's current values. From then on the
+  // backward pass writes that gradient there, and MarkReady and Finish copy nothing for it:
+  // the tensor given to Register is no longer read or written. Returns that tensor itself for
+  // a bucket all-reduced in place. Calling it again returns the same view. Fixes the layout.
+  // Errors: an unknown index or name, wire compression (the bucket holds 16-bit values), a
+  // gradient marked ready in the current iteration, the buckets' allocation.
+  Result<TensorView> GradientInBucket(std::size_t index);
+  Result<TensorView> GradientInBucket(std::string_view name);
 
   // The buckets, in all-reduce order. Fixes the layout: Register is refused afterwards.
   std::vector<GradientBucket> Layout();

@@ -146,6 +146,37 @@ TEST(GradientBucketsErrors, AFailedAllReduceFailsFinishNamingItsBucket) {
   EXPECT_EQ(buckets->stats().iterations, 0u);
 }
 
+TEST(GradientBucketsErrors, GradientInBucketSaysWhenItCannot) {
+  RecordingCommunicator comm(/*hold=*/false);
+  GradientBucketsOptions options;
+  options.wire_dtype = WireDType::kBFloat16;
+  auto compressed = MakeBuckets(&comm, options);
+  Gradients grads({4, 4});
+  grads.RegisterAll(*compressed);
+  auto view = compressed->GradientInBucket(0);
+  EXPECT_EQ(view.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(view.status().message(), HasSubstr("bfloat16"));
+  EXPECT_THAT(view.status().message(), HasSubstr(Gradients::Name(0)));
+  EXPECT_EQ(compressed->GradientInBucket(2).status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(compressed->GradientInBucket("nope").status().code(), StatusCode::kNotFound);
+
+  auto plain = MakeBuckets(&comm, {});
+  Gradients more({4, 4});
+  more.RegisterAll(*plain);
+  ASSERT_TRUE(plain->MarkReady(1).ok());
+  auto marked = plain->GradientInBucket(1);
+  EXPECT_EQ(marked.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(marked.status().message(), HasSubstr("marked ready"));
+  ASSERT_TRUE(plain->MarkReady(std::size_t{0}).ok());
+  ASSERT_TRUE(plain->Finish().ok());
+  auto after = plain->GradientInBucket(Gradients::Name(1));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(after->data, more.View(1).data);
+  auto again = plain->GradientInBucket(1);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->data, after->data);
+}
+
 TEST(GradientBucketsErrors, WireDTypeNames) {
   EXPECT_EQ(WireDTypeName(WireDType::kBFloat16), "bfloat16");
   EXPECT_EQ(*ParseWireDType("float16"), WireDType::kFloat16);

@@ -234,6 +234,49 @@ TEST_F(GradBucketsGpuTest, CopiesAndAllReducesFollowTheGradientsInStreamOrder) {
   for (void* host : pinned) (void)cudaFreeHost(host);
 }
 
+// Gradients moved into their device buckets: written there, averaged there, nothing copied;
+// the registered tensors are left alone.
+TEST_F(GradBucketsGpuTest, GradientsInTheirBucketsOnTheDevice) {
+  auto buckets = Buckets(SmallBuckets(WireDType::kNone));
+  ASSERT_NE(buckets, nullptr);
+  std::vector<std::unique_ptr<DeviceGradient>> grads;
+  std::vector<std::vector<unsigned char>> registered;
+  for (std::size_t i = 0; i < std::size(kSizes); ++i) {
+    grads.push_back(std::make_unique<DeviceGradient>(DType::kFloat32, kSizes[i]));
+    registered.push_back(Values(DType::kFloat32, kSizes[i], static_cast<int>(i)));
+    grads.back()->Upload(registered.back());
+    ASSERT_TRUE(buckets->Register("g" + std::to_string(i), grads.back()->View(0)).ok());
+  }
+  std::vector<TensorView> views;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    auto view = buckets->GradientInBucket(i);
+    ASSERT_TRUE(view.ok()) << view.status();
+    EXPECT_EQ(view->device, Device::kCuda);
+    EXPECT_EQ(view->device_index, 0);
+    views.push_back(*view);
+  }
+  for (int iteration = 0; iteration < 2; ++iteration) {
+    std::vector<std::vector<unsigned char>> fresh;
+    for (std::size_t i = grads.size(); i-- > 0;) {
+      fresh.insert(fresh.begin(), Values(DType::kFloat32, kSizes[i], 50 + iteration + int(i)));
+      ASSERT_EQ(cudaMemcpy(views[i].data, fresh.front().data(), fresh.front().size(),
+                           cudaMemcpyHostToDevice),
+                cudaSuccess);
+      ASSERT_TRUE(buckets->MarkReady(i).ok());
+    }
+    ASSERT_TRUE(buckets->Finish().ok());
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      std::vector<unsigned char> got(fresh[i].size());
+      ASSERT_EQ(cudaMemcpy(got.data(), views[i].data, got.size(), cudaMemcpyDeviceToHost),
+                cudaSuccess);
+      EXPECT_TRUE(got == fresh[i]) << "gradient " << i << ", iteration " << iteration;
+      if (views[i].data != grads[i]->data()) {
+        EXPECT_TRUE(grads[i]->Download() == registered[i]) << "gradient " << i;
+      }
+    }
+  }
+}
+
 TEST_F(GradBucketsGpuTest, RegisterRefusesMemoryOfAnotherDevice) {
   auto buckets = Buckets({});
   ASSERT_NE(buckets, nullptr);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include "gradients.h"
 #include "recording_communicator.h"
@@ -94,6 +95,36 @@ TEST(GradientBucketsOverlap, FinishWritesTheSumsBackAndStartsTheNextIteration) {
     EXPECT_EQ(call.timeout, std::chrono::seconds(7));
   }
   EXPECT_EQ(buckets->stats().iterations, 2u);
+}
+
+// Finish writes a bucket's results as soon as that bucket completed, while it still waits for
+// the buckets after it.
+TEST(GradientBucketsOverlap, FinishWritesEachBucketBackWhileLaterOnesAreInFlight) {
+  RecordingCommunicator comm(/*hold=*/true, /*simulated_ranks=*/2);
+  GradientBucketsOptions options = ThreeBuckets();
+  options.average = false;
+  auto buckets = MakeBuckets(&comm, options);
+  Gradients grads(std::vector<std::size_t>(6, 20));
+  grads.RegisterAll(*buckets);
+  const Gradients expected(std::vector<std::size_t>(6, 20));
+  for (std::size_t i = 6; i-- > 0;) ASSERT_TRUE(buckets->MarkReady(i).ok());
+  ASSERT_EQ(comm.calls().size(), 3u);
+
+  std::thread finisher([&] { EXPECT_TRUE(buckets->Finish().ok()); });
+  comm.calls()[0].work->Complete();  // bucket 0 holds gradients 5 and 4
+  const auto doubled = [&](std::size_t g) {
+    return grads.values[g][3] == 2 * expected.values[g][3] && expected.values[g][3] != 0;
+  };
+  for (int spins = 0; spins < 20000 && !(doubled(5) && doubled(4)); ++spins) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  EXPECT_TRUE(doubled(5) && doubled(4)) << "bucket 0 was not written while bucket 1 was held";
+  EXPECT_EQ(grads.values[0], expected.values[0]);  // bucket 2: not yet written
+  comm.Release();
+  finisher.join();
+  for (std::size_t g = 0; g < 6; ++g) {
+    for (std::size_t j = 0; j < 20; ++j) ASSERT_EQ(grads.values[g][j], 2 * expected.values[g][j]);
+  }
 }
 
 TEST(GradientBucketsOverlap, AveragesWithTheAvgReduction) {

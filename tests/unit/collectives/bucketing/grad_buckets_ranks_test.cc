@@ -81,6 +81,56 @@ TEST_P(GradientBucketsRanks, EqualPlainAllReducesOfEachGradient) {
   }
 }
 
+// Half the gradients moved into their buckets: those are computed and averaged there, the
+// others as before, with the same results as plain all-reduces; the moved ones' registered
+// tensors are left alone.
+TEST_P(GradientBucketsRanks, GradientsInTheirBucketsAverageWithoutCopies) {
+  RunRanks(GetParam(), [&](Communicator& comm) {
+    auto buckets = MakeBuckets(&comm, SmallCaps());
+    ASSERT_NE(buckets, nullptr);
+    Gradients grads(kSizes, comm.rank());
+    grads.RegisterAll(*buckets);
+    const Gradients registered = grads;
+    std::vector<TensorView> views(kSizes.size());
+    for (std::size_t i = 0; i < kSizes.size(); i += 2) {
+      auto view = buckets->GradientInBucket(i);
+      ASSERT_TRUE(view.ok()) << view.status();
+      ASSERT_EQ(view->numel, kSizes[i]);
+      // It starts with the gradient's values.
+      const float* data = static_cast<const float*>(view->data);
+      ASSERT_TRUE(std::equal(data, data + kSizes[i], grads.values[i].begin()));
+      views[i] = *view;
+    }
+    for (int iteration = 1; iteration <= 2; ++iteration) {
+      Gradients plain(kSizes, comm.rank() + iteration);
+      for (std::size_t i = 0; i < kSizes.size(); ++i) {
+        ASSERT_TRUE(comm.AllReduce(plain.View(i), ReduceOp::kAvg)->Wait().ok());
+      }
+      const Gradients fresh(kSizes, comm.rank() + iteration);
+      for (std::size_t i : MarkOrder(comm.rank(), kSizes.size())) {
+        if (i % 2 == 0) {
+          std::copy(fresh.values[i].begin(), fresh.values[i].end(),
+                    static_cast<float*>(views[i].data));
+        } else {
+          grads.values[i] = fresh.values[i];
+        }
+        ASSERT_TRUE(buckets->MarkReady(i).ok());
+      }
+      const Status finish = buckets->Finish();
+      ASSERT_TRUE(finish.ok()) << finish;
+      for (std::size_t i = 0; i < kSizes.size(); ++i) {
+        const float* got =
+            i % 2 == 0 ? static_cast<const float*>(views[i].data) : grads.values[i].data();
+        ASSERT_TRUE(std::equal(got, got + kSizes[i], plain.values[i].begin()))
+            << "gradient " << i << ", rank " << comm.rank() << ", iteration " << iteration;
+        if (i % 2 == 0 && views[i].data != grads.values[i].data()) {
+          ASSERT_EQ(grads.values[i], registered.values[i]) << "gradient " << i;
+        }
+      }
+    }
+  });
+}
+
 TEST_P(GradientBucketsRanks, BucketsBeforeTheLastAreInFlightBeforeFinish) {
   RunRanks(GetParam(), [&](Communicator& comm) {
     auto buckets = MakeBuckets(&comm, SmallCaps());
