@@ -22,13 +22,14 @@ using Clock = std::chrono::steady_clock;
 constexpr char kUsage[] =
     "usage: trainctl run --nproc N -- train-bench buckets [--params 25M] [--layers 64]\n"
     "         [--madds 16] [--cap-mib 25] [--first-cap-mib 1] [--wire none|bfloat16|float16]\n"
-    "         [--in-bucket] [--iters 10] [--warmup 2]\n"
+    "         [--in-bucket] [--tcp] [--iters 10] [--warmup 2]\n"
     "  A synthetic model of --params float32 parameters: --layers layers, each a weight (sizes\n"
     "  vary 1:5) and a 1024-element bias. Backward computes each layer's gradients with\n"
     "  --madds multiply-adds per parameter, last layer first. Four modes are timed: backward\n"
     "  alone, the bucketed all-reduces alone, backward then the all-reduces, and the buckets\n"
     "  issued as backward marks gradients ready (GradientBuckets' overlap). --in-bucket\n"
-    "  computes the gradients in their buckets (GradientInBucket): no copies.\n";
+    "  computes the gradients in their buckets (GradientInBucket): no copies. --tcp makes\n"
+    "  every rank a host of its own, so that the all-reduces go over TCP (loopback here).\n";
 
 struct Flags {
   std::uint64_t params = 25'000'000;
@@ -38,6 +39,7 @@ struct Flags {
   std::size_t first_cap_mib = 1;
   train::WireDType wire = train::WireDType::kNone;
   bool in_bucket = false;
+  bool tcp = false;
   int iters = 10;
   int warmup = 2;
 };
@@ -60,8 +62,8 @@ bool ParseCount(const std::string& text, std::uint64_t* value) {
 bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--in-bucket") {
-      flags->in_bucket = true;
+    if (flag == "--in-bucket" || flag == "--tcp") {
+      (flag == "--tcp" ? flags->tcp : flags->in_bucket) = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -239,6 +241,7 @@ int RunBucketsBench(int argc, char** argv) {
   if (!worker.ok()) return Fail("joining the job", worker.status());
   train::CommunicatorOptions options;
   options.name = "bench-buckets";
+  if (flags.tcp) options.host_id = "rank" + std::to_string((*worker)->rank());
   auto comm = train::Communicator::Create(**worker, options);
   if (!comm.ok()) return Fail("creating the communicator", comm.status());
 
@@ -274,6 +277,7 @@ int RunBucketsBench(int argc, char** argv) {
         static_cast<double>(params) / 1e6, model.size(), flags.layers, bucket_count, flags.cap_mib,
         flags.first_cap_mib, std::string(train::WireDTypeName(flags.wire)).c_str(),
         flags.in_bucket ? ", gradients in their buckets" : "");
+    if (flags.tcp) std::printf("# --tcp: every rank is a host of its own (TCP)\n");
     std::printf(
         "# backward: %d multiply-adds per parameter; %d iterations after %d warm-up; "
         "ms: median [min, max] over iterations, each the slowest rank's\n",
