@@ -1,8 +1,12 @@
 #include "train/grad_buckets.h"
 
+#include <chrono>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "common/op.h"
 #include "grad_buckets_layout.h"
@@ -50,7 +54,7 @@ struct GradientBuckets::Impl {
   std::vector<Gradient> grads;
   std::unordered_map<std::string, std::size_t> by_name;
   bool fixed = false;  // the layout exists: Register is refused
-  Status allocated;    // the buffers' allocation, once tried (by the first MarkReady or Finish)
+  Status allocated;    // the buffers' allocation, tried once (first MarkReady or GradientInBucket)
   bool allocation_tried = false;
   std::vector<Bucket> buckets;
   std::size_t next_to_issue = 0;  // buckets issue in order
@@ -62,7 +66,6 @@ struct GradientBuckets::Impl {
   Status CopyIn(const Gradient& grad);
   Status CopyOut(const Gradient& grad);
   void ResetIteration();  // with mu held
-  // Waits for the issued buckets (mu not held); the first failure.
   // Waits for the issued buckets in order (mu not held) and, with `copy_out`, writes each
   // bucket's results into its gradients as soon as it completed, while the later buckets are
   // still in flight. The first failure; `waited` gets the time spent waiting.
