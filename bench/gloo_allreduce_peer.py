@@ -12,12 +12,11 @@ Flags: --sizes 4K:256M | 4K,64M, --dtype float32, --op sum, --iters 20, --warmup
 --stream-gbps G. Without torch it prints why and exits 0.
 """
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
+
+import torch_peer
 
 UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
@@ -57,20 +56,6 @@ def parse_args(argv):
     parser.add_argument("--stream-gbps", type=float, default=0.0)
     parser.add_argument("--spawn", type=int, default=0, help="start this many ranks here")
     return parser.parse_args(argv)
-
-
-def spawn(n, argv):
-    """Runs this script as n ranks with the torch environment; returns the worst exit code."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [a for i, a in enumerate(argv) if a != "--spawn" and (i == 0 or argv[i - 1] != "--spawn")]
-    procs = []
-    for rank in range(n):
-        env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(n), LOCAL_RANK=str(rank),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)] + args, env=env))
-    return max(p.wait() for p in procs)
 
 
 def print_header(torch, world, args):
@@ -168,13 +153,8 @@ def run(args):
 def main(argv):
     args = parse_args(argv)
     if args.spawn > 0:
-        return spawn(args.spawn, argv)
-    try:
-        import torch  # noqa: F401
-        import torch.distributed  # noqa: F401
-    except ImportError as e:
-        print(f"# gloo_allreduce_peer skipped: {sys.executable} has no torch ({e}); "
-              "Debian's python3-torch provides it for /usr/bin/python3")
+        return torch_peer.spawn(__file__, args.spawn, argv)
+    if torch_peer.torch_missing("gloo_allreduce_peer"):
         return 0
     return run(args)
 

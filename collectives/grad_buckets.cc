@@ -60,6 +60,8 @@ struct GradientBuckets::Impl {
   std::size_t next_to_issue = 0;  // buckets issue in order
   GradientBucketStats stats;
 
+  // The registration index of `name`; NOT_FOUND naming `method` and the name.
+  Result<std::size_t> IndexOf(std::string_view method, std::string_view name) const;
   void FixLayout();
   Status AllocateBuffers();  // with mu held; the first attempt's status on every call
   void IssueReadyBuckets();  // with mu held
@@ -72,6 +74,17 @@ struct GradientBuckets::Impl {
   Status WaitAndCopyOut(const std::vector<std::pair<std::size_t, std::shared_ptr<Work>>>& issued,
                         bool copy_out, std::chrono::nanoseconds* waited);
 };
+
+Result<std::size_t> GradientBuckets::Impl::IndexOf(std::string_view method,
+                                                   std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = by_name.find(std::string(name));
+  if (it == by_name.end()) {
+    return NotFoundError("GradientBuckets::" + std::string(method) + "(\"" + std::string(name) +
+                         "\"): no gradient of that name was registered");
+  }
+  return it->second;
+}
 
 void GradientBuckets::Impl::FixLayout() {
   if (fixed) return;
@@ -262,16 +275,7 @@ Result<std::size_t> GradientBuckets::Register(std::string name, TensorView grad)
 }
 
 Status GradientBuckets::MarkReady(std::string_view name) {
-  std::size_t index = 0;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->by_name.find(std::string(name));
-    if (it == impl_->by_name.end()) {
-      return NotFoundError("GradientBuckets::MarkReady(\"" + std::string(name) +
-                           "\"): no gradient of that name was registered");
-    }
-    index = it->second;
-  }
+  TRAIN_ASSIGN_OR_RETURN(const std::size_t index, impl_->IndexOf("MarkReady", name));
   return MarkReady(index);
 }
 
@@ -345,16 +349,7 @@ Status GradientBuckets::Finish() {
 }
 
 Result<TensorView> GradientBuckets::GradientInBucket(std::string_view name) {
-  std::size_t index = 0;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->by_name.find(std::string(name));
-    if (it == impl_->by_name.end()) {
-      return NotFoundError("GradientBuckets::GradientInBucket(\"" + std::string(name) +
-                           "\"): no gradient of that name was registered");
-    }
-    index = it->second;
-  }
+  TRAIN_ASSIGN_OR_RETURN(const std::size_t index, impl_->IndexOf("GradientInBucket", name));
   return GradientInBucket(index);
 }
 
