@@ -150,14 +150,5 @@ def run(args):
     return 0
 
 
-def main(argv):
-    args = parse_args(argv)
-    if args.spawn > 0:
-        return torch_peer.spawn(__file__, args.spawn, argv)
-    if torch_peer.torch_missing("gloo_allreduce_peer"):
-        return 0
-    return run(args)
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(torch_peer.main(__file__, "gloo_allreduce_peer", parse_args, run, sys.argv[1:]))

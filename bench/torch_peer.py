@@ -1,4 +1,4 @@
-"""What the torch peers of bench/ share: starting N ranks of a script, and importing torch."""
+"""What the torch peers of bench/ share: the entry point that starts N ranks or runs one."""
 import os
 import socket
 import subprocess
@@ -30,3 +30,13 @@ def torch_missing(name):
               "Debian's python3-torch provides it for /usr/bin/python3")
         return True
     return False
+
+
+def main(script, name, parse_args, run, argv):
+    """--spawn N starts N ranks of `script`; otherwise runs this rank (exit 0 without torch)."""
+    args = parse_args(argv)
+    if args.spawn > 0:
+        return spawn(script, args.spawn, argv)
+    if torch_missing(name):
+        return 0
+    return run(args)
