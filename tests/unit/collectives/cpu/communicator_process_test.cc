@@ -1,6 +1,7 @@
 // Ranks as processes meeting through a real store server: results right on one host and on
 // two (host ids), a peer SIGKILLed mid-op fails the others fast with UNAVAILABLE naming it, a
-// peer that stops calling makes the others time out naming it; and under `trainctl run`.
+// peer that stops calling makes the others time out naming it, the same for gradient buckets;
+// and under `trainctl run`.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -154,6 +155,30 @@ TEST_F(ProcessRanks, APeerKilledMidOpFailsTheOthersFastNamingIt) {
       EXPECT_THAT(children[rank].output, HasSubstr("UNAVAILABLE: allreduce #"));
       EXPECT_THAT(children[rank].output, HasSubstr("rank 2"));
     }
+  }
+}
+
+// GradientBuckets across processes: right sums, and a rank killed halfway through its
+// backward (half its gradients marked, its later buckets never issued) fails the others'
+// Finish fast with UNAVAILABLE naming it and the bucket, not at the 120 s timeout.
+TEST_F(ProcessRanks, BucketedStepsAndAPeerKilledInBackward) {
+  auto good = Start(3, {"--buckets", "1", "--ops", "3", "--count", "80000"});
+  WaitAll(good, std::chrono::seconds(120));
+  for (const auto& child : good) {
+    EXPECT_EQ(child.exit_code, 0) << child.output;
+    EXPECT_THAT(child.output, HasSubstr("3 bucketed steps of 80000 floats right"));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto children = Start(3, {"--buckets", "1", "--ops", "4", "--count", "80000", "--die-rank", "2",
+                            "--die-at", "2", "--timeout-ms", "120000"});
+  WaitAll(children, std::chrono::seconds(60));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(children[2].exit_code, -SIGKILL);
+  for (int rank : {0, 1}) {
+    EXPECT_EQ(children[rank].exit_code, 1) << children[rank].output;
+    EXPECT_THAT(children[rank].output, HasSubstr("UNAVAILABLE"));
+    EXPECT_THAT(children[rank].output, HasSubstr("gradient bucket"));
+    EXPECT_THAT(children[rank].output, HasSubstr("rank 2"));
   }
 }
 
