@@ -65,7 +65,11 @@ struct GradientBuckets::Impl {
   void FixLayout();
   Status AllocateBuffers();  // with mu held; the first attempt's status on every call
   void IssueReadyBuckets();  // with mu held
+  // MarkReady (`unused` false) and MarkUnused.
+  Status Mark(std::size_t index, bool unused);
   Status CopyIn(const Gradient& grad);
+  // Zeros where the gradient is all-reduced from: its place in the bucket, or itself.
+  Status ZeroIn(const Gradient& grad);
   Status CopyOut(const Gradient& grad);
   void ResetIteration();  // with mu held
   // Waits for the issued buckets in order (mu not held) and, with `copy_out`, writes each
@@ -148,6 +152,14 @@ Status GradientBuckets::Impl::CopyIn(const Gradient& grad) {
   if (bucket.info.in_place || grad.in_bucket || grad.tensor.numel == 0) return Status::Ok();
   return memory->CopyIn(grad.tensor, bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype),
                         bucket.flat.dtype);
+}
+
+Status GradientBuckets::Impl::ZeroIn(const Gradient& grad) {
+  const Bucket& bucket = buckets[grad.bucket];
+  if (grad.tensor.numel == 0) return Status::Ok();
+  if (bucket.info.in_place) return memory->Zero(grad.tensor.data, grad.tensor.bytes());
+  const std::uint64_t element = DTypeSize(bucket.flat.dtype);
+  return memory->Zero(bucket.buffer + grad.offset * element, grad.tensor.numel * element);
 }
 
 Status GradientBuckets::Impl::CopyOut(const Gradient& grad) {
@@ -280,35 +292,50 @@ Status GradientBuckets::MarkReady(std::string_view name) {
 }
 
 Status GradientBuckets::MarkReady(std::size_t index) {
-  Impl& s = *impl_;
+  return impl_->Mark(index, /*unused=*/false);
+}
+
+Status GradientBuckets::MarkUnused(std::string_view name) {
+  TRAIN_ASSIGN_OR_RETURN(const std::size_t index, impl_->IndexOf("MarkUnused", name));
+  return MarkUnused(index);
+}
+
+Status GradientBuckets::MarkUnused(std::size_t index) {
+  return impl_->Mark(index, /*unused=*/true);
+}
+
+Status GradientBuckets::Impl::Mark(std::size_t index, bool unused) {
+  const char* method = unused ? "MarkUnused" : "MarkReady";
   const Gradient* grad = nullptr;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
-    if (index >= s.grads.size()) {
-      return OutOfRangeError("GradientBuckets::MarkReady(" + std::to_string(index) + "): only " +
-                             std::to_string(s.grads.size()) + " gradients are registered");
+    std::lock_guard<std::mutex> lock(mu);
+    if (index >= grads.size()) {
+      return OutOfRangeError("GradientBuckets::" + std::string(method) + "(" +
+                             std::to_string(index) + "): only " + std::to_string(grads.size()) +
+                             " gradients are registered");
     }
-    s.FixLayout();
-    TRAIN_RETURN_IF_ERROR(s.AllocateBuffers());
-    Gradient& g = s.grads[index];
+    FixLayout();
+    TRAIN_RETURN_IF_ERROR(AllocateBuffers());
+    Gradient& g = grads[index];
     if (g.ready) {
-      return FailedPreconditionError("GradientBuckets::MarkReady: gradient \"" + g.name +
-                                     "\" (index " + std::to_string(index) +
-                                     ") was marked ready twice in one iteration; call Finish "
+      return FailedPreconditionError("GradientBuckets::" + std::string(method) + ": gradient \"" +
+                                     g.name + "\" (index " + std::to_string(index) +
+                                     ") was marked twice in one iteration; call Finish "
                                      "before the next backward pass");
     }
     g.ready = true;
     grad = &g;
   }
   // Gradients occupy disjoint parts of their bucket, so copies run outside the lock.
-  Status copied = s.CopyIn(*grad);
-  std::lock_guard<std::mutex> lock(s.mu);
+  Status copied = unused ? ZeroIn(*grad) : CopyIn(*grad);
+  std::lock_guard<std::mutex> lock(mu);
   if (!copied.ok()) {
-    s.grads[index].ready = false;  // Finish names it; its bucket is never issued
-    return copied.WithContext("GradientBuckets::MarkReady(\"" + grad->name + "\")");
+    grads[index].ready = false;  // Finish names it; its bucket is never issued
+    return copied.WithContext("GradientBuckets::" + std::string(method) + "(\"" + grad->name +
+                              "\")");
   }
-  --s.buckets[grad->bucket].pending;
-  s.IssueReadyBuckets();
+  --buckets[grad->bucket].pending;
+  IssueReadyBuckets();
   return Status::Ok();
 }
 
@@ -338,7 +365,8 @@ Status GradientBuckets::Finish() {
     return FailedPreconditionError(
         "GradientBuckets::Finish: " + std::to_string(missing_count) +
         " gradient(s) were not marked ready: " + missing +
-        "; their buckets were not all-reduced, so the other ranks will time out");
+        "; their buckets were not all-reduced, so the other ranks will time out (mark every "
+        "gradient each iteration: MarkUnused for a parameter that took no part)");
   }
   if (status.ok()) {
     s.stats.finish_wait = waited;

@@ -49,6 +49,11 @@ class HostBucketMemory : public BucketMemory {
     return Status::Ok();
   }
 
+  Status Zero(void* data, std::uint64_t bytes) override {
+    std::memset(data, 0, bytes);
+    return Status::Ok();
+  }
+
   Status Flush() override { return Status::Ok(); }
 
  private:

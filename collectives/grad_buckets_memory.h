@@ -27,6 +27,9 @@ class BucketMemory {
   virtual Status CopyIn(const TensorView& grad, void* wire, DType wire_dtype) = 0;
   // `grad` <- `wire`, copied or widened back. On a GPU it is only enqueued; see Flush.
   virtual Status CopyOut(const void* wire, DType wire_dtype, const TensorView& grad) = 0;
+  // `bytes` of zeros at `data` (a buffer of this object, or a gradient); on a GPU enqueued like
+  // CopyIn.
+  virtual Status Zero(void* data, std::uint64_t bytes) = 0;
   // Returns once every CopyOut enqueued so far has landed.
   virtual Status Flush() = 0;
 };

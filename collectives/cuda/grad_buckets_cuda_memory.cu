@@ -173,6 +173,13 @@ class CudaBucketMemory : public BucketMemory {
     return Check(cudaGetLastError(), "the kernel widening a bucket back to the gradient");
   }
 
+  Status Zero(void* data, std::uint64_t bytes) override {
+    if (bytes == 0) return Status::Ok();
+    DeviceScope scope(device_);
+    if (scope.error() != cudaSuccess) return Failure(scope.error(), "cudaSetDevice");
+    return Check(cudaMemsetAsync(data, 0, bytes, cudaStreamLegacy), "cudaMemsetAsync");
+  }
+
   Status Flush() override {
     DeviceScope scope(device_);
     if (scope.error() != cudaSuccess) return Failure(scope.error(), "cudaSetDevice");

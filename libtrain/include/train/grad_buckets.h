@@ -108,6 +108,12 @@ class GradientBuckets {
   Status MarkReady(std::size_t index);
   Status MarkReady(std::string_view name);
 
+  // The gradient's parameter took no part in this iteration (PyTorch DDP's unused
+  // parameters): it counts as zeros in the all-reduce, and Finish writes the others' average
+  // (or sum) into it. Call it instead of MarkReady; the same errors.
+  Status MarkUnused(std::size_t index);
+  Status MarkUnused(std::string_view name);
+
   // Waits for every bucket's all-reduce, writes the results into the gradients (each bucket's
   // as soon as it completed, while later ones are still in flight), and starts the next
   // iteration. Errors: gradients not marked ready (named; nothing is issued for their

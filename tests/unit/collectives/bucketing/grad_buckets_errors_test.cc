@@ -120,6 +120,7 @@ TEST(GradientBucketsErrors, FinishNamesTheGradientsNotMarked) {
   EXPECT_EQ(finish.code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(finish.message(),
               HasSubstr("1 gradient(s) were not marked ready: \"layer1.weight\""));
+  EXPECT_THAT(finish.message(), HasSubstr("MarkUnused"));
   EXPECT_EQ(comm.calls().size(), 1u);  // bucket 0 only: the later ones wait for bucket 1
 
   // The next iteration starts clean.

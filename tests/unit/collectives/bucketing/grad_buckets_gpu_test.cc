@@ -277,6 +277,36 @@ TEST_F(GradBucketsGpuTest, GradientsInTheirBucketsOnTheDevice) {
   }
 }
 
+// With one rank, a gradient marked unused comes back as zeros (the device memset stands in for
+// it), in place or copied, compressed or not; the others come back as they went in.
+TEST_F(GradBucketsGpuTest, UnusedGradientsComeBackAsZeros) {
+  for (WireDType wire : {WireDType::kNone, WireDType::kBFloat16}) {
+    auto buckets = Buckets(SmallBuckets(wire));
+    ASSERT_NE(buckets, nullptr);
+    std::vector<std::unique_ptr<DeviceGradient>> grads;
+    std::vector<std::vector<unsigned char>> values;
+    for (std::size_t i = 0; i < std::size(kSizes); ++i) {
+      grads.push_back(std::make_unique<DeviceGradient>(DType::kFloat32, kSizes[i]));
+      values.push_back(Values(DType::kFloat32, kSizes[i], static_cast<int>(i) + 7));
+      grads.back()->Upload(values.back());
+      ASSERT_TRUE(buckets->Register("g" + std::to_string(i), grads.back()->View(0)).ok());
+    }
+    auto unused = [](std::size_t i) { return i == 4 || i == 2; };  // 300001 alone; a shared one
+    for (std::size_t i = grads.size(); i-- > 0;) {
+      ASSERT_TRUE((unused(i) ? buckets->MarkUnused(i) : buckets->MarkReady(i)).ok());
+    }
+    ASSERT_TRUE(buckets->Finish().ok());
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      const std::vector<unsigned char> expected =
+          unused(i)                  ? std::vector<unsigned char>(values[i].size(), 0)
+          : wire == WireDType::kNone ? values[i]
+                                     : RoundTrip(DType::kFloat32, values[i], DType::kBFloat16);
+      EXPECT_TRUE(grads[i]->Download() == expected)
+          << "gradient " << i << " over " << WireDTypeName(wire);
+    }
+  }
+}
+
 TEST_F(GradBucketsGpuTest, RegisterRefusesMemoryOfAnotherDevice) {
   auto buckets = Buckets({});
   ASSERT_NE(buckets, nullptr);

@@ -131,6 +131,44 @@ TEST_P(GradientBucketsRanks, GradientsInTheirBucketsAverageWithoutCopies) {
   });
 }
 
+// A parameter that took no part on some ranks (MarkUnused) counts as zeros there: every rank
+// gets the average of what the others gave, in place, copied and in-bucket gradients alike.
+TEST_P(GradientBucketsRanks, UnusedGradientsCountAsZeros) {
+  RunRanks(GetParam(), [&](Communicator& comm) {
+    // A first bucket of gradient 8 alone (all-reduced in place), then {7, 6}, {5, 4, 3} and
+    // {2, 1, 0}; gradient 1 lives in its bucket.
+    GradientBucketsOptions options = SmallCaps();
+    options.first_cap_bytes = 4;
+    auto buckets = MakeBuckets(&comm, options);
+    ASSERT_NE(buckets, nullptr);
+    Gradients grads(kSizes, comm.rank());
+    grads.RegisterAll(*buckets);
+    ASSERT_TRUE(buckets->Layout()[0].in_place);
+    auto in_bucket = buckets->GradientInBucket(1);  // starts with gradient 1's values
+    ASSERT_TRUE(in_bucket.ok()) << in_bucket.status();
+    // Rank r leaves out gradient g when (g + r) % 3 == 0 (gradient 8 on rank 1).
+    auto unused = [](std::size_t g, int rank) { return (g + rank) % 3 == 0; };
+    Gradients plain(kSizes, comm.rank());
+    for (std::size_t g = 0; g < kSizes.size(); ++g) {
+      if (unused(g, comm.rank())) std::fill(plain.values[g].begin(), plain.values[g].end(), 0.0f);
+      ASSERT_TRUE(comm.AllReduce(plain.View(g), ReduceOp::kAvg)->Wait().ok());
+    }
+    std::vector<float*> data(kSizes.size());
+    for (std::size_t g = 0; g < kSizes.size(); ++g) data[g] = grads.values[g].data();
+    data[1] = static_cast<float*>(in_bucket->data);
+    for (std::size_t g = kSizes.size(); g-- > 0;) {
+      const Status marked = unused(g, comm.rank()) ? buckets->MarkUnused(g) : buckets->MarkReady(g);
+      ASSERT_TRUE(marked.ok()) << marked;
+    }
+    const Status finish = buckets->Finish();
+    ASSERT_TRUE(finish.ok()) << finish;
+    for (std::size_t g = 0; g < kSizes.size(); ++g) {
+      ASSERT_TRUE(std::equal(data[g], data[g] + kSizes[g], plain.values[g].begin()))
+          << "gradient " << g << ", rank " << comm.rank();
+    }
+  });
+}
+
 TEST_P(GradientBucketsRanks, BucketsBeforeTheLastAreInFlightBeforeFinish) {
   RunRanks(GetParam(), [&](Communicator& comm) {
     auto buckets = MakeBuckets(&comm, SmallCaps());
