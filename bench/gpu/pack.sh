@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packs what bench/gpu/run.sh needs from a build made on this machine, for a GPU machine that
 # has the driver, CUDA and PyTorch but not the Debian packages libtrain links (cpprest, spdlog,
-# HDF5, ...): libtrain, the tests of tests/gpu with their ctest files, train-bench, and every
-# shared library they load except the C/C++ runtime and the driver. Then, on the GPU machine:
+# HDF5, ...): libtrain, the tests of tests/gpu with their ctest files, train-bench, Open MPI
+# for the NCCL-through-MPI test when the build has the MPI plugin, and every shared library they
+# load except the C/C++ runtime and the driver. Then, on the GPU machine:
 #
 #   bench/gpu/pack.sh BUILD_DIR PACK_DIR   # here: builds the targets it packs, then packs
 #   bench/gpu/run.sh --prebuilt PACK_DIR   # there, from the repository root
@@ -49,6 +50,37 @@ for t in "${collective_gpu_tests[@]}"; do
     echo "include(\"$f\")" >>"$pack/tests/gpu/CTestTestfile.cmake"
   done
 done
+# NCCL bootstrapped through MPI, with one rank (mpi_communicator_test), when this build has the
+# MPI plugin: the GPU machine has no Open MPI, so the pack carries its launcher, MCA components,
+# help files and PMIx's plugins under ompi/, which run.sh points OPAL_PREFIX at.
+mpi_test=tests/unit/collectives/mpi/mpi_communicator_test
+mpi_files=()
+if [[ -f "$build/libtrain-mpi.so" ]] && command -v ompi_info >/dev/null &&
+  command -v orterun >/dev/null; then
+  cmake --build "$build" -j "$(nproc)" --target mpi_communicator_test
+  ompi_path() { ompi_info --path "$1" | awk '{print $2}'; }
+  prefix=$(ompi_path prefix)
+  components=$(ompi_path pkglibdir)
+  help=$(ompi_path pkgdatadir)
+  ompi="$pack/ompi"
+  mkdir -p "$ompi/bin" "$ompi/${components#"$prefix"/}" "$ompi/${help#"$prefix"/}" \
+    "$pack/${mpi_test%/*}"
+  cp -L "$(command -v orterun)" "$(command -v orted)" "$ompi/bin/"
+  cp -r "$components/." "$ompi/${components#"$prefix"/}/"
+  cp -r "$help/." "$ompi/${help#"$prefix"/}/"
+  # PMIx's plugins sit in pmix/ beside the libpmix that Open MPI's PMIx component loads.
+  libpmix=$(ldd "$components"/mca_pmix_*.so | awk '$1 ~ /^libpmix\.so/ && $3 ~ /^\// {print $3; exit}')
+  [[ -z "$libpmix" ]] || libpmix=$(readlink -f "$libpmix")  # Debian links it from its own tree
+  if [[ -n "$libpmix" && -d "$(dirname "$libpmix")/pmix" ]]; then
+    cp -r "$(dirname "$libpmix")/pmix" "$ompi/pmix"
+  fi
+  cp "$build/$mpi_test" "$pack/$mpi_test"
+  cp "$build/libtrain-mpi.so" "$pack/"
+  mpi_files=("$ompi"/bin/* "$ompi/${components#"$prefix"/}"/*.so "$pack/$mpi_test"
+    "$pack/libtrain-mpi.so")
+  if [[ -d "$ompi/pmix" ]]; then mpi_files+=("$ompi"/pmix/*.so); fi
+fi
+
 # Debug information is most of the size and is not needed there.
 find "$pack" -type f \( -name 'libtrain.so.*' -o -perm -u+x \) ! -name '*.cmake' \
   -exec strip --strip-debug {} +
@@ -57,7 +89,7 @@ find "$pack" -type f \( -name 'libtrain.so.*' -o -perm -u+x \) ! -name '*.cmake'
 # its private symbols), the C++ runtime (the GPU machine's are as new or newer) and the driver.
 skip='^(linux-vdso|ld-linux|lib(c|m|dl|pthread|rt|resolv|util|nsl|anl)\.so|libnss_|libstdc\+\+|libgcc_s|libcuda\.so|libnccl\.so|libtrain\.so)'
 ldd "$pack"/libtrain.so "$pack"/libtrain-nccl.so "$pack/bench/train-bench" \
-  "$pack"/tests/gpu/*_test "${collective_gpu_tests[@]/#/$pack/}" |
+  "$pack"/tests/gpu/*_test "${collective_gpu_tests[@]/#/$pack/}" "${mpi_files[@]}" 2>/dev/null |
   awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
   while read -r name path; do
     [[ "$name" =~ $skip ]] && continue

@@ -83,6 +83,26 @@ else
   tests_status="ctest exit ${PIPESTATUS[0]}"
 fi
 
+# NCCL bootstrapped through MPI with one rank. A full build runs it in ctest -L gpu
+# (mpi_communicator_test.np1.nccl); a pack carries Open MPI under ompi/ when it was built with it.
+mpi_status="in ctest -L gpu"
+if [[ -n "$prebuilt" ]]; then
+  mpi_status="not in the pack (built without MPI)"
+  if [[ -x "$build/ompi/bin/orterun" ]]; then
+    echo "== NCCL bootstrapped through MPI (orterun -np 1 mpi_communicator_test)"
+    if env OPAL_PREFIX="$build/ompi" PMIX_MCA_mca_base_component_path="$build/ompi/pmix" \
+      "$build/ompi/bin/orterun" --allow-run-as-root -np 1 \
+      "$build/tests/unit/collectives/mpi/mpi_communicator_test" \
+      --gtest_filter=MpiCommunicatorTest.ACudaCommunicatorIsNcclBootstrappedThroughMpi |
+      tee "$work/mpi.txt"; then
+      mpi_status=ok
+    else
+      mpi_status="exit ${PIPESTATUS[0]}"
+      if [[ "$tests_status" == ok ]]; then tests_status="NCCL through MPI failed"; fi
+    fi
+  fi
+fi
+
 echo "== train-bench optim --device cuda"
 bench_status=ok
 if "$build/bench/train-bench" optim --device cuda --python "$python_cmd" "$@" |
@@ -126,6 +146,7 @@ echo "== summary"
 echo "| what | result |"
 echo "|---|---|"
 echo "| GPU tests (ctest -L gpu) | $tests ($tests_status) |"
+echo "| NCCL bootstrapped through MPI, 1 rank | $mpi_status |"
 echo "| benchmark | $bench_status |"
 echo "| device-to-device copy GB/s | ${copy_gbps:-n/a} |"
 echo
