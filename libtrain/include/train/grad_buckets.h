@@ -102,9 +102,10 @@ class GradientBuckets {
   // call after the layout was fixed (by the first MarkReady, Finish or Layout).
   Result<std::size_t> Register(std::string name, TensorView grad);
 
-  // The gradient is complete: it is copied into its bucket, and when it completes the bucket,
-  // that bucket's all-reduce is issued (with every later bucket already complete, in bucket
-  // order). Errors: an unknown index or name, a gradient marked twice in one iteration.
+  // The gradient is complete: it is copied into its bucket (unless it lives there: see
+  // GradientInBucket), and when it completes the bucket, that bucket's all-reduce is issued
+  // (with every later bucket already complete, in bucket order). Errors: an unknown index or
+  // name, a gradient marked twice in one iteration.
   Status MarkReady(std::size_t index);
   Status MarkReady(std::string_view name);
 
