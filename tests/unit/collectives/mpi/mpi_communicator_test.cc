@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "train/communicator.h"
 #include "train/device.h"
 #include "train/env.h"
+#include "train/grad_buckets.h"
 #include "train/worker.h"
 
 namespace train {
@@ -358,6 +360,61 @@ TEST(MpiCommunicatorTest, CudaTensorsAreRefused) {
   options.device = Device::kCuda;
   auto created = Communicator::Create(nullptr, job.rank, job.world_size, options);
   ASSERT_FALSE(created.ok());
+}
+
+// GradientBuckets over the MPI backend: several buckets, one of them in place, a gradient in
+// its bucket and one unused on rank 0; the averages equal MPI_Allreduce's sums over the ranks
+// divided by the world size.
+TEST(MpiCommunicatorTest, GradientBucketsAverageOverMpi) {
+  Communicator& comm = World();
+  const int world = comm.world_size();
+  const std::vector<std::uint64_t> sizes = {3, 5000, 1, 20000, 7};
+  GradientBucketsOptions options;
+  options.first_cap_bytes = 16;
+  options.cap_bytes = 20000;
+  auto buckets = GradientBuckets::Create(&comm, options);
+  ASSERT_TRUE(buckets.ok()) << buckets.status();
+  std::vector<std::vector<float>> grads;
+  for (std::uint64_t size : sizes) grads.emplace_back(size);
+  for (std::size_t g = 0; g < sizes.size(); ++g) {
+    ASSERT_TRUE(
+        (*buckets)
+            ->Register("g" + std::to_string(g), {grads[g].data(), DType::kFloat32, sizes[g]})
+            .ok());
+  }
+  auto in_bucket = (*buckets)->GradientInBucket(2);
+  ASSERT_TRUE(in_bucket.ok()) << in_bucket.status();
+  std::vector<float*> data;
+  for (auto& grad : grads) data.push_back(grad.data());
+  data[2] = static_cast<float*>(in_bucket->data);
+  const std::size_t unused_on_rank0 = 1;
+  for (int step = 1; step <= 2; ++step) {
+    std::vector<std::vector<float>> sums(sizes.size());
+    for (std::size_t g = 0; g < sizes.size(); ++g) {
+      for (std::uint64_t i = 0; i < sizes[g]; ++i) {
+        data[g][i] = static_cast<float>((i * 5 + g + static_cast<std::uint64_t>(comm.rank())) % 9);
+      }
+      const bool unused = g == unused_on_rank0 && comm.rank() == 0;
+      std::vector<float> mine(data[g], data[g] + sizes[g]);
+      if (unused) std::fill(mine.begin(), mine.end(), 0.0f);
+      sums[g].resize(sizes[g]);
+      MPI_Allreduce(mine.data(), sums[g].data(), static_cast<int>(sizes[g]), MPI_FLOAT, MPI_SUM,
+                    MPI_COMM_WORLD);
+    }
+    for (std::size_t g = sizes.size(); g-- > 0;) {
+      const bool unused = g == unused_on_rank0 && comm.rank() == 0;
+      EXPECT_TRUE((unused ? (*buckets)->MarkUnused(g) : (*buckets)->MarkReady(g)).ok());
+    }
+    const Status finished = (*buckets)->Finish();
+    ASSERT_TRUE(finished.ok()) << finished;
+    for (std::size_t g = 0; g < sizes.size(); ++g) {
+      for (std::uint64_t i = 0; i < sizes[g]; ++i) {
+        EXPECT_EQ(data[g][i], sums[g][i] / static_cast<float>(world))
+            << "gradient " << g << "[" << i << "], step " << step << ", rank " << comm.rank();
+        if (data[g][i] != sums[g][i] / static_cast<float>(world)) break;
+      }
+    }
+  }
 }
 
 // Under mpirun a CUDA communicator is NCCL with its unique id broadcast through MPI (a
