@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -54,14 +55,18 @@ struct GradientBuckets::Impl {
   std::vector<Gradient> grads;
   std::unordered_map<std::string, std::size_t> by_name;
   bool fixed = false;  // the layout exists: Register is refused
-  Status allocated;    // the buffers' allocation, tried once (first MarkReady or GradientInBucket)
-  bool allocation_tried = false;
+  // The buffers' allocation, tried once (first MarkReady, MarkUnused or GradientInBucket).
+  std::optional<Status> allocated;
   std::vector<Bucket> buckets;
   std::size_t next_to_issue = 0;  // buckets issue in order
   GradientBucketStats stats;
 
   // The registration index of `name`; NOT_FOUND naming `method` and the name.
   Result<std::size_t> IndexOf(std::string_view method, std::string_view name) const;
+  // OUT_OF_RANGE naming `method` unless `index` was registered (mu held).
+  Status CheckIndex(std::string_view method, std::size_t index) const;
+  // Where a copied gradient lies in its bucket's buffer (after AllocateBuffers).
+  std::byte* Slot(const Gradient& grad) const;
   void FixLayout();
   Status AllocateBuffers();  // with mu held; the first attempt's status on every call
   void IssueReadyBuckets();  // with mu held
@@ -121,10 +126,21 @@ void GradientBuckets::Impl::FixLayout() {
   stats.buckets = buckets.size();
 }
 
+Status GradientBuckets::Impl::CheckIndex(std::string_view method, std::size_t index) const {
+  if (index < grads.size()) return Status::Ok();
+  return OutOfRangeError("GradientBuckets::" + std::string(method) + "(" + std::to_string(index) +
+                         "): only " + std::to_string(grads.size()) + " gradients are registered");
+}
+
+std::byte* GradientBuckets::Impl::Slot(const Gradient& grad) const {
+  const Bucket& bucket = buckets[grad.bucket];
+  return bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype);
+}
+
 Status GradientBuckets::Impl::AllocateBuffers() {
-  if (allocation_tried) return allocated;
-  allocation_tried = true;
-  for (std::size_t i = 0; i < buckets.size() && allocated.ok(); ++i) {
+  if (allocated) return *allocated;
+  allocated = Status::Ok();
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
     Bucket& bucket = buckets[i];
     if (bucket.info.in_place) continue;
     Result<void*> buffer = memory->Allocate(bucket.info.wire_bytes);
@@ -135,7 +151,7 @@ Status GradientBuckets::Impl::AllocateBuffers() {
     bucket.buffer = static_cast<std::byte*>(*buffer);
     bucket.flat.data = bucket.buffer;
   }
-  return allocated;
+  return *allocated;
 }
 
 void GradientBuckets::Impl::IssueReadyBuckets() {
@@ -150,23 +166,20 @@ void GradientBuckets::Impl::IssueReadyBuckets() {
 Status GradientBuckets::Impl::CopyIn(const Gradient& grad) {
   const Bucket& bucket = buckets[grad.bucket];
   if (bucket.info.in_place || grad.in_bucket || grad.tensor.numel == 0) return Status::Ok();
-  return memory->CopyIn(grad.tensor, bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype),
-                        bucket.flat.dtype);
+  return memory->CopyIn(grad.tensor, Slot(grad), bucket.flat.dtype);
 }
 
 Status GradientBuckets::Impl::ZeroIn(const Gradient& grad) {
   const Bucket& bucket = buckets[grad.bucket];
   if (grad.tensor.numel == 0) return Status::Ok();
   if (bucket.info.in_place) return memory->Zero(grad.tensor.data, grad.tensor.bytes());
-  const std::uint64_t element = DTypeSize(bucket.flat.dtype);
-  return memory->Zero(bucket.buffer + grad.offset * element, grad.tensor.numel * element);
+  return memory->Zero(Slot(grad), grad.tensor.numel * DTypeSize(bucket.flat.dtype));
 }
 
 Status GradientBuckets::Impl::CopyOut(const Gradient& grad) {
   const Bucket& bucket = buckets[grad.bucket];
   if (bucket.info.in_place || grad.in_bucket || grad.tensor.numel == 0) return Status::Ok();
-  return memory->CopyOut(bucket.buffer + grad.offset * DTypeSize(bucket.flat.dtype),
-                         bucket.flat.dtype, grad.tensor);
+  return memory->CopyOut(Slot(grad), bucket.flat.dtype, grad.tensor);
 }
 
 void GradientBuckets::Impl::ResetIteration() {
@@ -309,11 +322,7 @@ Status GradientBuckets::Impl::Mark(std::size_t index, bool unused) {
   const Gradient* grad = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (index >= grads.size()) {
-      return OutOfRangeError("GradientBuckets::" + std::string(method) + "(" +
-                             std::to_string(index) + "): only " + std::to_string(grads.size()) +
-                             " gradients are registered");
-    }
+    TRAIN_RETURN_IF_ERROR(CheckIndex(method, index));
     FixLayout();
     TRAIN_RETURN_IF_ERROR(AllocateBuffers());
     Gradient& g = grads[index];
@@ -384,11 +393,7 @@ Result<TensorView> GradientBuckets::GradientInBucket(std::string_view name) {
 Result<TensorView> GradientBuckets::GradientInBucket(std::size_t index) {
   Impl& s = *impl_;
   std::lock_guard<std::mutex> lock(s.mu);
-  if (index >= s.grads.size()) {
-    return OutOfRangeError("GradientBuckets::GradientInBucket(" + std::to_string(index) +
-                           "): only " + std::to_string(s.grads.size()) +
-                           " gradients are registered");
-  }
+  TRAIN_RETURN_IF_ERROR(s.CheckIndex("GradientInBucket", index));
   s.FixLayout();
   TRAIN_RETURN_IF_ERROR(s.AllocateBuffers());
   Gradient& g = s.grads[index];
@@ -403,7 +408,7 @@ Result<TensorView> GradientBuckets::GradientInBucket(std::size_t index) {
         "); gradients live in their buckets only without wire compression");
   }
   TensorView view = g.tensor;
-  view.data = bucket.buffer + g.offset * DTypeSize(bucket.flat.dtype);
+  view.data = s.Slot(g);
   if (!g.in_bucket) {
     if (g.ready) {
       return FailedPreconditionError(what +
