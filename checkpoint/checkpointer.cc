@@ -22,6 +22,17 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Quarantined checkpoints stay until someone looks at them: say so at every start.
+void WarnOfQuarantined(const std::string& dir) {
+  Result<std::vector<QuarantinedDir>> quarantined = QuarantinedDirs(dir);
+  if (!quarantined.ok() || quarantined->empty()) return;
+  std::string names;
+  for (const QuarantinedDir& q : *quarantined) names += (names.empty() ? "" : ", ") + q.name;
+  LogWarning("checkpoint directory " + dir + " holds " + std::to_string(quarantined->size()) +
+             " quarantined checkpoint(s) that failed verification: " + names +
+             "; nothing deletes them: inspect them (trainctl ckpt ls), then remove them");
+}
+
 class CheckpointerImpl final : public Checkpointer {
  public:
   CheckpointerImpl(const std::string& dir, const CheckpointOptions& options,
@@ -136,6 +147,7 @@ Result<std::unique_ptr<Checkpointer>> OpenCheckpointer(const std::string& dir, C
     Status status = files->CreateDirs(dir);
     if (status.ok()) status = RemoveTemporaryDirs(*files, dir);
     verdict = status.ok() ? "" : status.ToString();
+    if (status.ok()) WarnOfQuarantined(dir);
   }
   TRAIN_ASSIGN_OR_RETURN(verdict, group.BroadcastFromRoot(verdict));
   if (!verdict.empty()) {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <filesystem>
 #include <system_error>
+#include <tuple>
 
 #include "manifest.h"
 
@@ -15,6 +16,23 @@ namespace fs = std::filesystem;
 
 constexpr char kStepPrefix[] = "step-";
 constexpr char kLatestName[] = "latest";
+constexpr char kCorruptInfix[] = ".corrupt-";
+
+// "20240501T120000Z": sorts by time, and has no characters a shell or a URL would mind.
+std::string CompactUtcNow() {
+  std::string text = UtcNowIso8601();
+  text.erase(std::remove(text.begin(), text.end(), '-'), text.end());
+  text.erase(std::remove(text.begin(), text.end(), ':'), text.end());
+  return text;
+}
+
+Status PointLatest(const FileLayer& files, const std::string& dir, const std::string& temp,
+                   std::int64_t step) {
+  const std::string pointer = StepDirName(step) + "\n";
+  TRAIN_RETURN_IF_ERROR(files.WriteFile(temp, pointer.data(), pointer.size()).status());
+  TRAIN_RETURN_IF_ERROR(files.Rename(temp, dir + "/" + kLatestName));
+  return files.SyncDir(dir);
+}
 
 }  // namespace
 
@@ -77,11 +95,57 @@ Status CommitStep(const FileLayer& files, const std::string& dir, const std::str
   TRAIN_RETURN_IF_ERROR(files.SyncDir(dir));
   // `latest` is a convenience for people and tools; loading scans the directories, so a crash
   // between the rename above and this one loses nothing.
-  const std::string latest_temp = temp_dir + ".latest";
-  const std::string pointer = StepDirName(step) + "\n";
-  TRAIN_RETURN_IF_ERROR(files.WriteFile(latest_temp, pointer.data(), pointer.size()).status());
-  TRAIN_RETURN_IF_ERROR(files.Rename(latest_temp, dir + "/" + kLatestName));
-  return files.SyncDir(dir);
+  return PointLatest(files, dir, temp_dir + ".latest", step);
+}
+
+Result<std::string> QuarantineStep(const FileLayer& files, const std::string& dir,
+                                   std::int64_t step, const std::string& reason) {
+  const std::string from = dir + "/" + StepDirName(step);
+  const std::string base = StepDirName(step) + kCorruptInfix + CompactUtcNow();
+  std::string name = base;
+  for (int attempt = 2;; ++attempt) {
+    const Status renamed = files.RenameNoReplace(from, dir + "/" + name);
+    if (renamed.ok()) break;
+    if (renamed.code() != StatusCode::kAlreadyExists || attempt > 1000) return renamed;
+    name = base + "-" + std::to_string(attempt);
+  }
+  TRAIN_RETURN_IF_ERROR(files.SyncDir(dir));
+  // The note and `latest` are for people: the quarantine itself is the rename above. Each
+  // rank's reason on a line of its own first (`trainctl ckpt ls` shows the first), then when.
+  const std::string note = reason + "\n(step " + std::to_string(step) +
+                           " failed verification when loading; quarantined at " + UtcNowIso8601() +
+                           ")\n";
+  static_cast<void>(
+      files.WriteFile(dir + "/" + name + "/" + kQuarantineNote, note.data(), note.size()));
+  TRAIN_ASSIGN_OR_RETURN(std::vector<std::int64_t> left, CommittedSteps(dir));
+  const std::string temp = dir + "/" + TempDirName(step, "quarantine") + ".latest";
+  static_cast<void>(files.RemoveAll(temp));
+  if (left.empty()) {
+    TRAIN_RETURN_IF_ERROR(files.RemoveAll(dir + "/" + kLatestName));
+  } else {
+    TRAIN_RETURN_IF_ERROR(PointLatest(files, dir, temp, left.front()));
+  }
+  return name;
+}
+
+Result<std::vector<QuarantinedDir>> QuarantinedDirs(const std::string& dir) {
+  std::vector<QuarantinedDir> found;
+  std::error_code error;
+  fs::directory_iterator it(dir, error);
+  if (error == std::errc::no_such_file_or_directory) return found;
+  if (error) return ErrnoStatus(error.value(), "cannot list checkpoint directory", dir);
+  for (; it != fs::directory_iterator(); it.increment(error)) {
+    if (error) return ErrnoStatus(error.value(), "cannot list checkpoint directory", dir);
+    const std::string name = it->path().filename().string();
+    const std::size_t infix = name.find(kCorruptInfix);
+    if (infix == std::string::npos) continue;
+    const std::int64_t step = StepFromDirName(name.substr(0, infix));
+    if (step >= 0) found.push_back({step, name});
+  }
+  std::sort(found.begin(), found.end(), [](const QuarantinedDir& a, const QuarantinedDir& b) {
+    return std::tie(a.step, a.name) > std::tie(b.step, b.name);
+  });
+  return found;
 }
 
 Status ApplyRetention(const FileLayer& files, const std::string& dir, std::int64_t newest,

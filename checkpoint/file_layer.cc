@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "crc32c.h"
+#include "regular_file.h"
 
 namespace train::internal {
 namespace {
@@ -130,20 +131,18 @@ Result<std::uint32_t> FileLayer::WriteFile(const std::string& path, const void* 
   return crc;
 }
 
-Result<std::vector<std::byte>> FileLayer::ReadFile(const std::string& path) const {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  const off_t end = ::lseek(fd, 0, SEEK_END);
-  if (end < 0) return ErrnoStatus(errno, "cannot seek in", path);
-  std::vector<std::byte> bytes(static_cast<std::size_t>(end));
+Result<std::vector<std::byte>> FileLayer::ReadFile(const std::string& path,
+                                                   std::uint64_t max_bytes) const {
+  TRAIN_ASSIGN_OR_RETURN(RegularFile file, RegularFile::Open(path));
+  if (file.size() > max_bytes) {
+    return DataLossError(path + " is " + std::to_string(file.size()) + " bytes; at most " +
+                         std::to_string(max_bytes) + " are accepted");
+  }
+  std::vector<std::byte> bytes(static_cast<std::size_t>(file.size()));
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n =
-        ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+        ::pread(file.fd(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoStatus(errno, "cannot read", path);
     if (n == 0) break;  // shrank while reading: the size check of the caller reports it
@@ -168,6 +167,20 @@ Status FileLayer::Rename(const std::string& from, const std::string& to) const {
     return ErrnoStatus(errno, "cannot rename to " + to + ":", from);
   }
   return Status::Ok();
+}
+
+Status FileLayer::RenameNoReplace(const std::string& from, const std::string& to) const {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+    return Status::Ok();
+  }
+  if (errno != EINVAL && errno != ENOSYS) {
+    return ErrnoStatus(errno, "cannot rename to " + to + ":", from);
+  }
+  // A filesystem without RENAME_NOREPLACE: check, then rename (only rank 0 renames here).
+  std::error_code error;
+  if (fs::exists(to, error) || error)
+    return ErrnoStatus(EEXIST, "cannot rename to " + to + ":", from);
+  return Rename(from, to);
 }
 
 Status FileLayer::CreateDirs(const std::string& path) const {

@@ -61,10 +61,14 @@ class FileLayer {
   // the bytes, computed as they are written. On failure the partial file is removed.
   Result<std::uint32_t> WriteFile(const std::string& path, const void* data,
                                   std::size_t size) const;
-  Result<std::vector<std::byte>> ReadFile(const std::string& path) const;
+  // The whole of `path`, which must be a regular file (see RegularFile) of at most `max_bytes`
+  // (DATA_LOSS when larger, before anything is allocated).
+  Result<std::vector<std::byte>> ReadFile(const std::string& path, std::uint64_t max_bytes) const;
   Status SyncDir(const std::string& path) const;
   // rename(2): atomic replacement within one filesystem.
   Status Rename(const std::string& from, const std::string& to) const;
+  // rename(2) that never replaces: ALREADY_EXISTS when `to` exists.
+  Status RenameNoReplace(const std::string& from, const std::string& to) const;
   Status CreateDirs(const std::string& path) const;
   Status RemoveAll(const std::string& path) const;
 

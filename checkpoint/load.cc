@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "commit.h"
+#include "hdf5_layout_check.h"
 #include "host_staging.h"
 #include "train/log.h"
 #include "verify.h"
@@ -13,8 +14,15 @@
 namespace train::internal {
 namespace {
 
-// How one rank's attempt at a step went; the ranks take the worst.
-enum Outcome : std::int64_t { kLoadable = 0, kDamaged = 1, kRefused = 2 };
+// How one rank's attempt at a step went; the ranks take the worst. kUnreadable: an error that
+// may pass (permissions, I/O); kDamaged: the checkpoint itself is wrong (missing or torn
+// files, checksums, a manifest that does not hold together), and it is quarantined.
+enum Outcome : std::int64_t { kLoadable = 0, kUnreadable = 1, kDamaged = 2, kRefused = 3 };
+
+Outcome OutcomeOf(const Status& status) {
+  const StatusCode code = status.code();
+  return code == StatusCode::kDataLoss || code == StatusCode::kNotFound ? kDamaged : kUnreadable;
+}
 
 std::uint64_t Product(const std::vector<std::uint64_t>& shape) {
   std::uint64_t n = 1;
@@ -38,7 +46,7 @@ class StepAttempt {
   // with `error` set.
   Outcome Prepare(const CheckpointState& into) {
     Result<Manifest> manifest = ReadManifest(*source_.files, step_dir_);
-    if (!manifest.ok()) return Fail(kDamaged, manifest.status());
+    if (!manifest.ok()) return Fail(OutcomeOf(manifest.status()), manifest.status());
     manifest_ = std::move(*manifest);
     if (!source_.job_id.empty() && manifest_.job_id != source_.job_id) {
       return Fail(kRefused, FailedPreconditionError(
@@ -72,6 +80,10 @@ class StepAttempt {
       }
       requests_.push_back({&t, &s, begin, end});
     }
+    // Buffers are sized from the manifest's counts, which lie within the files' listed sizes:
+    // with the files there at those sizes, no count can ask for more than the disk holds.
+    const Status present = CheckFilesPresent(step_dir_, manifest_);
+    if (!present.ok()) return Fail(OutcomeOf(present), present);
     return kLoadable;
   }
 
@@ -95,7 +107,7 @@ class StepAttempt {
         if (lo >= hi) continue;
         const Status added = AddTarget(p, size, (lo - p.offset) * size, (hi - lo) * size,
                                        out + (lo - r.begin) * size);
-        if (!added.ok()) return Fail(kDamaged, added);
+        if (!added.ok()) return Fail(OutcomeOf(added), added);
         covered += hi - lo;
       }
       if (covered != r.end - r.begin) {
@@ -113,7 +125,7 @@ class StepAttempt {
         optimizer.buffers.emplace_back(b.piece.count);
         const Status added =
             AddTarget(b.piece, 1, 0, b.piece.count, optimizer.buffers.back().data());
-        if (!added.ok()) return Fail(kDamaged, added);
+        if (!added.ok()) return Fail(OutcomeOf(added), added);
       }
     }
     auto rng = manifest_.rng_by_rank.find(rank_);
@@ -123,14 +135,16 @@ class StepAttempt {
         state.assign(b.piece.count, '\0');
         const Status added =
             AddTarget(b.piece, 1, 0, b.piece.count, reinterpret_cast<std::byte*>(state.data()));
-        if (!added.ok()) return Fail(kDamaged, added);
+        if (!added.ok()) return Fail(OutcomeOf(added), added);
       }
     }
+    const std::vector<PieceToCheck> pieces = AllPieces(manifest_);
     for (const ManifestFile& file : manifest_.files) {
       auto it = targets_.find(file.name);
       if (it == targets_.end()) continue;
-      const Status read = ReadVerifiedFile(step_dir_, file, std::move(it->second));
-      if (!read.ok()) return Fail(kDamaged, read);
+      Status read = ReadVerifiedFile(step_dir_, file, std::move(it->second));
+      if (read.ok()) read = CheckPiecesAgainstFile(step_dir_, file.name, pieces);
+      if (!read.ok()) return Fail(OutcomeOf(read), read);
     }
     return kLoadable;
   }
@@ -196,6 +210,27 @@ class StepAttempt {
   Status error_;
 };
 
+// Rank 0: renames a damaged step aside so that the job can go on (and save that step again);
+// failing that, the job still loads an older step, and the warning says what to do.
+void Quarantine(const LoadSource& source, std::int64_t step,
+                const std::vector<std::string>& reasons) {
+  std::string reason;
+  for (const std::string& r : reasons) {
+    if (!r.empty()) reason += r + "\n";
+  }
+  if (!reason.empty()) reason.pop_back();
+  const std::string step_dir = source.dir + "/" + StepDirName(step);
+  Result<std::string> name = QuarantineStep(*source.files, source.dir, step, reason);
+  if (name.ok()) {
+    LogWarning("checkpoint " + step_dir + " failed verification and was quarantined as " +
+               source.dir + "/" + *name + " (kept for inspection; nothing deletes it): " + reason);
+  } else {
+    LogError("checkpoint " + step_dir + " failed verification but could not be quarantined: " +
+             name.status().ToString() + "; move it out of " + source.dir +
+             " by hand, or saving step " + std::to_string(step) + " again will be refused");
+  }
+}
+
 }  // namespace
 
 Result<LoadedCheckpoint> LoadCheckpoint(RankGroup& group, const LoadSource& source,
@@ -224,7 +259,8 @@ Result<LoadedCheckpoint> LoadCheckpoint(RankGroup& group, const LoadSource& sour
     pos = space + 1;
   }
   for (std::int64_t step : steps) {
-    StepAttempt attempt(source, source.dir + "/" + StepDirName(step), group.rank());
+    const std::string step_dir = source.dir + "/" + StepDirName(step);
+    StepAttempt attempt(source, step_dir, group.rank());
     // Two rounds: nobody writes into the caller's tensors before every rank found that the
     // step fits the request; then every rank reads, and the step loads only if all read it.
     Outcome mine = attempt.Prepare(into);
@@ -234,16 +270,21 @@ Result<LoadedCheckpoint> LoadCheckpoint(RankGroup& group, const LoadSource& sour
       TRAIN_ASSIGN_OR_RETURN(worst, group.Max(mine));
       if (worst == kLoadable) return attempt.Finish();
     }
-    if (mine != kLoadable) {
-      if (worst == kRefused || only_step) return attempt.error();
-      LogWarning("skipping checkpoint " + source.dir + "/" + StepDirName(step) + ": " +
-                 attempt.error().ToString());
-    }
     if (worst == kRefused) {
+      if (mine != kLoadable) return attempt.error();
       return FailedPreconditionError("another rank refused checkpoint step " +
                                      std::to_string(step) + " (see its log)");
     }
+    // Every rank's reason, so that rank 0 can record them with the quarantined step.
+    const std::string reason = mine == kLoadable ? ""
+                                                 : "rank " + std::to_string(group.rank()) + ": " +
+                                                       attempt.error().ToString();
+    TRAIN_ASSIGN_OR_RETURN(std::vector<std::string> reasons, group.AllGather(reason));
+    if (mine != kLoadable)
+      LogWarning("skipping checkpoint " + step_dir + ": " + attempt.error().ToString());
+    if (worst == kDamaged && group.rank() == 0) Quarantine(source, step, reasons);
     if (only_step) {
+      if (mine != kLoadable) return attempt.error();
       return DataLossError("checkpoint step " + std::to_string(step) +
                            " is damaged on another rank (see its log)");
     }

@@ -3,6 +3,7 @@
 #ifndef TRAIN_CHECKPOINT_MANIFEST_H_
 #define TRAIN_CHECKPOINT_MANIFEST_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -17,6 +18,11 @@ namespace train::internal {
 
 inline constexpr int kManifestFormatVersion = 1;
 inline constexpr char kManifestName[] = "manifest.json";
+// A larger manifest is refused unread (a real one takes some hundred bytes per tensor piece).
+inline constexpr std::size_t kMaxManifestBytes = std::size_t{256} << 20;
+inline constexpr char kTensorGroup[] = "tensors/";
+inline constexpr char kOptimizerGroup[] = "optimizer/";
+inline constexpr char kRngGroup[] = "rng/";
 
 struct ManifestFile {
   std::string name;  // relative to the step directory: "rank-0.h5"
@@ -63,8 +69,20 @@ struct Manifest {
 };
 
 std::string ManifestToJson(const Manifest& manifest);
-// `where` names the file in errors. DATA_LOSS for anything unreadable or inconsistent.
+// `where` names the file in errors. DATA_LOSS, naming the field and its value, for JSON that is
+// not a manifest: a missing field, one of the wrong type, a number or string out of bounds.
+// Never throws. A parsed manifest is not yet known to be consistent: see ValidateManifest.
 Result<Manifest> ParseManifest(const std::string& text, const std::string& where);
+
+// What a committed manifest must satisfy before anything is sized or read from it: plain file
+// names (no '/', '.', '..'), each listed once and not the manifest; unique tensor, buffer and
+// state names, with their datasets where the library puts them; known dtypes; shapes whose
+// element count and byte size fit in 63 bits; pieces that lie inside their file's listed
+// bytes, do not overlap one another, and tile each tensor exactly; RNG ranks below the world
+// size; `expected_step` (the directory's step-<N>, when known) equal to `step`.
+// DATA_LOSS naming the field and the value.
+Status ValidateManifest(const Manifest& manifest, const std::string& where,
+                        std::optional<std::int64_t> expected_step);
 
 // The current time as "2024-05-01T12:00:00Z".
 std::string UtcNowIso8601();

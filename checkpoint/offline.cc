@@ -30,6 +30,7 @@ Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& dir) {
     Result<internal::Manifest> manifest = internal::ReadManifest(files, step_dir);
     if (manifest.ok()) {
       out.push_back(InfoOf(*manifest, step_dir));
+      out.back().verified = internal::CheckFilesPresent(step_dir, *manifest);
     } else {
       CheckpointInfo info;
       info.step = step;
@@ -37,6 +38,22 @@ Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& dir) {
       info.verified = manifest.status();
       out.push_back(std::move(info));
     }
+  }
+  return out;
+}
+
+Result<std::vector<QuarantinedCheckpoint>> ListQuarantinedCheckpoints(const std::string& dir) {
+  TRAIN_ASSIGN_OR_RETURN(std::vector<internal::QuarantinedDir> dirs,
+                         internal::QuarantinedDirs(dir));
+  const internal::FileLayer files;
+  std::vector<QuarantinedCheckpoint> out;
+  for (const internal::QuarantinedDir& q : dirs) {
+    QuarantinedCheckpoint info{q.step, dir + "/" + q.name, ""};
+    Result<std::vector<std::byte>> note =
+        files.ReadFile(info.path + "/" + internal::kQuarantineNote, 1 << 20);
+    if (note.ok()) info.reason.assign(reinterpret_cast<const char*>(note->data()), note->size());
+    while (!info.reason.empty() && info.reason.back() == '\n') info.reason.pop_back();
+    out.push_back(std::move(info));
   }
   return out;
 }

@@ -18,10 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kTensorGroup[] = "tensors/";
-constexpr char kOptimizerGroup[] = "optimizer/";
-constexpr char kRngGroup[] = "rng/";
-
 // "E<code>:<message>": a Status that crosses ranks keeps its code.
 std::string EncodeError(const Status& status) {
   return "E" + std::to_string(static_cast<int>(status.code())) + ":" + status.message();

@@ -12,7 +12,10 @@
 #include <mutex>
 #include <thread>
 
+#include "commit.h"
 #include "crc32c.h"
+#include "hdf5_layout_check.h"
+#include "regular_file.h"
 
 namespace train::internal {
 namespace {
@@ -31,10 +34,10 @@ std::string Hex(std::uint32_t value) {
   return text;
 }
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() { ::close(fd); }
-};
+Status SizeMismatch(const std::string& path, std::uint64_t actual, std::uint64_t listed) {
+  return DataLossError("checkpoint file " + path + " has " + std::to_string(actual) +
+                       " bytes; the manifest says " + std::to_string(listed));
+}
 
 // A chunk of the file in reading order: into the caller's memory, or (to == nullptr) into
 // scratch memory, read only for the checksum.
@@ -145,7 +148,7 @@ Result<std::uint32_t> ReadSegments(int fd, const std::string& path,
 
 Result<Manifest> ReadManifest(const FileLayer& files, const std::string& step_dir) {
   const std::string path = step_dir + "/" + kManifestName;
-  Result<std::vector<std::byte>> bytes = files.ReadFile(path);
+  Result<std::vector<std::byte>> bytes = files.ReadFile(path, kMaxManifestBytes);
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) {
       return NotFoundError("checkpoint manifest " + path + " is missing");
@@ -153,24 +156,32 @@ Result<Manifest> ReadManifest(const FileLayer& files, const std::string& step_di
     return bytes.status();
   }
   const std::string text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-  return ParseManifest(text, path);
+  TRAIN_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(text, path));
+  // A directory named step-<N> must hold step N: a load resumes from the manifest's step.
+  std::string name = step_dir;
+  while (name.size() > 1 && name.back() == '/') name.pop_back();
+  name = name.substr(name.find_last_of('/') + 1);
+  const std::int64_t step = StepFromDirName(name);
+  TRAIN_RETURN_IF_ERROR(ValidateManifest(
+      manifest, path, step >= 0 ? std::optional<std::int64_t>(step) : std::nullopt));
+  return manifest;
+}
+
+Status CheckFilesPresent(const std::string& step_dir, const Manifest& manifest) {
+  for (const ManifestFile& file : manifest.files) {
+    const std::string path = step_dir + "/" + file.name;
+    TRAIN_ASSIGN_OR_RETURN(const RegularFile opened, RegularFile::Open(path));
+    if (opened.size() != file.bytes) return SizeMismatch(path, opened.size(), file.bytes);
+  }
+  return Status::Ok();
 }
 
 Status ReadVerifiedFile(const std::string& step_dir, const ManifestFile& file,
                         std::vector<ReadTarget> targets) {
   const std::string path = step_dir + "/" + file.name;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return NotFoundError("checkpoint file " + path + " is missing");
-    return ErrnoStatus(errno, "cannot open", path);
-  }
-  const FdCloser closer{fd};
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) return ErrnoStatus(errno, "cannot stat", path);
-  if (static_cast<std::uint64_t>(info.st_size) != file.bytes) {
-    return DataLossError("checkpoint file " + path + " has " + std::to_string(info.st_size) +
-                         " bytes; the manifest says " + std::to_string(file.bytes));
-  }
+  TRAIN_ASSIGN_OR_RETURN(const RegularFile opened, RegularFile::Open(path));
+  const int fd = opened.fd();
+  if (opened.size() != file.bytes) return SizeMismatch(path, opened.size(), file.bytes);
   // Advice only: a larger readahead window for a read that goes through the file once.
   static_cast<void>(::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL));
 
@@ -205,8 +216,10 @@ Status ReadVerifiedFile(const std::string& step_dir, const ManifestFile& file,
 }
 
 Status VerifyAllFiles(const std::string& step_dir, const Manifest& manifest) {
+  const std::vector<PieceToCheck> pieces = AllPieces(manifest);
   for (const ManifestFile& file : manifest.files) {
     TRAIN_RETURN_IF_ERROR(ReadVerifiedFile(step_dir, file, {}));
+    TRAIN_RETURN_IF_ERROR(CheckPiecesAgainstFile(step_dir, file.name, pieces));
   }
   return Status::Ok();
 }

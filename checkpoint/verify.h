@@ -13,9 +13,15 @@
 
 namespace train::internal {
 
-// <step_dir>/manifest.json, parsed; the error names it (NOT_FOUND when missing, DATA_LOSS when
-// torn or unreadable).
+// <step_dir>/manifest.json, parsed and validated (ValidateManifest; a directory named step-<N>
+// must hold step N); the error names it (NOT_FOUND when missing, DATA_LOSS when torn,
+// inconsistent, too large, or not a regular file).
 Result<Manifest> ReadManifest(const FileLayer& files, const std::string& step_dir);
+
+// Every file of the manifest is a regular file of the size it lists (nothing is read). Run
+// before anything is sized from the manifest: its pieces lie within the listed sizes, so
+// buffers are then bounded by the files really there.
+Status CheckFilesPresent(const std::string& step_dir, const Manifest& manifest);
 
 // A range of a checked file that goes straight into memory the caller owns.
 struct ReadTarget {
@@ -33,7 +39,8 @@ struct ReadTarget {
 Status ReadVerifiedFile(const std::string& step_dir, const ManifestFile& file,
                         std::vector<ReadTarget> targets);
 
-// Every file of the manifest, in order; the first bad one is the error.
+// Every file of the manifest, in order (size, checksum, then its datasets against the
+// manifest's pieces: CheckPiecesAgainstFile); the first bad one is the error.
 Status VerifyAllFiles(const std::string& step_dir, const Manifest& manifest);
 
 }  // namespace train::internal

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -55,20 +54,6 @@ std::string TrimmedFileName(const fs::path& path) {
 // A single checkpoint: DIR/step-N, or any directory holding a manifest.
 bool IsStepDir(const fs::path& path) {
   return StepOfName(TrimmedFileName(path)).has_value() || fs::exists(path / "manifest.json");
-}
-
-// The step <dir>/latest names ("step-N", a path ending in it, or N), or nullopt.
-std::optional<std::int64_t> LatestStep(const fs::path& dir) {
-  std::ifstream in(dir / "latest");
-  std::string text;
-  if (!in || !std::getline(in, text)) return std::nullopt;
-  while (!text.empty() &&
-         (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '/')) {
-    text.pop_back();
-  }
-  const std::string name = fs::path(text).filename().string();
-  if (auto step = StepOfName(name)) return step;
-  return StepOfName(kStepPrefix + name);
 }
 
 std::string FormatBytes(std::uint64_t bytes) {
@@ -123,30 +108,61 @@ int RunCkptList(const CkptListFlags& flags) {
   }
   train::Result<std::vector<train::CheckpointInfo>> list = train::ListCheckpoints(flags.dir);
   if (!list.ok()) return Failure("ls", list.status());
-  const std::optional<std::int64_t> latest = LatestStep(flags.dir);
+  train::Result<std::vector<train::QuarantinedCheckpoint>> quarantined =
+      train::ListQuarantinedCheckpoints(flags.dir);
+  if (!quarantined.ok()) return Failure("ls", quarantined.status());
+  // The step a restart tries first: the newest whose manifest and files look whole (only
+  // `ckpt verify` reads every byte). <dir>/latest is not trusted for this.
+  std::optional<std::int64_t> latest;
+  for (const auto& info : *list) {
+    if (info.verified.ok()) {
+      latest = info.step;
+      break;
+    }
+  }
   if (flags.json) {
     json out = json::array();
     for (const auto& info : *list) {
-      out.push_back({{"step", info.step},
-                     {"path", info.path},
-                     {"world_size", info.world_size},
-                     {"bytes", info.bytes},
-                     {"created", info.created},
-                     {"latest", latest == info.step}});
+      json entry = {{"step", info.step},
+                    {"path", info.path},
+                    {"world_size", info.world_size},
+                    {"bytes", info.bytes},
+                    {"created", info.created},
+                    {"status", info.verified.ok() ? "ok" : "damaged"},
+                    {"latest", latest == info.step}};
+      if (!info.verified.ok()) entry["error"] = info.verified.message();
+      out.push_back(std::move(entry));
+    }
+    for (const auto& q : *quarantined) {
+      out.push_back({{"step", q.step},
+                     {"path", q.path},
+                     {"status", "quarantined"},
+                     {"reason", q.reason},
+                     {"latest", false}});
     }
     std::cout << out.dump(2) << "\n";
     return kExitOk;
   }
   if (list->empty()) {
     std::cout << "no committed checkpoints in " << flags.dir << "\n";
-    return kExitOk;
+  } else {
+    std::cout << Padded("STEP", 12) << Padded("WORLD", 7) << Padded("SIZE", 12)
+              << Padded("CREATED (UTC)", 26) << Padded("LATEST", 8) << "STATUS\n";
+    for (const auto& info : *list) {
+      std::cout << Padded(std::to_string(info.step), 12)
+                << Padded(std::to_string(info.world_size), 7) << Padded(FormatBytes(info.bytes), 12)
+                << Padded(info.created, 26) << Padded(latest == info.step ? "*" : "", 8)
+                << (info.verified.ok() ? "ok" : "DAMAGED: " + info.verified.message()) << "\n";
+    }
   }
-  std::cout << Padded("STEP", 12) << Padded("WORLD", 7) << Padded("SIZE", 12)
-            << Padded("CREATED (UTC)", 26) << "LATEST\n";
-  for (const auto& info : *list) {
-    std::cout << Padded(std::to_string(info.step), 12) << Padded(std::to_string(info.world_size), 7)
-              << Padded(FormatBytes(info.bytes), 12) << Padded(info.created, 26)
-              << (latest == info.step ? "*" : "") << "\n";
+  if (!quarantined->empty()) {
+    std::cout << "\nquarantined (failed verification when loading; never loaded or deleted: "
+                 "inspect, then remove):\n";
+    for (const auto& q : *quarantined) {
+      const std::string first_line = q.reason.substr(0, q.reason.find('\n'));
+      std::cout << "  " << Padded(fs::path(q.path).filename().string(), 40)
+                << (first_line.empty() ? "(no reason recorded)" : first_line) << "\n";
+    }
   }
   return kExitOk;
 }
@@ -176,6 +192,16 @@ int RunCkptVerify(const CkptVerifyFlags& flags) {
   if (steps.size() > 1) {
     std::cout << steps.size() - static_cast<std::size_t>(failed) << " of " << steps.size()
               << " checkpoints verify\n";
+  }
+  if (!IsStepDir(path)) {
+    train::Result<std::vector<train::QuarantinedCheckpoint>> quarantined =
+        train::ListQuarantinedCheckpoints(path.string());
+    if (quarantined.ok()) {
+      for (const auto& q : *quarantined) {
+        std::cout << Padded(fs::path(q.path).filename().string(), 16)
+                  << "QUARANTINED (not loaded; verify it by its path)\n";
+      }
+    }
   }
   return failed == 0 ? kExitOk : kExitFailure;
 }

@@ -33,8 +33,8 @@ Bytes Mutate(const Bytes& seed, const Bytes& other, std::mt19937_64& rng) {
   const auto pick = [&rng](std::size_t bound) {
     return bound == 0 ? std::size_t{0} : static_cast<std::size_t>(rng() % bound);
   };
-  static constexpr std::uint8_t kInteresting[] = {0, 1, 0x7f, 0x80, 0xff, '-', '9', '\n',
-                                                  '"', '{', '}', '[', ':', ',', '*', '&'};
+  static constexpr std::uint8_t kInteresting[] = {0,   1,   0x7f, 0x80, 0xff, '-', '9', '\n',
+                                                  '"', '{', '}',  '[',  ':',  ',', '*', '&'};
   switch (rng() % 6) {
     case 0:  // truncate
       out.resize(pick(out.size() + 1));
@@ -44,8 +44,7 @@ Bytes Mutate(const Bytes& seed, const Bytes& other, std::mt19937_64& rng) {
         out[pick(out.size())] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
       break;
     case 2:  // overwrite with an interesting byte
-      if (!out.empty())
-        out[pick(out.size())] = kInteresting[pick(sizeof(kInteresting))];
+      if (!out.empty()) out[pick(out.size())] = kInteresting[pick(sizeof(kInteresting))];
       break;
     case 3: {  // repeat a run
       if (out.empty()) break;

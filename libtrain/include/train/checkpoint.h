@@ -97,8 +97,16 @@ struct CheckpointInfo {
   int world_size = 0;
   std::uint64_t bytes = 0;  // all files
   std::string created;      // UTC, ISO 8601
-  // Set by Verify/VerifyCheckpoint: OK, or what is wrong (naming the file).
+  // ListCheckpoints: what is wrong with the manifest or the files' presence and sizes (nothing
+  // is read); Verify also checks every byte. OK, or what is wrong (naming the file or field).
   Status verified;
+};
+
+// A checkpoint that failed verification when loading, renamed aside (see LoadLatest).
+struct QuarantinedCheckpoint {
+  std::int64_t step = 0;
+  std::string path;    // <dir>/step-<N>.corrupt-<UTC time>
+  std::string reason;  // what each rank found wrong ("" when the note is missing)
 };
 
 // A tensor as a checkpoint holds it (InspectCheckpoint).
@@ -140,14 +148,19 @@ class Checkpointer {
   // Waits for the save in flight, if any, and returns how it ended.
   virtual Status WaitForSave() = 0;
 
-  // Loads the newest checkpoint that verifies (a torn or corrupt one is skipped with a warning
-  // naming it) into the views of `into` (every tensor of `into` must be in the checkpoint with
-  // the same dtype and global size). NOT_FOUND when there is none. Collective.
+  // Loads the newest checkpoint that verifies into the views of `into` (every tensor of `into`
+  // must be in the checkpoint with the same dtype and global size). NOT_FOUND when there is
+  // none. Collective. A checkpoint that fails verification on any rank (a file missing, torn,
+  // not a regular file or with another checksum; a manifest that is unreadable, inconsistent,
+  // or does not describe its files) is quarantined: rank 0 renames it to
+  // <dir>/step-<N>.corrupt-<UTC time>/ (never deleted), a warning names it and why, and the
+  // next older one is tried; step N can then be saved again. Load(step) quarantines alike and
+  // returns the error.
   virtual Result<LoadedCheckpoint> LoadLatest(CheckpointState& into) = 0;
   virtual Result<LoadedCheckpoint> Load(std::int64_t step, CheckpointState& into) = 0;
 
   virtual Result<std::vector<CheckpointInfo>> List() = 0;
-  // Every committed checkpoint, each checked against its manifest (sizes and checksums).
+  // Every committed checkpoint, each checked as VerifyCheckpoint does (nothing is quarantined).
   virtual Result<std::vector<CheckpointInfo>> Verify() = 0;
 
  protected:
@@ -156,8 +169,13 @@ class Checkpointer {
 
 // Offline, for tools (trainctl ckpt): the committed checkpoints of `dir`, newest first.
 Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& dir);
-// Checks one checkpoint directory (<dir>/step-<N>): manifest, every file's size and checksum.
-// The error names the first bad file and what is wrong with it.
+// The quarantined checkpoints of `dir`, newest step first. Retention neither counts nor
+// deletes them: they stay until someone removes them (or renames one back to step-<N>).
+Result<std::vector<QuarantinedCheckpoint>> ListQuarantinedCheckpoints(const std::string& dir);
+// Checks one checkpoint directory (<dir>/step-<N>): the manifest (every field, size, count,
+// shape, dtype and offset, against bounds and against each other), every file (a regular
+// file, its size and checksum) and every dataset against the manifest. Never hangs on a FIFO
+// nor follows a symbolic link. The error names the first bad file or field and its value.
 Status VerifyCheckpoint(const std::string& step_dir);
 // What one checkpoint holds.
 Result<CheckpointContents> InspectCheckpoint(const std::string& step_dir);

@@ -95,7 +95,23 @@ TEST(CheckpointCommit, FlippedByteIsNamedAndLoadingFallsBack) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->step, 1);
   EXPECT_EQ(into.tensors[0].bytes, MakeState(0, 1, kNumel, 1, false).tensors[0].bytes);
-  EXPECT_EQ(ckpt->Load(2, into.state).status().code(), StatusCode::kDataLoss);
+  // The damaged step was quarantined by the load: it is no longer a committed step.
+  EXPECT_EQ(ckpt->Load(2, into.state).status().code(), StatusCode::kNotFound);
+}
+
+TEST(CheckpointCommit, LoadingOneDamagedStepReportsItAndQuarantinesIt) {
+  TempDir dir;
+  auto ckpt = OpenSync(dir.path());
+  ASSERT_TRUE(ckpt->Save(1, MakeState(0, 1, kNumel, 1, false).state).ok());
+  ASSERT_TRUE(ckpt->Save(2, MakeState(0, 1, kNumel, 2, false).state).ok());
+  const std::string bad = dir.path() + "/step-2/rank-0.h5";
+  FlipByte(bad, fs::file_size(bad) / 2);
+  OwnedState into = MakeState(0, 1, kNumel, 1, true);
+  const Status status = ckpt->Load(2, into.state).status();
+  EXPECT_EQ(status.code(), StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find(bad), std::string::npos) << status;
+  EXPECT_FALSE(fs::exists(dir.path() + "/step-2"));
+  ASSERT_TRUE(ckpt->Save(2, MakeState(0, 1, kNumel, 3, false).state).ok());
 }
 
 TEST(CheckpointCommit, TruncatedManifestOrMissingFileIsSkipped) {

@@ -67,8 +67,8 @@ TEST(CheckpointStream, LargeFilesLoadWholeAndInRangesAndACorruptOneFallsBack) {
   ASSERT_TRUE((*ckpt)->Load(2, range).ok());
   EXPECT_EQ(std::memcmp(part.data(), second.data() + begin * 4, part.size()), 0);
 
-  // A flipped byte in the newest file's data: Load of that step fails, LoadLatest falls back to
-  // the previous step and every element is the previous step's.
+  // A flipped byte in the newest file's data: Load of that step fails (and quarantines it),
+  // LoadLatest falls back to the previous step and every element is the previous step's.
   Corrupt(dir.path() + "/step-2/rank-0.h5", static_cast<off_t>(kNumel * 2));
   CheckpointState again = OneTensor(whole, false, 0, kNumel);
   EXPECT_EQ((*ckpt)->Load(2, again).status().code(), StatusCode::kDataLoss);
@@ -76,7 +76,9 @@ TEST(CheckpointStream, LargeFilesLoadWholeAndInRangesAndACorruptOneFallsBack) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->step, 1);
   EXPECT_TRUE(whole == first);
-  EXPECT_EQ(VerifyCheckpoint(dir.path() + "/step-2").code(), StatusCode::kDataLoss);
+  auto quarantined = ListQuarantinedCheckpoints(dir.path());
+  ASSERT_TRUE(quarantined.ok() && quarantined->size() == 1u);
+  EXPECT_EQ(VerifyCheckpoint((*quarantined)[0].path).code(), StatusCode::kDataLoss);
   EXPECT_TRUE(VerifyCheckpoint(dir.path() + "/step-1").ok());
 }
 

@@ -2,11 +2,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,9 +37,11 @@ struct CommandResult {
   std::string output;  // stdout and stderr
 };
 
+// Under `timeout`: a command that hangs (on a FIFO, say) fails with exit code 124.
 CommandResult Ckpt(const std::string& args) {
   CommandResult result;
-  const std::string command = std::string(TRAINCTL_BINARY) + " ckpt " + args + " 2>&1";
+  const std::string command =
+      "timeout 60 " + std::string(TRAINCTL_BINARY) + " ckpt " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
   char buffer[4096];
@@ -83,6 +87,32 @@ class CkptCliTest : public ::testing::Test {
   }
 
   std::string Step(int step) const { return dir_ + "/step-" + std::to_string(step); }
+
+  std::string Manifest(int step) const {
+    std::ifstream in(Step(step) + "/manifest.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  void WriteManifest(int step, const std::string& text) const {
+    std::ofstream(Step(step) + "/manifest.json", std::ios::trunc) << text;
+  }
+
+  // The fixture's state, zeroed, loaded as a restarted job does.
+  train::Result<train::LoadedCheckpoint> LoadLatest() const {
+    train::CheckpointOptions options;
+    options.async = false;
+    auto checkpointer = train::Checkpointer::Open(dir_, nullptr, options);
+    if (!checkpointer.ok()) return checkpointer.status();
+    std::vector<float> weights(4096);
+    std::vector<std::int32_t> counts(10);
+    train::CheckpointState into;
+    into.tensors = {
+        {"layer1/weight", {weights.data(), train::DType::kFloat32, weights.size()}, {}, true, 0},
+        {"counts", {counts.data(), train::DType::kInt32, counts.size()}, {}, true, 0}};
+    return (*checkpointer)->LoadLatest(into);
+  }
 
   ScratchDir scratch_;
   std::string dir_;
@@ -184,6 +214,85 @@ TEST_F(CkptCliTest, InspectOfTheWholeDirectoryAsksForOneStep) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.output, HasSubstr("step-N"));
   EXPECT_THAT(result.output, Not(HasSubstr("tensors")));
+}
+
+std::string Replaced(std::string text, const std::string& from, const std::string& to,
+                     bool last_only = false) {
+  for (std::size_t at = last_only ? text.rfind(from) : text.find(from); at != std::string::npos;
+       at = last_only ? std::string::npos : text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+TEST_F(CkptCliTest, VerifyNamesTheFieldAndValueOfAHostileManifest) {
+  const std::string original = Manifest(20);
+  struct Case {
+    std::string edited, field, value;
+  };
+  const std::vector<Case> cases = {
+      {Replaced(original, "\"count\": 256", "\"count\": 1125899906842624"),
+       "optimizer.buffers[0].count", "1125899906842624"},
+      {Replaced(original, "\"rank-0.h5\"", "\"../../outside.h5\""), "files[0].name",
+       "../../outside.h5"},
+      {Replaced(original, "\"step\": 20", "\"step\": 1000000000000000000", true), "'step'",
+       "1000000000000000000"},
+      {Replaced(original, "\"world_size\": 1", "\"world_size\": \"one\""), "'world_size'", "one"},
+      {"[\"not\", \"a\", \"manifest\"]", "must be an object", "array"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    ASSERT_NE(c.edited, original);
+    WriteManifest(20, c.edited);
+    const CommandResult result = Ckpt("verify " + dir_);
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_THAT(result.output, HasSubstr("FAILED"));
+    EXPECT_THAT(result.output, HasSubstr(c.field));
+    EXPECT_THAT(result.output, HasSubstr(c.value));
+    EXPECT_THAT(result.output, HasSubstr("1 of 2 checkpoints verify"));
+  }
+  WriteManifest(20, original);
+  EXPECT_EQ(Ckpt("verify " + dir_).exit_code, 0);
+}
+
+TEST_F(CkptCliTest, VerifyOfAFifoInPlaceOfAFileFailsWithoutHanging) {
+  const std::string file = Step(20) + "/rank-0.h5";
+  ASSERT_TRUE(fs::remove(file));
+  ASSERT_EQ(mkfifo(file.c_str(), 0644), 0);
+  const CommandResult result = Ckpt("verify " + Step(20));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("FIFO"));
+  EXPECT_THAT(result.output, HasSubstr("rank-0.h5"));
+}
+
+TEST_F(CkptCliTest, LsShowsADamagedStepAndNeverMarksItLatest) {
+  WriteManifest(20, Replaced(Manifest(20), "\"count\": 256", "\"count\": 1125899906842624"));
+  CommandResult result = Ckpt("ls " + dir_);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::size_t at20 = result.output.find("\n20 ");
+  const std::size_t at10 = result.output.find("\n10 ");
+  ASSERT_NE(at20, std::string::npos) << result.output;
+  ASSERT_NE(at10, std::string::npos) << result.output;
+  const std::string line20 = result.output.substr(at20 + 1, at10 - at20 - 1);
+  EXPECT_THAT(line20, HasSubstr("DAMAGED"));
+  EXPECT_THAT(line20, Not(HasSubstr("*")));
+  EXPECT_THAT(result.output.substr(at10), HasSubstr("*"));
+
+  // A restart quarantines it; ls and verify show it as such, and the job saves step 20 again.
+  auto loaded = LoadLatest();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->step, 10);
+  result = Ckpt("ls " + dir_);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("quarantined"));
+  EXPECT_THAT(result.output, HasSubstr("step-20.corrupt-"));
+  EXPECT_THAT(result.output, HasSubstr("optimizer.buffers[0].count"));
+  EXPECT_EQ(result.output.find("\n20 "), std::string::npos) << result.output;
+  result = Ckpt("ls --json " + dir_);
+  EXPECT_THAT(result.output, HasSubstr("\"status\": \"quarantined\""));
+  result = Ckpt("verify " + dir_);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("QUARANTINED"));
 }
 
 }  // namespace
