@@ -12,6 +12,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -44,6 +45,9 @@ struct WorkerGroup::State {
     WorkerSpec spec;
     process_internal::OutputSink sink;
     pid_t pid = -1;
+    // Its cgroup below the job's ("" when none), and whether it joined it; set at spawn.
+    std::string cgroup;
+    bool in_cgroup = false;
     // Used by the monitor thread only.
     process_internal::UniqueFd output;
     process_internal::UniqueFd pidfd;
@@ -59,9 +63,11 @@ struct WorkerGroup::State {
 
   explicit State(Terminal* out) : terminal(out) {}
   ~State() {
-    if (!monitor.joinable()) return;
-    RequestShutdown();
-    monitor.join();
+    if (monitor.joinable()) {
+      RequestShutdown();
+      monitor.join();
+    }
+    CleanUpJobProcesses();
   }
 
   // Starts the monitor thread; `started` gets the outcome of spawning the workers.
@@ -77,6 +83,12 @@ struct WorkerGroup::State {
   // At shutdown: reads what is still buffered in the pipes and flushes partial lines.
   void Drain(std::vector<char>& buffer);
   void RequestShutdown();
+  // Kills what a worker left running (its cgroup, else its session and process group); its pid
+  // is still reserved (an unreaped zombie) when this runs. `mutex` held.
+  void KillLeftoversLocked(const Worker& worker);
+  // After every worker is reaped: kills orphans the job left with this process (a subreaper),
+  // reaps them and removes the workers' cgroups. Idempotent; `mutex` not held.
+  void CleanUpJobProcesses();
   // kill(-pgid, signal) for every worker not yet reaped; `mutex` held.
   void SignalLocked(int signal);
   bool AllReapedLocked() const {

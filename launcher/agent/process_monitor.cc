@@ -8,14 +8,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <system_error>
 #include <utility>
 
+#include "job_cgroup.h"
 #include "process_group_state.h"
 #include "process_spawn.h"
+#include "process_tree.h"
 #include "train/log.h"
 
 namespace trainctl::agent {
@@ -34,6 +37,10 @@ using std::chrono::milliseconds;
 
 // How often exits are looked for when the kernel has no pidfd_open (Linux < 5.3).
 constexpr milliseconds kReapPollInterval{20};
+// How often a subreaper reaps orphans of the job that exited on their own.
+constexpr milliseconds kOrphanReapInterval{1000};
+// How long group cleanup waits for killed processes to leave a worker's cgroup.
+constexpr milliseconds kCgroupEmptyWait{2000};
 constexpr std::size_t kReadChunk = 64 * 1024;
 // At shutdown, how much of a worker's still-buffered output is read before giving up on it.
 constexpr int kShutdownDrainChunks = 16;
@@ -82,9 +89,30 @@ train::Status WorkerGroup::State::SpawnAll() {
     return train::InternalError(
         ErrnoMessage("cannot open /dev/null for the workers' stdin", errno));
   }
+  const process_internal::JobScope scope = process_internal::CurrentJobScope();
+  static std::atomic<unsigned> next_cgroup{0};
   for (std::size_t i = 0; i < workers.size(); ++i) {
     Worker& worker = *workers[i];
-    train::Result<SpawnedProcess> spawned = SpawnWorker(worker.spec, devnull.get());
+    // A cgroup per worker: when it exits, whatever it started goes with it, and nothing else.
+    UniqueFd cgroup_fd;
+    if (!scope.cgroup_dir.empty()) {
+      auto created = process_internal::CreateCgroup(
+          scope.cgroup_dir, "worker-" + std::to_string(next_cgroup.fetch_add(1)) + "-rank-" +
+                                std::to_string(worker.spec.rank));
+      auto opened = created.ok() ? process_internal::OpenCgroupDir(*created)
+                                 : train::Result<UniqueFd>(created.status());
+      if (opened.ok()) {
+        worker.cgroup = *created;
+        cgroup_fd = std::move(opened).value();
+      } else {
+        if (created.ok()) (void)process_internal::RemoveCgroup(*created);
+        train::LogWarning("rank " + std::to_string(worker.spec.rank) +
+                          " runs without a cgroup of its own: " + opened.status().message() +
+                          "; it is tracked by session");
+      }
+    }
+    train::Result<SpawnedProcess> spawned =
+        SpawnWorker(worker.spec, devnull.get(), cgroup_fd.get());
     train::Status status = spawned.ok() ? SetNonBlocking(spawned->output.get()) : spawned.status();
     if (!status.ok()) {
       if (spawned.ok()) KillAndReap(spawned->pid);
@@ -92,6 +120,7 @@ train::Status WorkerGroup::State::SpawnAll() {
       return status;
     }
     worker.pid = spawned->pid;
+    worker.in_cgroup = spawned->in_cgroup;
     worker.output = std::move(spawned->output);
     worker.pidfd = OpenPidFd(worker.pid);
   }
@@ -107,6 +136,7 @@ void WorkerGroup::State::Monitor() {
   std::vector<Source> sources;
   std::vector<char> buffer(kReadChunk);
   bool stop = false;
+  Clock::time_point next_orphan_reap = Clock::now() + kOrphanReapInterval;
   while (!stop) {
     fds.clear();
     sources.clear();
@@ -129,7 +159,10 @@ void WorkerGroup::State::Monitor() {
         deadline = deadline ? std::min(*deadline, due) : due;
       }
     }
-    int timeout_ms = poll_exits ? static_cast<int>(kReapPollInterval.count()) : -1;
+    const bool subreaper = process_internal::CurrentJobScope().subreaper;
+    int timeout_ms = poll_exits  ? static_cast<int>(kReapPollInterval.count())
+                     : subreaper ? static_cast<int>(kOrphanReapInterval.count())
+                                 : -1;
     if (deadline) {
       auto left = std::chrono::ceil<milliseconds>(*deadline - Clock::now()).count();
       int until_due = static_cast<int>(std::max<decltype(left)>(left, 0));
@@ -162,6 +195,10 @@ void WorkerGroup::State::Monitor() {
       }
     }
     QueueFinished();
+    if (subreaper && Clock::now() >= next_orphan_reap) {
+      process_internal::ReapAdoptedZombies();
+      next_orphan_reap = Clock::now() + kOrphanReapInterval;
+    }
   }
   Drain(buffer);
 }
@@ -198,13 +235,15 @@ void WorkerGroup::State::TryReap(Worker& worker) {
   int status = 0;
   pid_t reaped = -1;
   if (known) {
-    // While the worker is an unreaped zombie its pid, and so its process group id, cannot be
-    // reused: what it left running in its group is killed now, so that no subprocess of a finished
-    // worker lingers or holds its output pipe open.
-    (void)::kill(-worker.pid, SIGKILL);  // ESRCH: nothing was left
+    // While the worker is an unreaped zombie its pid, and so its session and process group
+    // ids, cannot be reused: what it left running is killed now, so that no subprocess of a
+    // finished worker lingers or holds its output pipe open.
+    KillLeftoversLocked(worker);
     do {
       reaped = ::waitpid(worker.pid, &status, 0);
     } while (reaped < 0 && errno == EINTR);
+    process_internal::UnregisterOwnChild(worker.pid);
+    process_internal::ReportSession(-worker.pid);
   }
   if (reaped == worker.pid) {
     worker.ended = ExitFromWaitStatus(status);
@@ -261,6 +300,40 @@ void WorkerGroup::State::RequestShutdown() {
   }
   std::uint64_t one = 1;
   TRAIN_CHECK_EQ(::write(wake.get(), &one, sizeof(one)), static_cast<ssize_t>(sizeof(one)));
+}
+
+void WorkerGroup::State::KillLeftoversLocked(const Worker& worker) {
+  (void)::kill(-worker.pid, SIGKILL);  // ESRCH: nothing was left in its process group
+  if (worker.in_cgroup) {
+    process_internal::KillCgroup(worker.cgroup);
+  } else {
+    // Its session, and what descends from it even in sessions of their own.
+    process_internal::KillSessionsAndDescendants({worker.pid}, {});
+  }
+}
+
+void WorkerGroup::State::CleanUpJobProcesses() {
+  const process_internal::JobScope scope = process_internal::CurrentJobScope();
+  bool all_in_cgroups = std::all_of(workers.begin(), workers.end(),
+                                    [](const auto& w) { return w->in_cgroup || w->pid < 0; });
+  if (scope.subreaper && !all_in_cgroups) {
+    // Orphans that left their worker's session (a double-forked daemon) were re-parented here.
+    std::vector<pid_t> adopted = process_internal::AdoptedChildren();
+    process_internal::KillSessionsAndDescendants({}, {adopted.begin(), adopted.end()});
+  }
+  for (const auto& w : workers) {
+    if (w->cgroup.empty()) continue;
+    process_internal::KillCgroup(w->cgroup);
+    if (!process_internal::WaitCgroupEmpty(w->cgroup, kCgroupEmptyWait)) {
+      train::LogWarning("worker group: processes of rank " + std::to_string(w->spec.rank) +
+                        " survived SIGKILL (uninterruptible sleep?); their cgroup " + w->cgroup +
+                        " is left for the job's watchdog");
+      continue;
+    }
+    if (process_internal::RemoveCgroup(w->cgroup)) w->cgroup.clear();
+  }
+  // Killed orphans are this process's zombies now.
+  if (scope.subreaper) process_internal::ReapAdoptedZombies();
 }
 
 void WorkerGroup::State::SignalLocked(int signal) {

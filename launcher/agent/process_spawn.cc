@@ -4,20 +4,26 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "process_tree.h"
+#include "train/log.h"
 
 namespace trainctl::agent::process_internal {
 namespace {
 
 // How far the child got when it failed, sent to the parent through the report pipe.
-enum class ChildStage : int { kSetup = 1, kChdir = 2, kExec = 3 };
+// kCgroup is a warning: the child goes on without its cgroup.
+enum class ChildStage : int { kSetup = 1, kChdir = 2, kExec = 3, kCgroup = 4 };
 struct ChildReport {
   int stage = 0;
   int err = 0;
@@ -52,7 +58,8 @@ struct ChildPlan {
   int stdin_fd = -1;
   int output_fd = -1;
   int report_fd = -1;
-  int max_fd = 0;  // bound of the close() loop when close_range(2) is missing
+  int cgroup_fd = -1;  // the worker's cgroup directory, or -1
+  int max_fd = 0;      // bound of the close() loop when close_range(2) is missing
 };
 
 // Where execvp would look for `program`, but in the worker's PATH rather than trainctl's.
@@ -69,11 +76,15 @@ std::vector<std::string> SearchList(const std::string& program, const std::strin
   return candidates;
 }
 
-[[noreturn]] void Fail(int report_fd, ChildStage stage, int err) {
+void Report(int report_fd, ChildStage stage, int err) {
   ChildReport report{static_cast<int>(stage), err};
-  // If the parent cannot be told, the exit code still says that the start failed.
   ssize_t ignored = ::write(report_fd, &report, sizeof(report));
   (void)ignored;
+}
+
+[[noreturn]] void Fail(int report_fd, ChildStage stage, int err) {
+  // If the parent cannot be told, the exit code still says that the start failed.
+  Report(report_fd, stage, err);
   ::_exit(kChildFailureExit);
 }
 
@@ -90,9 +101,20 @@ void CloseOtherFds(int keep, int max_fd) {
   }
 }
 
-// The child, from fork to exec. Async-signal-safe calls only.
-[[noreturn]] void RunChild(const ChildPlan& plan) {
-  if (::setpgid(0, 0) != 0) Fail(plan.report_fd, ChildStage::kSetup, errno);
+// The child, from fork to exec (`in_cgroup`: it was cloned into plan.cgroup_fd). Async-signal-
+// safe calls only.
+[[noreturn]] void RunChild(const ChildPlan& plan, bool in_cgroup) {
+  // First of all, so that nothing this child will ever start is outside the cgroup.
+  if (plan.cgroup_fd >= 0 && !in_cgroup) {
+    int procs = ::openat(plan.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (procs < 0 || ::write(procs, "0", 1) != 1) {
+      Report(plan.report_fd, ChildStage::kCgroup, errno);
+    }
+    if (procs >= 0) (void)::close(procs);
+  }
+  // A session of its own (so also a process group): what it forks stays findable by session
+  // (/proc/PID/stat) unless it calls setsid itself, and a signal to the group reaches it.
+  if (::setsid() < 0) Fail(plan.report_fd, ChildStage::kSetup, errno);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail(plan.report_fd, ChildStage::kSetup, errno);
   // The parent may have died before prctl took effect; then nobody would kill this child.
   if (::getppid() != plan.parent_pid) ::_exit(kChildFailureExit);
@@ -165,6 +187,7 @@ train::Status StartError(const std::string& who, const WorkerSpec& spec, bool se
       }
     }
     case ChildStage::kSetup:
+    case ChildStage::kCgroup:
       break;
   }
   return train::InternalError(
@@ -180,14 +203,53 @@ int FdLimit() {
   return static_cast<int>(limit.rlim_cur);
 }
 
+// clone3's arguments (struct clone_args of linux/sched.h, version 2: with `cgroup`).
+struct CloneArgs {
+  std::uint64_t flags = 0;
+  std::uint64_t pidfd = 0;
+  std::uint64_t child_tid = 0;
+  std::uint64_t parent_tid = 0;
+  std::uint64_t exit_signal = 0;
+  std::uint64_t stack = 0;
+  std::uint64_t stack_size = 0;
+  std::uint64_t tls = 0;
+  std::uint64_t set_tid = 0;
+  std::uint64_t set_tid_size = 0;
+  std::uint64_t cgroup = 0;
+};
+constexpr std::uint64_t kCloneIntoCgroup = 0x200000000ULL;  // CLONE_INTO_CGROUP, Linux 5.7
+
+// fork(), but with `cgroup_fd` (>= 0) the child starts in that cgroup: moving it there later by
+// writing cgroup.procs waits for an RCU grace period, which on a busy machine costs from a few
+// to over a hundred milliseconds per worker. *in_cgroup says whether it did (in both processes).
+pid_t ForkInto(int cgroup_fd, bool* in_cgroup) {
+  *in_cgroup = false;
+  if (cgroup_fd >= 0) {
+    CloneArgs args;
+    args.flags = kCloneIntoCgroup;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
+    long pid = ::syscall(SYS_clone3, &args, sizeof(args));
+    if (pid >= 0) {
+      *in_cgroup = true;
+      return static_cast<pid_t>(pid);
+    }
+    if (errno == EAGAIN || errno == ENOMEM) return -1;
+    // ENOSYS, E2BIG, EINVAL (an older kernel), EACCES...: fork; the child joins on its own.
+  }
+  return ::fork();
+}
+
 void Reap(pid_t pid, int* status) {
   while (::waitpid(pid, status, 0) < 0 && errno == EINTR) {
   }
+  UnregisterOwnChild(pid);
+  ReportSession(-pid);
 }
 
 }  // namespace
 
-train::Result<SpawnedProcess> SpawnWorker(const WorkerSpec& spec, int stdin_fd) {
+train::Result<SpawnedProcess> SpawnWorker(const WorkerSpec& spec, int stdin_fd, int cgroup_fd) {
   std::string who = "cannot start rank " + std::to_string(spec.rank);
   if (spec.argv.empty() || spec.argv[0].empty()) {
     return train::InvalidArgumentError(who + ": the command is empty; give the program as argv[0]");
@@ -217,28 +279,46 @@ train::Result<SpawnedProcess> SpawnWorker(const WorkerSpec& spec, int stdin_fd) 
   plan.stdin_fd = stdin_fd;
   plan.output_fd = output.write.get();
   plan.report_fd = report.write.get();
+  plan.cgroup_fd = cgroup_fd;
   plan.max_fd = FdLimit();
 
-  pid_t pid = ::fork();
+  pid_t pid;
+  bool in_cgroup = false;
+  {
+    // Registered before anyone can reap it as an orphan; the child never touches the lock.
+    auto lock = LockOwnChildren();
+    pid = ForkInto(cgroup_fd, &in_cgroup);
+    if (pid == 0) RunChild(plan, in_cgroup);
+    if (pid > 0) RegisterOwnChildLocked(pid);
+  }
   if (pid < 0) {
     return train::ResourceExhaustedError(ErrnoMessage(who + ": fork failed", errno) +
                                          "; the system is out of processes or memory");
   }
-  if (pid == 0) RunChild(plan);
-
-  // Also done here so that kill(-pid) reaches the child even before it has run. Fails with
-  // EACCES once the child has exec'd, when its own setpgid has long taken effect.
-  (void)::setpgid(pid, pid);
+  // Before the child can exec and fork: should trainctl die from here on, the watchdog knows the
+  // session to kill. (No setpgid here: it would make the child's setsid fail.)
+  ReportSession(pid);
   output.write.reset();
   report.write.reset();
 
   // The report pipe closes at exec (O_CLOEXEC): end of file means the program is running.
   ChildReport child_report;
   ssize_t n;
-  do {
-    n = ::read(report.read.get(), &child_report, sizeof(child_report));
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) return SpawnedProcess{pid, std::move(output.read)};
+  in_cgroup = cgroup_fd >= 0;
+  while (true) {
+    do {
+      n = ::read(report.read.get(), &child_report, sizeof(child_report));
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof(child_report)) ||
+        child_report.stage != static_cast<int>(ChildStage::kCgroup)) {
+      break;
+    }
+    in_cgroup = false;
+    train::LogWarning(ErrnoMessage("rank " + std::to_string(spec.rank) +
+                                       " could not join its cgroup; it is tracked by session",
+                                   child_report.err));
+  }
+  if (n == 0) return SpawnedProcess{pid, std::move(output.read), in_cgroup};
   if (n != static_cast<ssize_t>(sizeof(child_report))) {
     int err = n < 0 ? errno : EIO;
     KillAndReap(pid);
@@ -251,7 +331,7 @@ train::Result<SpawnedProcess> SpawnWorker(const WorkerSpec& spec, int stdin_fd) 
 }
 
 void KillAndReap(pid_t pid) {
-  if (::kill(-pid, SIGKILL) != 0) (void)::kill(pid, SIGKILL);  // not yet its own group
+  if (::kill(-pid, SIGKILL) != 0) (void)::kill(pid, SIGKILL);  // not yet its own session
   int status = 0;
   Reap(pid, &status);
 }

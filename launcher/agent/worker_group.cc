@@ -145,6 +145,10 @@ std::vector<WorkerExit> WorkerGroup::Stop(std::chrono::milliseconds grace) {
     exits.push_back(w->ended);
   }
   s.changed.notify_all();  // a WaitAny in another thread has nothing left to wait for
+  const bool all_reaped_now = all_reaped();
+  lock.unlock();
+  // A restarted round must not find the previous round's orphans still running.
+  if (all_reaped_now) s.CleanUpJobProcesses();
   return exits;
 }
 

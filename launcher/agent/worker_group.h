@@ -1,10 +1,12 @@
 // The worker processes of one node: spawned together, watched, signalled and stopped together.
 //
-// Each worker runs in its own process group (so a signal reaches its children too) and dies
-// with its parent (PR_SET_PDEATHSIG), so no worker outlives a killed trainctl. When a worker
-// exits, whatever it left running in its process group is killed. Its stdout and stderr share
-// one pipe (their relative order is kept) and are read line by line: each line goes to the
-// terminal with the worker's prefix and, unprefixed, to the worker's log file.
+// Each worker leads its own session and process group (so a signal reaches its children too),
+// joins its own cgroup when the process runs a JobWatchdog with one (job_watchdog.h), and dies
+// with its parent (PR_SET_PDEATHSIG). When a worker exits, whatever it left running is killed
+// (its cgroup, else its session, process group and descendants); when the group stops, so are
+// orphans of the job this process adopted as a subreaper, and they are reaped. Its stdout and
+// stderr share one pipe (their relative order is kept) and are read line by line: each line goes
+// to the terminal with the worker's prefix and, unprefixed, to the worker's log file.
 //
 // The group owns one thread: it forks the workers (PR_SET_PDEATHSIG fires when the forking
 // *thread* ends, so the group may be started from any thread), reads all their output and

@@ -3,15 +3,18 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ckpt_command.h"
 #include "commands.h"
 #include "data_commands.h"
+#include "job_watchdog.h"
 #include "k8s_commands.h"
 #include "launch_commands.h"
 #include "report_command.h"
+#include "train/log.h"
 
 namespace {
 
@@ -52,6 +55,24 @@ void RaiseOpenFileLimit() {
     limit.rlim_cur = limit.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+// The watchdog that kills whatever the job started when this process ends, SIGKILL included
+// (docs/launcher.md, "Process lifetime"). It is forked without exec, so it must be started here,
+// before the store, the agent or a signal watcher start threads.
+std::unique_ptr<trainctl::agent::JobWatchdog> StartJobWatchdog() {
+  auto watchdog = trainctl::agent::JobWatchdog::Start({});
+  if (!watchdog.ok()) {
+    train::LogWarning("trainctl: " + watchdog.status().message() +
+                      "; processes the workers start may outlive trainctl if it is killed");
+    return nullptr;
+  }
+  if ((*watchdog)->cgroup_dir().empty()) {
+    train::LogInfo("trainctl: " + (*watchdog)->description());
+  } else {
+    train::LogDebug("trainctl: " + (*watchdog)->description());
+  }
+  return std::move(watchdog).value();
 }
 
 }  // namespace
@@ -230,7 +251,13 @@ that does not exist).)");
                         "Wait before a restart, doubling each time, e.g. 500ms "
                         "(spec.failurePolicy.backoff)");
     command->add_option("--run-dir", job_flags.run_dir,
-                        "Where per-rank logs and the token go (default runs/JOB/TIMESTAMP)");
+                        "Where per-rank logs and the token go (default runs/JOB/TIMESTAMP, a "
+                        "new one per run); refused while another run uses it");
+    command->add_flag("--resume{always}", job_flags.resume,
+                      "Continue an earlier run: the bare flag resumes the newest checkpoint an "
+                      "earlier run left under spec.checkpoint.dir; --resume=PATH resumes that "
+                      "checkpoint directory or DIR/step-N; --resume=never|auto|always sets "
+                      "spec.checkpoint.resume. Default: a new run starts at step 0");
     command->add_option("--working-dir", job_flags.working_dir,
                         "Where workers start, relative to the current directory (overrides "
                         "spec.workingDir, which is relative to the spec file)");
@@ -272,6 +299,10 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
           "Serve the store on --store's port: auto (when this node's rank is 0), true (the "
           "bare flag) or false (else $TRAINCTL_HOST_STORE; default false)")
       ->expected(0, 1);
+  agent->add_option("--store-bind", agent_flags.store_bind,
+                    "Where a hosted store listens, when not --store's host: a numeric address, "
+                    "e.g. 0.0.0.0 for every interface (else $TRAINCTL_STORE_BIND; default: "
+                    "--store's host when it is an IP address, else 0.0.0.0)");
   agent->add_option("--node-rank", agent_flags.node_rank,
                     "This node's place in node order, or auto (join order) (else "
                     "$TRAINCTL_NODE_RANK, else $RANK)");
@@ -279,6 +310,9 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
                     "File holding the job's token, the same on every node (else "
                     "$TRAINCTL_TOKEN_FILE)");
   agent->add_option("--job-id", agent_flags.job_id, "The job's id (default: metadata.name)");
+  agent->add_option("--launch-id", agent_flags.launch_id,
+                    "This launch's id, the same for every agent of the launch (default: the "
+                    "agents settle one in their first round)");
   agent->footer(R"(
 Examples:
   trainctl agent job.yaml --store node0:29400 --host-store --token-file /etc/train/token   # node 0
@@ -316,6 +350,8 @@ why now and then (docs/launcher.md, "In a Kubernetes pod").)");
   if (ckpt_verify->parsed()) return RunCkptVerify(ckpt_verify_flags);
   if (ckpt_inspect->parsed()) return RunCkptInspect(ckpt_inspect_flags);
   if (auto code = run_report_command()) return *code;
+  std::unique_ptr<trainctl::agent::JobWatchdog> watchdog;
+  if (run->parsed() || agent->parsed()) watchdog = StartJobWatchdog();
   if (run->parsed()) return RunJob(job_flags);
   if (agent->parsed()) {
     agent_flags.job = job_flags;
