@@ -22,8 +22,9 @@ Examples:
   trainctl run --nproc 4 -- build/examples/fashion-mnist/train --epochs 1
   train --global-batch 256 --micro-batches 4      # one process, the 4 ranks' bits
 
-Checkpoints go to <checkpoint dir>/run-<time>/ (a new one per run; a restart resumes the
-newest). Exit codes: 0 done, 1 failed (data, peers, disk), 2 usage.)");
+Checkpoints go to <checkpoint dir>/run-<launch id>/ (a new one per run; a restart resumes it;
+trainctl run --resume continues an earlier run). Exit codes: 0 done, 1 failed (data, peers,
+disk), 2 usage.)");
   app.add_option("--train-data", f.train_data, "HDF5 training set (images, labels)")
       ->capture_default_str();
   app.add_option("--test-data", f.test_data, "HDF5 test set (images, labels)")

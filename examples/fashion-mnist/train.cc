@@ -20,7 +20,6 @@
 #include "mlp.h"
 #include "params_digest.h"
 #include "progress.h"
-#include "run_checkpoints.h"
 #include "train/communicator.h"
 #include "train/env.h"
 #include "train/grad_buckets.h"
@@ -34,6 +33,9 @@
 
 namespace fashion_mnist {
 namespace {
+
+// Run directories kept under the checkpoint directory, this run's included.
+constexpr int kRunsKept = 3;
 
 // Evaluation batches: large products, a bounded workspace.
 constexpr int kEvalBatch = 500;
@@ -163,13 +165,11 @@ train::Result<Outcome> Run(const TrainFlags& flags, train::Worker& worker) {
   TRAIN_ASSIGN_OR_RETURN(train::ShardedSampler sampler,
                          train::ShardedSampler::Create(sampler_options, rank, world));
 
+  // Each run checkpoints into <dir>/run-<launch id>/ of its own (train::Trainer); a restart
+  // resumes it, and of the older runs' directories the newest few are kept.
   train::TrainerOptions trainer_options;
-  const std::string root =
-      flags.checkpoint_dir.empty() ? worker.env().checkpoint_dir : flags.checkpoint_dir;
-  if (!root.empty()) {
-    TRAIN_ASSIGN_OR_RETURN(trainer_options.checkpoint_dir,
-                           RunCheckpointDir(root, worker.env().restart_count, *comm));
-  }
+  trainer_options.checkpoint_dir = flags.checkpoint_dir;
+  trainer_options.keep_runs = kRunsKept;
   TRAIN_ASSIGN_OR_RETURN(std::unique_ptr<train::Trainer> trainer,
                          train::Trainer::Create(worker, comm.get(), trainer_options));
   for (train::CheckpointTensor& tensor : tensors) trainer->AddTensor(std::move(tensor));
@@ -186,7 +186,7 @@ train::Result<Outcome> Run(const TrainFlags& flags, train::Worker& worker) {
                static_cast<unsigned long long>(train_set.size()), test_shard.count * world, world,
                per_rank, K, static_cast<long long>(total_steps - first_step),
                static_cast<long long>(total_steps),
-               trainer->checkpointing() ? trainer_options.checkpoint_dir.c_str() : "off"));
+               trainer->checkpointing() ? trainer->options().checkpoint_dir.c_str() : "off"));
   }
 
   Mlp model;

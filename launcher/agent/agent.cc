@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -100,8 +101,9 @@ int Agent::Impl::Run() {
   config.store = options.store;
   config.log = [this](const std::string& line) { Say(line); };
   const std::string host = HostName();
-  Rendezvous rendezvous(job_store.get(), config,
-                        NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0});
+  Rendezvous rendezvous(
+      job_store.get(), config,
+      NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0, options.launch_id});
 
   RoundRunner runner(options, terminal, client->get(), host, &kill_switch);
   std::int64_t min_round = 0;
@@ -119,6 +121,7 @@ int Agent::Impl::Run() {
       return kExitAgentError;
     }
     last_round_nodes = round->num_nodes();
+    if (!round->launch_id.empty()) rendezvous.self().launch_id = round->launch_id;
     RoundEnd end = runner.Run(*round, stop, force);
     if (metrics) metrics->RoundEnded(round->id, RoundEndName(end.kind));
     switch (end.kind) {
@@ -128,8 +131,24 @@ int Agent::Impl::Run() {
         return StopCode();
       case RoundEnd::kFailed:
         return end.exit_code;
-      case RoundEnd::kRestart:
-      case RoundEnd::kFenced: {
+      case RoundEnd::kFenced:
+        // A fenced round is a restart like any other: it spends the budget.
+        if (round->restart_count >= spec.failure_policy().max_restarts()) {
+          const std::string why = end.reason + " (fenced) in round " + std::to_string(round->id) +
+                                  "; no restarts left (maxRestarts " +
+                                  std::to_string(spec.failure_policy().max_restarts()) +
+                                  ", restarts so far " + std::to_string(round->restart_count) + ")";
+          const nlohmann::json outcome = {
+              {"status", "failed"}, {"exit_code", kExitAgentError}, {"reason", why}};
+          (void)job_store->CompareSet(kOutcomeKey, std::nullopt, outcome.dump());
+          Say(why + "; giving up");
+          return kExitAgentError;
+        }
+        Say("round " + std::to_string(round->id) + " ended: " + end.reason +
+            " (fenced); rejoining, restart " + std::to_string(round->restart_count + 1) + " of " +
+            std::to_string(spec.failure_policy().max_restarts()) + " (maxRestarts)");
+        [[fallthrough]];
+      case RoundEnd::kRestart: {
         const int restarts = round->restart_count + 1;
         rendezvous.self().next_restart = restarts;
         min_round = round->id + 1;

@@ -28,6 +28,9 @@ struct AgentOptions {
   std::string token_file;               // absolute
   int node_rank_hint = -1;              // -1: by join order
   std::string run_dir;                  // rank-<N>.log files go here
+  // This launch's id, proposed to the other agents (the first round settles the job's) and
+  // given to workers as TRAIN_LAUNCH_ID.
+  std::string launch_id;
   Milliseconds stop_grace{5000};        // SIGTERM, then SIGKILL after this
   MetricsCollector* metrics = nullptr;  // set by the agent: step reports, chaos, metrics.jsonl
 };

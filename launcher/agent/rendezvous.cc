@@ -27,7 +27,8 @@ json ToJson(const NodeInfo& n) {
   return {{"agent", n.agent_id},
           {"host", n.host},
           {"hint", n.node_rank_hint},
-          {"next_restart", n.next_restart}};
+          {"next_restart", n.next_restart},
+          {"launch", n.launch_id}};
 }
 
 Milliseconds Remaining(Clock::time_point deadline) {
@@ -51,7 +52,8 @@ Result<NodeInfo> ParseNodeInfo(const std::string& text) {
   try {
     const json j = json::parse(text);
     return NodeInfo{j.at("agent").get<std::string>(), j.at("host").get<std::string>(),
-                    j.at("hint").get<int>(), j.at("next_restart").get<int>()};
+                    j.at("hint").get<int>(), j.at("next_restart").get<int>(),
+                    j.value("launch", std::string())};
   } catch (const json::exception& e) {
     return train::DataLossError(std::string("malformed member record in the store: ") + e.what());
   }
@@ -171,6 +173,7 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   Round round;
   round.id = r;
   round.restart_count = record.value("restart_count", 0);
+  round.launch_id = record.value("launch", std::string());
   int index = -1;
   for (const json& s : record.value("slots", json::array())) {
     const std::int64_t taken = s.get<std::int64_t>();
@@ -231,11 +234,13 @@ Status Rendezvous::Close(std::int64_t r, std::int64_t size) {
   // records, read when a message needs one).
   json order = json::array();
   int restart_count = 0;
+  std::string launch_id;
   for (const Slot& s : slots) {
     order.push_back(s.slot);
+    if (launch_id.empty() || s.info.next_restart > restart_count) launch_id = s.info.launch_id;
     restart_count = std::max(restart_count, s.info.next_restart);
   }
-  json record = {{"slots", order}, {"restart_count", restart_count}};
+  json record = {{"slots", order}, {"restart_count", restart_count}, {"launch", launch_id}};
   return store_->Set(RoundKey(r, "closed"), record.dump());
 }
 

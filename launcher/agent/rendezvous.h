@@ -6,8 +6,8 @@
 //   round/<r>/joined           counter: each joining agent takes the next slot
 //   round/<r>/member/<slot>    the agent's NodeInfo (JSON)
 //   round/<r>/size             "<K> <agent>": the first agent to claim the close, and K
-//   round/<r>/closed           the round's member slots in node order and its restart count
-//                              (JSON, a few bytes per node: every agent reads it)
+//   round/<r>/closed           the round's member slots in node order, its restart count and
+//                              launch id (JSON, a few bytes per node: every agent reads it)
 //   round/<r>/restart          the reason the round ended early; set once by anyone
 //   outcome                    how the job ended (JSON), so late agents stop waiting
 #ifndef TRAINCTL_AGENT_RENDEZVOUS_H_
@@ -44,6 +44,9 @@ struct NodeInfo {
   std::string host;         // for messages
   int node_rank_hint = -1;  // --node-rank N; -1 for auto (join order)
   int next_restart = 0;     // the restart count this agent expects for its next round
+  // The launch this agent belongs to (the workers' TRAIN_LAUNCH_ID): its own proposal until
+  // a round tells it the job's.
+  std::string launch_id = {};
 };
 
 struct Round {
@@ -51,6 +54,9 @@ struct Round {
   int node_rank = 0;
   int restart_count = 0;            // the largest next_restart among the members
   std::vector<std::int64_t> slots;  // the members' join slots, in node order
+  // The job's launch: that of the member with the most restarts behind it (the first in node
+  // order among equals), so that a node that replaced a lost one adopts the survivors'.
+  std::string launch_id = {};
   int num_nodes() const { return static_cast<int>(slots.size()); }
 };
 

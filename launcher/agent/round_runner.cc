@@ -183,12 +183,13 @@ class RoundMonitor {
       auto restart = round_store_->TryGet(kRestartKey);
       if (restart.ok() && *restart) return EndRound(**restart, force);
       if (node_heartbeat.SinceLastBeat() > heartbeat_timeout_) {
-        Say("node " + std::to_string(round_.node_rank) + " cannot reach the store at " +
-            options_.store.ToString() + " for " +
-            std::to_string(node_heartbeat.SinceLastBeat().count()) +
-            " ms: stopping its workers (fenced) and rejoining");
+        const std::string reason = "node " + std::to_string(round_.node_rank) +
+                                   " cannot reach the store at " + options_.store.ToString() +
+                                   " for " +
+                                   std::to_string(node_heartbeat.SinceLastBeat().count()) + " ms";
+        Say(reason + ": stopping its workers (fenced)");
         group_->Stop(options_.stop_grace);
-        return {RoundEnd::kFenced, 0};
+        return {RoundEnd::kFenced, 0, reason};
       }
       if (Clock::now() >= next_scan || local_done_ == nproc_) {
         if (auto end = Scan(Clock::now() - started >= heartbeat_timeout_)) return *end;
@@ -222,6 +223,7 @@ class RoundMonitor {
       w.job_id = options_.job.metadata().name();
       w.run_id = std::to_string(round_.id);
       w.restart_count = round_.restart_count;
+      w.launch_id = round_.launch_id.empty() ? options_.launch_id : round_.launch_id;
       w.token_file = options_.token_file;
       w.collective_backend = spec_.collectives().backend();
       if (!spec_.collectives().timeout().empty()) {
@@ -234,6 +236,13 @@ class RoundMonitor {
         w.checkpoint_every_steps = spec_.checkpoint().every_steps();
         w.checkpoint_keep = spec_.checkpoint().keep();
         if (spec_.checkpoint().has_async()) w.checkpoint_async = spec_.checkpoint().async();
+      }
+      w.checkpoint_resume = spec_.checkpoint().resume();
+      if (!spec_.checkpoint().resume_from().empty()) {
+        w.checkpoint_resume_from =
+            (std::filesystem::path(options_.working_dir) / spec_.checkpoint().resume_from())
+                .lexically_normal()
+                .string();
       }
       WorkerSpec s;
       s.rank = w.rank;

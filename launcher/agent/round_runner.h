@@ -6,6 +6,7 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "agent.h"
 #include "rendezvous.h"
@@ -22,8 +23,11 @@ struct RoundEnd {
     kFenced,     // this node lost the store; it stopped its workers and must rejoin
     kStopped,    // RequestStop
   };
-  Kind kind = kFailed;
-  int exit_code = 0;
+  RoundEnd(Kind k = kFailed, int code = 0, std::string why = {})
+      : kind(k), exit_code(code), reason(std::move(why)) {}
+  Kind kind;
+  int exit_code;
+  std::string reason;  // kFenced: what this node saw
 };
 
 // The exit code recorded in the job's outcome (0 for success).

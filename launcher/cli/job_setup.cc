@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +12,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "defaults.h"
@@ -46,6 +50,7 @@ std::string FlagFor(const std::string& path) {
   if (path.rfind("spec.nodes", 0) == 0) return "--nnodes";
   if (path.rfind("spec.failurePolicy.maxRestarts", 0) == 0) return "--max-restarts";
   if (path.rfind("spec.failurePolicy.backoff", 0) == 0) return "--backoff";
+  if (path.rfind("spec.checkpoint.resume", 0) == 0) return "--resume";
   return "";
 }
 
@@ -54,6 +59,19 @@ train::Status ApplyFlags(const JobFlags& flags, v1::TrainingJob* job) {
   if (flags.nproc >= 0) spec->set_procs_per_node(flags.nproc);
   if (flags.max_restarts >= 0) spec->mutable_failure_policy()->set_max_restarts(flags.max_restarts);
   if (!flags.backoff.empty()) spec->mutable_failure_policy()->set_backoff(flags.backoff);
+  if (flags.resume == "auto" || flags.resume == "never" || flags.resume == "always") {
+    spec->mutable_checkpoint()->set_resume(flags.resume);
+  } else if (!flags.resume.empty()) {
+    // A path from the command line is relative to where the command runs.
+    const fs::path from = fs::absolute(flags.resume).lexically_normal();
+    if (!fs::is_directory(from)) {
+      return train::InvalidArgumentError("--resume=" + flags.resume + ": " + from.string() +
+                                         " is not a directory; give a checkpoint directory "
+                                         "(holding step-N directories) or one DIR/step-N");
+    }
+    spec->mutable_checkpoint()->set_resume("always");
+    spec->mutable_checkpoint()->set_resume_from(from.string());
+  }
   if (!flags.nnodes.empty()) {
     const std::size_t colon = flags.nnodes.find(':');
     try {
@@ -134,30 +152,123 @@ train::Result<PreparedJob> PrepareJob(const JobFlags& flags) {
   return prepared;
 }
 
-train::Result<std::string> MakeRunDir(const std::string& requested, const std::string& job_name) {
+namespace {
+
+std::string TimeStamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &local);
+  return stamp;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+// "key=value" lines of a lock file; empty when it cannot be read.
+std::map<std::string, std::string> ReadLockInfo(int fd) {
+  std::map<std::string, std::string> info;
+  char buffer[1024];
+  const ssize_t got = ::pread(fd, buffer, sizeof(buffer) - 1, 0);
+  if (got <= 0) return info;
+  std::istringstream lines(std::string(buffer, static_cast<std::size_t>(got)));
+  std::string line;
+  while (std::getline(lines, line)) {
+    const std::size_t eq = line.find('=');
+    if (eq != std::string::npos) info[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return info;
+}
+
+// A directory made by this call (false when it already existed).
+train::Result<bool> MakeDirectory(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0755) == 0) return true;
+  if (errno == EEXIST) return false;
+  return train::FailedPreconditionError("cannot create the run directory " + dir.string() + ": " +
+                                        std::strerror(errno));
+}
+
+}  // namespace
+
+train::Result<std::unique_ptr<RunDir>> RunDir::Claim(const std::string& requested,
+                                                     const std::string& job_name,
+                                                     const std::string& launch_id) {
+  std::unique_ptr<RunDir> run(new RunDir);
   fs::path dir;
   if (!requested.empty()) {
-    dir = fs::absolute(requested);
+    dir = fs::absolute(requested).lexically_normal();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) {
+      return train::FailedPreconditionError(
+          "--run-dir " + dir.string() +
+          ": cannot create the directory: " + (ec ? ec.message() : "a file of that name exists"));
+    }
   } else {
-    std::time_t now = std::time(nullptr);
-    std::tm local{};
-    localtime_r(&now, &local);
-    char stamp[32];
-    std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &local);
-    dir = fs::absolute(fs::path("runs") / job_name / stamp);
-    // Two runs in the same second get their own directories.
-    for (int i = 2; fs::exists(dir); ++i) {
-      dir = fs::absolute(fs::path("runs") / job_name /
-                         (std::string(stamp) + "-" + std::to_string(i)));
+    const fs::path parent = fs::absolute(fs::path("runs") / job_name);
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec) {
+      return train::FailedPreconditionError("cannot create " + parent.string() + ": " +
+                                            ec.message());
+    }
+    // mkdir is the arbiter: the launch whose mkdir succeeds owns the directory, so two
+    // launches in the same second get their own.
+    const std::string stamp = TimeStamp();
+    for (int i = 1;; ++i) {
+      if (i > 10000) {
+        return train::FailedPreconditionError("cannot find a free run directory name under " +
+                                              parent.string());
+      }
+      dir = parent / (i == 1 ? stamp : stamp + "-" + std::to_string(i));
+      TRAIN_ASSIGN_OR_RETURN(bool made, MakeDirectory(dir));
+      if (made) break;
     }
   }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return train::FailedPreconditionError("cannot create the run directory " + dir.string() + ": " +
-                                          ec.message());
+  run->path_ = dir.string();
+  run->launch_id_ =
+      launch_id.empty() ? dir.filename().string() + "-" + std::to_string(getpid()) : launch_id;
+
+  const std::string lock_path = (dir / kRunDirLockName).string();
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return train::FailedPreconditionError("cannot open the run directory's lock " + lock_path +
+                                          ": " + std::strerror(errno));
   }
-  return dir.string();
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    std::map<std::string, std::string> holder = ReadLockInfo(fd);
+    ::close(fd);
+    if (error != EWOULDBLOCK) {
+      return train::FailedPreconditionError("cannot lock " + lock_path + ": " +
+                                            std::strerror(error));
+    }
+    // The agents of one `trainctl run --nnodes` share the directory its launcher holds.
+    if (!launch_id.empty() && holder["launch"] == launch_id) return run;
+    return train::FailedPreconditionError(
+        "the run directory " + dir.string() + " is in use by another run (pid " +
+        (holder["pid"].empty() ? "?" : holder["pid"]) + " on " +
+        (holder["host"].empty() ? "?" : holder["host"]) + ", launch " +
+        (holder["launch"].empty() ? "?" : holder["launch"]) +
+        "); wait for it to end, or give another --run-dir (or none: each run gets a new one)");
+  }
+  run->lock_fd_ = fd;
+  const std::string info = "pid=" + std::to_string(getpid()) + "\nhost=" + HostName() +
+                           "\nlaunch=" + run->launch_id_ + "\n";
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, info.data(), info.size(), 0) != static_cast<ssize_t>(info.size())) {
+    return train::FailedPreconditionError("cannot write the run directory's lock " + lock_path +
+                                          ": " + std::strerror(errno));
+  }
+  return run;
+}
+
+RunDir::~RunDir() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 train::Status WriteTokenFile(const std::string& path, const std::string& token) {

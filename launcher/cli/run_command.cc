@@ -48,9 +48,10 @@ std::optional<std::string> JobOutcome(const train::StoreAddress& store,
 }
 
 // Runs `nodes` agent processes of this very binary, each one node of the job.
-int RunAgentProcesses(const PreparedJob& prepared, const std::string& run_dir,
+int RunAgentProcesses(const PreparedJob& prepared, const RunDir& run,
                       const train::StoreAddress& store, const std::string& token_file,
                       Terminal* terminal) {
+  const std::string& run_dir = run.path();
   // The agents read the job exactly as resolved here (working directory made absolute).
   trainctl::v1alpha1::TrainingJob job = prepared.job;
   job.mutable_spec()->set_working_dir(prepared.working_dir);
@@ -61,10 +62,11 @@ int RunAgentProcesses(const PreparedJob& prepared, const std::string& run_dir,
   for (int node = 0; node < job.spec().nodes().max(); ++node) {
     agent::WorkerSpec s;
     s.rank = node;
-    s.argv = {SelfExe(),   "agent",          job_file,
-              "--store",   store.ToString(), "--token-file",
-              token_file,  "--node-rank",    std::to_string(node),
-              "--run-dir", run_dir};
+    s.argv = {SelfExe(),      "agent",          job_file,
+              "--store",      store.ToString(), "--token-file",
+              token_file,     "--node-rank",    std::to_string(node),
+              "--run-dir",    run_dir,          "--launch-id",
+              run.launch_id()};
     s.env = train::ProcessEnvironment();
     specs.push_back(std::move(s));
   }
@@ -110,13 +112,14 @@ int RunJob(const JobFlags& flags) {
     std::cerr << "trainctl run: " << metrics_config.status().message() << "\n";
     return kExitUsage;
   }
-  auto run_dir = MakeRunDir(flags.run_dir, job.metadata().name());
+  // Held until this function returns: no other launch uses or removes the directory meanwhile.
+  auto run = RunDir::Claim(flags.run_dir, job.metadata().name());
   auto token = train::NewToken();
-  if (!run_dir.ok() || !token.ok()) {
-    std::cerr << "trainctl run: " << (run_dir.ok() ? token.status() : run_dir.status()).message()
-              << "\n";
+  if (!run.ok() || !token.ok()) {
+    std::cerr << "trainctl run: " << (run.ok() ? token.status() : run.status()).message() << "\n";
     return agent::kExitAgentError;
   }
+  const std::string* run_dir = &(*run)->path();
   const std::string token_file = (fs::path(*run_dir) / "token").string();
   if (auto written = WriteTokenFile(token_file, *token); !written.ok()) {
     std::cerr << "trainctl run: " << written.message() << "\n";
@@ -150,11 +153,12 @@ int RunJob(const JobFlags& flags) {
     options.store = (*server)->address();
     options.token_file = token_file;
     options.run_dir = *run_dir;
+    options.launch_id = (*run)->launch_id();
     agent::Agent node(std::move(options), &terminal);
     SignalWatcher signals([&](int signal, int count) { node.RequestStop(signal, count > 1); });
     code = node.Run();
   } else {
-    code = RunAgentProcesses(*prepared, *run_dir, (*server)->address(), token_file, &terminal);
+    code = RunAgentProcesses(*prepared, **run, (*server)->address(), token_file, &terminal);
   }
   status.Stop();
   PrintRunSummary(*run_dir, &terminal);

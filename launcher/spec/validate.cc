@@ -23,6 +23,13 @@ constexpr int kMaxNodes = 4096;
 constexpr int kMaxProcsPerNode = 1024;
 constexpr int kMaxGpus = 64;
 
+constexpr nanoseconds kMillisecond = std::chrono::milliseconds(1);
+constexpr nanoseconds kSecond = std::chrono::seconds(1);
+constexpr nanoseconds kHour = std::chrono::hours(1);
+constexpr nanoseconds kDay = std::chrono::hours(24);
+constexpr nanoseconds kWeek = std::chrono::hours(24 * 7);
+constexpr nanoseconds kYear = std::chrono::hours(24 * 365);
+
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 // Checks that run against one job, sharing its error list.
@@ -44,9 +51,10 @@ class Validator {
     Checkpoint(spec.checkpoint());
     Collectives(spec);
     Volumes(spec.storage());
-    OptionalDuration("spec.ttlAfterFinished", spec.ttl_after_finished());
+    // Kubernetes counts both in whole seconds.
+    OptionalDuration("spec.ttlAfterFinished", spec.ttl_after_finished(), kSecond, kYear);
     if (!spec.active_deadline().empty()) {
-      Duration("spec.activeDeadline", spec.active_deadline());
+      Duration("spec.activeDeadline", spec.active_deadline(), kSecond, kYear);
     }
   }
 
@@ -72,22 +80,36 @@ class Validator {
     }
   }
 
+  // A duration within [min, max]; `zero_ok` also allows exactly 0 (it means "none"). The
+  // launcher counts in milliseconds, so a duration that is not 0 is at least 1ms.
   std::optional<nanoseconds> Duration(const std::string& path, const std::string& text,
-                                      bool positive = true) {
+                                      nanoseconds min, nanoseconds max, bool zero_ok = false) {
     auto parsed = ParseDuration(text);
     if (!parsed.ok()) {
       Error(path, parsed.status().message());
       return std::nullopt;
     }
-    if (positive && parsed->count() == 0) {
-      Error(path, Quote(text) + " is zero; use a positive duration such as 1s");
+    if (zero_ok && parsed->count() == 0) return *parsed;
+    if (parsed->count() == 0) {
+      Error(path, Quote(text) + " is zero; use a positive duration of at least " +
+                      FormatDuration(min) + " such as " + FormatDuration(std::max(min, kSecond)));
+      return std::nullopt;
+    }
+    if (*parsed < min) {
+      Error(path, Quote(text) + " is too short to work; use at least " + FormatDuration(min) +
+                      (zero_ok ? " (or 0s for none)" : ""));
+      return std::nullopt;
+    }
+    if (*parsed > max) {
+      Error(path, Quote(text) + " is too long; use at most " + FormatDuration(max));
       return std::nullopt;
     }
     return *parsed;
   }
 
-  void OptionalDuration(const std::string& path, const std::string& text) {
-    if (!text.empty()) Duration(path, text, /*positive=*/false);
+  void OptionalDuration(const std::string& path, const std::string& text, nanoseconds min,
+                        nanoseconds max) {
+    if (!text.empty()) Duration(path, text, min, max, /*zero_ok=*/true);
   }
 
   std::optional<double> Quantity(const std::string& path, const std::string& text) {
@@ -331,15 +353,20 @@ class Validator {
 
   void Rendezvous(const v1::Rendezvous& rdzv) {
     InRange("spec.rendezvous.port", rdzv.port(), 1024, 65535);
-    auto join = Duration("spec.rendezvous.joinTimeout", rdzv.join_timeout());
-    auto last_call = Duration("spec.rendezvous.lastCall", rdzv.last_call(), /*positive=*/false);
-    auto heartbeat = Duration("spec.rendezvous.heartbeat", rdzv.heartbeat());
-    auto timeout = Duration("spec.rendezvous.heartbeatTimeout", rdzv.heartbeat_timeout());
-    if (heartbeat && timeout && *timeout <= *heartbeat) {
+    auto join = Duration("spec.rendezvous.joinTimeout", rdzv.join_timeout(), kSecond, kWeek);
+    auto last_call = Duration("spec.rendezvous.lastCall", rdzv.last_call(), kMillisecond, kHour,
+                              /*zero_ok=*/true);
+    // Heartbeats go to the store over HTTP: faster than 100ms they load it for nothing.
+    auto heartbeat =
+        Duration("spec.rendezvous.heartbeat", rdzv.heartbeat(), 100 * kMillisecond, kHour);
+    auto timeout = Duration("spec.rendezvous.heartbeatTimeout", rdzv.heartbeat_timeout(),
+                            200 * kMillisecond, kDay);
+    // One late beat must not look like a dead node: the timeout spans at least two beats.
+    if (heartbeat && timeout && *timeout < *heartbeat * 2) {
       Error("spec.rendezvous.heartbeatTimeout",
             Quote(rdzv.heartbeat_timeout()) + " must be longer than heartbeat (" +
-                rdzv.heartbeat() + "), or every node looks dead; use at least " +
-                FormatDuration(*heartbeat * 2));
+                rdzv.heartbeat() + "), at least twice as long, or a node that misses one beat " +
+                "looks dead; use at least " + FormatDuration(*heartbeat * 2));
     }
     if (join && last_call && *last_call >= *join) {
       Error("spec.rendezvous.lastCall", Quote(rdzv.last_call()) +
@@ -364,7 +391,8 @@ class Validator {
 
   void FailurePolicy(const v1::FailurePolicy& policy) {
     InRange("spec.failurePolicy.maxRestarts", policy.max_restarts(), 0, 10000);
-    Duration("spec.failurePolicy.backoff", policy.backoff(), /*positive=*/false);
+    Duration("spec.failurePolicy.backoff", policy.backoff(), kMillisecond, kHour,
+             /*zero_ok=*/true);
     ExitCodes("spec.failurePolicy.restartOnExitCodes", policy.restart_on_exit_codes());
     ExitCodes("spec.failurePolicy.failOnExitCodes", policy.fail_on_exit_codes());
     for (int i = 0; i < policy.fail_on_exit_codes_size(); ++i) {
@@ -386,10 +414,19 @@ class Validator {
               "is empty, so the other checkpoint settings would be "
               "ignored; set dir (e.g. runs/my-job/ckpt) or remove them");
       }
-      return;
+    } else {
+      InRange("spec.checkpoint.everySteps", ckpt.every_steps(), 1, 1000000000);
+      InRange("spec.checkpoint.keep", ckpt.keep(), 1, 100000);
     }
-    InRange("spec.checkpoint.everySteps", ckpt.every_steps(), 1, 1000000000);
-    InRange("spec.checkpoint.keep", ckpt.keep(), 1, 100000);
+    // Without dir, resume still reaches a program that chooses its own checkpoint directory.
+    if (!ckpt.resume().empty()) {
+      OneOf("spec.checkpoint.resume", ckpt.resume(), {"auto", "never", "always"});
+    }
+    if (!ckpt.resume_from().empty() && ckpt.resume() == "never") {
+      Error("spec.checkpoint.resumeFrom",
+            Quote(ckpt.resume_from()) +
+                " names a checkpoint to continue from, but resume is never; remove one of them");
+    }
   }
 
   void Collectives(const v1::TrainingJobSpec& spec) {
@@ -400,7 +437,9 @@ class Validator {
             "nccl needs GPUs but resources.gpus is 0; set "
             "resources.gpus or use backend auto or cpu");
     }
-    Duration("spec.collectives.timeout", coll.timeout());
+    // A collective waits this long for the slowest rank: under a second, a busy machine's
+    // scheduling jitter alone fails it.
+    Duration("spec.collectives.timeout", coll.timeout(), kSecond, kDay);
   }
 
   void Volumes(const v1::Storage& storage) {

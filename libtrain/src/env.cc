@@ -33,6 +33,9 @@ constexpr const char* kTrainCheckpointEverySteps = "TRAIN_CHECKPOINT_EVERY_STEPS
 constexpr const char* kTrainCheckpointKeep = "TRAIN_CHECKPOINT_KEEP";
 constexpr const char* kTrainCheckpointAsync = "TRAIN_CHECKPOINT_ASYNC";
 constexpr const char* kTrainCollectiveBackend = "TRAIN_COLLECTIVE_BACKEND";
+constexpr const char* kTrainLaunchId = "TRAIN_LAUNCH_ID";
+constexpr const char* kTrainCheckpointResume = "TRAIN_CHECKPOINT_RESUME";
+constexpr const char* kTrainCheckpointResumeFrom = "TRAIN_CHECKPOINT_RESUME_FROM";
 constexpr const char* kTrainCollectiveTimeoutMs = "TRAIN_COLLECTIVE_TIMEOUT_MS";
 constexpr const char* kTrainContract[] = {kTrainRank,
                                           kTrainWorldSize,
@@ -351,6 +354,20 @@ Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by)
     return InvalidArgumentError(Shown(kTrainCheckpointAsync, async) +
                                 " is not a boolean: use true or false");
   }
+  env.launch_id = r.String(kTrainLaunchId);
+  if (env.launch_id.find('/') != std::string::npos || env.launch_id == "." ||
+      env.launch_id == "..") {
+    return InvalidArgumentError(Shown(kTrainLaunchId, env.launch_id) +
+                                " is not a launch id: it names a directory, so it must not be . "
+                                "or .. or contain '/'");
+  }
+  env.checkpoint_resume = r.String(kTrainCheckpointResume);
+  if (!env.checkpoint_resume.empty() && env.checkpoint_resume != "auto" &&
+      env.checkpoint_resume != "never" && env.checkpoint_resume != "always") {
+    return InvalidArgumentError(Shown(kTrainCheckpointResume, env.checkpoint_resume) +
+                                " is not a resume policy: use auto, never or always");
+  }
+  env.checkpoint_resume_from = r.String(kTrainCheckpointResumeFrom);
   env.collective_backend = r.String(kTrainCollectiveBackend);
   if (!env.collective_backend.empty() && env.collective_backend != "auto" &&
       env.collective_backend != "cpu" && env.collective_backend != "nccl" &&
@@ -593,6 +610,9 @@ std::map<std::string, std::string> WorkerEnv::ToVariables() const {
       {kTrainRunId, &run_id},
       {kTrainTokenFile, &token_file},
       {kTrainCheckpointDir, &checkpoint_dir},
+      {kTrainLaunchId, &launch_id},
+      {kTrainCheckpointResume, &checkpoint_resume},
+      {kTrainCheckpointResumeFrom, &checkpoint_resume_from},
       {kTrainCollectiveBackend, &collective_backend}};
   for (const auto& [name, value] : strings) {
     if (!value->empty()) out[name] = *value;

@@ -69,8 +69,14 @@ struct WorkerEnv {
   int checkpoint_every_steps = 0;     // the spec's checkpoint.everySteps; 0: unset
   int checkpoint_keep = 0;            // the spec's checkpoint.keep; 0: unset
   std::optional<bool> checkpoint_async;  // the spec's checkpoint.async; unset: nullopt
-  std::string collective_backend;        // the spec's collectives.backend; empty: auto
-  int collective_timeout_ms = 0;         // the spec's collectives.timeout; 0: the library default
+  // One launch of the job (trainctl run, or the agents of one job), the same across its
+  // restarts and on every node; each launch gets a new one. train::Trainer keeps a launch's
+  // checkpoints apart from other launches' (<checkpoint_dir>/run-<launch_id>). Empty: none.
+  std::string launch_id;
+  std::string checkpoint_resume;       // the spec's checkpoint.resume: auto, never, always; empty
+  std::string checkpoint_resume_from;  // the spec's checkpoint.resumeFrom (trainctl run --resume=)
+  std::string collective_backend;      // the spec's collectives.backend; empty: auto
+  int collective_timeout_ms = 0;       // the spec's collectives.timeout; 0: the library default
   // trainctl form: where torch.distributed's env:// rendezvous meets (MASTER_ADDR:MASTER_PORT),
   // a free port on node 0 that rank 0's TCPStore binds. libtrain itself never uses it: its
   // store is `store`. Absent when the launcher set no MASTER_ADDR/MASTER_PORT.
@@ -104,6 +110,8 @@ inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
          a.token_file == b.token_file && a.checkpoint_dir == b.checkpoint_dir &&
          a.checkpoint_every_steps == b.checkpoint_every_steps &&
          a.checkpoint_keep == b.checkpoint_keep && a.checkpoint_async == b.checkpoint_async &&
+         a.launch_id == b.launch_id && a.checkpoint_resume == b.checkpoint_resume &&
+         a.checkpoint_resume_from == b.checkpoint_resume_from &&
          a.collective_backend == b.collective_backend &&
          a.collective_timeout_ms == b.collective_timeout_ms && a.torch_master == b.torch_master;
 }

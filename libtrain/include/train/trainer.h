@@ -38,12 +38,41 @@
 namespace train {
 
 class Communicator;
+class RunDirLock;
 class Worker;
 
 struct TrainerOptions {
   // Where checkpoints go; empty: the worker's (TRAIN_CHECKPOINT_DIR, the spec's
   // checkpoint.dir). Both empty: no checkpoints.
+  //
+  // Runs. Each run (one launch: `trainctl run`, the agents of one job) checkpoints into a
+  // directory of its own, <checkpoint_dir>/run-<run_id>/, which its rank 0 holds locked
+  // (flock on .lock) while it trains: two runs never write one directory, and a new run never
+  // silently resumes another's checkpoints. Without a run id (a program started by hand or by
+  // torchrun) checkpoint_dir itself is the run's, locked the same way.
   std::string checkpoint_dir;
+  // The run's id; empty: the worker's launch id (TRAIN_LAUNCH_ID, set by trainctl).
+  std::string run_id;
+
+  // What Resume loads.
+  enum class ResumePolicy {
+    kDefault,  // the job's spec.checkpoint.resume (TRAIN_CHECKPOINT_RESUME), else kAuto
+    kAuto,     // this run's newest checkpoint (a restart within the run resumes; a new run
+               // starts at step 0)
+    kNever,    // nothing: every start, restarts included, is at step 0
+    kAlways,   // as kAuto, and a new run continues from resume_from, or else from the newest
+               // checkpoint an earlier run left under checkpoint_dir (runs still held by a live
+               // process are passed over)
+  };
+  ResumePolicy resume = ResumePolicy::kDefault;
+  // The checkpoint directory (a run-<id>/ one, or one DIR/step-N) a new run continues from;
+  // implies kAlways. Empty: the job's spec.checkpoint.resumeFrom (TRAIN_CHECKPOINT_RESUME_FROM).
+  std::string resume_from;
+  // Run directories kept under checkpoint_dir, this run's included: a new run deletes the
+  // oldest beyond this many, but only run-<id>/ directories the trainer made (they hold its
+  // .lock) that no live run holds and that this run does not resume from. 0: keep all.
+  int keep_runs = 0;
+
   // Save every this many steps, keep this many checkpoints, save in the background. Unset
   // (0, nullopt): the job's spec.checkpoint.everySteps, keep and async (TRAIN_CHECKPOINT_*),
   // else the spec's defaults: 1000, 3, true.
@@ -88,6 +117,7 @@ class Trainer {
   Status Finish();
 
   bool checkpointing() const { return checkpointer_ != nullptr; }
+  // As resolved: checkpoint_dir is this run's directory (run-<id>/ under the one given).
   const TrainerOptions& options() const { return options_; }
   // The checkpoint Resume loaded (step 0 and empty path when none).
   const LoadedCheckpoint& resumed() const { return resumed_; }
@@ -95,6 +125,7 @@ class Trainer {
  private:
   Trainer(Worker& worker, Communicator* comm, TrainerOptions options,
           std::unique_ptr<Checkpointer> checkpointer);
+  Result<LoadedCheckpoint> LoadEarlierRun(CheckpointState& into);
   Result<CheckpointState> Snapshot() const;
   Status Restore(const LoadedCheckpoint& loaded);
 
@@ -102,6 +133,8 @@ class Trainer {
   Communicator* comm_;
   TrainerOptions options_;
   std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<RunDirLock> lock_;  // rank 0 only: this run's directory
+  std::string continue_from_;         // kAlways: an earlier run's checkpoint, or empty
   std::vector<CheckpointTensor> tensors_;
   FusedOptimizer* optimizer_ = nullptr;
   ShardedSampler* sampler_ = nullptr;

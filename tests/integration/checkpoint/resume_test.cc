@@ -93,8 +93,14 @@ TEST(Resume, AJobWhoseWorkerWasKilledEndsBitwiseEqualToOneNeverInterrupted) {
       << killed.output;
   EXPECT_EQ(killed.final_params, clean.final_params) << killed.output;
 
-  // The job's checkpoints are whole, and the newest is the last step.
-  auto list = train::ListCheckpoints((scratch.path / "killed-ckpt").string());
+  // The run's checkpoints (in its own run-<launch id>/, which the restart resumed) are whole,
+  // and the newest is the last step.
+  std::vector<fs::path> runs;
+  for (const auto& entry : fs::directory_iterator(scratch.path / "killed-ckpt")) {
+    if (entry.path().filename().string().rfind("run-", 0) == 0) runs.push_back(entry.path());
+  }
+  ASSERT_EQ(runs.size(), 1u) << "one launch, one run directory";
+  auto list = train::ListCheckpoints(runs.front().string());
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_FALSE(list->empty());
   EXPECT_EQ(list->front().step, 60);

@@ -23,9 +23,9 @@ class BostonExample : public ::testing::Test {
     ASSERT_EQ(import.exit_code, 0) << import.output;
   }
 
-  // trainctl run with 2 workers; `args` go to the example.
-  Ran Train(const std::string& args, const std::string& name) {
-    return RunShell(std::string(TRAINCTL_BINARY) + " run --nproc 2 --run-dir '" +
+  // trainctl run with 2 workers; `args` go to the example, `flags` to trainctl.
+  Ran Train(const std::string& args, const std::string& name, const std::string& flags = "") {
+    return RunShell(std::string(TRAINCTL_BINARY) + " run --nproc 2 " + flags + " --run-dir '" +
                         (dir_.path() / ("run-" + name)).string() + "' -- " + BOSTON_TRAIN +
                         " --data '" + data_.string() + "' " + args,
                     dir_.path() / (name + ".out"));
@@ -64,7 +64,13 @@ TEST_F(BostonExample, AJobResumedFromItsCheckpointEndsWithTheSameParameters) {
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   const Ran first = Train("--steps 400" + ckpt + (dir_.path() / "b").string() + "'", "first");
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  const Ran rest = Train("--steps 600" + ckpt + (dir_.path() / "b").string() + "'", "rest");
+  // A new run starts at step 0 unless asked to continue the earlier one.
+  const Ran again = Train("--steps 400" + ckpt + (dir_.path() / "b").string() + "'", "again");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, ::testing::Not(::testing::HasSubstr("resumed after step")));
+  EXPECT_EQ(FinalValues(again.output, "params_sha256"), FinalValues(first.output, "params_sha256"));
+  const Ran rest =
+      Train("--steps 600" + ckpt + (dir_.path() / "b").string() + "'", "rest", "--resume");
   ASSERT_EQ(rest.exit_code, 0) << rest.output;
   EXPECT_THAT(rest.output, ::testing::HasSubstr("resumed after step 400"));
   EXPECT_EQ(FinalValues(rest.output, "params_sha256"), FinalValues(whole.output, "params_sha256"))

@@ -22,8 +22,9 @@ TEST(LibtorchExample, TwoWorkersTrainTheSameTorchModelAndResumeFromACheckpoint) 
                    data + "' " + kCsv,
                dir.path() / "import.out");
   ASSERT_EQ(import.exit_code, 0) << import.output;
-  auto train = [&](const std::string& steps, const std::string& name) {
-    return RunShell(std::string(TRAINCTL_BINARY) + " run --nproc 2 --run-dir '" +
+  auto train = [&](const std::string& steps, const std::string& name,
+                   const std::string& flags = "") {
+    return RunShell(std::string(TRAINCTL_BINARY) + " run --nproc 2 " + flags + " --run-dir '" +
                         (dir.path() / name).string() + "' -- " + LIBTORCH_TRAIN + " --data '" +
                         data + "' --steps " + steps + " --checkpoint-dir '" +
                         (dir.path() / "ckpt").string() + "'",
@@ -38,7 +39,8 @@ TEST(LibtorchExample, TwoWorkersTrainTheSameTorchModelAndResumeFromACheckpoint) 
   ASSERT_EQ(rmse.count(0), 1u) << first.output;
   EXPECT_LT(std::stod(rmse.at(0)), 4.0) << first.output;
 
-  const Ran more = train("1100", "more");  // the checkpoint of step 1000 is the starting point
+  // Asked to continue: the checkpoint of step 1000 is the starting point.
+  const Ran more = train("1100", "more", "--resume");
   ASSERT_EQ(more.exit_code, 0) << more.output;
   EXPECT_THAT(more.output, ::testing::HasSubstr("resumed after step 1000"));
 }

@@ -11,6 +11,10 @@
 //   --no-barrier           skip the barrier (under mpirun there is no store to meet in)
 //   --ignore-term          ignore SIGTERM (a worker that will not stop politely)
 //   --progress             report a step every 10 ms while working
+//   --train-steps N        train N steps through train::Trainer (a checkpoint every step),
+//                          printing "start step S in DIR" first and "trained to step N" last
+//   --step-ms N            how long each of those steps takes (default 0)
+//   --fail-at-step S       exit --code after step S (only in the first attempt with --once)
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +29,7 @@
 
 #include "train/env.h"
 #include "train/log.h"
+#include "train/trainer.h"
 #include "train/worker.h"
 
 namespace {
@@ -38,11 +43,49 @@ void OnSignal(int signal) {
   std::_Exit(128 + signal);
 }
 
+// Trains `steps` steps of a one-number model whose value is the step it reached, so that what
+// a start resumed from shows in its first line.
+int Train(train::Worker& worker, std::int64_t steps, std::int64_t step_ms,
+          std::int64_t fail_at_step, int code) {
+  train::TrainerOptions options;
+  options.every_steps = 1;
+  options.async = false;
+  auto trainer = train::Trainer::Create(worker, nullptr, options);
+  if (!trainer.ok()) {
+    std::cerr << "test_worker: " << trainer.status() << std::endl;
+    return 5;
+  }
+  float value = 0;
+  (*trainer)->AddTensor({"value", {&value, train::DType::kFloat32, 1}, {}});
+  auto done = (*trainer)->Resume();
+  if (!done.ok()) {
+    std::cerr << "test_worker: " << done.status() << std::endl;
+    return 5;
+  }
+  std::cout << "start step " << *done << " value " << value << " in "
+            << (*trainer)->options().checkpoint_dir << std::endl;
+  for (std::int64_t step = *done + 1; step <= steps; ++step) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+    value = static_cast<float>(step);
+    if (auto saved = (*trainer)->EndStep(step); !saved.ok()) {
+      std::cerr << "test_worker: " << saved << std::endl;
+      return 5;
+    }
+    if (step == fail_at_step) {
+      std::cout << "fails after step " << step << " with code " << code << std::endl;
+      return code;
+    }
+  }
+  std::cout << "trained to step " << steps << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool print_env = false, once = false, barrier = true, ignore_term = false, progress = false;
   int fail_rank = -1, code = 1, hang_rank = -1, sleep_ms = 0;
+  std::int64_t train_steps = 0, step_ms = 0, fail_at_step = -1;
   std::string pid_dir, signal_dir;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -69,6 +112,12 @@ int main(int argc, char** argv) {
       pid_dir = next();
     else if (arg == "--signal-dir")
       signal_dir = next();
+    else if (arg == "--train-steps")
+      train_steps = std::stoll(next());
+    else if (arg == "--step-ms")
+      step_ms = std::stoll(next());
+    else if (arg == "--fail-at-step")
+      fail_at_step = std::stoll(next());
     else {
       std::cerr << "test_worker: unknown flag " << arg << "\n";
       return 2;
@@ -116,6 +165,10 @@ int main(int argc, char** argv) {
   if (env.rank == fail_rank && (!once || first_attempt)) {
     std::cout << "rank " << env.rank << " fails with code " << code << std::endl;
     return code;
+  }
+  if (train_steps > 0) {
+    return Train(**worker, train_steps, step_ms, (!once || first_attempt) ? fail_at_step : -1,
+                 code);
   }
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sleep_ms);
   for (std::int64_t step = 1; std::chrono::steady_clock::now() < until; ++step) {

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <vector>
@@ -184,6 +186,170 @@ TEST(Trainer, ResumeRestoresParametersOptimizerSamplerAndRngBitwise) {
     EXPECT_EQ(resumed_at, 8);
     EXPECT_EQ(resumed, uninterrupted);
   }
+}
+
+// Runs `steps` steps of run `run_id` under `root` with `policy`; returns what Resume returned.
+std::int64_t RunOf(const fs::path& root, const std::string& run_id, std::int64_t steps,
+                   train::TrainerOptions::ResumePolicy policy, std::vector<float>* params = nullptr,
+                   const std::string& resume_from = "") {
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options = SyncEvery(root, 4);
+  options.run_id = run_id;
+  options.resume = policy;
+  options.resume_from = resume_from;
+  auto trainer = train::Trainer::Create(*worker, nullptr, options);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  if (!trainer.ok()) return -1;
+  Model model;
+  model.Register(**trainer);
+  auto done = (*trainer)->Resume();
+  EXPECT_TRUE(done.ok()) << done.status();
+  if (!done.ok()) return -1;
+  for (std::int64_t step = *done + 1; step <= steps; ++step) {
+    model.Step();
+    EXPECT_TRUE((*trainer)->EndStep(step).ok());
+  }
+  EXPECT_TRUE((*trainer)->Finish().ok());
+  if (params != nullptr) *params = model.params;
+  return *done;
+}
+
+using Policy = train::TrainerOptions::ResumePolicy;
+
+TEST(TrainerRuns, EachRunHasADirectoryOfItsOwnAndANewRunStartsAtStepZero) {
+  ScratchDir dir;
+  EXPECT_EQ(RunOf(dir.path, "first", 10, Policy::kAuto), 0);
+  EXPECT_TRUE(fs::exists(dir.path / "run-first" / "step-8"));
+  // The first run's final checkpoint is not this run's: it trains from the start.
+  EXPECT_EQ(RunOf(dir.path, "second", 10, Policy::kAuto), 0);
+  EXPECT_TRUE(fs::exists(dir.path / "run-second" / "step-8"));
+  // A restart of a run (the same launch id) resumes that run's newest checkpoint.
+  EXPECT_EQ(RunOf(dir.path, "second", 10, Policy::kAuto), 8);
+}
+
+TEST(TrainerRuns, TheRunIdComesFromTheLaunchersEnvironment) {
+  ScratchDir dir;
+  train::WorkerEnv env;
+  env.launcher = train::Launcher::kTrainctl;
+  env.launch_id = "20261123-104631-8160";
+  env.checkpoint_dir = dir.path.string();
+  env.checkpoint_resume = "auto";
+  auto worker = train::Worker::Init(env);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  auto trainer = train::Trainer::Create(**worker, nullptr);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_EQ((*trainer)->options().checkpoint_dir, (dir.path / "run-20261123-104631-8160").string());
+  EXPECT_EQ((*trainer)->options().resume, Policy::kAuto);
+}
+
+TEST(TrainerRuns, AlwaysContinuesTheNewestEarlierRunBitwise) {
+  ScratchDir dir;
+  std::vector<float> uninterrupted, continued;
+  RunOf(dir.path / "straight", "whole", 22, Policy::kAuto, &uninterrupted);
+  EXPECT_EQ(RunOf(dir.path, "first", 10, Policy::kAuto), 0);
+  EXPECT_EQ(RunOf(dir.path, "second", 22, Policy::kAlways, &continued), 8);
+  EXPECT_EQ(continued, uninterrupted);
+  // The continuation checkpoints into its own directory; the earlier run's stays as it was.
+  EXPECT_TRUE(fs::exists(dir.path / "run-second" / "step-20"));
+  EXPECT_FALSE(fs::exists(dir.path / "run-first" / "step-12"));
+}
+
+TEST(TrainerRuns, AlwaysWithNoEarlierRunStartsAtZero) {
+  ScratchDir dir;
+  EXPECT_EQ(RunOf(dir.path, "only", 5, Policy::kAlways), 0);
+}
+
+TEST(TrainerRuns, ResumeFromNamesOneCheckpoint) {
+  ScratchDir dir;
+  RunOf(dir.path, "first", 10, Policy::kAuto);
+  EXPECT_EQ(RunOf(dir.path, "second", 10, Policy::kDefault, nullptr,
+                  (dir.path / "run-first" / "step-4").string()),
+            4);
+  EXPECT_EQ(
+      RunOf(dir.path, "third", 10, Policy::kDefault, nullptr, (dir.path / "run-first").string()),
+      8);
+}
+
+TEST(TrainerRuns, NeverStartsAtZeroEvenAfterARestart) {
+  ScratchDir dir;
+  RunOf(dir.path, "same", 10, Policy::kAuto);
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options = SyncEvery(dir.path, 4);
+  options.run_id = "same";
+  options.resume = Policy::kNever;
+  auto trainer = train::Trainer::Create(*worker, nullptr, options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_EQ((*trainer)->Resume().value(), 0);
+  options.resume_from = (dir.path / "run-same").string();
+  auto refused = train::Trainer::Create(*worker, nullptr, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("never"), std::string::npos) << refused.status();
+}
+
+TEST(TrainerRuns, ADirectoryHeldByALiveRunIsRefusedNamingTheHolder) {
+  ScratchDir dir;
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options = SyncEvery(dir.path, 4);
+  options.run_id = "same";
+  auto holder = train::Trainer::Create(*worker, nullptr, options);
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  auto second = train::Trainer::Create(*worker, nullptr, options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), train::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("checkpoint dir " + (dir.path / "run-same").string() +
+                                           " is in use by run same (pid " +
+                                           std::to_string(getpid()) + " on "),
+            std::string::npos)
+      << second.status();
+  EXPECT_NE(second.status().message().find("use another dir or wait"), std::string::npos);
+  holder->reset();  // the holder ends: the directory is free again
+  EXPECT_TRUE(train::Trainer::Create(*worker, nullptr, options).ok());
+}
+
+TEST(TrainerRuns, AlwaysPassesOverARunStillHeldByALiveTrainer) {
+  ScratchDir dir;
+  RunOf(dir.path, "finished", 10, Policy::kAuto);  // step 8
+  auto worker = StandaloneWorker();
+  train::TrainerOptions live_options = SyncEvery(dir.path, 4);
+  live_options.run_id = "live";
+  auto live = train::Trainer::Create(*worker, nullptr, live_options);
+  ASSERT_TRUE(live.ok()) << live.status();
+  Model model;
+  model.Register(**live);
+  for (std::int64_t step = 1; step <= 12; ++step) {
+    model.Step();
+    ASSERT_TRUE((*live)->EndStep(step).ok());
+  }
+  // The live run's step 12 is newer, but it is not an earlier run: it is still training.
+  EXPECT_EQ(RunOf(dir.path, "new", 10, Policy::kAlways), 8);
+}
+
+TEST(TrainerRuns, KeepRunsDeletesOnlyOldRunsItMadeThatNoLiveRunHolds) {
+  ScratchDir dir;
+  RunOf(dir.path, "a", 4, Policy::kAuto);
+  RunOf(dir.path, "b", 4, Policy::kAuto);
+  fs::create_directories(dir.path / "run-foreign");  // not made by a trainer: no lock file
+  auto worker = StandaloneWorker();
+  train::TrainerOptions live_options = SyncEvery(dir.path, 4);
+  live_options.run_id = "live";
+  auto live = train::Trainer::Create(*worker, nullptr, live_options);
+  ASSERT_TRUE(live.ok()) << live.status();
+  // Oldest first: a, live, b (the live run is old but still holds its directory).
+  const auto now = fs::file_time_type::clock::now();
+  fs::last_write_time(dir.path / "run-a", now - std::chrono::hours(3));
+  fs::last_write_time(dir.path / "run-live", now - std::chrono::hours(2));
+  fs::last_write_time(dir.path / "run-b", now - std::chrono::hours(1));
+
+  train::TrainerOptions options = SyncEvery(dir.path, 4);
+  options.run_id = "new";
+  options.keep_runs = 2;
+  auto trainer = train::Trainer::Create(*worker, nullptr, options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_FALSE(fs::exists(dir.path / "run-a"));
+  EXPECT_TRUE(fs::exists(dir.path / "run-live"));
+  EXPECT_TRUE(fs::exists(dir.path / "run-b"));
+  EXPECT_TRUE(fs::exists(dir.path / "run-foreign"));
+  EXPECT_TRUE(fs::exists(dir.path / "run-new"));
 }
 
 }  // namespace
