@@ -184,7 +184,7 @@ RunResult RunRound(int n, int rep, const Options& o) {
       auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
       bench::TimingStore timed(job_store.get());
       Rendezvous rendezvous(&timed, config,
-                            NodeInfo{"agent-" + std::to_string(i), "127.0.0.1", -1, 0});
+                            NodeInfo{"agent-" + std::to_string(i), "127.0.0.1", -1, 0, "bench"});
       gate.arrive_and_wait();
       auto round = rendezvous.Join(0, cancelled);
       done[k] = Clock::now();

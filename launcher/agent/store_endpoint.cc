@@ -96,6 +96,12 @@ Result<train::StoreAddress> ResolveStore(const EndpointFlags& flags,
       half);
 }
 
+bool IsIpAddress(const std::string& host) {
+  in6_addr v6{};
+  in_addr v4{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
 }  // namespace
 
 Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
@@ -137,6 +143,33 @@ Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
   }
   out.host_store = mode == HostMode::kAlways || (mode == HostMode::kAuto && out.node_rank == 0);
   return out;
+}
+
+Result<std::string> ResolveStoreBind(const std::string& bind_flag, const train::StoreAddress& store,
+                                     const std::map<std::string, std::string>& env) {
+  std::string value = bind_flag;
+  std::string source = "--store-bind";
+  if (value.empty()) {
+    if (auto bind = FirstSet(env, {"TRAINCTL_STORE_BIND"})) {
+      value = bind->second;
+      source = bind->first;
+    }
+  }
+  if (value.empty()) {
+    if (IsIpAddress(store.host)) return store.host;
+    if (store.host == "localhost") return std::string("127.0.0.1");
+    return std::string("0.0.0.0");
+  }
+  if (value.size() > 2 && value.front() == '[' && value.back() == ']') {
+    value = value.substr(1, value.size() - 2);
+  }
+  if (!IsIpAddress(value)) {
+    return InvalidArgumentError(source + " is \"" + value +
+                                "\": it must be a numeric address of this machine to listen "
+                                "on, e.g. 0.0.0.0 (every interface), 127.0.0.1 (this machine "
+                                "only) or one interface's address");
+  }
+  return value;
 }
 
 std::string DiagnoseStore(const train::StoreAddress& address, train::Milliseconds connect_timeout) {

@@ -26,7 +26,7 @@ struct Endpoint {
   std::string store_source;  // which flag or variables named the store (for messages)
   int node_rank = -1;        // -1: by join order
   std::string token_file;
-  bool host_store = false;  // serve the store on 0.0.0.0:<store's port>
+  bool host_store = false;  // serve the store on <ResolveStoreBind>:<store's port>
 };
 
 // Resolves flags, then TRAINCTL_STORE, TRAINCTL_NODE_RANK, TRAINCTL_TOKEN_FILE and
@@ -35,6 +35,17 @@ struct Endpoint {
 // (INVALID_ARGUMENT) name the flag or variable, its value and the fix.
 train::Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
                                         const std::map<std::string, std::string>& env);
+
+// The address a store hosted by this agent listens on: `bind_flag` (--store-bind) when given,
+// else TRAINCTL_STORE_BIND, else the store's own host when it is an IP address (so
+// `--store 127.0.0.1:PORT` listens on loopback only) or "localhost" (127.0.0.1), else every
+// interface ("0.0.0.0"): a name is how other hosts reach this one, and in a pod it may not
+// resolve yet when the agent starts. The address given must be a numeric IPv4 or IPv6 one
+// ("0.0.0.0" or "::" for every interface); errors (INVALID_ARGUMENT) name the flag or
+// variable and its value.
+train::Result<std::string> ResolveStoreBind(const std::string& bind_flag,
+                                            const train::StoreAddress& store,
+                                            const std::map<std::string, std::string>& env);
 
 // Why the store at `address` cannot be reached right now, in a few words for a log line:
 // the name does not resolve, nothing listens at the address it resolves to, or no answer

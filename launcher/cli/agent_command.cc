@@ -64,8 +64,10 @@ int RunAgent(const AgentFlags& given) {
 
   std::unique_ptr<train::StoreServer> server;
   if (endpoint->host_store) {
+    auto bind = agent::ResolveStoreBind(flags.store_bind, address, train::ProcessEnvironment());
+    if (!bind.ok()) return Usage(bind.status().message());
     train::StoreServerOptions options;
-    options.host = "0.0.0.0";
+    options.host = *bind;
     options.port = address.port;
     options.token = *token;
     auto started = train::StoreServer::Start(options);
@@ -75,9 +77,9 @@ int RunAgent(const AgentFlags& given) {
     }
     server = std::move(*started);
   }
-  auto run_dir = MakeRunDir(flags.job.run_dir, prepared->job.metadata().name());
-  if (!run_dir.ok()) {
-    std::cerr << "trainctl agent: " << run_dir.status().message() << "\n";
+  auto run = RunDir::Claim(flags.job.run_dir, prepared->job.metadata().name(), flags.launch_id);
+  if (!run.ok()) {
+    std::cerr << "trainctl agent: " << run.status().message() << "\n";
     return agent::kExitAgentError;
   }
   agent::AgentOptions options;
@@ -86,12 +88,12 @@ int RunAgent(const AgentFlags& given) {
   options.store = address;
   options.token_file = fs::absolute(endpoint->token_file).string();
   options.node_rank_hint = node_rank;
-  options.run_dir = *run_dir;
+  options.run_dir = (*run)->path();
+  options.launch_id = (*run)->launch_id();
   agent::Terminal terminal;
   if (server != nullptr) {
-    terminal.WriteLine(
-        "trainctl: this node hosts the store on 0.0.0.0:" + std::to_string(server->port()) + " (" +
-        endpoint->store_source + " names it " + address.ToString() + ")");
+    terminal.WriteLine("trainctl: this node hosts the store on " + server->address().ToString() +
+                       " (" + endpoint->store_source + " names it " + address.ToString() + ")");
   }
   agent::Agent node(options, &terminal);
   SignalWatcher signals([&](int signal, int count) { node.RequestStop(signal, count > 1); });

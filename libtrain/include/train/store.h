@@ -95,17 +95,29 @@ std::unique_ptr<Store> NewInMemoryStore();
 std::unique_ptr<Store> NewPrefixStore(std::string prefix, Store* base);
 
 // Limits a server enforces; a request over them is refused with a message naming the limit.
+// The last five bound what any client, with the token or without, can make the server hold
+// before it is trusted: see docs/store.md, "Security and limits".
 struct StoreLimits {
   std::size_t max_value_bytes = 1 << 20;  // one value (INVALID_ARGUMENT over it)
   std::size_t max_key_bytes = 512;        // one key (INVALID_ARGUMENT over it)
   std::size_t max_keys = 1 << 20;         // keys held at once (RESOURCE_EXHAUSTED)
   std::size_t max_waiters = 1 << 16;      // parked Get/Wait requests (RESOURCE_EXHAUSTED)
+  std::size_t max_head_bytes = 16 << 10;  // one request's line and headers (HTTP 431)
+  std::size_t max_connections = 8192;     // open at once (HTTP 503 to the next, then closed)
+  // Request bytes held across all connections while they arrive (HTTP 503 over it).
+  std::size_t max_buffered_bytes = 256 << 20;
+  // A request's head, then its body, must each arrive within this (HTTP 408, then closed).
+  Milliseconds read_timeout{std::chrono::seconds(30)};
+  // A kept-alive connection with no request for this long is closed.
+  Milliseconds idle_timeout{std::chrono::minutes(2)};
 };
 
 struct StoreServerOptions {
-  std::string host = "127.0.0.1";  // address to listen on ("0.0.0.0" for every interface)
-  int port = 0;                    // 0: pick a free port (read it back from port())
-  std::string token;               // every request must carry it; empty refuses to start
+  // The address to listen on, and only there: "127.0.0.1" (this machine), an address of one
+  // interface, or "0.0.0.0" / "::" for every interface.
+  std::string host = "127.0.0.1";
+  int port = 0;       // 0: pick a free port (read it back from port())
+  std::string token;  // every request must carry it; empty refuses to start
   StoreLimits limits;
 };
 

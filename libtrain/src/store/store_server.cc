@@ -1,28 +1,20 @@
-// StoreServer: the store over HTTP (cpprestsdk's http_listener).
+// StoreServer: the store over HTTP, on the server of http_server.h.
 //
-// Handlers never block: a request's body is read by a continuation, and get/wait requests are
-// parked in the StoreState as callbacks that reply later, so thousands of long polls cost no
-// thread each.
-#define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks fmt (see TOOLCHAIN.md)
-#include <cpprest/http_listener.h>
-
+// Handlers never block: get/wait requests are parked in the StoreState as callbacks that
+// answer later, so thousands of long polls cost no thread each, and a parked request whose
+// client disconnects is dropped from the state at once.
 #include <algorithm>
 #include <atomic>
-#include <boost/system/system_error.hpp>
-#include <cctype>
-#include <cerrno>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
-#include "store/free_port.h"
+#include "store/http_server.h"
 #include "store/store_protocol.h"
+#include "store/store_route.h"
 #include "store/store_service.h"
 #include "store/store_state.h"
 #include "store/token.h"
@@ -32,174 +24,88 @@
 namespace train {
 namespace {
 
-namespace http = web::http;
-using http::experimental::listener::http_listener;
-using internal::EncodeError;
+using internal::HttpError;
+using internal::HttpRequestHead;
+using internal::HttpRespondFn;
 
-// A port picked by PickFreePort may be taken before we bind it; try a few.
-constexpr int kFreePortAttempts = 8;
 // How long Stop lets the answers to parked requests reach their clients before it closes
 // the connections.
 constexpr auto kReplyDrainTimeout = std::chrono::seconds(2);
+// A client with the token whose request is refused from its head (a value over the limit)
+// has its body read and dropped up to this much, so it hears why instead of a reset.
+constexpr std::size_t kMaxDrainBytes = 64 << 20;
+// Threads serving every connection: handlers only parse, look up and post, never wait.
+constexpr int kServerThreads = 2;
 
-// What handlers share with the server. Continuations hold it, so a reply that comes after
-// Stop still finds it alive.
-struct ServerCore {
-  ServerCore(std::string token_in, const StoreLimits& limits_in, std::string address_in)
-      : token(std::move(token_in)),
-        limits(limits_in),
-        address(std::move(address_in)),
-        state(std::make_shared<internal::StoreState>(limits_in)) {}
-
-  const std::string token;
-  const StoreLimits limits;
-  const std::string address;  // for messages
-  const std::shared_ptr<internal::StoreState> state;
-  std::atomic<bool> stopping{false};
-
-  // Replies handed to cpprest and not yet written, so Stop can let them drain.
-  std::mutex mu;
-  std::condition_variable drained;
-  int replies_in_flight = 0;
-};
-
-// cpprest keeps one listener per host:port for the whole process, and registering an address
-// that this process already serves breaks the first server; so servers reserve their address
-// here before they open it.
-class AddressRegistry {
- public:
-  static bool Reserve(const std::string& address) {
-    std::lock_guard<std::mutex> lock(mu());
-    return held().insert(address).second;
+// The code an error the server sends itself travels with, for the client's Status.
+StatusCode CodeForHttpStatus(int status) {
+  switch (status) {
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 404:
+      return StatusCode::kNotFound;
+    case 500:
+      return StatusCode::kInternal;
+    case 408:
+    case 503:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kInvalidArgument;
   }
-  static void Release(const std::string& address) {
-    std::lock_guard<std::mutex> lock(mu());
-    held().erase(address);
+}
+
+class StoreHttpHandler final : public internal::HttpHandler {
+ public:
+  StoreHttpHandler(std::string token, const StoreLimits& limits)
+      : token_(std::move(token)),
+        limits_(limits),
+        state_(std::make_shared<internal::StoreState>(limits)) {}
+
+  internal::StoreState& state() { return *state_; }
+  void set_stopping() { stopping_ = true; }
+
+  std::optional<HttpError> CheckHead(const HttpRequestHead& head) override {
+    if (stopping_) return HttpError{503, "the store is shutting down", 0};
+    const internal::StoreRoute route = internal::RouteStoreRequest(head, token_, limits_);
+    if (route.http_status == 200) return std::nullopt;
+    const bool trusted = route.http_status != 401;
+    const std::size_t drain = trusted ? static_cast<std::size_t>(std::min<std::uint64_t>(
+                                            head.content_length.value_or(0), kMaxDrainBytes))
+                                      : 0;
+    return HttpError{route.http_status, route.status.message(), drain};
+  }
+
+  std::function<void()> Serve(const HttpRequestHead& head, std::string_view body,
+                              HttpRespondFn respond) override {
+    const internal::StoreRoute route = internal::RouteStoreRequest(head, token_, limits_);
+    if (route.http_status != 200) {
+      respond(route.http_status, internal::EncodeError(route.status));
+      return nullptr;
+    }
+    std::uint64_t parked = 0;
+    internal::ServeStoreRequest(*state_, route.op, body, std::move(respond), &parked);
+    if (parked == 0) return nullptr;
+    return [state = std::weak_ptr<internal::StoreState>(state_), parked] {
+      if (auto alive = state.lock()) alive->CancelWatch(parked);
+    };
+  }
+
+  std::string ErrorBody(int status, const std::string& message) override {
+    return internal::EncodeError(Status(CodeForHttpStatus(status), message));
   }
 
  private:
-  static std::mutex& mu() {
-    static std::mutex mu;
-    return mu;
-  }
-  static std::set<std::string>& held() {
-    static std::set<std::string> held;
-    return held;
-  }
+  const std::string token_;
+  const StoreLimits limits_;
+  const std::shared_ptr<internal::StoreState> state_;
+  std::atomic<bool> stopping_{false};
 };
-
-void Reply(const std::shared_ptr<ServerCore>& core, const http::http_request& request, int status,
-           std::string body) {
-  http::http_response response(static_cast<http::status_code>(status));
-  if (status == 401) response.headers().add("WWW-Authenticate", "Bearer");
-  response.set_body(std::move(body), "application/json");
-  {
-    std::lock_guard<std::mutex> lock(core->mu);
-    ++core->replies_in_flight;
-  }
-  auto done = [core] {
-    std::lock_guard<std::mutex> lock(core->mu);
-    if (--core->replies_in_flight == 0) core->drained.notify_all();
-  };
-  try {
-    request.reply(response).then([done](pplx::task<void> sent) {
-      try {
-        sent.get();
-      } catch (...) {
-        // The client went away; there is no one left to tell.
-      }
-      done();
-    });
-  } catch (...) {
-    done();  // already answered (the listener closed the connection)
-  }
-}
-
-void ReplyError(const std::shared_ptr<ServerCore>& core, const http::http_request& request,
-                int http_status, const Status& status) {
-  Reply(core, request, http_status, EncodeError(status));
-}
-
-// The token from "Authorization: Bearer <token>", checked in constant time.
-Status Authenticate(const ServerCore& core, const http::http_request& request) {
-  std::string header;
-  if (!request.headers().match("Authorization", header)) {
-    return UnauthenticatedError(
-        "the request has no \"Authorization: Bearer <token>\" header: every store request must "
-        "carry the job's token");
-  }
-  constexpr std::string_view kScheme = "Bearer ";
-  const bool bearer =
-      header.size() >= kScheme.size() &&
-      std::equal(kScheme.begin(), kScheme.end(), header.begin(), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) ==
-               std::tolower(static_cast<unsigned char>(b));
-      });
-  if (!bearer ||
-      !internal::ConstantTimeEquals(std::string_view(header).substr(kScheme.size()), core.token)) {
-    return UnauthenticatedError("the request's token is not this store's");
-  }
-  return Status::Ok();
-}
-
-void Handle(const std::shared_ptr<ServerCore>& core, const http::http_request& request) {
-  if (core->stopping) {
-    return ReplyError(core, request, 503,
-                      UnavailableError("the store at " + core->address + " is shutting down"));
-  }
-  if (Status auth = Authenticate(*core, request); !auth.ok()) {
-    return ReplyError(core, request, 401, auth);
-  }
-  const std::string path = request.relative_uri().path();
-  std::optional<internal::StoreOp> op;
-  if (path.rfind(internal::kStorePathPrefix, 0) == 0) {
-    op = internal::ParseStoreOp(std::string_view(path).substr(internal::kStorePathPrefix.size()));
-  }
-  if (!op) {
-    return ReplyError(core, request, 404,
-                      NotFoundError("no store operation at \"" + path +
-                                    "\": use POST /v1/{set,get,tryget,add,cas,wait,delete,keys}"));
-  }
-  if (request.method() != http::methods::POST) {
-    return ReplyError(core, request, 405,
-                      InvalidArgumentError("store operations take POST, not " + request.method()));
-  }
-  const std::size_t max_bytes = internal::MaxRequestBytes(core->limits);
-  const auto too_large = [core, max_bytes](std::uint64_t bytes) {
-    return InvalidArgumentError(
-        "the request body is " + std::to_string(bytes) + " bytes, over the store's limit of " +
-        std::to_string(max_bytes) + " bytes (from StoreLimits.max_value_bytes = " +
-        std::to_string(core->limits.max_value_bytes) + "): keep large data out of the store");
-  };
-  if (request.headers().content_length() > max_bytes) {
-    return ReplyError(core, request, 413, too_large(request.headers().content_length()));
-  }
-
-  request.extract_vector().then(
-      [core, request, op = *op, max_bytes, too_large](pplx::task<std::vector<unsigned char>> read) {
-        try {
-          const std::vector<unsigned char> body = read.get();
-          if (body.size() > max_bytes)
-            return ReplyError(core, request, 413, too_large(body.size()));
-          const std::string_view text(reinterpret_cast<const char*>(body.data()), body.size());
-          internal::ServeStoreRequest(*core->state, op, text,
-                                      [core, request](int status, std::string json) {
-                                        Reply(core, request, status, std::move(json));
-                                      });
-        } catch (const std::exception& e) {
-          ReplyError(core, request, 400,
-                     InvalidArgumentError(std::string("cannot read the request: ") + e.what()));
-        } catch (...) {
-          ReplyError(core, request, 500, InternalError("unexpected failure serving the request"));
-        }
-      });
-}
 
 class HttpStoreServer final : public StoreServer {
  public:
-  HttpStoreServer(std::shared_ptr<ServerCore> core, std::unique_ptr<http_listener> listener,
-                  StoreAddress address)
-      : core_(std::move(core)), listener_(std::move(listener)), address_(std::move(address)) {}
+  HttpStoreServer(std::shared_ptr<StoreHttpHandler> handler,
+                  std::unique_ptr<internal::HttpServer> http, StoreAddress address)
+      : handler_(std::move(handler)), http_(std::move(http)), address_(std::move(address)) {}
 
   ~HttpStoreServer() override { Stop(); }
 
@@ -210,61 +116,40 @@ class HttpStoreServer final : public StoreServer {
     std::lock_guard<std::mutex> lock(stop_mu_);
     if (stopped_) return;
     stopped_ = true;
-    core_->stopping = true;
-    core_->state->Close(UnavailableError("the store at " + address_.ToString() +
-                                         " stopped while this request waited"));
-    {
-      std::unique_lock<std::mutex> drain(core_->mu);
-      core_->drained.wait_for(drain, kReplyDrainTimeout,
-                              [this] { return core_->replies_in_flight == 0; });
-    }
-    try {
-      listener_->close().wait();
-    } catch (const std::exception& e) {
-      LogWarning(std::string("store at ") + address_.ToString() + ": closing: " + e.what());
-    }
-    AddressRegistry::Release(address_.ToString());
+    handler_->set_stopping();
+    handler_->state().Close(UnavailableError("the store at " + address_.ToString() +
+                                             " stopped while this request waited"));
+    http_->Stop(std::chrono::duration_cast<Milliseconds>(kReplyDrainTimeout));
     LogDebug("store at " + address_.ToString() + " stopped");
   }
 
  private:
-  const std::shared_ptr<ServerCore> core_;
-  const std::unique_ptr<http_listener> listener_;
+  const std::shared_ptr<StoreHttpHandler> handler_;
+  const std::unique_ptr<internal::HttpServer> http_;
   const StoreAddress address_;
   std::mutex stop_mu_;
   bool stopped_ = false;
 };
 
-// Opens a listener on host:port; the error keeps whether the address was in use.
-Result<std::unique_ptr<StoreServer>> Listen(const StoreServerOptions& options, int port,
-                                            bool* in_use) {
-  const StoreAddress address{options.host, port};
-  auto core = std::make_shared<ServerCore>(options.token, options.limits, address.ToString());
-  const std::string where = "cannot serve the store on " + address.ToString() + ": ";
-  const std::string in_use_message =
-      where +
-      "the port is in use (another store or process holds it): stop that process or "
-      "pick another port (0 picks a free one)";
-  if (!AddressRegistry::Reserve(address.ToString())) {
-    *in_use = true;
-    return UnavailableError(in_use_message);
+Status ValidateLimits(const StoreLimits& limits) {
+  const auto refuse = [](const std::string& what) {
+    return InvalidArgumentError("StoreLimits." + what +
+                                ": raise it (docs/store.md lists the "
+                                "defaults)");
+  };
+  if (limits.max_head_bytes < 1024) {
+    return refuse("max_head_bytes is " + std::to_string(limits.max_head_bytes) +
+                  ", under the 1024 bytes a request head needs");
   }
-  try {
-    auto listener = std::make_unique<http_listener>("http://" + address.ToString() + "/");
-    listener->support([core](http::http_request request) { Handle(core, request); });
-    listener->open().wait();
-    LogDebug("store listening on " + address.ToString());
-    return std::unique_ptr<StoreServer>(
-        std::make_unique<HttpStoreServer>(core, std::move(listener), address));
-  } catch (const boost::system::system_error& e) {
-    AddressRegistry::Release(address.ToString());
-    *in_use = e.code().value() == EADDRINUSE;
-    if (*in_use) return UnavailableError(in_use_message);
-    return InvalidArgumentError(where + e.what() + "; is the host an address of this machine?");
-  } catch (const std::exception& e) {
-    AddressRegistry::Release(address.ToString());
-    return InvalidArgumentError(where + e.what());
+  if (limits.max_connections == 0) return refuse("max_connections is 0");
+  if (limits.max_buffered_bytes < limits.max_head_bytes) {
+    return refuse("max_buffered_bytes (" + std::to_string(limits.max_buffered_bytes) +
+                  ") is under max_head_bytes (" + std::to_string(limits.max_head_bytes) + ")");
   }
+  if (limits.read_timeout <= Milliseconds(0) || limits.idle_timeout <= Milliseconds(0)) {
+    return refuse("read_timeout and idle_timeout must be positive");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -280,19 +165,26 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const StoreServerOptions
     return InvalidArgumentError("the store server's port " + std::to_string(options.port) +
                                 " is not in [0, 65535] (0 picks a free port)");
   }
-  if (options.port != 0) {
-    bool in_use = false;
-    return Listen(options, options.port, &in_use);
-  }
-  Status last;
-  for (int attempt = 0; attempt < kFreePortAttempts; ++attempt) {
-    TRAIN_ASSIGN_OR_RETURN(const int port, internal::PickFreePort(options.host));
-    bool in_use = false;
-    auto server = Listen(options, port, &in_use);
-    if (server.ok() || !in_use) return server;
-    last = server.status();
-  }
-  return last.WithContext("no free port after " + std::to_string(kFreePortAttempts) + " tries");
+  TRAIN_RETURN_IF_ERROR(ValidateLimits(options.limits));
+  const StoreLimits& limits = options.limits;
+  internal::HttpServerOptions http;
+  http.host = options.host;
+  http.port = options.port;
+  http.max_head_bytes = limits.max_head_bytes;
+  http.max_body_bytes = internal::MaxRequestBytes(limits);
+  http.max_connections = limits.max_connections;
+  http.max_buffered_bytes = limits.max_buffered_bytes;
+  http.read_timeout = limits.read_timeout;
+  http.idle_timeout = limits.idle_timeout;
+  http.threads = kServerThreads;
+  auto handler = std::make_shared<StoreHttpHandler>(options.token, limits);
+  bool in_use = false;
+  TRAIN_ASSIGN_OR_RETURN(std::unique_ptr<internal::HttpServer> server,
+                         internal::HttpServer::Start(http, handler, &in_use));
+  const StoreAddress address{options.host, server->port()};
+  LogDebug("store listening on " + address.ToString());
+  return std::unique_ptr<StoreServer>(
+      std::make_unique<HttpStoreServer>(std::move(handler), std::move(server), address));
 }
 
 }  // namespace train

@@ -70,7 +70,9 @@ std::optional<StoreReply> RunNow(StoreState& state, StoreOp op, const StoreReque
 
 }  // namespace
 
-void ServeStoreRequest(StoreState& state, StoreOp op, std::string_view body, StoreReplyFn reply) {
+void ServeStoreRequest(StoreState& state, StoreOp op, std::string_view body, StoreReplyFn reply,
+                       std::uint64_t* parked_id) {
+  if (parked_id != nullptr) *parked_id = 0;
   Result<StoreRequest> request = DecodeRequest(op, body);
   if (!request.ok()) return ReplyError(reply, request.status());
 
@@ -85,13 +87,15 @@ void ServeStoreRequest(StoreState& state, StoreOp op, std::string_view body, Sto
   // function is shared because Watch either takes it or, on error, leaves it to us.
   auto shared_reply = std::make_shared<StoreReplyFn>(std::move(reply));
   const Milliseconds timeout = std::min(request->timeout, kMaxServerWait);
-  Status parked =
-      state.Watch(std::move(request->keys), timeout, [op, shared_reply](WaitOutcome outcome) {
+  Status parked = state.Watch(
+      std::move(request->keys), timeout,
+      [op, shared_reply](WaitOutcome outcome) {
         if (!outcome.status.ok()) return ReplyError(*shared_reply, outcome.status, outcome.missing);
         StoreReply answer;
         if (op == StoreOp::kGet) answer.value = std::move(outcome.value);
         (*shared_reply)(200, EncodeReply(op, answer));
-      });
+      },
+      parked_id);
   if (!parked.ok()) ReplyError(*shared_reply, parked);
 }
 

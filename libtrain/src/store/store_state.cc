@@ -283,7 +283,9 @@ Result<std::vector<std::string>> StoreState::Keys(std::string_view prefix) {
   return keys;
 }
 
-Status StoreState::Watch(std::vector<std::string> keys, Milliseconds timeout, WaitCallback done) {
+Status StoreState::Watch(std::vector<std::string> keys, Milliseconds timeout, WaitCallback done,
+                         std::uint64_t* parked_id) {
+  if (parked_id != nullptr) *parked_id = 0;
   for (const std::string& key : keys) TRAIN_RETURN_IF_ERROR(ValidateKey(key));
   std::vector<Completion> completions;
   {
@@ -311,10 +313,20 @@ Status StoreState::Watch(std::vector<std::string> keys, Milliseconds timeout, Wa
     } else {
       watchers_[parked.keys[parked.cursor]].insert(id);
       if (deadlines_.begin()->second == id) reaper_cv_.notify_one();
+      if (parked_id != nullptr) *parked_id = id;
     }
   }
   Run(completions);
   return Status::Ok();
+}
+
+void StoreState::CancelWatch(std::uint64_t id) {
+  std::optional<Completion> dropped;  // destroyed after the lock: the callback owns things
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiters_.count(id) == 0) return;
+    dropped.emplace(FinishLocked(id, CancelledError("the requester went away")));
+  }
 }
 
 void StoreState::Close(const Status& why) {

@@ -65,7 +65,13 @@ class StoreState {
   // Calls `done` exactly once: when every key in `keys` is set, when `timeout` has passed
   // (DEADLINE_EXCEEDED naming the missing keys), or when the state closes. It may be called
   // before Watch returns (keys already set). An error return means `done` will not be called.
-  Status Watch(std::vector<std::string> keys, Milliseconds timeout, WaitCallback done);
+  // `id`, when given, receives the waiter's id for CancelWatch (0 when it finished at once).
+  Status Watch(std::vector<std::string> keys, Milliseconds timeout, WaitCallback done,
+               std::uint64_t* id = nullptr);
+
+  // Drops the waiter `id` without calling its callback (its requester went away), freeing
+  // its place under StoreLimits.max_waiters. Does nothing when it already finished.
+  void CancelWatch(std::uint64_t id);
 
   // Completes every waiter with `why` and refuses later Watch calls with it.
   void Close(const Status& why);

@@ -308,6 +308,41 @@ TEST_F(StoreStateTest, WaiterLimitRefusesParkingMore) {
   EXPECT_EQ(first.calls + second.calls, 2);
 }
 
+TEST_F(StoreStateTest, CancellingAWaiterFreesItsSlotWithoutCallingIt) {
+  StoreLimits limits;
+  limits.max_waiters = 1;
+  Reset(limits);
+  auto owned = std::make_shared<int>(7);  // what a parked request's callback holds
+  Recorder gone;
+  std::uint64_t id = 0;
+  WaitCallback callback = [&gone, owned](WaitOutcome outcome) {
+    gone.Callback()(std::move(outcome));
+  };
+  ASSERT_TRUE(state().Watch({"x"}, Milliseconds(60000), std::move(callback), &id).ok());
+  ASSERT_NE(id, 0u);
+  Recorder refused;
+  EXPECT_EQ(state().Watch({"x"}, Milliseconds(1000), refused.Callback()).code(),
+            StatusCode::kResourceExhausted);
+
+  state().CancelWatch(id);
+  EXPECT_EQ(gone.calls, 0);
+  EXPECT_EQ(owned.use_count(), 1) << "the callback and what it held are released";
+  EXPECT_EQ(state().waiter_count(), 0u);
+  state().CancelWatch(id);  // twice, or after it finished: nothing
+
+  Recorder next;
+  std::uint64_t next_id = 0;
+  ASSERT_TRUE(state().Watch({"x"}, Milliseconds(1000), next.Callback(), &next_id).ok());
+  ASSERT_TRUE(state().Set("x", "v", kNoTtl).ok());
+  EXPECT_EQ(next.calls, 1);
+  state().CancelWatch(next_id);
+  EXPECT_EQ(next.calls, 1);
+
+  std::uint64_t at_once = 99;
+  ASSERT_TRUE(state().Watch({"x"}, Milliseconds(1000), next.Callback(), &at_once).ok());
+  EXPECT_EQ(at_once, 0u) << "a wait answered at once leaves nothing to cancel";
+}
+
 TEST(ValidateKeyTest, AcceptsPrintableAsciiAndRefusesTheRest) {
   EXPECT_TRUE(ValidateKey("job/round-3/rank:0").ok());
   Status empty = ValidateKey("");
