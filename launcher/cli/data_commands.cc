@@ -7,12 +7,15 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <iostream>
+#include <new>
 #include <string_view>
 
 #include "commands.h"
 #include "importers.h"
 #include "inspect.h"
+#include "output_file.h"
 
 namespace trainctl::cli {
 namespace {
@@ -23,24 +26,47 @@ using Clock = std::chrono::steady_clock;
 
 // Set by the handler below; a signal handler can only reach a global.
 volatile std::sig_atomic_t stop_signal = 0;
-extern "C" void OnStopSignal(int signal_number) { stop_signal = signal_number; }
 
-// While alive, Ctrl-C (SIGINT) or SIGTERM asks the import to stop at the next chunk, so that it
-// removes its temporary file; a second signal acts as usual (kills).
+// The first signal asks the import to stop at its next chunk, or makes a blocked read fail with
+// EINTR; the import then removes its temporary file on the way out. A signal that lands just
+// before a read blocks interrupts nothing, so a tick (SIGALRM, every second from then on)
+// interrupts the read later. A second signal does not wait: it removes the temporary file
+// here and dies of the signal, as usual.
+extern "C" void OnStopSignal(int signal_number) {
+  if (stop_signal == 0) {
+    stop_signal = signal_number;
+    alarm(1);
+    return;
+  }
+  data::RemoveTempFileForSignal();
+  signal(signal_number, SIG_DFL);
+  raise(signal_number);
+}
+
+extern "C" void OnStopTick(int /*signal_number*/) {
+  if (stop_signal != 0) alarm(1);
+}
+
+// While alive, Ctrl-C (SIGINT) or SIGTERM stops the import as above. No SA_RESTART: a read
+// blocked on a pipe returns, so the stop is not delayed by an input that never comes.
 class StopOnSignal {
  public:
   StopOnSignal() {
     stop_signal = 0;
     struct sigaction action = {};
-    action.sa_handler = OnStopSignal;
-    action.sa_flags = SA_RESETHAND;
+    action.sa_flags = 0;
     sigemptyset(&action.sa_mask);
+    action.sa_handler = OnStopTick;
+    sigaction(SIGALRM, &action, &old_alarm_);
+    action.sa_handler = OnStopSignal;
     sigaction(SIGINT, &action, &old_int_);
     sigaction(SIGTERM, &action, &old_term_);
   }
   ~StopOnSignal() {
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
+    alarm(0);
+    sigaction(SIGALRM, &old_alarm_, nullptr);
   }
   StopOnSignal(const StopOnSignal&) = delete;
   StopOnSignal& operator=(const StopOnSignal&) = delete;
@@ -48,6 +74,7 @@ class StopOnSignal {
  private:
   struct sigaction old_int_ = {};
   struct sigaction old_term_ = {};
+  struct sigaction old_alarm_ = {};
 };
 
 // One line on stderr, redrawn in place, only on a terminal and only once an import has run long
@@ -72,11 +99,16 @@ class ProgressLine {
     }
     last_ = now;
     drawn_ = true;
-    const double percent =
-        total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0;
-    std::fprintf(stderr, "\r\033[Kimporting %.*s: %llu/%llu rows (%.0f%%)",
-                 static_cast<int>(what.size()), what.data(), static_cast<unsigned long long>(done),
-                 static_cast<unsigned long long>(total), percent);
+    if (total == 0) {  // streamed: the total is not known
+      std::fprintf(stderr, "\r\033[Kimporting %.*s: %llu rows", static_cast<int>(what.size()),
+                   what.data(), static_cast<unsigned long long>(done));
+    } else {
+      const double percent = 100.0 * static_cast<double>(done) / static_cast<double>(total);
+      std::fprintf(stderr, "\r\033[Kimporting %.*s: %llu/%llu rows (%.0f%%)",
+                   static_cast<int>(what.size()), what.data(),
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                   percent);
+    }
     std::fflush(stderr);
     return true;
   }
@@ -107,9 +139,11 @@ int Fail(std::string_view command, const train::Status& status) {
 
 int ReportImport(std::string_view command, const train::Result<data::ImportSummary>& summary,
                  Clock::time_point start) {
-  if (!summary.ok() && summary.status().code() == train::StatusCode::kCancelled &&
-      stop_signal != 0) {
-    std::cerr << "trainctl data " << command << ": " << summary.status().message() << "\n";
+  if (!summary.ok() && stop_signal != 0) {
+    // Stopped at a chunk (kCancelled) or in a read the signal interrupted: either way the
+    // import stopped because of the signal, and removed what it had written.
+    std::cerr << "trainctl data " << command << ": stopped by signal " << stop_signal
+              << "; nothing was written (" << summary.status().message() << ")\n";
     return 128 + stop_signal;  // as if killed by it, the shell's convention
   }
   if (!summary.ok()) return Fail(command, summary.status());
@@ -135,12 +169,25 @@ int RunImport(std::string_view command, const Options& options, const train::Sta
     return kExitUsage;
   }
   const Clock::time_point start = Clock::now();
-  train::Result<data::ImportSummary> summary = [&] {
-    StopOnSignal stop;
-    ProgressLine progress;  // erased before the summary is printed
-    return import(options, progress.Callback());
-  }();
-  return ReportImport(command, summary, start);
+  // The command's boundary: whatever escapes the import (memory that ran out where the import
+  // does not catch it) is an error message and exit code 1, never an abort; the temporary file
+  // was removed on the way out.
+  try {
+    train::Result<data::ImportSummary> summary = [&] {
+      StopOnSignal stop;
+      ProgressLine progress;  // erased before the summary is printed
+      return import(options, progress.Callback());
+    }();
+    return ReportImport(command, summary, start);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "trainctl data " << command
+              << ": out of memory; nothing was written. Raise the memory limit or free memory, "
+                 "and retry\n";
+  } catch (const std::exception& e) {
+    std::cerr << "trainctl data " << command << ": failed: " << e.what()
+              << "; nothing was written\n";
+  }
+  return kExitFailure;
 }
 
 }  // namespace
@@ -173,10 +220,17 @@ int RunDataImportCsv(const ImportCsvFlags& flags) {
 }
 
 int RunDataInspect(const InspectFlags& flags) {
-  train::Result<data::FileInfo> info = data::InspectFile(flags.file);
-  if (!info.ok()) return Fail("inspect", info.status());
-  std::cout << (flags.json ? data::FormatInspectJson(*info) : data::FormatInspectText(*info));
-  return kExitOk;
+  try {
+    train::Result<data::FileInfo> info = data::InspectFile(flags.file);
+    if (!info.ok()) return Fail("inspect", info.status());
+    std::cout << (flags.json ? data::FormatInspectJson(*info) : data::FormatInspectText(*info));
+    return kExitOk;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "trainctl data inspect: " << flags.file << ": out of memory\n";
+  } catch (const std::exception& e) {
+    std::cerr << "trainctl data inspect: " << flags.file << ": " << e.what() << "\n";
+  }
+  return kExitFailure;
 }
 
 }  // namespace trainctl::cli

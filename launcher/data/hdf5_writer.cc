@@ -152,6 +152,8 @@ train::Result<DatasetWriter> DatasetWriter::Create(hid_t file, const DatasetSpec
   writer.chunk_rows_ = spec.chunk_rows > 0
                            ? std::min<uint64_t>(spec.chunk_rows, std::max<uint64_t>(rows, 1))
                            : DefaultChunkRows(writer.row_bytes(), rows);
+  writer.growable_ = spec.growable;
+  if (spec.growable) writer.shape_[0] = 0;
 
   // Unlimited rows: chunking is then always allowed, and an empty dataset (N = 0) works too.
   std::vector<hsize_t> max_shape = writer.shape_;
@@ -193,6 +195,14 @@ train::Result<DatasetWriter> DatasetWriter::Create(hid_t file, const DatasetSpec
 
 train::Status DatasetWriter::WriteRows(const void* data, uint64_t rows) {
   if (rows == 0) return train::Status::Ok();
+  if (growable_) {
+    std::vector<hsize_t> grown = shape_;
+    grown[0] = rows_written_ + rows;
+    if (H5Dset_extent(dataset_.get(), grown.data()) < 0) {
+      return Hdf5Error(where_ + ": growing to " + std::to_string(grown[0]) + " rows");
+    }
+    shape_ = std::move(grown);
+  }
   if (rows_written_ + rows > shape_[0]) {
     return train::InternalError(where_ + ": writing rows " + std::to_string(rows_written_) + ".." +
                                 std::to_string(rows_written_ + rows) + " past its " +

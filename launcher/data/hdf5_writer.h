@@ -88,6 +88,9 @@ struct DatasetSpec {
   std::vector<uint64_t> shape;  // shape[0] is the number of rows
   uint64_t chunk_rows = 0;      // 0: DefaultChunkRows; capped at the rows
   int compression = 4;          // deflate (gzip) level 0-9; 0 stores chunks as they are
+  // The rows are not known in advance (a streamed input): the dataset starts with 0 rows and
+  // grows with each write; shape[0] only sizes the default chunks.
+  bool growable = false;
 };
 
 // Creates a dataset chunked along its rows and fills it in row order. Multi-byte elements are
@@ -98,10 +101,12 @@ class DatasetWriter {
   static train::Result<DatasetWriter> Create(hid_t file, const DatasetSpec& spec,
                                              std::string_view file_name);
 
-  // Writes the next `rows` rows from `data` (native byte order, row-major).
+  // Writes the next `rows` rows from `data` (native byte order, row-major); a growable dataset
+  // grows by them.
   train::Status WriteRows(const void* data, uint64_t rows);
 
-  // Closes the dataset; kInternal when fewer rows were written than its shape holds.
+  // Closes the dataset; kInternal when fewer rows were written than its shape holds (a
+  // growable dataset holds what was written).
   train::Status Finish();
 
   hid_t id() const { return dataset_.get(); }
@@ -120,6 +125,7 @@ class DatasetWriter {
   uint64_t element_size_ = 1;
   uint64_t chunk_rows_ = 1;
   uint64_t rows_written_ = 0;
+  bool growable_ = false;
 };
 
 // Creates a new HDF5 file; kAlreadyExists when `path` exists (callers write to a fresh

@@ -7,15 +7,17 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace trainctl::data {
 namespace {
 
 // More than any IDX file holds; guards against a corrupt header asking for petabytes.
 constexpr uint64_t kMaxBytes = uint64_t{1} << 40;
-// gzread takes an int-sized length.
-constexpr uint64_t kMaxReadChunk = uint64_t{1} << 30;
+// Reads go in pieces of this size, the buffer growing with each: memory follows the data that
+// arrived, not the header's claim.
+constexpr uint64_t kReadPiece = uint64_t{1} << 20;
+
+std::string Mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 struct IdxType {
   uint8_t code;
@@ -67,19 +69,15 @@ train::Result<std::unique_ptr<IdxReader>> IdxReader::Open(const std::string& pat
   if (std::filesystem::is_directory(path, ec)) {
     return train::InvalidArgumentError(path + ": is a directory; give an IDX file");
   }
-  uint8_t start[2] = {0, 0};
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return train::UnavailableError(path + ": cannot open: " + std::strerror(errno));
-    in.read(reinterpret_cast<char*>(start), 2);
-  }
-  gzFile file = gzopen(path.c_str(), "rb");  // gzread passes a plain file through unchanged
+  // gzread passes a plain file through unchanged; gzdirect says which it was. Nothing else
+  // reads the file, so a pipe works too.
+  gzFile file = gzopen(path.c_str(), "rb");
   if (file == nullptr) {
     return train::UnavailableError(path + ": cannot open: " + std::strerror(errno));
   }
   gzbuffer(file, 1 << 18);
   std::unique_ptr<IdxReader> reader(new IdxReader(path, file));
-  reader->header_.gzipped = start[0] == 0x1f && start[1] == 0x8b;
+  reader->header_.gzipped = gzdirect(file) == 0;
   TRAIN_RETURN_IF_ERROR(reader->ReadHeader());
   return reader;
 }
@@ -89,7 +87,7 @@ IdxReader::~IdxReader() { gzclose(file_); }
 train::Result<uint64_t> IdxReader::Read(uint8_t* out, uint64_t size) {
   uint64_t done = 0;
   while (done < size) {
-    const auto chunk = static_cast<unsigned>(std::min(size - done, kMaxReadChunk));
+    const auto chunk = static_cast<unsigned>(std::min(size - done, kReadPiece));
     const int n = gzread(file_, out + done, chunk);
     if (n < 0) {
       int code = Z_OK;
@@ -127,6 +125,11 @@ train::Status IdxReader::ReadHeader() {
   header_.dtype = type->dtype;
 
   const int ndims = magic[3];
+  if (ndims > kMaxIdxDims) {
+    return train::DataLossError(path_ + ": the magic " + Hex(magic, 4) + " announces " +
+                                std::to_string(ndims) + " dimensions; HDF5 holds at most " +
+                                std::to_string(kMaxIdxDims) + ": a corrupt header");
+  }
   std::vector<uint8_t> raw(4 * static_cast<size_t>(ndims));
   TRAIN_ASSIGN_OR_RETURN(got, Read(raw.data(), raw.size()));
   if (got < raw.size()) {
@@ -134,25 +137,54 @@ train::Status IdxReader::ReadHeader() {
                                 std::to_string(ndims) +
                                 " dimensions but the file ends inside their sizes");
   }
-  uint64_t bytes = train::DTypeSize(header_.dtype);
   for (int i = 0; i < ndims; ++i) {
     const uint8_t* b = &raw[4 * static_cast<size_t>(i)];
     const uint64_t dim =
         (uint64_t{b[0]} << 24) | (uint64_t{b[1]} << 16) | (uint64_t{b[2]} << 8) | uint64_t{b[3]};
     header_.dims.push_back(dim);
-    bytes *= dim;
-    if (bytes > kMaxBytes) {
-      return train::DataLossError(path_ + ": corrupt header: dimensions " + DimsText(header_.dims) +
-                                  "... ask for more than 1 TiB");
-    }
   }
+  // Checked in this order so that no product overflows: a row first (each factor < 2^32, the
+  // running product <= kMaxIdxRowBytes), then the rows.
+  uint64_t row_bytes = train::DTypeSize(header_.dtype);
+  for (size_t i = 1; i < header_.dims.size(); ++i) {
+    if (header_.dims[i] != 0 && row_bytes > kMaxIdxRowBytes / header_.dims[i]) {
+      return train::DataLossError(path_ + ": the header says " + DimsText(header_.dims) + " " +
+                                  std::string(train::DTypeName(header_.dtype)) +
+                                  ": rows of more than " + Mib(kMaxIdxRowBytes) +
+                                  " each; a corrupt header, or rows too large to import");
+    }
+    row_bytes *= header_.dims[i];
+  }
+  if (row_bytes > kMaxIdxRowBytes) {
+    return train::DataLossError(path_ + ": the header says " + DimsText(header_.dims) +
+                                ": rows of " + std::to_string(row_bytes) + " bytes, more than " +
+                                Mib(kMaxIdxRowBytes) +
+                                "; a corrupt header, or rows too large to import");
+  }
+  const uint64_t rows = header_.rows();
+  if (row_bytes > 0 && rows > kMaxBytes / row_bytes) {
+    return train::DataLossError(path_ + ": corrupt header: dimensions " + DimsText(header_.dims) +
+                                " ask for more than 1 TiB");
+  }
+  const uint64_t bytes = rows * row_bytes;
 
-  if (!header_.gzipped) {
-    // A plain file's size says at once whether the header describes it.
-    std::error_code ec;
-    const uint64_t size = std::filesystem::file_size(path_, ec);
-    const uint64_t expected = 4 + raw.size() + bytes;
-    if (!ec && size != expected) {
+  // A regular file's size says at once whether the header can describe it (a pipe's cannot).
+  std::error_code ec;
+  const uint64_t size =
+      std::filesystem::is_regular_file(path_, ec) ? std::filesystem::file_size(path_, ec) : 0;
+  if (ec || size == 0) return train::Status::Ok();
+  const uint64_t expected = 4 + raw.size() + bytes;
+  if (header_.gzipped) {
+    if (expected / kMaxGzipRatio > size) {
+      return train::DataLossError(
+          path_ + ": the header says " + DimsText(header_.dims) + " " +
+          std::string(train::DTypeName(header_.dtype)) + " (" + std::to_string(expected) +
+          " bytes) but " + std::to_string(size) + " gzip'd bytes cannot decompress to more than " +
+          std::to_string(size * kMaxGzipRatio) +
+          "; the file is truncated or its header is corrupt, fetch it again");
+    }
+  } else {
+    if (size != expected) {
       return train::DataLossError(
           path_ + ": the header says " + DimsText(header_.dims) + " " +
           std::string(train::DTypeName(header_.dtype)) + " (" + std::to_string(expected) +
@@ -170,9 +202,17 @@ train::Status IdxReader::ReadRows(uint64_t rows, std::vector<uint8_t>* out) {
                                   std::to_string(header_.rows()));
   }
   const uint64_t row_bytes = header_.row_bytes();
-  out->resize(rows * row_bytes);
-  TRAIN_ASSIGN_OR_RETURN(uint64_t got, Read(out->data(), out->size()));
-  if (got < out->size()) {
+  const uint64_t want = rows * row_bytes;
+  out->clear();
+  uint64_t got = 0;
+  while (got < want) {
+    const uint64_t piece = std::min(want - got, kReadPiece);
+    out->resize(got + piece);
+    TRAIN_ASSIGN_OR_RETURN(uint64_t n, Read(out->data() + got, piece));
+    got += n;
+    if (n < piece) break;
+  }
+  if (got < want) {
     const uint64_t row = rows_read_ + (row_bytes > 0 ? got / row_bytes : 0);
     return train::DataLossError(path_ + ": truncated: the file ends in row " + std::to_string(row) +
                                 " of the " + std::to_string(header_.rows()) +

@@ -18,6 +18,15 @@ struct gzFile_s;  // zlib's file handle, kept out of this header
 
 namespace trainctl::data {
 
+// A row (one image) larger than this is refused: rows are what the import holds in memory and
+// writes as one HDF5 chunk at least.
+inline constexpr uint64_t kMaxIdxRowBytes = uint64_t{64} << 20;
+// HDF5's limit on the number of dimensions.
+inline constexpr int kMaxIdxDims = 32;
+// deflate's largest possible expansion: a gzip'd file of N bytes never holds more than about
+// 1032 N bytes, so a header that claims more is corrupt whatever follows.
+inline constexpr uint64_t kMaxGzipRatio = 1032;
+
 struct IdxHeader {
   train::DType dtype = train::DType::kUInt8;  // from the magic's type byte
   std::vector<uint64_t> dims;                 // outermost first: {count, rows, cols} for images
@@ -33,9 +42,12 @@ std::string DimsText(const std::vector<uint64_t>& dims);
 
 class IdxReader {
  public:
-  // Opens `path` and reads its header. Errors name the file: kNotFound when it is missing,
-  // kDataLoss for a bad magic, an unsupported element type or a header that does not fit the
-  // file (a plain file's size is checked here; a gzip'd one's as it is read).
+  // Opens `path` (a pipe too) and reads its header. Errors name the file: kNotFound when it is
+  // missing, kDataLoss for a bad magic, an unsupported element type, more than kMaxIdxDims
+  // dimensions, rows over kMaxIdxRowBytes, or a header that claims more than the file holds:
+  // a plain file's size must match exactly; a gzip'd file must be large enough to decompress
+  // to the claim (kMaxGzipRatio), and is otherwise checked as it is read. Nothing is allocated
+  // from the header's claim: reads grow their buffer only as the data arrives.
   static train::Result<std::unique_ptr<IdxReader>> Open(const std::string& path);
 
   ~IdxReader();
@@ -47,7 +59,8 @@ class IdxReader {
   uint64_t rows_read() const { return rows_read_; }
 
   // Reads the next `rows` rows into `out` (resized to rows * row_bytes), in native byte order.
-  // kDataLoss naming the row when the file ends early; kOutOfRange past the last row.
+  // kDataLoss naming the row when the file ends early; kOutOfRange past the last row. `out`
+  // grows as the bytes arrive, so a file that ends early never costs the rows it claimed.
   train::Status ReadRows(uint64_t rows, std::vector<uint8_t>* out);
 
   // After the last row: kDataLoss when bytes remain that the header does not describe.

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 
 #include "csv_reader.h"
@@ -176,8 +179,10 @@ train::Status ValidateCsvImportOptions(const CsvImportOptions& options) {
   return ValidateCommon(options.compression);
 }
 
-train::Result<ImportSummary> ImportIdx(const IdxImportOptions& options,
-                                       const ProgressFn& progress) {
+namespace {
+
+train::Result<ImportSummary> ImportIdxUnguarded(const IdxImportOptions& options,
+                                                const ProgressFn& progress) {
   TRAIN_RETURN_IF_ERROR(ValidateIdxImportOptions(options));
   TRAIN_ASSIGN_OR_RETURN(std::unique_ptr<IdxReader> images, IdxReader::Open(options.images_path));
   TRAIN_ASSIGN_OR_RETURN(std::unique_ptr<IdxReader> labels, IdxReader::Open(options.labels_path));
@@ -244,39 +249,43 @@ train::Result<ImportSummary> ImportIdx(const IdxImportOptions& options,
                        FileBytes(options.output_path)};
 }
 
-train::Result<ImportSummary> ImportCsv(const CsvImportOptions& options,
-                                       const ProgressFn& progress) {
+// Rows per batch read from a CSV: about 1 MiB of float64 cells.
+uint64_t CsvBatchRows(size_t width) {
+  return std::max<uint64_t>(1, (uint64_t{1} << 20) / (8 * std::max<size_t>(width, 1)));
+}
+
+train::Result<ImportSummary> ImportCsvStreaming(const CsvImportOptions& options,
+                                                const ProgressFn& progress) {
   TRAIN_RETURN_IF_ERROR(ValidateCsvImportOptions(options));
-  TRAIN_ASSIGN_OR_RETURN(CsvTable table,
-                         ReadCsvFile(options.input_path, CsvOptions{options.skip_rows}));
-  const size_t width = table.columns.size();
+  TRAIN_ASSIGN_OR_RETURN(std::unique_ptr<CsvReader> reader,
+                         CsvReader::Open(options.input_path, CsvOptions{options.skip_rows}));
+  const std::vector<std::string>& columns = reader->columns();
+  const size_t width = columns.size();
   std::optional<size_t> target;
   if (!options.target.empty()) {
-    auto it = std::find(table.columns.begin(), table.columns.end(), options.target);
-    if (it == table.columns.end()) {
+    auto it = std::find(columns.begin(), columns.end(), options.target);
+    if (it == columns.end()) {
       return train::InvalidArgumentError(
-          UnknownColumnMessage(options.input_path, options.target, table.columns));
+          UnknownColumnMessage(options.input_path, options.target, columns));
     }
-    target = static_cast<size_t>(it - table.columns.begin());
+    target = static_cast<size_t>(it - columns.begin());
     if (width == 1) {
       return train::InvalidArgumentError(options.input_path + ": --target " + options.target +
                                          " is the only column; no features would be left");
     }
   }
-
-  // Split the table: the target column out of the features.
   std::vector<std::string> feature_columns;
   for (size_t c = 0; c < width; ++c) {
-    if (c != target) feature_columns.push_back(table.columns[c]);
+    if (c != target) feature_columns.push_back(columns[c]);
   }
-  const uint64_t rows = table.rows;
-  std::vector<double> features, targets;
-  features.reserve(rows * feature_columns.size());
-  for (uint64_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < width; ++c) {
-      (c == target ? targets : features).push_back(table.at(r, c));
-    }
-  }
+
+  // The rows are streamed in batches: memory stays bounded whatever the input's size. The first
+  // batch is read before the output is created, so that a small file's rows size its chunks
+  // (and a file that fails early leaves nothing to clean).
+  const uint64_t batch = CsvBatchRows(width);
+  std::vector<double> values;
+  TRAIN_ASSIGN_OR_RETURN(uint64_t n, reader->ReadRows(batch, &values));
+  const uint64_t known_rows = n < batch ? n : std::numeric_limits<uint64_t>::max();
 
   TRAIN_ASSIGN_OR_RETURN(AtomicOutput output,
                          AtomicOutput::Prepare(options.output_path, options.force));
@@ -284,12 +293,17 @@ train::Result<ImportSummary> ImportCsv(const CsvImportOptions& options,
   std::vector<DatasetSpec> specs;
   specs.push_back({"features",
                    train::DType::kFloat64,
-                   {rows, feature_columns.size()},
+                   {known_rows, feature_columns.size()},
                    options.chunk_rows,
-                   options.compression});
+                   options.compression,
+                   /*growable=*/true});
   if (target) {
-    specs.push_back(
-        {"target", train::DType::kFloat64, {rows}, options.chunk_rows, options.compression});
+    specs.push_back({"target",
+                     train::DType::kFloat64,
+                     {known_rows},
+                     options.chunk_rows,
+                     options.compression,
+                     /*growable=*/true});
   }
   std::vector<DatasetWriter> writers;
   for (const DatasetSpec& spec : specs) {
@@ -297,21 +311,30 @@ train::Result<ImportSummary> ImportCsv(const CsvImportOptions& options,
                            DatasetWriter::Create(file.get(), spec, options.output_path));
     writers.push_back(std::move(writer));
   }
-  const uint64_t step = StepRows(writers[0]);
-  for (uint64_t done = 0; done < rows;) {
-    const uint64_t n = std::min(step, rows - done);
-    TRAIN_RETURN_IF_ERROR(writers[0].WriteRows(features.data() + done * feature_columns.size(), n));
-    if (target) TRAIN_RETURN_IF_ERROR(writers[1].WriteRows(targets.data() + done, n));
-    done += n;
-    if (progress && !progress("features", done, rows)) return Cancelled(options);
+  std::vector<double> features, targets;
+  while (n > 0) {
+    // Split the batch: the target column out of the features.
+    features.clear();
+    targets.clear();
+    for (uint64_t r = 0; r < n; ++r) {
+      for (size_t c = 0; c < width; ++c) {
+        (c == target ? targets : features).push_back(values[r * width + c]);
+      }
+    }
+    TRAIN_RETURN_IF_ERROR(writers[0].WriteRows(features.data(), n));
+    if (target) TRAIN_RETURN_IF_ERROR(writers[1].WriteRows(targets.data(), n));
+    if (progress && !progress("features", reader->rows_read(), 0)) return Cancelled(options);
+    values.clear();
+    TRAIN_ASSIGN_OR_RETURN(n, reader->ReadRows(batch, &values));
   }
+  const uint64_t rows = reader->rows_read();
 
   const std::string source = AbsolutePath(options.input_path);
   for (const DatasetWriter& writer : writers) {
     TRAIN_RETURN_IF_ERROR(WriteAttribute(writer.id(), "source", source));
     TRAIN_RETURN_IF_ERROR(WriteAttribute(writer.id(), "source_format", "csv"));
-    TRAIN_RETURN_IF_ERROR(
-        WriteAttribute(writer.id(), "source_header_line", static_cast<int64_t>(table.header_line)));
+    TRAIN_RETURN_IF_ERROR(WriteAttribute(writer.id(), "source_header_line",
+                                         static_cast<int64_t>(reader->header_line())));
   }
   TRAIN_RETURN_IF_ERROR(WriteAttribute(writers[0].id(), "columns", feature_columns));
   if (target) TRAIN_RETURN_IF_ERROR(WriteAttribute(writers[1].id(), "column", options.target));
@@ -319,8 +342,41 @@ train::Result<ImportSummary> ImportCsv(const CsvImportOptions& options,
   TRAIN_RETURN_IF_ERROR(Finish(writers, std::move(file), output));
 
   ImportSummary summary{options.output_path, rows, {}, FileBytes(options.output_path)};
-  for (const DatasetSpec& spec : specs) summary.datasets.push_back(Describe(spec));
+  for (DatasetSpec spec : specs) {
+    spec.shape[0] = rows;
+    summary.datasets.push_back(Describe(spec));
+  }
   return summary;
+}
+
+// The import's boundary: memory that runs out (a std::bad_alloc from any allocation) becomes
+// an error like any other, after the temporary file was removed on the way out.
+template <typename Options, typename Import>
+train::Result<ImportSummary> Guarded(const Options& options, const ProgressFn& progress,
+                                     Import import) {
+  try {
+    return import(options, progress);
+  } catch (const std::bad_alloc&) {
+    return train::ResourceExhaustedError(
+        options.output_path +
+        ": out of memory during the import; nothing was written. Raise the memory limit "
+        "(ulimit -v) or free memory, and retry");
+  } catch (const std::exception& e) {
+    return train::InternalError(options.output_path + ": the import failed: " + e.what() +
+                                "; nothing was written");
+  }
+}
+
+}  // namespace
+
+train::Result<ImportSummary> ImportIdx(const IdxImportOptions& options,
+                                       const ProgressFn& progress) {
+  return Guarded(options, progress, ImportIdxUnguarded);
+}
+
+train::Result<ImportSummary> ImportCsv(const CsvImportOptions& options,
+                                       const ProgressFn& progress) {
+  return Guarded(options, progress, ImportCsvStreaming);
 }
 
 }  // namespace trainctl::data

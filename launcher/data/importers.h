@@ -21,8 +21,9 @@ namespace trainctl::data {
 
 inline constexpr int kDefaultCompression = 4;
 
-// Called after each chunk: what is being written ("images"), rows done, rows in all. Returning
-// false cancels the import (kCancelled; nothing is left behind), e.g. on Ctrl-C.
+// Called after each chunk: what is being written ("images"), rows done, rows in all (0 when not
+// known in advance: a CSV is streamed). Returning false cancels the import (kCancelled; nothing
+// is left behind), e.g. on Ctrl-C.
 using ProgressFn = std::function<bool(std::string_view what, uint64_t done, uint64_t total)>;
 
 struct IdxImportOptions {
@@ -64,7 +65,9 @@ struct ImportSummary {
 train::Status ValidateIdxImportOptions(const IdxImportOptions& options);
 train::Status ValidateCsvImportOptions(const CsvImportOptions& options);
 
-// Imports; on any failure no output file (and no temporary file) is left behind.
+// Imports; on any failure no output file (and no temporary file) is left behind. Memory stays
+// bounded whatever the inputs claim or hold: IDX rows and CSV rows are streamed in batches of
+// about 1 MiB; running out of memory anyway is kResourceExhausted, not an exception.
 train::Result<ImportSummary> ImportIdx(const IdxImportOptions& options,
                                        const ProgressFn& progress = nullptr);
 train::Result<ImportSummary> ImportCsv(const CsvImportOptions& options,

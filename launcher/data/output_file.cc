@@ -1,10 +1,12 @@
 #include "output_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -27,7 +29,47 @@ train::Status SyncPath(const std::string& path, int flags) {
   return train::Status::Ok();
 }
 
+// The temporary file being written, for RemoveTempFileForSignal: a fixed buffer, published by
+// an atomic flag, since a signal handler can read nothing else safely.
+char signal_temp_path[4096];
+std::atomic<bool> signal_temp_set{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void PublishForSignal(const std::string& temp_path) {
+  signal_temp_set.store(false);
+  if (temp_path.size() >= sizeof(signal_temp_path)) return;
+  std::memcpy(signal_temp_path, temp_path.c_str(), temp_path.size() + 1);
+  signal_temp_set.store(true);
+}
+
+void WithdrawForSignal(const std::string& temp_path) {
+  if (signal_temp_set.load() && temp_path == signal_temp_path) signal_temp_set.store(false);
+}
+
+// ".NAME.tmp-PID-K" files in `dir` whose PID no longer runs: left by an import killed outright.
+// A live process's file (this one's, or another import's) is kept.
+void RemoveStaleTempFiles(const fs::path& dir, const std::string& name) {
+  const std::string prefix = "." + name + ".tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string entry = it->path().filename().string();
+    if (entry.compare(0, prefix.size(), prefix) != 0) continue;
+    const char* first = entry.data() + prefix.size();
+    const char* last = entry.data() + entry.size();
+    pid_t pid = 0;
+    const auto [rest, error] = std::from_chars(first, last, pid);
+    if (error != std::errc() || pid <= 0 || rest == last || *rest != '-') continue;
+    if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    fs::remove(it->path(), ignored);
+  }
+}
+
 }  // namespace
+
+void RemoveTempFileForSignal() {
+  if (signal_temp_set.load()) unlink(signal_temp_path);
+}
 
 train::Result<AtomicOutput> AtomicOutput::Prepare(const std::string& path, bool overwrite) {
   if (path.empty()) return train::InvalidArgumentError("no output file given");
@@ -49,10 +91,13 @@ train::Result<AtomicOutput> AtomicOutput::Prepare(const std::string& path, bool 
   if (fs::exists(status) && !overwrite) {
     return train::AlreadyExistsError(path + ": exists already; pass --force to replace it");
   }
+  RemoveStaleTempFiles(dir, target.filename().string());
   static std::atomic<int> counter{0};
   const std::string temp_name = "." + target.filename().string() + ".tmp-" +
                                 std::to_string(getpid()) + "-" + std::to_string(counter++);
-  return AtomicOutput(path, (dir / temp_name).string(), overwrite);
+  AtomicOutput output(path, (dir / temp_name).string(), overwrite);
+  PublishForSignal(output.temp_path_);
+  return output;
 }
 
 AtomicOutput::AtomicOutput(AtomicOutput&& other) noexcept
@@ -65,6 +110,7 @@ AtomicOutput::~AtomicOutput() {
   if (done_) return;
   std::error_code ec;
   fs::remove(temp_path_, ec);  // may never have been created
+  WithdrawForSignal(temp_path_);
 }
 
 train::Status AtomicOutput::Commit() {
@@ -95,6 +141,7 @@ train::Status AtomicOutput::Commit() {
                                    " into place: " + Errno());
   }
   done_ = true;
+  WithdrawForSignal(temp_path_);
   fs::path dir = fs::path(path_).parent_path();
   return SyncPath(dir.empty() ? "." : dir.string(), O_RDONLY | O_DIRECTORY);
 }

@@ -3,6 +3,8 @@
 // The data is written to a temporary file beside the target (same directory, so the final
 // rename stays on one filesystem and is atomic); Commit() syncs it and renames it into place.
 // Destroyed without Commit(), the temporary file is removed: a failed import leaves nothing.
+// A process killed outright (SIGKILL) cannot remove it: the next Prepare() of the same target
+// removes the temporary files of that target whose process is gone.
 #ifndef TRAINCTL_DATA_OUTPUT_FILE_H_
 #define TRAINCTL_DATA_OUTPUT_FILE_H_
 
@@ -15,7 +17,8 @@ namespace trainctl::data {
 class AtomicOutput {
  public:
   // Checks that `path` can be written: its directory exists, it is not a directory, and it
-  // does not exist unless `overwrite` (kAlreadyExists, naming --force, otherwise).
+  // does not exist unless `overwrite` (kAlreadyExists, naming --force, otherwise). Removes the
+  // stale temporary files of `path` left by processes that no longer run.
   static train::Result<AtomicOutput> Prepare(const std::string& path, bool overwrite);
 
   AtomicOutput(AtomicOutput&& other) noexcept;
@@ -41,6 +44,10 @@ class AtomicOutput {
   bool overwrite_ = false;
   bool done_ = false;  // committed, or moved from: nothing to clean up
 };
+
+// For a signal handler (async-signal-safe): removes the temporary file of the output being
+// written now, if any, so that a process about to die of a signal leaves nothing behind.
+void RemoveTempFileForSignal();
 
 }  // namespace trainctl::data
 

@@ -1,6 +1,7 @@
 #include "duration.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -53,9 +54,14 @@ train::Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
       if (u.name == unit_name) unit = &u;
     }
     if (unit == nullptr) return Invalid(text, "unknown unit \"" + std::string(unit_name) + "\"");
-    total += std::stod(number) * unit->nanos;
+    double value = 0;
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (error != std::errc() || end != number.data() + number.size()) {
+      return Invalid(text, "\"" + number + "\" is too large");
+    }
+    total += value * unit->nanos;
   }
-  if (total > static_cast<double>(std::numeric_limits<std::int64_t>::max())) {
+  if (!(total < static_cast<double>(std::numeric_limits<std::int64_t>::max()))) {
     return Invalid(text, "it is too long (more than 292 years)");
   }
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total)));

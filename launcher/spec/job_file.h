@@ -11,6 +11,10 @@
 
 namespace trainctl::spec {
 
+// The largest spec file read: a TrainingJob is a few KiB; anything larger is refused before it
+// is parsed (a device or a pipe is read no further than this).
+inline constexpr size_t kMaxJobFileBytes = size_t{4} << 20;
+
 struct JobFile {
   std::string file;                     // the name errors are reported under
   trainctl::v1alpha1::TrainingJob job;  // with every default filled in
@@ -22,10 +26,12 @@ struct JobFile {
   std::string FormatErrors() const;
 };
 
-// Parses `text` as the contents of `file`.
+// Parses `text` as the contents of `file`; text over kMaxJobFileBytes is one error. The
+// loader's other bounds are in yaml_decoder.h.
 JobFile ParseJob(std::string_view text, std::string file);
 
-// Reads and parses the file at `path`; an unreadable file is reported as an error too.
+// Reads and parses the file at `path`; an unreadable file, or one over kMaxJobFileBytes, is
+// reported as an error too.
 JobFile LoadJobFile(const std::string& path);
 
 }  // namespace trainctl::spec

@@ -1,6 +1,7 @@
 #include "quantity.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <string>
 
@@ -48,21 +49,31 @@ train::Result<double> ParseQuantity(std::string_view text) {
   }
   std::string number(text.substr(digits_start, i - digits_start));
   if (number.empty() || number == ".") return Invalid(text, "it does not start with a number");
-  double value = std::stod(number);
+  double value = 0;
+  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (error != std::errc() || end != number.data() + number.size()) {
+    return Invalid(text, "\"" + number + "\" is too large a number");
+  }
+  // Finite or refused: an infinite quantity converts to nothing a Kubernetes field can hold.
+  const auto finite = [&](double result) -> train::Result<double> {
+    if (!std::isfinite(result)) return Invalid(text, "it is too large");
+    return result;
+  };
   std::string_view rest = text.substr(i);
   if (!rest.empty() && (rest[0] == 'e' || rest[0] == 'E') && rest.size() > 1) {
-    std::string exponent(rest.substr(1));
-    std::size_t used = 0;
+    std::string_view exponent = rest.substr(1);
+    if (exponent.front() == '+') exponent.remove_prefix(1);
     int e = 0;
-    try {
-      e = std::stoi(exponent, &used);
-    } catch (...) {
-      used = 0;
+    const auto [exp_end, exp_error] =
+        std::from_chars(exponent.data(), exponent.data() + exponent.size(), e);
+    if (!exponent.empty() && exp_end == exponent.data() + exponent.size()) {
+      if (exp_error == std::errc::result_out_of_range)
+        return Invalid(text, "its exponent is too large");
+      if (exp_error == std::errc()) return finite(value * std::pow(10.0, e));
     }
-    if (used == exponent.size() && used > 0) return value * std::pow(10.0, e);
   }
   for (const Suffix& s : kSuffixes) {
-    if (s.name == rest) return value * s.factor;
+    if (s.name == rest) return finite(value * s.factor);
   }
   std::string why = "unknown suffix \"" + std::string(rest) + "\"";
   if (rest.size() == 2 && (rest[1] == 'B' || rest[1] == 'b')) {

@@ -40,6 +40,11 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
   std::string best;
   std::size_t best_distance = limit + 1;
   for (const std::string& candidate : candidates) {
+    // The distance is at least the difference in length: skip what cannot be close, which also
+    // keeps a huge word (a field name of megabytes) from costing its length times each candidate.
+    const std::size_t gap = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                           : candidate.size() - word.size();
+    if (gap >= best_distance) continue;
     std::size_t distance = Distance(word, candidate);
     if (distance < best_distance) {
       best_distance = distance;

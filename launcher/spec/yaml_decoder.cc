@@ -1,11 +1,13 @@
 #include "yaml_decoder.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <limits>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,109 @@ std::string ItemName(const FieldDescriptor* field) {
       return "values";
   }
 }
+
+// Why the bounds pass stopped: where, and what to say.
+struct OverBound {
+  YAML::Mark mark;
+  std::string message;
+};
+
+// Counts nodes and depth from the parser's events, without building nodes. Each node counts 1;
+// an alias counts the size of the node it names, so what a decoder would walk is known before
+// it walks it. Throws OverBound at the first event past a bound, which stops the parser before
+// it recurses any deeper.
+class BoundsCheck : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {
+    sizes_.clear();
+    names_.clear();
+  }
+  void OnDocumentEnd() override {}
+  void OnAnchor(const YAML::Mark&, const std::string& name) override { names_.push_back(name); }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { Leaf(mark, anchor); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    Leaf(mark, anchor);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (anchor >= sizes_.size() || sizes_[anchor] == 0) {
+      throw OverBound{mark, "the alias *" + Name(anchor) +
+                                " is used inside the node it names: a cycle, which cannot be "
+                                "written out; copy the values instead"};
+    }
+    Add(mark, sizes_[anchor], "*" + Name(anchor));
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct Frame {
+    uint64_t size = 1;  // this collection and everything in it, aliases expanded
+    YAML::anchor_t anchor = YAML::NullAnchor;
+  };
+
+  std::string Name(YAML::anchor_t anchor) const {
+    return anchor >= 1 && anchor <= names_.size() ? names_[anchor - 1] : std::to_string(anchor);
+  }
+
+  void Count(const YAML::Mark& mark, uint64_t n, const std::string& what) {
+    nodes_ += n;
+    if (nodes_ > kMaxYamlNodes) {
+      throw OverBound{mark, "the document holds more than " + std::to_string(kMaxYamlNodes) +
+                                " nodes (here" + (what.empty() ? "" : ", at " + what) +
+                                ", counting each use of an alias as the nodes it repeats); a "
+                                "TrainingJob needs a few hundred: this is not a job spec"};
+    }
+  }
+
+  // A finished node of `size` nodes: counted once, and into the collection holding it.
+  void Add(const YAML::Mark& mark, uint64_t size, const std::string& what) {
+    Count(mark, size, what);
+    if (!stack_.empty()) stack_.back().size += size;
+  }
+
+  void Remember(YAML::anchor_t anchor, uint64_t size) {
+    if (anchor == YAML::NullAnchor) return;
+    if (sizes_.size() <= anchor) sizes_.resize(anchor + 1, 0);
+    sizes_[anchor] = size;
+  }
+
+  void Leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    Add(mark, 1, "");
+    Remember(anchor, 1);
+  }
+
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (stack_.size() >= static_cast<size_t>(kMaxYamlDepth)) {
+      throw OverBound{mark, "lists and mappings nested more than " + std::to_string(kMaxYamlDepth) +
+                                " levels deep; a TrainingJob nests a few levels: this is not a "
+                                "job spec"};
+    }
+    Count(mark, 1, "");
+    stack_.push_back(Frame{1, anchor});
+  }
+
+  void Close() {
+    if (stack_.empty()) return;
+    const Frame frame = stack_.back();
+    stack_.pop_back();
+    Remember(frame.anchor, frame.size);
+    if (!stack_.empty()) stack_.back().size += frame.size;
+  }
+
+  std::vector<Frame> stack_;
+  std::vector<uint64_t> sizes_;  // by anchor id (this document's); 0 while still open
+  std::vector<std::string> names_;
+  uint64_t nodes_ = 0;
+};
 
 class Decoder {
  public:
@@ -287,9 +392,23 @@ void DecodeYaml(std::string_view text, Message* message, SourceMap* positions,
                 Diagnostics* errors) {
   std::vector<YAML::Node> documents;
   try {
+    {
+      // The bounds first, from events: nothing is built for a document over them.
+      std::istringstream in{std::string(text)};
+      YAML::Parser parser(in);
+      BoundsCheck bounds;
+      while (parser.HandleNextDocument(bounds)) {
+      }
+    }
     documents = YAML::LoadAll(std::string(text));
+  } catch (const OverBound& e) {
+    errors->ErrorAt("", PositionOf(e.mark), e.message);
+    return;
   } catch (const YAML::ParserException& e) {
     errors->ErrorAt("", PositionOf(e.mark), "YAML syntax error: " + e.msg);
+    return;
+  } catch (const YAML::Exception& e) {
+    errors->ErrorAt("", PositionOf(e.mark), "YAML error: " + e.msg);
     return;
   }
   if (documents.empty() || documents[0].IsNull()) {
