@@ -112,12 +112,16 @@ TEST(GradientBucketsOverlap, FinishWritesEachBucketBackWhileLaterOnesAreInFlight
 
   std::thread finisher([&] { EXPECT_TRUE(buckets->Finish().ok()); });
   comm.calls()[0].work->Complete();  // bucket 0 holds gradients 5 and 4
+  // Finish waits for bucket 1 only after it handled bucket 0; once it waits there, what it
+  // wrote of bucket 0 may be read here (RecordedWork::waits orders it).
+  const auto& held = comm.calls()[1].work;
+  for (int spins = 0; spins < 20000 && held->waits() == 0; ++spins) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  EXPECT_GT(held->waits(), 0) << "Finish never waited for bucket 1";
   const auto doubled = [&](std::size_t g) {
     return grads.values[g][3] == 2 * expected.values[g][3] && expected.values[g][3] != 0;
   };
-  for (int spins = 0; spins < 20000 && !(doubled(5) && doubled(4)); ++spins) {
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
   EXPECT_TRUE(doubled(5) && doubled(4)) << "bucket 0 was not written while bucket 1 was held";
   EXPECT_EQ(grads.values[0], expected.values[0]);  // bucket 2: not yet written
   comm.Release();

@@ -19,6 +19,7 @@ class RecordedWork : public Work {
   RecordedWork(TensorView in, TensorView out, double scale) : in_(in), out_(out), scale_(scale) {}
   Status Wait(Deadline deadline) override {
     std::unique_lock<std::mutex> lock(mu_);
+    ++waits_;
     if (!cv_.wait_until(lock, deadline, [&] { return done_; })) {
       return DeadlineExceededError("recorded all-reduce still held");
     }
@@ -30,6 +31,12 @@ class RecordedWork : public Work {
   }
   void Abort() override { Complete(AbortedError("aborted")); }
   std::string Describe() const override { return "recorded allreduce"; }
+  // How many times Wait was entered. Seeing it from another thread also orders whatever the
+  // waiting thread did before (both take mu_), so a test may then read what it wrote.
+  int waits() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waits_;
+  }
 
   // As if every rank had given the same input: float sums are scaled by the world size, any
   // other result is the input.
@@ -59,6 +66,7 @@ class RecordedWork : public Work {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
+  int waits_ = 0;
   Status status_;
 };
 
