@@ -114,7 +114,7 @@ TEST(GradientBucketsOverlap, FinishWritesEachBucketBackWhileLaterOnesAreInFlight
   comm.calls()[0].work->Complete();  // bucket 0 holds gradients 5 and 4
   // Finish waits for bucket 1 only after it handled bucket 0; once it waits there, what it
   // wrote of bucket 0 may be read here (RecordedWork::waits orders it).
-  const auto& held = comm.calls()[1].work;
+  const std::shared_ptr<RecordedWork> held = comm.calls()[1].work;
   for (int spins = 0; spins < 20000 && held->waits() == 0; ++spins) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
