@@ -73,7 +73,8 @@ TEST(HttpRequestHead, MalformedHeadsAreRefusedWith400Or505) {
   EXPECT_EQ(status("POST /v1/set HTTP/1.1\r\nNo colon\r\n\r\n"), 400);
   EXPECT_EQ(status("POST /v1/set HTTP/1.1\r\nX: a\r\n folded\r\n\r\n"), 400);
   EXPECT_EQ(status("POST /v1/set HTTP/1.1\r\nX: a\nY: b\r\n\r\n"), 400);
-  EXPECT_EQ(status(std::string("POST /v1/set HTTP/1.1\r\nX: a\0b\r\n\r\n", 35)), 400);
+  static constexpr char kNulInAHeader[] = "POST /v1/set HTTP/1.1\r\nX: a\0b\r\n\r\n";
+  EXPECT_EQ(status(std::string(kNulInAHeader, sizeof(kNulInAHeader) - 1)), 400);
   EXPECT_EQ(status("POST /v1/set HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
   EXPECT_EQ(status("POST /v1/set HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"), 400);
   EXPECT_EQ(status("POST /v1/set HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
