@@ -15,6 +15,7 @@
 #include <chrono>
 #include <thread>
 
+#include "../../sanitizer_build.h"
 #include "command.h"
 #include "datatools_test_util.h"
 
@@ -103,6 +104,7 @@ TEST(HostileCliTest, AnOverflowingRowCountIsAnErrorNotAnAbort) {
 }
 
 TEST(HostileCliTest, AGzipIdxClaimingGigabytesUnderAMemoryLimit) {
+  TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   // A few dozen bytes claiming 2 x 3 GiB: the import allocated the claim, aborted on
   // bad_alloc under the limit and left its temporary file.
   ScratchDir dir;
@@ -116,6 +118,7 @@ TEST(HostileCliTest, AGzipIdxClaimingGigabytesUnderAMemoryLimit) {
 }
 
 TEST(HostileCliTest, ACsvGzipBombUnderAMemoryLimit) {
+  TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   // 256 MiB of one line, gzip'd to ~256 KiB: read whole into memory before.
   ScratchDir dir;
   const std::string path = dir.File("bomb.csv.gz");
@@ -131,6 +134,7 @@ TEST(HostileCliTest, ACsvGzipBombUnderAMemoryLimit) {
 }
 
 TEST(HostileCliTest, RunningOutOfMemoryMidImportIsAnErrorAndLeavesNothing) {
+  TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   // Two 48 MiB images, honest, but more than the limit lets the import hold.
   ScratchDir dir;
   const std::string images = dir.File("images.gz");

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../sanitizer_build.h"
 #include "raw_client.h"
 #include "train/store.h"
 
@@ -112,6 +113,7 @@ class ChildServer {
 };
 
 TEST(StoreServerMemory, FloodsWithoutTheTokenDoNotGrowTheServer) {
+  TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   std::unique_ptr<ChildServer> child = ChildServer::Start();
   ASSERT_NE(child, nullptr) << "cannot start " << STORE_SERVER_CHILD;
   const std::size_t rss_before = child->RssBytes();

@@ -14,6 +14,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "../../sanitizer_build.h"
 #include "checkpoint_test_util.h"
 
 namespace train::testing {
@@ -312,6 +313,7 @@ TEST_F(HostileCheckpoint, FifoInPlaceOfAFileDoesNotHang) {
 // match: refused by looking at the file, before a buffer of that size is allocated (a load
 // capped at 1 GiB of address space would otherwise die of std::bad_alloc).
 TEST_F(HostileCheckpoint, CountsBeyondTheFilesAllocateNothing) {
+  TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   EditManifest(Step(60), [](json& m) {
     // Past the real file's end (a few KiB), so that no other piece overlaps.
     const std::uint64_t at = std::uint64_t{1} << 20;

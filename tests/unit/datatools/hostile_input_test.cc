@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "../../sanitizer_build.h"
 #include "csv_reader.h"
 #include "datatools_test_util.h"
 #include "idx_reader.h"
@@ -188,6 +189,7 @@ int InChildWithMemoryLimit(uint64_t headroom, Body body) {
 }
 
 TEST(HostileMemoryTest, ACsvLargerThanTheMemoryLimitIsStreamed) {
+  TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   // 96 MiB of rows gzip'd to ~300 KiB, imported with 48 MiB of address space to spare: the
   // whole text was held in memory before (abort on bad_alloc); now rows go in batches.
   ScratchDir dir;
@@ -221,6 +223,7 @@ TEST(HostileMemoryTest, ACsvLargerThanTheMemoryLimitIsStreamed) {
 }
 
 TEST(HostileMemoryTest, RunningOutOfMemoryIsAnErrorAndLeavesNothing) {
+  TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   // Two 48 MiB rows with 40 MiB to spare: the import cannot hold one row; it must say so
   // and remove its temporary file, not abort.
   ScratchDir dir;
