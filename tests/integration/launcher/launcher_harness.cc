@@ -114,6 +114,30 @@ std::string WriteJob(const ScratchDir& dir, const std::string& name,
 std::string Trainctl() { return TRAINCTL_BINARY; }
 std::string TestWorker() { return TEST_WORKER_BINARY; }
 
+std::string WriteToken(const ScratchDir& dir, const std::string& name, const std::string& token) {
+  const std::string path = dir / name;
+  std::ofstream(path) << token << "\n";
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  return path;
+}
+
+std::vector<std::string> AgentArgs(const std::string& job, int port, const std::string& token,
+                                   int node, const std::string& run_dir, bool host_store) {
+  std::vector<std::string> args = {Trainctl(),
+                                   "agent",
+                                   job,
+                                   "--store",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--token-file",
+                                   token,
+                                   "--node-rank",
+                                   std::to_string(node),
+                                   "--run-dir",
+                                   run_dir};
+  if (host_store) args.push_back("--host-store");
+  return args;
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

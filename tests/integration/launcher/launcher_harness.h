@@ -59,6 +59,14 @@ std::string TestWorker();
 // A TCP port on loopback that nothing listens on right now.
 int FreePort();
 
+// Writes the job's token to dir/name, mode 0600; returns its path.
+std::string WriteToken(const ScratchDir& dir, const std::string& name, const std::string& token);
+
+// `trainctl agent` for node `node` of `job`, meeting at a store on 127.0.0.1:port (hosted by
+// this agent when `host_store`).
+std::vector<std::string> AgentArgs(const std::string& job, int port, const std::string& token,
+                                   int node, const std::string& run_dir, bool host_store);
+
 // Whether `pid` is still alive (and not a zombie).
 bool Alive(pid_t pid);
 

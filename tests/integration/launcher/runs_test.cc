@@ -213,38 +213,19 @@ TEST(Runs, ANonsenseBackoffFlagIsRefusedNamingTheFlag) {
   EXPECT_FALSE(fs::exists(dir / "run"));
 }
 
-std::vector<std::string> Agent(const std::string& job, int port, const std::string& token, int node,
-                               const std::string& run_dir, bool host_store) {
-  std::vector<std::string> args = {Trainctl(),
-                                   "agent",
-                                   job,
-                                   "--store",
-                                   "127.0.0.1:" + std::to_string(port),
-                                   "--token-file",
-                                   token,
-                                   "--node-rank",
-                                   std::to_string(node),
-                                   "--run-dir",
-                                   run_dir};
-  if (host_store) args.push_back("--host-store");
-  return args;
-}
-
 // Node 1 keeps running while the store's host (node 0) is killed twice: two fenced rounds
 // against maxRestarts 1, so the second one ends the job.
 TEST(Runs, FencedRoundsSpendTheRestartBudget) {
   ScratchDir dir;
   const int port = FreePort();
-  const std::string token = dir / "token";
-  std::ofstream(token) << "fenced-job-token-0123456789abcdef\n";
-  fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string token = WriteToken(dir, "token", "fenced-job-token-0123456789abcdef");
   const std::string job = WriteJob(dir, "fenced", {TestWorker(), "--sleep-ms", "60000"},
                                    "  nodes: {min: 2, max: 2}\n"
                                    "  failurePolicy: {maxRestarts: 1, backoff: 50ms}\n");
-  Process b(Agent(job, port, token, 1, dir / "b", false), dir / "b.out");
+  Process b(AgentArgs(job, port, token, 1, dir / "b", false), dir / "b.out");
   for (int outage = 0; outage < 2; ++outage) {
     const std::string name = "a" + std::to_string(outage);
-    Process a(Agent(job, port, token, 0, dir / name, true), dir / (name + ".out"));
+    Process a(AgentArgs(job, port, token, 0, dir / name, true), dir / (name + ".out"));
     const std::string ready = "ready rank 1 of 2 restart " + std::to_string(outage);
     ASSERT_TRUE(b.WaitForOutput(ready, 30s)) << a.Output() << b.Output();
     a.Signal(SIGKILL);  // the store and node 0 go away together
