@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../../sanitizer_build.h"
 #include "train/store.h"
 
 namespace {
@@ -183,11 +184,11 @@ TEST_F(ProcessRanks, BucketedStepsAndAPeerKilledInBackward) {
 }
 
 TEST_F(ProcessRanks, APeerThatStopsCallingIsNamedWhenTheOthersTimeOut) {
-  auto children =
-      Start(3, {"--ops", "3", "--stall-rank", "1", "--stall-at", "2", "--timeout-ms", "2000"});
+  auto children = Start(3, {"--ops", "3", "--stall-rank", "1", "--stall-at", "2", "--timeout-ms",
+                            std::to_string(2000 * kTestTimeScale)});
   // Ranks 0 and 2 fail within their timeout; rank 1 sleeps until it is killed.
   std::vector<Child> waiting = {children[0], children[2]};
-  WaitAll(waiting, std::chrono::seconds(30));
+  WaitAll(waiting, std::chrono::seconds(30) * kTestTimeScale);
   kill(children[1].pid, SIGKILL);
   waitpid(children[1].pid, nullptr, 0);
   unlink(children[1].log.c_str());

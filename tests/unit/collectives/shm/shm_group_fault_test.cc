@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../../sanitizer_build.h"
 #include "cpu/shm_group.h"
 #include "shm_test_util.h"
 
@@ -23,6 +24,9 @@ namespace {
 using std::chrono::milliseconds;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+
+// `ms` milliseconds, longer in a sanitizer build (see kTestTimeScale).
+milliseconds Scaled(long long ms) { return milliseconds(ms * kTestTimeScale); }
 
 long long MillisSince(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
@@ -35,6 +39,7 @@ std::string Expect(const Status& status, StatusCode code, const std::string& nee
     return "want " + std::string(StatusCodeName(code)) + " mentioning \"" + needle + "\", got " +
            status.ToString();
   }
+  at_most_ms *= kTestTimeScale;
   if (took_ms > at_most_ms) {
     return "took " + std::to_string(took_ms) + " ms (at most " + std::to_string(at_most_ms) +
            "): " + status.ToString();
@@ -62,15 +67,16 @@ TEST_P(ShmGroupFaultTest, MemberThatNeverCallsIsNamedWhenTheOpTimesOut) {
       return "";
     }
     const auto start = Clock::now();
-    auto ctx = MakeContext(CollectiveKind::kAllReduce, milliseconds(300));
+    auto ctx = MakeContext(CollectiveKind::kAllReduce, Scaled(300));
     const Status status = AllReduceFloats(group, count, ctx);
     const long long took = MillisSince(start);
     ++finished;
     std::string result =
         Expect(status, StatusCode::kDeadlineExceeded, "waiting for ranks 12", took, 300 + 700);
-    if (result.empty() && took < 290) result = "gave up early, after " + std::to_string(took);
+    if (result.empty() && took < Scaled(290).count())
+      result = "gave up early, after " + std::to_string(took);
     // The group is broken from now on: the next op fails at once with the same error.
-    auto next = MakeContext(CollectiveKind::kBarrier, milliseconds(5000));
+    auto next = MakeContext(CollectiveKind::kBarrier, Scaled(5000));
     const Status again = group.Barrier(next);
     if (result.empty() && again != status) result = "next op: " + again.ToString();
     return result;
@@ -85,11 +91,11 @@ TEST_P(ShmGroupFaultTest, MemberThatNeverCallsIsNamedAcrossProcesses) {
   options.comm_rank_base = 10;
   const auto run = RunProcesses(options, [&](int me, PeerGroup& group) -> std::string {
     if (me == 1) {
-      std::this_thread::sleep_for(milliseconds(800));
+      std::this_thread::sleep_for(Scaled(800));
       return "";
     }
     const auto start = Clock::now();
-    auto ctx = MakeContext(CollectiveKind::kAllReduce, milliseconds(300));
+    auto ctx = MakeContext(CollectiveKind::kAllReduce, Scaled(300));
     const Status status = AllReduceFloats(group, count, ctx);
     return Expect(status, StatusCode::kDeadlineExceeded, "waiting for ranks 11", MillisSince(start),
                   300 + 700);
@@ -147,11 +153,11 @@ TEST_P(ShmGroupFaultTest, AbortingMemberStopsTheOthersPromptly) {
   options.comm_rank_base = 30;
   std::atomic<bool> abort_member_2{false};
   std::thread timer([&] {
-    std::this_thread::sleep_for(milliseconds(100));
+    std::this_thread::sleep_for(Scaled(100));
     abort_member_2 = true;
   });
   const auto results = RunThreads(options, [&](int me, PeerGroup& group) -> std::string {
-    if (me == 1) std::this_thread::sleep_for(milliseconds(300));  // arrives after the abort
+    if (me == 1) std::this_thread::sleep_for(Scaled(300));  // arrives after the abort
     const auto start = Clock::now();
     auto ctx = MakeContext(CollectiveKind::kAllReduce, milliseconds(20000),
                            me == 2 ? &abort_member_2 : nullptr);
@@ -171,13 +177,13 @@ TEST_P(ShmGroupFaultTest, AbortReachesOtherProcesses) {
   options.comm_rank_base = 40;
   const auto run = RunProcesses(options, [&](int me, PeerGroup& group) -> std::string {
     if (me == 2) {  // never calls, so the others wait until member 1 aborts
-      std::this_thread::sleep_for(milliseconds(1000));
+      std::this_thread::sleep_for(Scaled(1000));
       return "";
     }
     std::atomic<bool> aborted{false};
     std::thread timer([&] {
       if (me == 0) return;
-      std::this_thread::sleep_for(milliseconds(150));
+      std::this_thread::sleep_for(Scaled(150));
       aborted = true;
     });
     const auto start = Clock::now();
@@ -198,7 +204,7 @@ TEST_P(ShmGroupFaultTest, MemberThatDestroysItsGroupIsUnavailableAtOnce) {
   options.comm_rank_base = 70;
   const auto results = RunThreads(options, [&](int me, PeerGroup& group) -> std::string {
     if (me == 2) {  // destroys its group (on return) while the others wait in an op
-      std::this_thread::sleep_for(milliseconds(100));
+      std::this_thread::sleep_for(Scaled(100));
       return "";
     }
     const auto start = Clock::now();
@@ -222,13 +228,13 @@ TEST(ShmGroupBootstrapTest, CreatorNamesMembersThatNeverAttachAndRemovesTheSegme
   GroupOptions options;
   options.size = 3;
   options.comm_rank_base = 50;
-  options.join_timeout = milliseconds(200);
+  options.join_timeout = Scaled(200);
   const auto start = Clock::now();
   auto group = internal::CreateShmGroup(MakeConfig(options, store.get(), 0));
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_THAT(group.status().message(), AllOf(HasSubstr("rank 51, rank 52"), HasSubstr("attach")));
-  EXPECT_LT(MillisSince(start), 1000);
+  EXPECT_LT(MillisSince(start), Scaled(1000).count());
   EXPECT_THAT(SegmentsOf({::getpid()}), ::testing::IsEmpty());
 }
 
@@ -237,7 +243,7 @@ TEST(ShmGroupBootstrapTest, MemberNamesACreatorThatNeverPublishes) {
   GroupOptions options;
   options.size = 2;
   options.comm_rank_base = 60;
-  options.join_timeout = milliseconds(200);
+  options.join_timeout = Scaled(200);
   auto group = internal::CreateShmGroup(MakeConfig(options, store.get(), 1));
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.status().code(), StatusCode::kDeadlineExceeded);
@@ -274,7 +280,7 @@ TEST(ShmGroupBootstrapTest, SegmentIsUnlinkedOnceEveryMemberAttached) {
   const auto results = RunThreads(options, [](int, PeerGroup& group) -> std::string {
     // Everyone attached: the name is gone already, though the group is alive and works.
     if (!SegmentsOf({::getpid()}).empty()) return "segment still in /dev/shm";
-    auto ctx = MakeContext(CollectiveKind::kBarrier, milliseconds(10000));
+    auto ctx = MakeContext(CollectiveKind::kBarrier, Scaled(10000));
     const Status status = group.Barrier(ctx);
     return status.ok() ? "" : status.ToString();
   });
@@ -287,7 +293,7 @@ TEST(ShmGroupBootstrapTest, OpsRefuseAvgAndRootsOutsideTheGroup) {
   options.size = 2;
   const auto results = RunThreads(options, [](int, PeerGroup& group) -> std::string {
     float x = 1;
-    auto ctx = MakeContext(CollectiveKind::kAllReduce, milliseconds(10000));
+    auto ctx = MakeContext(CollectiveKind::kAllReduce, Scaled(10000));
     Status status = group.AllReduce(&x, &x, 1, DType::kFloat32, ReduceOp::kAvg, ctx);
     if (status.code() != StatusCode::kInvalidArgument) return "avg: " + status.ToString();
     status = group.Broadcast(&x, 4, 2, ctx);

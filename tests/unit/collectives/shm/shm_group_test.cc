@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../../../sanitizer_build.h"
 #include "shm_test_util.h"
 
 namespace train::testing {
@@ -382,7 +383,9 @@ TEST_P(ShmGroupMatrixTest, EveryOpDTypeAndSizeAsThreads) {
 TEST_P(ShmGroupMatrixTest, EveryOpDTypeAndSizeAsProcesses) {
   GroupOptions options;
   options.size = GetParam();
-  const auto run = RunProcesses(options, RunMatrix, std::chrono::seconds(60));
+  // (At most 4 minutes in a sanitizer build: under ctest's 5.)
+  const auto run =
+      RunProcesses(options, RunMatrix, std::chrono::seconds(60) * std::min(kTestTimeScale, 4));
   for (int m = 0; m < options.size; ++m) EXPECT_EQ(run.results[m], "") << "member " << m;
   EXPECT_EQ(SegmentsOf(run.pids), std::vector<std::string>{});
 }
