@@ -166,9 +166,15 @@ TEST_F(StoreServerTest, MultiGetReadsAThousandKeysInOneRequest) {
 }
 
 TEST_F(StoreServerTest, TtlExpiresOverHttp) {
-  ASSERT_TRUE(client_->Set("heartbeat/node0", "1", Milliseconds(50)).ok());
+  // Long enough for the next request to come first on a slow machine; then it must go.
+  const auto set_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client_->Set("heartbeat/node0", "1", Milliseconds(2000)).ok());
   EXPECT_THAT(*client_->Keys("heartbeat/"), ElementsAre("heartbeat/node0"));
-  std::this_thread::sleep_for(Milliseconds(60));
+  while (client_->TryGet("heartbeat/node0")->has_value() &&
+         std::chrono::steady_clock::now() - set_at < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(Milliseconds(20));
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - set_at, Milliseconds(2000)) << "expired early";
   EXPECT_EQ(*client_->TryGet("heartbeat/node0"), std::nullopt);
 }
 
