@@ -43,6 +43,7 @@ constexpr int kEvalBatch = 500;
 struct Outcome {
   double test_accuracy = 0;
   std::string params_sha256;
+  bool preempted = false;  // stopped on SIGTERM after saving its step: run again to resume
 };
 
 // Flags that cannot work with this world size: a usage error, before anything runs.
@@ -230,6 +231,8 @@ train::Result<Outcome> Run(const TrainFlags& flags, train::Worker& worker) {
     TRAIN_RETURN_IF_ERROR(buckets->Finish());
     TRAIN_ASSIGN_OR_RETURN(const train::StepResult update, optimizer->Step());
     TRAIN_RETURN_IF_ERROR(trainer->EndStep(step));
+    // SIGTERM (an eviction, trainctl stopped): every rank saved this step; a restart resumes it.
+    if (trainer->PreemptionRequested()) return Outcome{-1, "", true};
 
     const double loss = loss_sum / per_rank;
     progress.Add(step, loss);
@@ -310,6 +313,7 @@ int main(int argc, char** argv) {
     train::LogError(outcome.status().ToString());
     return fashion_mnist::kExitFailure;
   }
+  if (outcome->preempted) return train::kExitPreempted;
   if (env->rank == 0) {
     // The last two lines of rank 0: what the run achieved, and which bits it ended with.
     std::printf("final test_accuracy=%.4f\nfinal params_sha256=%s\n", outcome->test_accuracy,

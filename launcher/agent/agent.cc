@@ -11,7 +11,10 @@
 #include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
+#include "preemption.h"
 #include "round_runner.h"
+#include "store_endpoint.h"
+#include "store_failover.h"
 #include "train/worker.h"
 
 namespace trainctl::agent {
@@ -44,7 +47,7 @@ struct Agent::Impl {
   std::unique_ptr<MetricsCollector> metrics;
 
   void Say(const std::string& line) { terminal->WriteLine("trainctl: " + line); }
-  int StopCode() const { return 128 + stop_signal.load(); }
+  int StopCode() const { return StopExitCode(stop_signal.load(), force.load()); }
   int Run();
 };
 
@@ -74,22 +77,22 @@ void Agent::RequestStop(int signal, bool force) {
 
 int Agent::Impl::Run() {
   const auto& spec = options.job.spec();
-  auto token = train::ReadTokenFile(options.token_file);
-  if (!token.ok()) {
-    Say(token.status().message());
-    return kExitAgentError;
-  }
   train::StoreClientOptions client_options;
   client_options.request_timeout =
       std::max(spec::ValidatedMillis(spec.rendezvous().heartbeat_timeout()), Milliseconds(1000));
-  auto client = train::ConnectStore(options.store, *token, client_options);
+  auto client = ConnectJobStore(options.store, options.token_file, options.etcd,
+                                options.job.metadata().name(), client_options);
   if (!client.ok()) {
     Say(client.status().message());
     return kExitAgentError;
   }
   const std::string& job_id = options.job.metadata().name();
+  // Clients of stores this agent left behind after a failover: the metrics and the runner
+  // may still hold them.
+  std::vector<std::unique_ptr<train::Store>> retired;
+  std::unique_ptr<train::Store> store_client = std::move(*client);
   std::unique_ptr<train::Store> job_store =
-      train::NewPrefixStore(train::JobKeyPrefix(job_id), client->get());
+      train::NewPrefixStore(train::JobKeyPrefix(job_id), store_client.get());
   metrics = StartAgentMetrics(options, job_store.get(), terminal);
   options.metrics = metrics.get();
 
@@ -101,15 +104,24 @@ int Agent::Impl::Run() {
   config.store = options.store;
   config.log = [this](const std::string& line) { Say(line); };
   const std::string host = HostName();
-  Rendezvous rendezvous(
+  auto rendezvous = std::make_unique<Rendezvous>(
       job_store.get(), config,
-      NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0, options.launch_id});
+      NodeInfo{NewAgentId(host), host, options.node_rank_hint, 0, options.launch_id,
+               options.failover != nullptr ? options.failover->store_at() : ""});
+  // The next join needs at least `quorum` nodes (after the store moved, or on the store's
+  // host after nodes were lost): the side of a partition without it never forms a round.
+  const auto rejoin_with = [&](int quorum) {
+    RendezvousConfig next = config;
+    next.min_nodes = std::clamp(quorum, config.min_nodes, config.max_nodes);
+    rendezvous = std::make_unique<Rendezvous>(job_store.get(), next, rendezvous->self());
+  };
 
-  RoundRunner runner(options, terminal, client->get(), host, &kill_switch);
+  auto runner =
+      std::make_unique<RoundRunner>(options, terminal, store_client.get(), host, &kill_switch);
   std::int64_t min_round = 0;
   while (true) {
     if (metrics) metrics->RendezvousStarted();
-    auto round = rendezvous.Join(min_round, stop);
+    auto round = rendezvous->Join(min_round, stop);
     if (!round.ok()) {
       if (stop) return StopCode();
       if (round.status().code() == train::StatusCode::kAborted) {
@@ -121,8 +133,9 @@ int Agent::Impl::Run() {
       return kExitAgentError;
     }
     last_round_nodes = round->num_nodes();
-    if (!round->launch_id.empty()) rendezvous.self().launch_id = round->launch_id;
-    RoundEnd end = runner.Run(*round, stop, force);
+    rejoin_with(config.min_nodes);
+    if (!round->launch_id.empty()) rendezvous->self().launch_id = round->launch_id;
+    RoundEnd end = runner->Run(*round, stop, force);
     if (metrics) metrics->RoundEnded(round->id, RoundEndName(end.kind));
     switch (end.kind) {
       case RoundEnd::kSucceeded:
@@ -133,11 +146,12 @@ int Agent::Impl::Run() {
         return end.exit_code;
       case RoundEnd::kFenced:
         // A fenced round is a restart like any other: it spends the budget.
-        if (round->restart_count >= spec.failure_policy().max_restarts()) {
+        if (const int spent = runner->RestartsSpent(*round);
+            spent >= spec.failure_policy().max_restarts()) {
           const std::string why = end.reason + " (fenced) in round " + std::to_string(round->id) +
                                   "; no restarts left (maxRestarts " +
                                   std::to_string(spec.failure_policy().max_restarts()) +
-                                  ", restarts so far " + std::to_string(round->restart_count) + ")";
+                                  ", restarts so far " + std::to_string(spent) + ")";
           const nlohmann::json outcome = {
               {"status", "failed"}, {"exit_code", kExitAgentError}, {"reason", why}};
           (void)job_store->CompareSet(kOutcomeKey, std::nullopt, outcome.dump());
@@ -145,12 +159,48 @@ int Agent::Impl::Run() {
           return kExitAgentError;
         }
         Say("round " + std::to_string(round->id) + " ended: " + end.reason +
-            " (fenced); rejoining, restart " + std::to_string(round->restart_count + 1) + " of " +
-            std::to_string(spec.failure_policy().max_restarts()) + " (maxRestarts)");
+            " (fenced); rejoining, restart " + std::to_string(runner->RestartsSpent(*round) + 1) +
+            " of " + std::to_string(spec.failure_policy().max_restarts()) + " (maxRestarts)");
+        if (options.failover != nullptr) {
+          auto moved = options.failover->TakeOver(
+              round->successors, options.store, [this](const std::string& l) { Say(l); }, stop);
+          if (stop) return StopCode();
+          train::Result<std::unique_ptr<train::Store>> fresh = moved.status();
+          if (moved.ok()) {
+            fresh =
+                ConnectJobStore(*moved, options.token_file, options.etcd, job_id, client_options);
+          }
+          if (fresh.ok()) {
+            retired.push_back(std::move(job_store));
+            retired.push_back(std::move(store_client));
+            options.store = config.store = *moved;  // workers of the next round get it
+            store_client = std::move(*fresh);
+            job_store = train::NewPrefixStore(train::JobKeyPrefix(job_id), store_client.get());
+            runner = std::make_unique<RoundRunner>(options, terminal, store_client.get(), host,
+                                                   &kill_switch);
+            // At least half of the last round's nodes must reach the new store.
+            rejoin_with((round->num_nodes() + 1) / 2);
+          } else if (fresh.status().code() != train::StatusCode::kFailedPrecondition) {
+            Say(fresh.status().message());
+          }
+        }
         [[fallthrough]];
       case RoundEnd::kRestart: {
         const int restarts = round->restart_count + 1;
-        rendezvous.self().next_restart = restarts;
+        rendezvous->self().next_restart = restarts;
+        // The store's host keeps the job only with more than half of the last round's nodes:
+        // those it lost may be on the other side of a partition, rejoined at a successor.
+        if (end.kind == RoundEnd::kRestart && options.failover != nullptr &&
+            options.failover->hosting() &&
+            !StoreFailover::Candidates(round->successors, options.store).empty()) {
+          const int quorum = round->num_nodes() / 2 + 1;
+          if (quorum > config.min_nodes) {
+            Say("this node hosts the store: the next round needs " + std::to_string(quorum) +
+                " of the last round's " + std::to_string(round->num_nodes()) +
+                " node(s), more than half (the others may go on at a successor's store)");
+          }
+          rejoin_with(quorum);
+        }
         min_round = round->id + 1;
         // Exponential backoff from the spec's base, so a crash loop does not spin.
         Milliseconds backoff = spec::ValidatedMillis(spec.failure_policy().backoff());

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "launcher/spec/trainingjob.pb.h"
@@ -16,6 +17,7 @@
 namespace trainctl::agent {
 
 class MetricsCollector;
+class StoreFailover;
 
 // Exit codes beyond the workers' own.
 inline constexpr int kExitAgentError = 1;  // could not join, bad spec, store refused us
@@ -26,13 +28,21 @@ struct AgentOptions {
   std::string working_dir;              // where workers start (absolute)
   train::StoreAddress store;            // as workers reach it
   std::string token_file;               // absolute
-  int node_rank_hint = -1;              // -1: by join order
-  std::string run_dir;                  // rank-<N>.log files go here
+  // The job's store is in this etcd cluster (spec.rendezvous.backend etcd); `store` is then
+  // its first endpoint, and token_file may be empty.
+  std::optional<train::EtcdConfig> etcd;
+  int node_rank_hint = -1;  // -1: by join order
+  std::string run_dir;      // rank-<N>.log files go here
   // This launch's id, proposed to the other agents (the first round settles the job's) and
   // given to workers as TRAIN_LAUNCH_ID.
   std::string launch_id;
-  Milliseconds stop_grace{5000};        // SIGTERM, then SIGKILL after this
+  // SIGTERM, then SIGKILL after this, when a round ends for a failure (a stop by a signal or a
+  // preemption waits spec.failurePolicy.preemptionGrace instead).
+  Milliseconds stop_grace{5000};
   MetricsCollector* metrics = nullptr;  // set by the agent: step reports, chaos, metrics.jsonl
+  // Moves the built-in store to a surviving node when its host is lost (null: never; the
+  // agent then waits for the store to come back at its address).
+  StoreFailover* failover = nullptr;
 };
 
 class Agent {
@@ -42,11 +52,14 @@ class Agent {
 
   // Runs the job to its end; returns the exit code: 0 when every worker of the last round
   // exited 0; the first failing worker's code (128+signal when killed) when the job failed;
-  // 128+signal when stopped by RequestStop; kExitAgentError for the agent's own failures.
+  // when stopped by RequestStop, kExitPreempted (75) for SIGTERM, else 128+signal (and
+  // 128+signal when forced); kExitAgentError for the agent's own failures.
   int Run();
 
-  // Stops the workers (SIGTERM, then SIGKILL after the grace; at once when `force`) and makes
-  // Run return. Safe to call from another thread, more than once.
+  // Stops the workers and makes Run return: SIGTERM to each, up to the spec's
+  // failurePolicy.preemptionGrace for them to save their step and exit, then SIGKILL; at once
+  // when `force`. The other nodes restart the job without spending a restart. Safe to call
+  // from another thread, more than once.
   void RequestStop(int signal, bool force);
 
   // Nodes in the last round this agent took part in (0 before the first).

@@ -24,11 +24,9 @@ constexpr Milliseconds kWaitSlice{2000};
 constexpr Milliseconds kDiagnoseConnect{500};
 
 json ToJson(const NodeInfo& n) {
-  return {{"agent", n.agent_id},
-          {"host", n.host},
-          {"hint", n.node_rank_hint},
-          {"next_restart", n.next_restart},
-          {"launch", n.launch_id}};
+  return {{"agent", n.agent_id},      {"host", n.host},
+          {"hint", n.node_rank_hint}, {"next_restart", n.next_restart},
+          {"launch", n.launch_id},    {"store_at", n.store_at}};
 }
 
 Milliseconds Remaining(Clock::time_point deadline) {
@@ -52,8 +50,8 @@ Result<NodeInfo> ParseNodeInfo(const std::string& text) {
   try {
     const json j = json::parse(text);
     return NodeInfo{j.at("agent").get<std::string>(), j.at("host").get<std::string>(),
-                    j.at("hint").get<int>(), j.at("next_restart").get<int>(),
-                    j.value("launch", std::string())};
+                    j.at("hint").get<int>(),          j.at("next_restart").get<int>(),
+                    j.value("launch", std::string()), j.value("store_at", std::string())};
   } catch (const json::exception& e) {
     return train::DataLossError(std::string("malformed member record in the store: ") + e.what());
   }
@@ -174,6 +172,9 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   round.id = r;
   round.restart_count = record.value("restart_count", 0);
   round.launch_id = record.value("launch", std::string());
+  for (const json& s : record.value("successors", json::array())) {
+    round.successors.push_back(s.get<std::string>());
+  }
   int index = -1;
   for (const json& s : record.value("slots", json::array())) {
     const std::int64_t taken = s.get<std::int64_t>();
@@ -230,17 +231,22 @@ Status Rendezvous::Close(std::int64_t r, std::int64_t size) {
     int kb = b.info.node_rank_hint < 0 ? INT_MAX : b.info.node_rank_hint;
     return ka != kb ? ka < kb : a.slot < b.slot;
   });
-  // The record every agent reads: slots only, a few bytes per node (hosts stay in the member
-  // records, read when a message needs one).
+  // The record every agent reads: slots and where each member would host the store, a few
+  // bytes per node (hosts stay in the member records, read when a message needs one).
   json order = json::array();
+  json successors = json::array();
   int restart_count = 0;
   std::string launch_id;
   for (const Slot& s : slots) {
     order.push_back(s.slot);
+    successors.push_back(s.info.store_at);
     if (launch_id.empty() || s.info.next_restart > restart_count) launch_id = s.info.launch_id;
     restart_count = std::max(restart_count, s.info.next_restart);
   }
-  json record = {{"slots", order}, {"restart_count", restart_count}, {"launch", launch_id}};
+  json record = {{"slots", order},
+                 {"restart_count", restart_count},
+                 {"launch", launch_id},
+                 {"successors", successors}};
   return store_->Set(RoundKey(r, "closed"), record.dump());
 }
 

@@ -6,8 +6,8 @@
 //   round/<r>/joined           counter: each joining agent takes the next slot
 //   round/<r>/member/<slot>    the agent's NodeInfo (JSON)
 //   round/<r>/size             "<K> <agent>": the first agent to claim the close, and K
-//   round/<r>/closed           the round's member slots in node order, its restart count and
-//                              launch id (JSON, a few bytes per node: every agent reads it)
+//   round/<r>/closed           the round's member slots in node order, its restart count,
+//                              launch id and store successors (JSON: every agent reads it)
 //   round/<r>/restart          the reason the round ended early; set once by anyone
 //   outcome                    how the job ended (JSON), so late agents stop waiting
 #ifndef TRAINCTL_AGENT_RENDEZVOUS_H_
@@ -47,6 +47,9 @@ struct NodeInfo {
   // The launch this agent belongs to (the workers' TRAIN_LAUNCH_ID): its own proposal until
   // a round tells it the job's.
   std::string launch_id = {};
+  // host:port where this agent would host the built-in store should its host be lost ("" for
+  // none): docs/store.md, "When the store's host is lost".
+  std::string store_at = {};
 };
 
 struct Round {
@@ -57,6 +60,8 @@ struct Round {
   // The job's launch: that of the member with the most restarts behind it (the first in node
   // order among equals), so that a node that replaced a lost one adopts the survivors'.
   std::string launch_id = {};
+  // The members' store_at, in node order: who hosts the store next when its host is lost.
+  std::vector<std::string> successors = {};
   int num_nodes() const { return static_cast<int>(slots.size()); }
 };
 

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -12,6 +13,8 @@
 #include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
+#include "preemption.h"
+#include "torch_env.h"
 #include "torch_master.h"
 #include "train/worker.h"
 #include "worker_group.h"
@@ -120,14 +123,22 @@ RoundRunner::RoundRunner(const AgentOptions& options, Terminal* terminal, train:
       host_(std::move(host)),
       kill_switch_(kill_switch) {}
 
+int RoundRunner::RestartsSpent(const Round& round) {
+  auto job_store =
+      train::NewPrefixStore(train::JobKeyPrefix(options_.job.metadata().name()), client_);
+  return round.restart_count - preempted_restarts_.Get(job_store.get());
+}
+
 namespace {
 
 // The state of one round on this node, and the decisions taken from it.
 class RoundMonitor {
  public:
   RoundMonitor(const AgentOptions& options, Terminal* terminal, train::Store* client,
-               const std::string& host, const Round& round, KillSwitch* kill_switch)
+               const std::string& host, const Round& round, KillSwitch* kill_switch,
+               PreemptedRestarts* preempted_restarts)
       : kill_switch_(kill_switch),
+        preempted_restarts_(preempted_restarts),
         options_(options),
         spec_(options.job.spec()),
         terminal_(terminal),
@@ -140,6 +151,7 @@ class RoundMonitor {
             client)),
         heartbeat_(spec::ValidatedMillis(spec_.rendezvous().heartbeat())),
         heartbeat_timeout_(spec::ValidatedMillis(spec_.rendezvous().heartbeat_timeout())),
+        preemption_grace_(PreemptionGrace(spec_)),
         nproc_(spec_.procs_per_node()) {}
 
   RoundEnd Run(const std::atomic<bool>& stop, const std::atomic<bool>& force) {
@@ -152,7 +164,7 @@ class RoundMonitor {
           std::to_string(round_.restart_count));
     }
     auto master = AgreeTorchMaster(round_store_.get(), round_.node_rank, host_, options_.store,
-                                   2 * heartbeat_timeout_);
+                                   2 * heartbeat_timeout_, &master_port_);
     if (master.ok()) torch_master_ = *master;
     if (!master.ok()) Say("no MASTER_ADDR/MASTER_PORT this round: " + master.status().message());
     auto group = WorkerGroup::Start(WorkerSpecs(), terminal_);
@@ -176,7 +188,11 @@ class RoundMonitor {
     auto next_scan = started;
     while (true) {
       if (stop) {
-        group_->Stop(force ? Milliseconds(0) : options_.stop_grace);
+        if (force) {
+          group_->Stop(Milliseconds(0));
+        } else {
+          StopForPreemption();
+        }
         return {RoundEnd::kStopped, 0};
       }
       if (auto exit = group_->WaitAny(kTick)) OnExit(*exit);
@@ -225,6 +241,7 @@ class RoundMonitor {
       w.restart_count = round_.restart_count;
       w.launch_id = round_.launch_id.empty() ? options_.launch_id : round_.launch_id;
       w.token_file = options_.token_file;
+      w.etcd = options_.etcd;
       w.collective_backend = spec_.collectives().backend();
       if (!spec_.collectives().timeout().empty()) {
         w.collective_timeout_ms =
@@ -256,6 +273,8 @@ class RoundMonitor {
       s.prefix = "[rank " + std::to_string(w.rank) + "] ";
       s.log_path = LogPath(w.rank);
       if (options_.metrics) s.env[kMetricsSocketVariable] = options_.metrics->socket_path();
+      AddTorchrunVariables({w.world_size, nproc_, spec_.failure_policy().max_restarts()}, &s,
+                           terminal_);
       specs.push_back(std::move(s));
     }
     return specs;
@@ -269,7 +288,43 @@ class RoundMonitor {
     }
     FailureReport report = ReportExit(exit, round_.node_rank, host_, LogPath(exit.rank),
                                       group_->LastLines(exit.rank, kSummaryLines));
+    // Exit 75 (or SIGTERM, a program that does not check for preemption) with the step its
+    // trainer recorded: preempted, not failed.
+    if ((exit.signal == 0 && exit.exit_code == kExitPreempted) || exit.signal == SIGTERM) {
+      if (auto step = PreemptedStep(round_store_.get(), exit.rank)) {
+        report.exit_code = kExitPreempted;
+        report.reason = "stopped for preemption and " + DescribeSavedStep(*step);
+        const std::string reason = "rank " + std::to_string(exit.rank) + " " + report.reason;
+        MarkRoundPreempted(round_store_.get(), reason);
+        Blame(report, reason);
+        return;
+      }
+    }
     Blame(report, "rank " + std::to_string(exit.rank) + " " + exit.Describe());
+  }
+
+  // This node is being preempted (its agent got SIGTERM or Ctrl-C): the other nodes end the
+  // round too, without spending a restart, and every worker gets SIGTERM and up to the grace
+  // to save its step (train::Trainer saves at its next step's end) before SIGKILL.
+  void StopForPreemption() {
+    const std::string node = "node " + std::to_string(round_.node_rank);
+    FailureReport report;
+    report.node_rank = round_.node_rank;
+    report.host = host_;
+    report.exit_code = kExitPreempted;
+    report.when = WallClockNow();
+    report.reason = node + " (" + host_ + ") was preempted: its agent was told to stop";
+    MarkRoundPreempted(round_store_.get(), report.reason);
+    Blame(report, report.reason);
+    Say(node + ": stopping; its workers have SIGTERM and up to preemptionGrace (" +
+        spec::FormatDuration(preemption_grace_) + ") to save their step");
+    const auto started = Clock::now();
+    const std::vector<WorkerExit> exits = group_->Stop(preemption_grace_);
+    const auto took = std::chrono::duration_cast<Milliseconds>(Clock::now() - started);
+    for (const std::string& line : DescribeNodeStop(round_store_.get(), round_.node_rank, nproc_,
+                                                    exits, preemption_grace_, took)) {
+      Say(line);
+    }
   }
 
   // Records the first failure of the round and tells every node to end it.
@@ -368,12 +423,6 @@ class RoundMonitor {
 
   // The round is over early: decide between another round and the end of the job.
   RoundEnd EndRound(const std::string& reason, const std::atomic<bool>& force) {
-    if (group_ != nullptr) group_->Stop(force ? Milliseconds(0) : options_.stop_grace);
-    auto outcome = job_store_->TryGet(kOutcomeKey);
-    if (outcome.ok() && *outcome) {
-      const int code = OutcomeExitCode(**outcome);
-      return {code == 0 ? RoundEnd::kSucceeded : RoundEnd::kFailed, code};
-    }
     FailureReport report;
     report.exit_code = kExitAgentError;
     report.when = WallClockNow();
@@ -386,7 +435,31 @@ class RoundMonitor {
         have_worker = report.rank >= 0;
       }
     }
+    // Preempted workers are saving their step: they get the preemption grace to finish.
+    const bool preempted = RoundPreempted(round_store_.get(), report);
+    if (group_ != nullptr) {
+      group_->Stop(force ? Milliseconds(0) : preempted ? preemption_grace_ : options_.stop_grace);
+    }
+    auto outcome = job_store_->TryGet(kOutcomeKey);
+    if (outcome.ok() && *outcome) {
+      const int code = OutcomeExitCode(**outcome);
+      return {code == 0 ? RoundEnd::kSucceeded : RoundEnd::kFailed, code};
+    }
     const auto& policy = spec_.failure_policy();
+    if (preempted) {
+      const int spent = RestartsSpent();
+      preempted_restarts_->CountRound(round_store_.get(), job_store_.get());
+      // A preempted node is on its way out: the lowest other node speaks for it.
+      const bool speaker = report.rank >= 0 ? report.reporter == round_.node_rank
+                                            : round_.node_rank == (report.reporter == 0 ? 1 : 0);
+      if (speaker) {
+        Say("round " + std::to_string(round_.id) + " ended: " + reason +
+            "; restarting (preemption: not counted against maxRestarts, " + std::to_string(spent) +
+            " of " + std::to_string(policy.max_restarts()) + " used)");
+      }
+      return {RoundEnd::kRestart, 0};
+    }
+    const int spent = RestartsSpent();
     const auto& fail_on = policy.fail_on_exit_codes();
     const auto& restart_on = policy.restart_on_exit_codes();
     std::string fatal;
@@ -397,15 +470,17 @@ class RoundMonitor {
                std::find(restart_on.begin(), restart_on.end(), report.exit_code) ==
                    restart_on.end()) {
       fatal = "exit code " + std::to_string(report.exit_code) + " is not in restartOnExitCodes";
-    } else if (round_.restart_count >= policy.max_restarts()) {
+    } else if (spent >= policy.max_restarts()) {
       fatal = "no restarts left (maxRestarts " + std::to_string(policy.max_restarts()) + ")";
     }
     // Only the node that saw the failure speaks for the job (node 0 when none was recorded).
     const bool speaker =
         report.reporter >= 0 ? report.reporter == round_.node_rank : round_.node_rank == 0;
     if (!fatal.empty()) {
-      json outcome_json = {
-          {"status", "failed"}, {"exit_code", report.exit_code}, {"reason", fatal}};
+      // 75 says "preempted, run again" to scripts and to Kubernetes (which then does not count
+      // the pod): a job that failed must not exit with it.
+      const int code = report.exit_code == kExitPreempted ? kExitAgentError : report.exit_code;
+      json outcome_json = {{"status", "failed"}, {"exit_code", code}, {"reason", fatal}};
       (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, outcome_json.dump());
       if (speaker) {
         for (const std::string& line :
@@ -414,15 +489,17 @@ class RoundMonitor {
         }
         Say(fatal + "; giving up");
       }
-      return {RoundEnd::kFailed, report.exit_code};
+      return {RoundEnd::kFailed, code};
     }
     if (speaker) {
       Say("round " + std::to_string(round_.id) + " ended: " + reason + "; restarting (" +
-          std::to_string(round_.restart_count + 1) + " of " +
-          std::to_string(policy.max_restarts()) + ")");
+          std::to_string(spent + 1) + " of " + std::to_string(policy.max_restarts()) + ")");
     }
     return {RoundEnd::kRestart, 0};
   }
+
+  // Restarts so far that spent the budget (preemptions do not).
+  int RestartsSpent() { return round_.restart_count - preempted_restarts_->Get(job_store_.get()); }
 
   static constexpr std::size_t kSummaryLines = 10;
 
@@ -432,6 +509,7 @@ class RoundMonitor {
     ~Disarm() { kill_switch->Disarm(); }
   };
   KillSwitch* kill_switch_;
+  PreemptedRestarts* preempted_restarts_;
   const AgentOptions& options_;
   const trainctl::v1alpha1::TrainingJobSpec& spec_;
   Terminal* terminal_;
@@ -440,8 +518,10 @@ class RoundMonitor {
   std::unique_ptr<train::Store> job_store_;
   std::unique_ptr<train::Store> round_store_;
   Milliseconds heartbeat_, heartbeat_timeout_;
+  Milliseconds preemption_grace_;
   int nproc_;
   std::optional<train::StoreAddress> torch_master_;  // MASTER_ADDR:MASTER_PORT of this round
+  PortReservation master_port_;  // node 0: MASTER_PORT held for rank 0 until the round ends
   std::unique_ptr<WorkerGroup> group_;
   Disarm disarm_{kill_switch_};  // declared after group_: destroyed before it
   int local_done_ = 0;
@@ -453,7 +533,8 @@ class RoundMonitor {
 
 RoundEnd RoundRunner::Run(const Round& round, const std::atomic<bool>& stop,
                           const std::atomic<bool>& force) {
-  RoundMonitor monitor(options_, terminal_, client_, host_, round, kill_switch_);
+  RoundMonitor monitor(options_, terminal_, client_, host_, round, kill_switch_,
+                       &preempted_restarts_);
   return monitor.Run(stop, force);
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "agent.h"
+#include "preemption.h"
 #include "rendezvous.h"
 #include "terminal.h"
 #include "worker_group.h"
@@ -55,12 +56,17 @@ class RoundRunner {
 
   RoundEnd Run(const Round& round, const std::atomic<bool>& stop, const std::atomic<bool>& force);
 
+  // The restarts before `round` that spent failurePolicy.maxRestarts: all of them but those
+  // preemption caused.
+  int RestartsSpent(const Round& round);
+
  private:
   const AgentOptions& options_;
   Terminal* terminal_;
   train::Store* client_;
   std::string host_;
   KillSwitch* kill_switch_;
+  PreemptedRestarts preempted_restarts_;
 };
 
 }  // namespace trainctl::agent

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 namespace trainctl::agent {
@@ -107,7 +108,9 @@ bool IsIpAddress(const std::string& host) {
 Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
                                  const std::map<std::string, std::string>& env) {
   Endpoint out;
-  TRAIN_ASSIGN_OR_RETURN(out.store, ResolveStore(flags, env, &out.store_source));
+  if (!flags.etcd) {
+    TRAIN_ASSIGN_OR_RETURN(out.store, ResolveStore(flags, env, &out.store_source));
+  }
 
   if (!flags.node_rank.empty()) {
     TRAIN_ASSIGN_OR_RETURN(out.node_rank, ParseNodeRank(flags.node_rank, "--node-rank"));
@@ -119,7 +122,7 @@ Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
     out.token_file = flags.token_file;
   } else if (auto file = FirstSet(env, {"TRAINCTL_TOKEN_FILE"})) {
     out.token_file = file->second;
-  } else {
+  } else if (!flags.etcd) {
     return InvalidArgumentError(
         "no token file given: pass --token-file F or set TRAINCTL_TOKEN_FILE (the file holding "
         "the job's store token; every agent and worker of the job reads the same token)");
@@ -134,6 +137,16 @@ Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
     mode_source = host->first;
     TRAIN_ASSIGN_OR_RETURN(mode, ParseHostMode(host->second, mode_source));
   }
+  if (flags.etcd) {
+    // An etcd cluster is the store: `auto` (what a rendered pod passes) hosts nothing.
+    if (mode == HostMode::kAlways) {
+      return InvalidArgumentError(mode_source +
+                                  " asks this agent to host the store, but the job's store is "
+                                  "in etcd (spec.rendezvous.backend): drop " +
+                                  mode_source);
+    }
+    return out;
+  }
   if (mode == HostMode::kAuto && out.node_rank < 0) {
     return InvalidArgumentError(
         mode_source +
@@ -143,6 +156,38 @@ Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
   }
   out.host_store = mode == HostMode::kAlways || (mode == HostMode::kAuto && out.node_rank == 0);
   return out;
+}
+
+std::optional<train::EtcdConfig> EtcdConfigOf(const trainctl::v1alpha1::Rendezvous& rendezvous,
+                                              const std::string& working_dir) {
+  if (rendezvous.backend() != "etcd") return std::nullopt;
+  const auto absolute = [&working_dir](const std::string& path) {
+    if (path.empty() || path.front() == '/') return path;
+    return (std::filesystem::path(working_dir) / path).lexically_normal().string();
+  };
+  train::EtcdConfig config;
+  config.endpoints.assign(rendezvous.endpoints().begin(), rendezvous.endpoints().end());
+  config.username = rendezvous.auth().username();
+  config.password_file = absolute(rendezvous.auth().password_file());
+  config.ca_file = absolute(rendezvous.auth().ca_file());
+  config.cert_file = absolute(rendezvous.auth().cert_file());
+  config.key_file = absolute(rendezvous.auth().key_file());
+  return config;
+}
+
+Result<std::unique_ptr<train::Store>> ConnectJobStore(const train::StoreAddress& address,
+                                                      const std::string& token_file,
+                                                      const std::optional<train::EtcdConfig>& etcd,
+                                                      const std::string& job_id,
+                                                      const train::StoreClientOptions& options) {
+  if (etcd.has_value()) {
+    TRAIN_ASSIGN_OR_RETURN(train::EtcdOptions etcd_options, train::JobEtcdOptions(*etcd, job_id));
+    etcd_options.default_timeout = options.default_timeout;
+    etcd_options.request_timeout = options.request_timeout;
+    return train::ConnectEtcdStore(etcd_options);
+  }
+  TRAIN_ASSIGN_OR_RETURN(std::string token, train::ReadTokenFile(token_file));
+  return train::ConnectStore(address, std::move(token), options);
 }
 
 Result<std::string> ResolveStoreBind(const std::string& bind_flag, const train::StoreAddress& store,

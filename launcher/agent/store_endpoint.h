@@ -5,8 +5,11 @@
 #define TRAINCTL_AGENT_STORE_ENDPOINT_H_
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "launcher/spec/trainingjob.pb.h"
 #include "train/env.h"
 #include "train/status.h"
 #include "train/store.h"
@@ -19,6 +22,9 @@ struct EndpointFlags {
   std::string node_rank;   // --node-rank N|auto
   std::string token_file;  // --token-file F
   std::string host_store;  // --host-store auto|true|false ("true" for the bare flag)
+  // The job's store is in etcd (spec.rendezvous.backend): the store address comes from the
+  // cluster's endpoints instead, no token file is needed, and no agent hosts a store.
+  bool etcd = false;
 };
 
 struct Endpoint {
@@ -35,6 +41,20 @@ struct Endpoint {
 // (INVALID_ARGUMENT) name the flag or variable, its value and the fix.
 train::Result<Endpoint> ResolveEndpoint(const EndpointFlags& flags,
                                         const std::map<std::string, std::string>& env);
+
+// The etcd cluster of spec.rendezvous (backend etcd) as agents and workers use it: the auth
+// files made absolute against `working_dir`, where relative ones are meant. nullopt for the
+// built-in store.
+std::optional<train::EtcdConfig> EtcdConfigOf(const trainctl::v1alpha1::Rendezvous& rendezvous,
+                                              const std::string& working_dir);
+
+// The job's store as an agent or trainctl reaches it: the job's keys in the etcd cluster when
+// `etcd` is set (nothing else is needed), else the built-in store at `address`, with the token
+// read from `token_file`.
+train::Result<std::unique_ptr<train::Store>> ConnectJobStore(
+    const train::StoreAddress& address, const std::string& token_file,
+    const std::optional<train::EtcdConfig>& etcd, const std::string& job_id,
+    const train::StoreClientOptions& options = {});
 
 // The address a store hosted by this agent listens on: `bind_flag` (--store-bind) when given,
 // else TRAINCTL_STORE_BIND, else the store's own host when it is an IP address (so

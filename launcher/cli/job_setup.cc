@@ -18,6 +18,7 @@
 
 #include "defaults.h"
 #include "job_file.h"
+#include "torchrun_flags.h"
 #include "validate.h"
 
 namespace trainctl::cli {
@@ -51,7 +52,38 @@ std::string FlagFor(const std::string& path) {
   if (path.rfind("spec.failurePolicy.maxRestarts", 0) == 0) return "--max-restarts";
   if (path.rfind("spec.failurePolicy.backoff", 0) == 0) return "--backoff";
   if (path.rfind("spec.checkpoint.resume", 0) == 0) return "--resume";
+  if (path.rfind("spec.rendezvous.backend", 0) == 0) return "--rdzv-backend";
   return "";
+}
+
+// --rdzv-backend (torchrun's names too) and, with etcd, --store's endpoints.
+train::Status ApplyRendezvousFlags(const JobFlags& flags, v1::Rendezvous* rdzv) {
+  const std::string& backend = flags.rdzv_backend;
+  if (backend == "builtin" || backend == "c10d" || backend == "static") {
+    // The flag overrides a spec's etcd cluster, and with it what only etcd uses.
+    rdzv->set_backend("builtin");
+    rdzv->clear_endpoints();
+    rdzv->clear_auth();
+  } else if (backend == "etcd" || backend == "etcd-v2") {
+    rdzv->set_backend("etcd");
+  } else if (!backend.empty()) {
+    return train::InvalidArgumentError(
+        "--rdzv-backend \"" + backend +
+        "\" is not a rendezvous backend; use builtin (torchrun's c10d and static mean it too) or "
+        "etcd (also etcd-v2)");
+  }
+  if (rdzv->backend() != "etcd" || flags.rdzv_store.empty()) return train::Status::Ok();
+  rdzv->clear_endpoints();
+  std::stringstream list(flags.rdzv_store);
+  for (std::string endpoint; std::getline(list, endpoint, ',');) {
+    if (endpoint.empty()) {
+      return train::InvalidArgumentError("--store \"" + flags.rdzv_store +
+                                         "\" has an empty entry; list the etcd endpoints "
+                                         "separated by commas, e.g. etcd-0:2379,etcd-1:2379");
+    }
+    rdzv->add_endpoints(endpoint);
+  }
+  return train::Status::Ok();
 }
 
 train::Status ApplyFlags(const JobFlags& flags, v1::TrainingJob* job) {
@@ -72,6 +104,7 @@ train::Status ApplyFlags(const JobFlags& flags, v1::TrainingJob* job) {
     spec->mutable_checkpoint()->set_resume("always");
     spec->mutable_checkpoint()->set_resume_from(from.string());
   }
+  TRAIN_RETURN_IF_ERROR(ApplyRendezvousFlags(flags, spec->mutable_rendezvous()));
   if (!flags.nnodes.empty()) {
     const std::size_t colon = flags.nnodes.find(':');
     try {
@@ -124,6 +157,7 @@ train::Result<PreparedJob> PrepareJob(const JobFlags& flags) {
     job.mutable_spec()->mutable_failure_policy()->set_max_restarts(0);
   }
   TRAIN_RETURN_IF_ERROR(ApplyFlags(flags, &prepared.job));
+  TRAIN_RETURN_IF_ERROR(ApplyJobOverrides(flags, &prepared.job));  // torchrun_flags.h
   spec::ApplyDefaults(&prepared.job);
   spec::Diagnostics errors(nullptr);
   spec::Validate(prepared.job, &errors);

@@ -22,6 +22,20 @@ struct JobFlags {
   std::string resume;
   std::vector<std::string> chaos;  // --chaos ACTION:rank=R:step=S (run only; repeatable)
   int metrics_port = 0;            // --metrics-port (run only; 0: any free port)
+  // --rdzv-backend builtin|etcd (torchrun's c10d and static mean builtin, etcd-v2 etcd):
+  // spec.rendezvous.backend. "" leaves the spec's.
+  std::string rdzv_backend;
+  // With the etcd backend: the cluster's endpoints, comma-separated (run's --store, or the
+  // agent's), replacing spec.rendezvous.endpoints. Ignored with the built-in store.
+  std::string rdzv_store;
+  // From torchrun's flags (torchrun_flags.h): the job's name (--rdzv-id, or the script's or
+  // module's in the quick form), ROLE_NAME (--role), and, for run with the built-in store,
+  // where it listens (--rdzv-endpoint HOST:PORT).
+  std::string job_name;
+  std::string role;
+  std::string rdzv_endpoint;
+  // run's --local-nodes K: agents to start here, in [nodes.min, nodes.max]; -1: nodes.min.
+  int local_nodes = -1;
 };
 
 struct AgentFlags {
@@ -36,6 +50,9 @@ struct AgentFlags {
   // --launch-id: the launch this agent belongs to (trainctl run passes its own to the agents
   // it starts); empty: a new one, settled with the other agents in the first round.
   std::string launch_id;
+  // --keep-job-keys: leave the job's keys in etcd at exit. trainctl run passes it to the agents
+  // it starts: it reads the job's outcome after them, then removes the keys itself.
+  bool keep_job_keys = false;
 };
 
 // `trainctl run`: hosts the store on loopback and runs the job's agents on this machine.

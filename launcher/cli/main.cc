@@ -14,6 +14,8 @@
 #include "k8s_commands.h"
 #include "launch_commands.h"
 #include "report_command.h"
+#include "torchrun_options.h"
+#include "train/env.h"
 #include "train/log.h"
 
 namespace {
@@ -27,6 +29,7 @@ constexpr char kFooter[] = R"(
 Examples:
   trainctl run examples/jobs/fashion-mnist.yaml   run a job on this machine
   trainctl run --nproc 4 -- ./train --epochs 3    the quick form: 4 workers of a command
+  trainctl run --nproc 2 train.py --lr 0.1        a Python script, as torchrun runs it
   trainctl run --nproc 2 --nnodes 2 -- ./train    2 agents (nodes) of 2 workers, here
   trainctl validate examples/jobs/*.yaml     check specs; every error with file:line:col
   trainctl explain spec.rendezvous           document a field (like kubectl explain)
@@ -41,7 +44,9 @@ Examples:
   trainctl submit job.yaml; trainctl status NAME; trainctl logs NAME -f; trainctl delete NAME
 
 Exit codes: 0 success, 1 failure (an invalid spec, a failed check), 2 usage error.
-run and agent exit with the first failing worker's code (128+N when killed by signal N).
+run and agent exit with the first failing worker's code (128+N when killed by signal N),
+75 when SIGTERM stopped them after the workers had spec.failurePolicy.preemptionGrace to save
+their step (preempted: run again to resume), 128+N for another stop by signal N.
 Run `trainctl COMMAND --help` for a command's flags.)";
 
 }  // namespace
@@ -230,22 +235,19 @@ that does not exist).)");
   // render, submit, status, logs, delete (k8s_commands.h).
   auto run_kubernetes_command = AddKubernetesCommands(&app);
 
-  // run and agent take the quick form's command after "--"; split it off before parsing.
+  // run and agent take the quick form's command (a script, or a program after "--"); it is
+  // split off just before parsing.
   JobFlags job_flags;
+  TorchrunFlags torchrun_flags;
   std::vector<char*> args(argv, argv + argc);
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if (std::string(args[i]) == "--") {
-      job_flags.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-      args.resize(i);
-      break;
-    }
-  }
-  auto add_job_flags = [&job_flags](CLI::App* command, const char* nproc_flag) {
+  auto add_job_flags = [&job_flags, &torchrun_flags](CLI::App* command, bool is_agent) {
     command->add_option("JOB", job_flags.job_file, "TrainingJob file (YAML or JSON)");
-    command->add_option(nproc_flag, job_flags.nproc, "Workers per node (spec.procsPerNode)");
+    AddTorchrunOptions(command, is_agent, &torchrun_flags);
+    SetLaunchUsage(command);
     command->add_option("--nnodes", job_flags.nnodes,
-                        "Nodes: N, or MIN:MAX for an elastic job (spec.nodes)");
-    command->add_option("--max-restarts", job_flags.max_restarts,
+                        "Nodes: N, or MIN:MAX for an elastic job (spec.nodes); trainctl run "
+                        "starts MIN here");
+    command->add_option("--max-restarts,--max_restarts", job_flags.max_restarts,
                         "Group restarts allowed (spec.failurePolicy.maxRestarts)");
     command->add_option("--backoff", job_flags.backoff,
                         "Wait before a restart, doubling each time, e.g. 500ms "
@@ -261,35 +263,64 @@ that does not exist).)");
     command->add_option("--working-dir", job_flags.working_dir,
                         "Where workers start, relative to the current directory (overrides "
                         "spec.workingDir, which is relative to the spec file)");
+    command->add_option("--rdzv-backend,--rdzv_backend", job_flags.rdzv_backend,
+                        "The store: builtin (also c10d, static) or etcd (also etcd-v2), whose "
+                        "members --store lists (spec.rendezvous.backend; docs/store.md)");
   };
   auto* run = app.add_subcommand(
       "run",
       "Run a job on this machine: the store on loopback, one agent per node, workers "
-      "restarted as a group on failure. Give a JOB.yaml, or flags and a command after "
-      "--. Flags override the spec.");
-  add_job_flags(run, "--nproc");
+      "restarted as a group on failure. Give a JOB.yaml, a script (as torchrun), or a "
+      "command after --. Flags override the spec.");
+  add_job_flags(run, false);
   run->add_option("--chaos", job_flags.chaos,
                   "Inject a fault once: kill|stop|kill-agent:rank=R:step=S (repeatable; "
                   "docs/launcher.md)")
       ->allow_extra_args(false);
+  run->add_option("--store", job_flags.rdzv_store,
+                  "With --rdzv-backend etcd: the cluster's members, HOST:PORT[,HOST:PORT...] "
+                  "(spec.rendezvous.endpoints)");
+  run->add_option("--local-nodes", job_flags.local_nodes,
+                  "Agents (nodes) to start here, from MIN to MAX of --nnodes (default MIN, as "
+                  "torchrun started once is one node); more rehearse an elastic job's losses");
   run->add_option("--metrics-port", job_flags.metrics_port,
                   "Serve Prometheus /metrics here (node K: port+K; default 0: any free port)");
   auto run_report_command = AddReportCommand(&app);
   run->footer(R"(
+Examples:
+  trainctl run examples/jobs/fashion-mnist.yaml          a job file
+  trainctl run --nproc 2 train.py --epochs 3              a script, run by Python as torchrun does
+  trainctl run --nproc_per_node=2 -m pkg.train --lr 0.1   a module (torchrun's spellings work)
+  trainctl run --nproc auto -- ./train --epochs 3         a program: one worker per GPU, else CPU
+  trainctl run --nnodes 2 --nproc 2 train.py              2 nodes (agent processes) here
+  trainctl agent job.yaml --store node0:29400 --node-rank 1 --token-file T   one node of many
+A script runs with --python, else $TRAINCTL_PYTHON, else $VIRTUAL_ENV/bin/python, else
+/usr/bin/python3, else python3 on PATH (a bare python/python3 after -- too); --no-python runs
+it itself. torchrun's flags and what they become: docs/launcher.md, "Coming from torchrun".
+
 Each worker gets the TRAIN_* variables (docs/env.md) and the torch names (RANK, WORLD_SIZE,
-MASTER_ADDR, ...). Output is prefixed with the rank and kept in RUN_DIR/rank-N.log.
-Ctrl-C stops every worker (SIGTERM, then SIGKILL after a grace period); a second Ctrl-C kills
-at once. Exit code: 0, or the first failing worker's code (128+N when killed by signal N).)");
+MASTER_ADDR, ..., and what torchrun sets: OMP_NUM_THREADS, TORCHELASTIC_*, ROLE_*; docs/env.md).
+Python workers start unbuffered (PYTHONUNBUFFERED=1). Output is prefixed with the rank and kept in RUN_DIR/rank-N.log.
+SIGTERM or Ctrl-C stops every worker (SIGTERM, then SIGKILL after spec.failurePolicy.
+preemptionGrace, 30s by default, for them to save their step); a second one kills at once.
+Exit code: 0; the first failing worker's code (128+N when killed by signal N); 75 when SIGTERM
+stopped the job (preempted: --resume continues it); 130 for Ctrl-C; 128+N after a second
+signal.)");
 
   AgentFlags agent_flags;
   auto* agent = app.add_subcommand(
       "agent",
       "Run one node of a multi-host job: join the rendezvous at --store, run this "
       "node's workers, restart them with the others");
-  add_job_flags(agent, "--nproc-per-node");
+  add_job_flags(agent, true);
   agent->add_option("--store", agent_flags.store,
                     "The job's store, HOST:PORT (else $TRAINCTL_STORE, else "
-                    "$MASTER_ADDR:$MASTER_PORT)");
+                    "$MASTER_ADDR:$MASTER_PORT); with --rdzv-backend etcd, the cluster's "
+                    "members HOST:PORT[,HOST:PORT...]");
+  agent
+      ->add_flag("--keep-job-keys", agent_flags.keep_job_keys,
+                 "Leave the job's keys in etcd at exit (trainctl run clears them itself)")
+      ->group("");
   agent
       ->add_option_function<std::string>(
           "--host-store",
@@ -303,7 +334,7 @@ at once. Exit code: 0, or the first failing worker's code (128+N when killed by 
                     "Where a hosted store listens, when not --store's host: a numeric address, "
                     "e.g. 0.0.0.0 for every interface (else $TRAINCTL_STORE_BIND; default: "
                     "--store's host when it is an IP address, else 0.0.0.0)");
-  agent->add_option("--node-rank", agent_flags.node_rank,
+  agent->add_option("--node-rank,--node_rank", agent_flags.node_rank,
                     "This node's place in node order, or auto (join order) (else "
                     "$TRAINCTL_NODE_RANK, else $RANK)");
   agent->add_option("--token-file", agent_flags.token_file,
@@ -324,8 +355,11 @@ Examples:
 Flags first, then TRAINCTL_STORE, TRAINCTL_NODE_RANK, TRAINCTL_TOKEN_FILE, TRAINCTL_HOST_STORE,
 then MASTER_ADDR:MASTER_PORT and RANK (a PyTorchJob). Until spec.rendezvous.joinTimeout the
 agent waits for a store whose name does not resolve yet or that does not listen yet, saying
-why now and then (docs/launcher.md, "In a Kubernetes pod").)");
+why now and then (docs/launcher.md, "In a Kubernetes pod").
+SIGTERM (an eviction, a drain) gives the workers spec.failurePolicy.preemptionGrace to save
+their step, then the agent exits 75 and the other nodes restart without spending a restart.)");
 
+  SplitCommand(run, agent, &args, &job_flags.command);
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {
@@ -351,7 +385,17 @@ why now and then (docs/launcher.md, "In a Kubernetes pod").)");
   if (ckpt_inspect->parsed()) return RunCkptInspect(ckpt_inspect_flags);
   if (auto code = run_report_command()) return *code;
   std::unique_ptr<trainctl::agent::JobWatchdog> watchdog;
-  if (run->parsed() || agent->parsed()) watchdog = StartJobWatchdog();
+  if (run->parsed() || agent->parsed()) {
+    auto notes = ApplyTorchrunFlags(torchrun_flags, train::ProcessEnvironment(), &job_flags,
+                                    agent->parsed() ? &agent_flags : nullptr);
+    if (!notes.ok()) {
+      std::cerr << "trainctl " << (run->parsed() ? "run" : "agent") << ": "
+                << notes.status().message() << "\n";
+      return kExitUsage;
+    }
+    for (const std::string& note : *notes) std::cerr << note << "\n";
+    watchdog = StartJobWatchdog();
+  }
   if (run->parsed()) return RunJob(job_flags);
   if (agent->parsed()) {
     agent_flags.job = job_flags;

@@ -15,6 +15,7 @@ std::function<std::optional<int>()> AddReportCommand(CLI::App* app) {
   struct Flags {
     std::string run_dir;
     std::string output;
+    std::string x_axis = "step";
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* report = app->add_subcommand(
@@ -23,9 +24,13 @@ std::function<std::optional<int>()> AddReportCommand(CLI::App* app) {
       ->required();
   report->add_option("-o,--output", flags->output,
                      "HTML file to write (default RUN_DIR/report.html)");
+  report->add_option("--x", flags->x_axis, "Plot against step (default) or time")
+      ->check(CLI::IsMember({"step", "time"}));
   report->footer(R"(
 The page is self-contained (inline SVG, no scripts or fonts): open it offline, attach it to a
-ticket. It shows the core-hours (GPU-hours when the job has GPUs) the job held and the share
+ticket. Curves are drawn against the step (--x time: the time since the job started), a line
+per round, smoothed when noisy. TensorBoard event files go to RUN_DIR/tb/ too (`tensorboard
+--logdir runs/` shows every run). It shows the core-hours (GPU-hours when the job has GPUs) the job held and the share
 lost to restarts, rendezvous and waiting.
 
 Examples:
@@ -41,7 +46,8 @@ Examples:
     const std::string output =
         flags->output.empty() ? flags->run_dir + "/report.html" : flags->output;
     std::ofstream out(output);
-    out << report::RenderHtml(*run);
+    out << report::RenderHtml(
+        *run, flags->x_axis == "time" ? report::XAxis::kTime : report::XAxis::kStep);
     out.close();
     if (!out) {
       std::cerr << "trainctl report: cannot write " << output << " (is its directory writable?)\n";
@@ -49,6 +55,11 @@ Examples:
     }
     for (const std::string& line : report::SummaryLines(*run)) std::cout << line << "\n";
     std::cout << "report written to " << output << "\n";
+    if (auto tb = report::WriteTensorBoard(*run, flags->run_dir + "/tb"); !tb.ok()) {
+      std::cerr << "trainctl report: " << tb.message() << "\n";
+      return kExitFailure;
+    }
+    std::cout << "TensorBoard: tensorboard --logdir " << flags->run_dir << "/tb\n";
     return kExitOk;
   };
 }
@@ -72,9 +83,8 @@ train::Result<agent::MetricsConfig> RunMetricsConfig(const JobFlags& flags,
 }
 
 train::Status PublishMetricsConfig(const agent::MetricsConfig& config, const std::string& job,
-                                   const train::StoreAddress& store, const std::string& token) {
-  TRAIN_ASSIGN_OR_RETURN(auto client, train::ConnectStore(store, token));
-  return client->Set(train::JobKeyPrefix(job) + agent::kMetricsConfigKey, config.ToJson());
+                                   train::Store* store) {
+  return store->Set(train::JobKeyPrefix(job) + agent::kMetricsConfigKey, config.ToJson());
 }
 
 void PrintRunSummary(const std::string& run_dir, agent::Terminal* terminal) {
@@ -82,6 +92,9 @@ void PrintRunSummary(const std::string& run_dir, agent::Terminal* terminal) {
   if (!run.ok()) return;
   for (const std::string& line : report::SummaryLines(*run)) {
     terminal->WriteLine("trainctl: " + line);
+  }
+  if (auto tb = report::WriteTensorBoard(*run, run_dir + "/tb"); !tb.ok()) {
+    terminal->WriteLine("trainctl: " + tb.message());
   }
   terminal->WriteLine("trainctl: plots: trainctl report " + run_dir);
 }

@@ -26,9 +26,9 @@ std::function<std::optional<int>()> AddReportCommand(CLI::App* app);
 train::Result<agent::MetricsConfig> RunMetricsConfig(const JobFlags& flags,
                                                      const trainctl::v1alpha1::TrainingJob& job);
 
-// Puts the config where every agent of the job reads it (the job's store keys).
+// Puts the config where every agent of the job reads it (the job's keys in `store`).
 train::Status PublishMetricsConfig(const agent::MetricsConfig& config, const std::string& job,
-                                   const train::StoreAddress& store, const std::string& token);
+                                   train::Store* store);
 
 // The cost lines of RUN_DIR/metrics.jsonl and where the HTML report is one command away.
 void PrintRunSummary(const std::string& run_dir, agent::Terminal* terminal);

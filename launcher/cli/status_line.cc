@@ -45,12 +45,13 @@ std::string Describe(train::Store* job_store, std::chrono::steady_clock::duratio
 
 }  // namespace
 
-StatusLine::StatusLine(agent::Terminal* terminal, const train::StoreAddress& store,
-                       std::string token, std::string job_id)
+StatusLine::StatusLine(agent::Terminal* terminal,
+                       std::function<train::Result<std::unique_ptr<train::Store>>()> connect,
+                       std::string job_id)
     : terminal_(terminal) {
   if (!terminal->is_tty()) return;
-  thread_ = std::thread([this, store, token = std::move(token), job_id = std::move(job_id)] {
-    auto client = train::ConnectStore(store, token);
+  thread_ = std::thread([this, connect = std::move(connect), job_id = std::move(job_id)] {
+    auto client = connect();
     if (!client.ok()) return;
     auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job_id), client->get());
     const auto start = std::chrono::steady_clock::now();

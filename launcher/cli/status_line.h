@@ -4,17 +4,22 @@
 #define TRAINCTL_CLI_STATUS_LINE_H_
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "terminal.h"
 #include "train/env.h"
+#include "train/store.h"
 
 namespace trainctl::cli {
 
 class StatusLine {
  public:
-  StatusLine(agent::Terminal* terminal, const train::StoreAddress& store, std::string token,
+  // `connect` gives the job's store (the built-in one or etcd), called on the line's thread.
+  StatusLine(agent::Terminal* terminal,
+             std::function<train::Result<std::unique_ptr<train::Store>>()> connect,
              std::string job_id);
   ~StatusLine() { Stop(); }
 

@@ -35,6 +35,10 @@ struct PodOptions {
 // security context.
 Node PodTemplate(const TrainingJob& job, const PodOptions& options);
 
+// The pod's terminationGracePeriodSeconds: spec.failurePolicy.preemptionGrace rounded up to
+// seconds, plus a margin for the agent's cleanup after it.
+std::int64_t TerminationGracePeriodSeconds(const TrainingJob& job);
+
 // The agent's arguments; `store` empty leaves the store and node rank to the environment
 // (PyTorchJob's MASTER_ADDR, MASTER_PORT and RANK). spec.workingDir goes in --working-dir, so a
 // relative one is taken from the image's working directory, not the spec's read-only mount.
@@ -43,7 +47,8 @@ std::vector<std::string> AgentArgs(const TrainingJob& job, const std::string& st
 // The pod-level placement fields (nodeSelector, affinity, tolerations, ...) set into `pod`.
 void SetScheduling(const TrainingJob& job, Node* pod);
 
-// {rules: [...]}: ignore disruptions; the spec's exit codes that fail the job at once.
+// {rules: [...]}: ignore disruptions and preempted agents (exit 75); the spec's exit codes
+// that fail the job at once.
 Node PodFailurePolicy(const TrainingJob& job, const std::string& container_name);
 bool HasExitCodeRules(const TrainingJob& job);
 

@@ -1,10 +1,12 @@
 // The Job's podFailurePolicy: evictions, preemptions and node drains (DisruptionTarget) are
-// not the job's fault and do not count against its restarts; the spec's exit-code rules
-// decide which failures end the job at once.
+// not the job's fault and do not count against its restarts, nor is an agent that SIGTERM
+// stopped (exit 75: its workers saved their step), which a deletion or a drain without the
+// condition gives; the spec's exit-code rules decide which failures end the job at once.
 #include <algorithm>
 #include <vector>
 
 #include "objects.h"
+#include "train/trainer.h"
 
 namespace trainctl::k8s {
 namespace {
@@ -41,6 +43,15 @@ Node PodFailurePolicy(const TrainingJob& job, const std::string& container_name)
   ignore.Set("onPodConditions", Node::List().Add(std::move(condition)));
   Node rules = Node::List();
   rules.Add(std::move(ignore));
+  // Before the exit-code rules: the first rule that matches decides.
+  Node preempted = Node::Map();
+  preempted.Set("containerName", container_name);
+  preempted.Set("operator", "In");
+  preempted.Set("values", Node::List().Add(Node::Int(train::kExitPreempted)));
+  Node ignore_preempted = Node::Map();
+  ignore_preempted.Set("action", "Ignore");
+  ignore_preempted.Set("onExitCodes", std::move(preempted));
+  rules.Add(std::move(ignore_preempted));
 
   const auto& policy = job.spec().failure_policy();
   if (policy.fail_on_exit_codes_size() > 0) {

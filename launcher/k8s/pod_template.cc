@@ -12,6 +12,10 @@ namespace v1 = trainctl::v1alpha1;
 
 // The trainer image runs as this user (Containerfile); fsGroup lets it read the 0400 token.
 constexpr std::int64_t kTrainerUid = 1000;
+// What the agent needs after the workers' grace: SIGKILL and reap what is left (a process in
+// uninterruptible sleep dies late), tell the store it leaves, and, on node 0, keep serving the
+// store up to 5 s until the other nodes have left.
+constexpr std::int64_t kAgentStopMarginSeconds = 10;
 constexpr std::int64_t kTokenFileMode = 0400;
 
 Node EnvValue(const std::string& name, const std::string& value) {
@@ -155,6 +159,11 @@ Node Container(const TrainingJob& job, const PodOptions& options) {
 
 }  // namespace
 
+std::int64_t TerminationGracePeriodSeconds(const TrainingJob& job) {
+  const std::string& grace = job.spec().failure_policy().preemption_grace();
+  return (grace.empty() ? 30 : Seconds(grace)) + kAgentStopMarginSeconds;
+}
+
 std::vector<std::string> AgentArgs(const TrainingJob& job, const std::string& store) {
   std::vector<std::string> args = {kSpecFile};
   if (!store.empty()) {
@@ -174,6 +183,9 @@ Node PodTemplate(const TrainingJob& job, const PodOptions& options) {
   Node pod = Node::Map();
   if (!options.subdomain.empty()) pod.Set("subdomain", options.subdomain);
   pod.Set("restartPolicy", options.restart_policy);
+  // The kubelet sends the agent SIGTERM, then SIGKILL after this: the workers' grace to save
+  // their step (spec.failurePolicy.preemptionGrace), then the agent's own cleanup.
+  pod.Set("terminationGracePeriodSeconds", Node::Int(TerminationGracePeriodSeconds(job)));
   // The agent talks to its store, never to the API server or to other services.
   pod.Set("automountServiceAccountToken", Node::Bool(false));
   pod.Set("enableServiceLinks", Node::Bool(false));

@@ -43,10 +43,20 @@ struct Accumulator {
 std::vector<Point> Series(const std::map<StepKey, Accumulator>& by_step, bool mean) {
   std::vector<Point> points;
   for (const auto& [key, a] : by_step) {
-    if (a.count > 0) points.push_back({a.x, mean ? a.sum / a.count : a.sum});
+    if (a.count > 0) points.push_back({a.x, mean ? a.sum / a.count : a.sum, key.step, key.restart});
   }
   std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
   return points;
+}
+
+// The last step reported at or before `t` (0 before the first).
+std::int64_t StepAt(const std::vector<Point>& steps_by_time, double t) {
+  std::int64_t step = 0;
+  for (const Point& p : steps_by_time) {
+    if (p.x > t) break;
+    step = p.step;
+  }
+  return step;
 }
 
 std::string Percent(double part, double whole) {
@@ -78,6 +88,8 @@ RunReport BuildRunReport(std::string_view jsonl) {
   RunReport r;
   if (lines.empty()) return r;
   const double t0 = Num(lines.front(), "t");
+  r.start_time = t0;
+  std::map<StepKey, Accumulator> any_step;  // every step report, for placing markers
   double units_per_node = 1, units = 1;
   std::map<StepKey, Accumulator> loss, rate;
   std::map<std::string, std::map<StepKey, Accumulator>> accuracy;
@@ -112,6 +124,7 @@ RunReport BuildRunReport(std::string_view jsonl) {
         a.sum += value.get<double>();
         ++a.count;
       };
+      add(any_step, json(0));
       add(loss, j.value("loss", json()));
       add(rate, j.value("samples_per_s", json()));
       if (auto values = j.find("values"); values != j.end() && values->is_object()) {
@@ -159,6 +172,10 @@ RunReport BuildRunReport(std::string_view jsonl) {
     }
   }
   r.cost.wall_seconds = previous_t - t0;
+  const std::vector<Point> steps = Series(any_step, true);
+  for (auto* markers : {&r.restarts, &r.chaos}) {
+    for (Marker& m : *markers) m.step = StepAt(steps, m.x);
+  }
   r.loss = Series(loss, true);
   r.samples_per_s = Series(rate, false);
   for (const auto& [name, series] : accuracy) r.accuracy[name] = Series(series, true);

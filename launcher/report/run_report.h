@@ -16,11 +16,14 @@ namespace trainctl::report {
 struct Point {
   double x = 0;  // seconds since the job started
   double y = 0;
+  std::int64_t step = 0;
+  std::int64_t restart = 0;  // the restart count of the round that reported it
 };
 
 struct Marker {
-  double x = 0;
-  std::string label;  // why the round ended, or what chaos did
+  double x = 0;           // seconds since the job started
+  std::string label;      // why the round ended, or what chaos did
+  std::int64_t step = 0;  // the last step reported by then
 };
 
 // Where the held resources went, in unit-hours ("gpu" or "core" hours). The parts add up to
@@ -45,7 +48,8 @@ struct RunReport {
   std::vector<Marker> restarts;                        // rounds that ended in a restart
   std::vector<Marker> chaos;
   std::int64_t last_step = 0;
-  int exit_code = -1;  // -1: the job's end is not in the file
+  int exit_code = -1;     // -1: the job's end is not in the file
+  double start_time = 0;  // the first line's time, seconds since the Unix epoch
   Cost cost;
 };
 
@@ -57,8 +61,16 @@ RunReport BuildRunReport(std::string_view jsonl);
 // The end-of-run lines: "held 0.12 core-hours; lost 18% to restarts 10%, rendezvous 3%, ...".
 std::vector<std::string> SummaryLines(const RunReport& report);
 
-// One self-contained HTML page: inline SVG plots drawn here, no scripts, fonts or links.
-std::string RenderHtml(const RunReport& report);
+// What the plots are drawn against: the step (default) or the time since the job started.
+enum class XAxis { kStep, kTime };
+
+// One self-contained HTML page: inline SVG plots drawn here, no scripts, fonts or links. Each
+// round is a line of its own (a restart breaks the line, and its redone steps are drawn again),
+// a noisy curve is smoothed with its raw points kept faint, and ticks are round numbers.
+std::string RenderHtml(const RunReport& report, XAxis x_axis = XAxis::kStep);
+
+// Writes the curves as TensorBoard event files under `dir` (tensorboard.h).
+train::Status WriteTensorBoard(const RunReport& report, const std::string& dir);
 
 // & < > " ' as entities.
 std::string HtmlEscape(std::string_view text);

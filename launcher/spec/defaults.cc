@@ -49,6 +49,7 @@ void ApplyDefaults(trainctl::v1alpha1::TrainingJob* job) {
   auto* failure = spec->mutable_failure_policy();
   if (!failure->has_max_restarts()) failure->set_max_restarts(3);
   DefaultString(failure->mutable_backoff(), "1s");
+  DefaultString(failure->mutable_preemption_grace(), "30s");
 
   // Checkpoint settings mean something only with a directory; without one the block stays
   // as written so that validation can point at settings that would be ignored.

@@ -11,6 +11,8 @@
 #include "names.h"
 #include "quantity.h"
 #include "suggest.h"
+#include "train/env.h"
+#include "train/trainer.h"
 
 namespace trainctl::spec {
 namespace {
@@ -373,6 +375,60 @@ class Validator {
                                             " must be shorter than joinTimeout (" +
                                             rdzv.join_timeout() + ")");
     }
+    RendezvousBackend(rdzv);
+  }
+
+  // backend, and the etcd cluster's endpoints and auth that only backend etcd uses.
+  void RendezvousBackend(const v1::Rendezvous& rdzv) {
+    if (!rdzv.backend().empty()) {
+      OneOf("spec.rendezvous.backend", rdzv.backend(), {"builtin", "etcd"});
+    }
+    const bool etcd = rdzv.backend() == "etcd";
+    if (!etcd) {
+      if (rdzv.endpoints_size() > 0) {
+        Error("spec.rendezvous.endpoints",
+              "is only for backend etcd (the built-in store needs none): set backend: etcd, or "
+              "remove endpoints");
+      }
+      if (rdzv.has_auth()) {
+        Error("spec.rendezvous.auth",
+              "is only for backend etcd: set backend: etcd, or remove auth");
+      }
+      return;
+    }
+    if (rdzv.endpoints_size() == 0) {
+      Error("spec.rendezvous.endpoints",
+            "is required with backend etcd: list the cluster's client URLs, e.g. [etcd-0:2379, "
+            "etcd-1:2379, etcd-2:2379]");
+    }
+    std::set<std::string> seen;
+    for (int i = 0; i < rdzv.endpoints_size(); ++i) {
+      const std::string path = "spec.rendezvous.endpoints[" + std::to_string(i) + "]";
+      const std::string& endpoint = rdzv.endpoints(i);
+      if (!train::ParseEtcdEndpoint(endpoint, path).ok()) {
+        Error(path, Quote(endpoint) +
+                        " is not an etcd client URL; use host:port, http://host:port or "
+                        "https://host:port, e.g. etcd-0:2379");
+      } else if (!seen.insert(endpoint).second) {
+        Error(path, Quote(endpoint) + " is listed twice; keep one entry");
+      }
+    }
+    const v1::RendezvousAuth& auth = rdzv.auth();
+    if (!auth.username().empty() && auth.password_file().empty()) {
+      Error("spec.rendezvous.auth.passwordFile",
+            "is required with username " + Quote(auth.username()) +
+                ": name the file that holds the user's password");
+    }
+    if (auth.username().empty() && !auth.password_file().empty()) {
+      Error("spec.rendezvous.auth.username",
+            "is required with passwordFile: name the etcd user the password belongs to");
+    }
+    if (auth.cert_file().empty() != auth.key_file().empty()) {
+      Error(auth.cert_file().empty() ? "spec.rendezvous.auth.certFile"
+                                     : "spec.rendezvous.auth.keyFile",
+            "is required with " + std::string(auth.cert_file().empty() ? "keyFile" : "certFile") +
+                ": a client certificate and its private key go together");
+    }
   }
 
   void ExitCodes(const std::string& path, const google::protobuf::RepeatedField<int>& codes) {
@@ -393,12 +449,20 @@ class Validator {
     InRange("spec.failurePolicy.maxRestarts", policy.max_restarts(), 0, 10000);
     Duration("spec.failurePolicy.backoff", policy.backoff(), kMillisecond, kHour,
              /*zero_ok=*/true);
+    // Kubernetes takes whole seconds (the pod's period is rounded up); an hour is longer than
+    // any cloud's notice before it reclaims a node.
+    OptionalDuration("spec.failurePolicy.preemptionGrace", policy.preemption_grace(), kMillisecond,
+                     kHour);
     ExitCodes("spec.failurePolicy.restartOnExitCodes", policy.restart_on_exit_codes());
     ExitCodes("spec.failurePolicy.failOnExitCodes", policy.fail_on_exit_codes());
     for (int i = 0; i < policy.fail_on_exit_codes_size(); ++i) {
       int code = policy.fail_on_exit_codes(i);
       const auto& restart = policy.restart_on_exit_codes();
-      if (std::find(restart.begin(), restart.end(), code) != restart.end()) {
+      if (code == train::kExitPreempted) {
+        Error("spec.failurePolicy.failOnExitCodes[" + std::to_string(i) + "]",
+              "75 is the exit code of a preempted worker (it saved its step on SIGTERM, see "
+              "preemptionGrace), which restarts the job without spending a restart; remove it");
+      } else if (std::find(restart.begin(), restart.end(), code) != restart.end()) {
         Error("spec.failurePolicy.failOnExitCodes[" + std::to_string(i) + "]",
               std::to_string(code) +
                   " is also in restartOnExitCodes; a code can either restart "

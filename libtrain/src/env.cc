@@ -37,6 +37,14 @@ constexpr const char* kTrainLaunchId = "TRAIN_LAUNCH_ID";
 constexpr const char* kTrainCheckpointResume = "TRAIN_CHECKPOINT_RESUME";
 constexpr const char* kTrainCheckpointResumeFrom = "TRAIN_CHECKPOINT_RESUME_FROM";
 constexpr const char* kTrainCollectiveTimeoutMs = "TRAIN_COLLECTIVE_TIMEOUT_MS";
+// The store's engine: builtin (TRAIN_STORE_ADDR) or etcd (TRAIN_STORE_ENDPOINTS, TRAIN_ETCD_*).
+constexpr const char* kTrainStoreBackend = "TRAIN_STORE_BACKEND";
+constexpr const char* kTrainStoreEndpoints = "TRAIN_STORE_ENDPOINTS";
+constexpr const char* kTrainEtcdUser = "TRAIN_ETCD_USER";
+constexpr const char* kTrainEtcdPasswordFile = "TRAIN_ETCD_PASSWORD_FILE";
+constexpr const char* kTrainEtcdCaFile = "TRAIN_ETCD_CA_FILE";
+constexpr const char* kTrainEtcdCertFile = "TRAIN_ETCD_CERT_FILE";
+constexpr const char* kTrainEtcdKeyFile = "TRAIN_ETCD_KEY_FILE";
 constexpr const char* kTrainContract[] = {kTrainRank,
                                           kTrainWorldSize,
                                           kTrainLocalRank,
@@ -50,7 +58,9 @@ constexpr const char* kTrainContract[] = {kTrainRank,
                                           kTrainTokenFile,
                                           kTrainCheckpointDir,
                                           kTrainCollectiveBackend,
-                                          kTrainCollectiveTimeoutMs};
+                                          kTrainCollectiveTimeoutMs,
+                                          kTrainStoreBackend,
+                                          kTrainStoreEndpoints};
 
 // torchrun's names (also set by trainctl alongside its own).
 constexpr const char* kRank = "RANK";
@@ -316,6 +326,77 @@ std::string StripBrackets(std::string_view host) {
   return std::string(host);
 }
 
+std::vector<std::string> SplitCommas(std::string_view text) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start <= text.size();) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    out.emplace_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// TRAIN_STORE_BACKEND and what it needs: the etcd cluster, or nothing for the built-in store.
+Result<std::optional<EtcdConfig>> ReadStoreBackend(const Reader& r) {
+  const std::string backend = r.String(kTrainStoreBackend);
+  const std::pair<const char*, std::string EtcdConfig::*> files[] = {
+      {kTrainEtcdUser, &EtcdConfig::username},
+      {kTrainEtcdPasswordFile, &EtcdConfig::password_file},
+      {kTrainEtcdCaFile, &EtcdConfig::ca_file},
+      {kTrainEtcdCertFile, &EtcdConfig::cert_file},
+      {kTrainEtcdKeyFile, &EtcdConfig::key_file}};
+  if (backend.empty() || backend == "builtin") {
+    for (const char* name : {kTrainStoreEndpoints, kTrainEtcdUser, kTrainEtcdPasswordFile,
+                             kTrainEtcdCaFile, kTrainEtcdCertFile, kTrainEtcdKeyFile}) {
+      if (const std::string* value = r.Get(name)) {
+        return InvalidArgumentError(Shown(name, *value) +
+                                    " is for an etcd store: set TRAIN_STORE_BACKEND=etcd, or "
+                                    "unset it (the built-in store is at TRAIN_STORE_ADDR)");
+      }
+    }
+    return std::optional<EtcdConfig>();
+  }
+  if (backend != "etcd") {
+    return InvalidArgumentError(Shown(kTrainStoreBackend, backend) +
+                                " is not a store backend: use builtin or etcd");
+  }
+  if (const std::string* addr = r.Get(kTrainStoreAddr)) {
+    return InvalidArgumentError(Shown(kTrainStoreAddr, *addr) + " is set with " +
+                                Shown(kTrainStoreBackend, backend) +
+                                ": an etcd store is at TRAIN_STORE_ENDPOINTS; unset one of them");
+  }
+  const std::string* endpoints = r.Get(kTrainStoreEndpoints);
+  if (endpoints == nullptr) {
+    return r.Missing(kTrainStoreEndpoints, " with " + Shown(kTrainStoreBackend, backend) +
+                                               " (the etcd members, host:port,host:port)");
+  }
+  EtcdConfig etcd;
+  etcd.endpoints = SplitCommas(*endpoints);
+  for (const std::string& endpoint : etcd.endpoints) {
+    Result<StoreAddress> parsed = ParseEtcdEndpoint(endpoint, kTrainStoreEndpoints);
+    if (!parsed.ok()) {
+      return InvalidArgumentError(
+          Shown(kTrainStoreEndpoints, *endpoints) +
+          " is not a comma-separated list of etcd endpoints: " + parsed.status().message());
+    }
+  }
+  for (const auto& [name, field] : files) etcd.*field = r.String(name);
+  if (!etcd.password_file.empty() && etcd.username.empty()) {
+    return InvalidArgumentError(Shown(kTrainEtcdPasswordFile, etcd.password_file) +
+                                " is set without TRAIN_ETCD_USER: set the user it belongs to");
+  }
+  if (etcd.cert_file.empty() != etcd.key_file.empty()) {
+    return InvalidArgumentError(
+        std::string("TRAIN_ETCD_CERT_FILE and TRAIN_ETCD_KEY_FILE go together (a client "
+                    "certificate and its key): ") +
+        (etcd.cert_file.empty() ? Shown(kTrainEtcdKeyFile, etcd.key_file)
+                                : Shown(kTrainEtcdCertFile, etcd.cert_file)) +
+        " is set alone");
+  }
+  return std::optional<EtcdConfig>(std::move(etcd));
+}
+
 Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by) {
   Reader r(vars, "trainctl", detected_by);
   WorkerEnv env;
@@ -326,7 +407,11 @@ Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by)
                                    /*uniform_required=*/true, /*one_node_by_default=*/true}));
   Apply(t, env);
 
-  if (const std::string* addr = r.Get(kTrainStoreAddr)) {
+  TRAIN_ASSIGN_OR_RETURN(env.etcd, ReadStoreBackend(r));
+  if (env.etcd.has_value()) {
+    TRAIN_ASSIGN_OR_RETURN(env.store,
+                           ParseEtcdEndpoint(env.etcd->endpoints.front(), kTrainStoreEndpoints));
+  } else if (const std::string* addr = r.Get(kTrainStoreAddr)) {
     TRAIN_ASSIGN_OR_RETURN(env.store, StoreAddress::Parse(*addr, kTrainStoreAddr));
   } else if (env.world_size > 1) {
     return r.Missing(kTrainStoreAddr,
@@ -564,6 +649,21 @@ Result<StoreAddress> StoreAddress::Parse(std::string_view text, std::string_view
   return out;
 }
 
+Result<StoreAddress> ParseEtcdEndpoint(std::string_view text, std::string_view what) {
+  std::string_view address = text;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (address.substr(0, scheme.size()) == scheme) address.remove_prefix(scheme.size());
+  }
+  if (!address.empty() && address.back() == '/') address.remove_suffix(1);
+  if (address.find("://") != std::string_view::npos ||
+      address.find('/') != std::string_view::npos) {
+    return InvalidArgumentError(Shown(what, text) +
+                                " is not an etcd endpoint: expected host:port, http://host:port "
+                                "or https://host:port, like \"etcd-0:2379\"");
+  }
+  return StoreAddress::Parse(address, what);
+}
+
 std::map<std::string, std::string> ProcessEnvironment() {
   // The one reader of the process environment (see docs/env.md).
   Vars vars;
@@ -598,7 +698,25 @@ std::map<std::string, std::string> WorkerEnv::ToVariables() const {
                  kTrainNodeRank, kTrainNumNodes, kTrainRestartCount);
   AppendTopology(*this, out, kRank, kWorldSize, kLocalRank, kLocalWorldSize, kGroupRank,
                  kGroupWorldSize, kTorchRestartCount);
-  if (store.has_value()) out[kTrainStoreAddr] = store->ToString();
+  if (etcd.has_value()) {
+    out[kTrainStoreBackend] = "etcd";
+    std::string endpoints;
+    for (const std::string& endpoint : etcd->endpoints) {
+      endpoints += (endpoints.empty() ? "" : ",") + endpoint;
+    }
+    out[kTrainStoreEndpoints] = endpoints;
+    const std::pair<const char*, const std::string*> files[] = {
+        {kTrainEtcdUser, &etcd->username},
+        {kTrainEtcdPasswordFile, &etcd->password_file},
+        {kTrainEtcdCaFile, &etcd->ca_file},
+        {kTrainEtcdCertFile, &etcd->cert_file},
+        {kTrainEtcdKeyFile, &etcd->key_file}};
+    for (const auto& [name, value] : files) {
+      if (!value->empty()) out[name] = *value;
+    }
+  } else if (store.has_value()) {
+    out[kTrainStoreAddr] = store->ToString();
+  }
   if (torch_master.has_value()) {
     out[kMasterAddr] = torch_master->host;
     out[kMasterPort] = std::to_string(torch_master->port);
@@ -635,7 +753,12 @@ std::string WorkerEnv::Describe() const {
   if (!run_id.empty()) out += " round " + run_id;
   out +=
       " restart " + std::to_string(restart_count) + " via " + std::string(LauncherName(launcher));
-  if (store.has_value()) {
+  if (etcd.has_value()) {
+    out += ", store etcd";
+    for (std::size_t i = 0; i < etcd->endpoints.size(); ++i) {
+      out += (i == 0 ? " " : ",") + etcd->endpoints[i];
+    }
+  } else if (store.has_value()) {
     out += ", store " + store->ToString();
     if (hosts_store) out += " (served by this rank)";
   }

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <utility>
 
+#include "preemption.h"
 #include "train/communicator.h"
 #include "train/log.h"
 #include "train/worker.h"
@@ -295,7 +296,9 @@ Trainer::Trainer(Worker& worker, Communicator* comm, TrainerOptions options,
     : worker_(worker),
       comm_(comm),
       options_(std::move(options)),
-      checkpointer_(std::move(checkpointer)) {}
+      checkpointer_(std::move(checkpointer)) {
+  if (options_.handle_sigterm) sigterm_ = std::make_unique<internal::SigtermHold>();
+}
 
 Trainer::~Trainer() {
   if (checkpointer_ == nullptr) return;
@@ -419,6 +422,12 @@ Result<LoadedCheckpoint> Trainer::LoadEarlierRun(CheckpointState& into) {
 
 Status Trainer::EndStep(std::int64_t step) {
   TRAIN_RETURN_IF_ERROR(worker_.ReportProgress(step));
+  if (preempted_step_ < 0) {
+    TRAIN_ASSIGN_OR_RETURN(const bool preempt, AgreeOnPreemption());
+    if (preempt) return SaveOnPreemption(step);
+  } else {
+    WarnPreemptionUnheeded(step);
+  }
   if (checkpointer_ == nullptr || step % options_.every_steps != 0) return Status::Ok();
   return Save(step);
 }

@@ -135,8 +135,14 @@ Result<std::unique_ptr<Worker>> Worker::Init(const WorkerEnv& env, const WorkerO
     }
     return std::unique_ptr<Worker>(new Worker(env, std::move(impl)));
   }
-  TRAIN_ASSIGN_OR_RETURN(std::string token, TokenFor(env));
   StoreAddress connect_to = *env.store;
+  if (env.etcd.has_value()) {
+    // The job's keys in its etcd cluster: nobody serves a store.
+    TRAIN_ASSIGN_OR_RETURN(EtcdOptions etcd, JobEtcdOptions(*env.etcd, env.job_id));
+    TRAIN_ASSIGN_OR_RETURN(impl->base, ConnectEtcdStore(etcd));
+  }
+  TRAIN_ASSIGN_OR_RETURN(std::string token,
+                         env.etcd ? Result<std::string>(std::string()) : TokenFor(env));
   if (env.torch_agent_store) {
     return FailedPreconditionError(
         "torchrun's static rendezvous already serves its own store on MASTER_PORT (" +
@@ -152,7 +158,9 @@ Result<std::unique_ptr<Worker>> Worker::Init(const WorkerEnv& env, const WorkerO
     TRAIN_ASSIGN_OR_RETURN(impl->server, StoreServer::Start(server_options));
     connect_to = StoreAddress{"127.0.0.1", env.store->port};
   }
-  TRAIN_ASSIGN_OR_RETURN(impl->base, ConnectStore(connect_to, token));
+  if (impl->base == nullptr) {
+    TRAIN_ASSIGN_OR_RETURN(impl->base, ConnectStore(connect_to, token));
+  }
   std::unique_ptr<Worker> worker(new Worker(env, std::move(impl)));
   worker->round_store_ =
       NewPrefixStore(RoundKeyPrefix(env.job_id, env.run_id), worker->impl_->base.get());

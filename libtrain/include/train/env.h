@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "train/status.h"
 
@@ -49,6 +50,28 @@ inline bool operator==(const StoreAddress& a, const StoreAddress& b) {
 }
 inline bool operator!=(const StoreAddress& a, const StoreAddress& b) { return !(a == b); }
 
+// An etcd member's client URL: "host:port", "http://host:port" or "https://host:port". Returns
+// the address part; the error names `what` (a variable, a flag, a field) and the value.
+Result<StoreAddress> ParseEtcdEndpoint(std::string_view text, std::string_view what);
+
+// The etcd cluster that holds a job's store (TRAIN_STORE_BACKEND=etcd; docs/env.md). Secrets
+// travel as files, never as values.
+struct EtcdConfig {
+  std::vector<std::string> endpoints;  // TRAIN_STORE_ENDPOINTS: ParseEtcdEndpoint's forms
+  std::string username;                // TRAIN_ETCD_USER; empty: no authentication
+  std::string password_file;           // TRAIN_ETCD_PASSWORD_FILE: the user's password
+  std::string ca_file;                 // TRAIN_ETCD_CA_FILE: CA of the members' certificates
+  std::string cert_file;               // TRAIN_ETCD_CERT_FILE: this client's certificate
+  std::string key_file;                // TRAIN_ETCD_KEY_FILE: its private key
+};
+
+inline bool operator==(const EtcdConfig& a, const EtcdConfig& b) {
+  return a.endpoints == b.endpoints && a.username == b.username &&
+         a.password_file == b.password_file && a.ca_file == b.ca_file &&
+         a.cert_file == b.cert_file && a.key_file == b.key_file;
+}
+inline bool operator!=(const EtcdConfig& a, const EtcdConfig& b) { return !(a == b); }
+
 struct WorkerEnv {
   Launcher launcher = Launcher::kStandalone;
   int rank = 0;                       // global rank, 0 <= rank < world_size
@@ -81,6 +104,9 @@ struct WorkerEnv {
   // a free port on node 0 that rank 0's TCPStore binds. libtrain itself never uses it: its
   // store is `store`. Absent when the launcher set no MASTER_ADDR/MASTER_PORT.
   std::optional<StoreAddress> torch_master;
+  // The store is in this etcd cluster (TRAIN_STORE_BACKEND=etcd) instead of the built-in
+  // server; `store` is then its first endpoint's address (other hosts route towards it).
+  std::optional<EtcdConfig> etcd;
 
   // Reads the process environment (the only getenv in libtrain).
   static Result<WorkerEnv> FromEnvironment();
@@ -113,7 +139,8 @@ inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
          a.launch_id == b.launch_id && a.checkpoint_resume == b.checkpoint_resume &&
          a.checkpoint_resume_from == b.checkpoint_resume_from &&
          a.collective_backend == b.collective_backend &&
-         a.collective_timeout_ms == b.collective_timeout_ms && a.torch_master == b.torch_master;
+         a.collective_timeout_ms == b.collective_timeout_ms && a.torch_master == b.torch_master &&
+         a.etcd == b.etcd;
 }
 inline bool operator!=(const WorkerEnv& a, const WorkerEnv& b) { return !(a == b); }
 

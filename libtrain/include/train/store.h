@@ -1,9 +1,10 @@
 // The rendezvous store: a small key-value service that agents and workers meet through.
 //
-// Three implementations of one interface: an in-memory store (ranks as threads in tests), an
-// HTTP client of a StoreServer (every other case), and a prefix decorator that scopes keys to a
-// job or a round. Every blocking call takes a timeout; its default is the store's. Every store
-// may be used from several threads at once.
+// Implementations of one interface: an in-memory store (ranks as threads in tests), an HTTP
+// client of a StoreServer (the built-in engine), a client of an etcd cluster (the engine that
+// survives losing a machine), and a prefix decorator that scopes keys to a job or a round. Every
+// blocking call takes a timeout; its default is the store's. Every store may be used from several
+// threads at once.
 //
 // Values are bytes (std::string holds any byte). Keys are printable ASCII without spaces;
 // another key is refused with INVALID_ARGUMENT.
@@ -157,6 +158,49 @@ struct StoreClientOptions {
 // request's limit is request_timeout plus its own wait.
 Result<std::unique_ptr<Store>> ConnectStore(const StoreAddress& address, std::string token,
                                             const StoreClientOptions& options = {});
+
+// An etcd cluster (v3 API, through its JSON gateway) as the store: docs/store.md, "Choosing a
+// backend". TTLs are leases, Add and CompareSet are transactions, blocking Get and Wait are
+// watches.
+struct EtcdOptions {
+  // Client URLs of the cluster's members: "host:port" (http), "http://host:port" or
+  // "https://host:port". A request goes to one member; when it cannot be reached or fails
+  // (no leader, shutting down), the request moves to the next one.
+  std::vector<std::string> endpoints;
+  // Every key lives under this prefix, so that jobs share a cluster without seeing each
+  // other's keys (a job's: JobEtcdPrefix). Keys() returns keys without it.
+  std::string key_prefix;
+  // etcd's authentication (user and password); an empty username: none.
+  std::string username;
+  std::string password;
+  // https endpoints: the CA bundle that signed the members' certificates (empty: the system's),
+  // and this client's certificate and private key (PEM files) for clusters that ask for one.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  // Timeout of Get/Wait when the caller gives none.
+  Milliseconds default_timeout{std::chrono::seconds(30)};
+  // How long one operation may keep trying members (an election takes a second or two) before
+  // it fails UNAVAILABLE.
+  Milliseconds request_timeout{std::chrono::seconds(10)};
+};
+
+// A store in the etcd cluster of `options`. Checks the options (endpoints, readable TLS files)
+// without contacting the cluster; the first request does (UNAVAILABLE while no member answers,
+// UNAUTHENTICATED naming the user when the cluster refuses the password).
+Result<std::unique_ptr<Store>> ConnectEtcdStore(const EtcdOptions& options);
+
+// Deletes every key under options.key_prefix at once (a job's keys when it ends, or before a
+// new launch of it); returns how many there were. Refuses an empty prefix (the whole cluster).
+Result<std::int64_t> DeleteEtcdPrefix(const EtcdOptions& options);
+
+// "/trainctl/<job>/": the prefix of one job's keys in a shared etcd cluster.
+std::string JobEtcdPrefix(std::string_view job_id);
+
+// The options for the store of job `job_id` in the cluster `config` names (a worker's
+// environment, an agent's spec): the password read from its file, keys under
+// JobEtcdPrefix(job_id). Errors name the file.
+Result<EtcdOptions> JobEtcdOptions(const EtcdConfig& config, std::string_view job_id);
 
 // Reads a token file: its whole content less trailing whitespace. Errors name the path; an
 // empty file is refused. (trainctl writes token files with mode 0600.)

@@ -11,6 +11,7 @@
 //   for (std::int64_t step = *done + 1; step <= total_steps; ++step) {
 //     ...forward, backward, all-reduce, optimizer->Step()...
 //     TRAIN_CHECK_OK((*trainer)->EndStep(step));     // saves every every_steps; collective
+//     if ((*trainer)->PreemptionRequested()) return train::kExitPreempted;  // step is saved
 //   }
 //   TRAIN_CHECK_OK((*trainer)->Finish());            // waits for the last save
 //
@@ -19,6 +20,23 @@
 // optimizer state, sampler position, RNG states) is restored by Resume, so a restarted job
 // continues bitwise as if it had never stopped. Without a checkpoint directory the trainer
 // saves nothing and Resume returns 0; EndStep still reports progress to the launcher.
+//
+// Preemption (SIGTERM: a Kubernetes eviction, a spot reclaim, `trainctl run` stopped). While a
+// trainer lives, SIGTERM does not end the process: it sets a flag (the handler is async-signal-
+// safe), and every EndStep agrees over the communicator, with a one-number all-reduce, whether any
+// rank got one (an NCCL communicator takes device memory only: then each rank goes by its own
+// signal, which agrees when every rank gets SIGTERM, as from trainctl or torchrun). The EndStep
+// where they agree saves that step on every rank at once, synchronously, whatever every_steps says,
+// and from then on PreemptionRequested() is true on every rank: the program returns kExitPreempted,
+// and a restart resumes from that step, so no step is lost. A rank that got no signal learns it
+// from the all-reduce. The same holds under torchrun (which forwards SIGTERM to its workers) and
+// mpirun. A program that installed its own SIGTERM handler before Create keeps it: the trainer's
+// records the request and then calls it (if it exits, the process exits as before); one installed
+// after Create replaces the trainer's, and may call RequestPreemption() to ask for the save. A
+// program that does not check PreemptionRequested is not kept alive by the trainer: the next
+// EndStep after the save ends it with SIGTERM's default action, as the signal would have without a
+// trainer (only after saving), and a SIGTERM that no EndStep followed takes that effect when the
+// last trainer is destroyed.
 #ifndef TRAIN_TRAINER_H_
 #define TRAIN_TRAINER_H_
 
@@ -40,6 +58,23 @@ namespace train {
 class Communicator;
 class RunDirLock;
 class Worker;
+
+namespace internal {
+class SigtermHold;
+}  // namespace internal
+
+// The exit status of a program that stopped because preemption was requested, after EndStep
+// saved its step (sysexits' EX_TEMPFAIL: try again). trainctl restarts a group whose workers
+// exit with it without counting a restart, and exits with it itself when SIGTERM stopped it.
+inline constexpr int kExitPreempted = 75;
+
+// Relative to the round's store (Worker::store()): where rank `rank` records the step it saved
+// on preemption, so that its launcher can tell a preemption from a program that exited 75.
+std::string PreemptedStepKey(int rank);
+
+// Asks this process's trainers to save and stop at the next EndStep, as SIGTERM does.
+// Async-signal-safe: for a program's own signal handler.
+void RequestPreemption();
 
 struct TrainerOptions {
   // Where checkpoints go; empty: the worker's (TRAIN_CHECKPOINT_DIR, the spec's
@@ -79,6 +114,10 @@ struct TrainerOptions {
   std::int64_t every_steps = 0;
   int keep = 0;
   std::optional<bool> async;
+
+  // Whether SIGTERM requests preemption (see the top of this file). false: the process keeps
+  // whatever SIGTERM does, and only RequestPreemption() asks for the save.
+  bool handle_sigterm = true;
 };
 
 class Trainer {
@@ -109,8 +148,16 @@ class Trainer {
   // returns its step (0 when there is none). Collective.
   Result<std::int64_t> Resume();
   // Called after step `step` completed: reports progress, and saves when `step` is a
-  // multiple of every_steps. Collective.
+  // multiple of every_steps. When any rank was asked to stop (SIGTERM, RequestPreemption), it
+  // saves `step` now on every rank and waits for the save to commit; PreemptionRequested()
+  // then says so. Collective: one all-reduce of one number on every call.
   Status EndStep(std::int64_t step);
+  // True on every rank once an EndStep agreed on preemption and saved its step: the program
+  // should return kExitPreempted. A signal that arrived since the last EndStep does not count
+  // yet (the ranks have not agreed on it).
+  bool PreemptionRequested() const { return preempted_step_ >= 0; }
+  // The step saved on preemption, -1 before.
+  std::int64_t preempted_step() const { return preempted_step_; }
   // Saves step `step` now (collective), whatever every_steps says.
   Status Save(std::int64_t step);
   // Waits for the save in flight and returns how it ended.
@@ -128,6 +175,9 @@ class Trainer {
   Result<LoadedCheckpoint> LoadEarlierRun(CheckpointState& into);
   Result<CheckpointState> Snapshot() const;
   Status Restore(const LoadedCheckpoint& loaded);
+  Result<bool> AgreeOnPreemption();
+  Status SaveOnPreemption(std::int64_t step);
+  void WarnPreemptionUnheeded(std::int64_t step);
 
   Worker& worker_;
   Communicator* comm_;
@@ -143,7 +193,9 @@ class Trainer {
   std::map<std::string, std::mt19937_64*> rngs_;
   std::map<std::string, std::string> metadata_;
   std::int64_t last_saved_step_ = -1;
+  std::int64_t preempted_step_ = -1;
   LoadedCheckpoint resumed_;
+  std::unique_ptr<internal::SigtermHold> sigterm_;  // while handle_sigterm
 };
 
 }  // namespace train

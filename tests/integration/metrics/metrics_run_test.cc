@@ -164,7 +164,8 @@ TEST(MetricsRunTest, ChaosKillAgentLosesANodeAndTheElasticJobStillSucceeds) {
   // Two nodes of one worker: rank 1 runs on node 1, whose agent process is killed.
   std::vector<std::string> args = RunArgs(dir, "chaos-agent", 20, {});
   args[4] = "1";  // --nproc
-  args.insert(args.end(), {"--nnodes", "1:2", "--chaos", "kill-agent:rank=1:step=5"});
+  args.insert(args.end(),
+              {"--nnodes", "1:2", "--local-nodes", "2", "--chaos", "kill-agent:rank=1:step=5"});
   Process run(args, dir / "out.txt");
   // The lost agent exits 137, but the job (finished by node 0 alone) succeeded.
   ASSERT_EQ(run.Wait(90s), 0) << run.Output();

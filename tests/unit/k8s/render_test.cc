@@ -138,16 +138,16 @@ TEST(RenderJob, IndexedJobMapsNodesRestartsExitCodesAndLifetimes) {
   EXPECT_TRUE(spec["suspend"].as<bool>());
 
   const YAML::Node rules = spec["podFailurePolicy"]["rules"];
-  ASSERT_EQ(rules.size(), 3u);
+  ASSERT_EQ(rules.size(), 4u);  // rules[1], a preempted agent's exit 75: preempt_render_test
   EXPECT_EQ(rules[0]["action"].as<std::string>(), "Ignore");
   EXPECT_EQ(rules[0]["onPodConditions"][0]["type"].as<std::string>(), "DisruptionTarget");
   EXPECT_EQ(rules[0]["onPodConditions"][0]["status"].as<std::string>(), "True");
-  EXPECT_EQ(rules[1]["action"].as<std::string>(), "FailJob");
-  EXPECT_EQ(rules[1]["onExitCodes"]["operator"].as<std::string>(), "In");
-  EXPECT_EQ(rules[1]["onExitCodes"]["containerName"].as<std::string>(), "trainer");
-  EXPECT_EQ(Strings(rules[1]["onExitCodes"]["values"]), (std::vector<std::string>{"2", "3"}));
-  EXPECT_EQ(rules[2]["onExitCodes"]["operator"].as<std::string>(), "NotIn");
-  EXPECT_EQ(Strings(rules[2]["onExitCodes"]["values"]), (std::vector<std::string>{"1", "137"}));
+  EXPECT_EQ(rules[2]["action"].as<std::string>(), "FailJob");
+  EXPECT_EQ(rules[2]["onExitCodes"]["operator"].as<std::string>(), "In");
+  EXPECT_EQ(rules[2]["onExitCodes"]["containerName"].as<std::string>(), "trainer");
+  EXPECT_EQ(Strings(rules[2]["onExitCodes"]["values"]), (std::vector<std::string>{"2", "3"}));
+  EXPECT_EQ(rules[3]["onExitCodes"]["operator"].as<std::string>(), "NotIn");
+  EXPECT_EQ(Strings(rules[3]["onExitCodes"]["values"]), (std::vector<std::string>{"1", "137"}));
 
   const YAML::Node pod = spec["template"]["spec"];
   EXPECT_EQ(pod["subdomain"].as<std::string>(), "llm");

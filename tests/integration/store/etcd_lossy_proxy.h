@@ -1,0 +1,44 @@
+// A TCP proxy on loopback in front of one etcd member that loses replies: a request whose bytes
+// contain `match` is forwarded, the member's answer is read (so the member acted on it), and
+// then the client's connection is closed without that answer. What a client sees when a
+// member dies, or the network drops, between doing a request and answering it.
+#ifndef TESTS_INTEGRATION_STORE_ETCD_LOSSY_PROXY_H_
+#define TESTS_INTEGRATION_STORE_ETCD_LOSSY_PROXY_H_
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace etcd_test {
+
+class LossyProxy {
+ public:
+  // Loses the replies of the first `drops` requests that contain `match`.
+  LossyProxy(int upstream_port, std::string match, int drops);
+  ~LossyProxy();
+  LossyProxy(const LossyProxy&) = delete;
+  LossyProxy& operator=(const LossyProxy&) = delete;
+
+  int port() const { return port_; }
+  int dropped() const { return dropped_; }
+
+ private:
+  void Accept();
+  void Pump(int client);
+
+  const int upstream_port_;
+  const std::string match_;
+  std::atomic<int> drops_left_;
+  std::atomic<int> dropped_{0};
+  std::atomic<bool> stop_{false};
+  int listener_ = -1;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace etcd_test
+
+#endif  // TESTS_INTEGRATION_STORE_ETCD_LOSSY_PROXY_H_
