@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
+#include "memory_dir.h"
 #include "preemption.h"
 #include "round_runner.h"
 #include "store_endpoint.h"
@@ -54,12 +57,21 @@ struct Agent::Impl {
 Agent::Agent(AgentOptions options, Terminal* terminal) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->terminal = terminal;
+  if (impl_->options.job.spec().checkpoint().has_memory()) {
+    // One per agent: the local nodes of one `trainctl run` each have their own "RAM".
+    static std::atomic<int> agents{0};
+    impl_->options.memory_dir = MemorySnapshotDir(::getpid(), agents++);
+  }
 }
 
 Agent::~Agent() = default;
 
 int Agent::Run() {
   const int code = impl_->Run();
+  if (!impl_->options.memory_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(impl_->options.memory_dir, ec);
+  }
   if (impl_->metrics) impl_->metrics->JobEnded(code);
   return code;
 }

@@ -40,6 +40,9 @@ struct AgentOptions {
   // preemption waits spec.failurePolicy.preemptionGrace instead).
   Milliseconds stop_grace{5000};
   MetricsCollector* metrics = nullptr;  // set by the agent: step reports, chaos, metrics.jsonl
+  // Set by the agent when the spec has checkpoint.memory: the node's snapshot directory in RAM
+  // (memory_dir.h), given to workers as TRAIN_CHECKPOINT_MEMORY_DIR.
+  std::string memory_dir;
   // Moves the built-in store to a surviving node when its host is lost (null: never; the
   // agent then waits for the store to come back at its address).
   StoreFailover* failover = nullptr;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "job_cgroup.h"
+#include "memory_dir.h"
 #include "process_fd.h"
 #include "process_tree.h"
 
@@ -173,6 +174,7 @@ void KillJob(const WatchPlan& plan, const std::set<pid_t>& sessions, const std::
   // The last look, now that the launcher is gone: drops noted pids that were reused since.
   if (plan.cgroup_dir.empty()) NoteJobProcesses(plan, sessions, &noted);
   KillJob(plan, sessions, Pids(noted));
+  RemoveMemorySnapshotDirs(plan.launcher);  // the node's memory goes with its launcher
   ::_exit(0);
 }
 

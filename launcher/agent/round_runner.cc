@@ -254,6 +254,11 @@ class RoundMonitor {
         w.checkpoint_keep = spec_.checkpoint().keep();
         if (spec_.checkpoint().has_async()) w.checkpoint_async = spec_.checkpoint().async();
       }
+      if (spec_.checkpoint().has_memory() && !options_.memory_dir.empty()) {
+        w.checkpoint_memory_every_steps = spec_.checkpoint().memory().every_steps();
+        w.checkpoint_memory_replicas = spec_.checkpoint().memory().replicas();
+        w.checkpoint_memory_dir = options_.memory_dir;
+      }
       w.checkpoint_resume = spec_.checkpoint().resume();
       if (!spec_.checkpoint().resume_from().empty()) {
         w.checkpoint_resume_from =

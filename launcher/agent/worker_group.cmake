@@ -4,6 +4,7 @@
 add_library(trainctl_process STATIC
   ${CMAKE_CURRENT_LIST_DIR}/job_cgroup.cc
   ${CMAKE_CURRENT_LIST_DIR}/job_watchdog.cc
+  ${CMAKE_CURRENT_LIST_DIR}/memory_dir.cc
   ${CMAKE_CURRENT_LIST_DIR}/output_sink.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_fd.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_monitor.cc

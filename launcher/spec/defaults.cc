@@ -59,6 +59,11 @@ void ApplyDefaults(trainctl::v1alpha1::TrainingJob* job) {
     if (!ckpt->has_keep()) ckpt->set_keep(3);
     if (!ckpt->has_async()) ckpt->set_async(true);
   }
+  if (spec->has_checkpoint() && spec->checkpoint().has_memory()) {
+    auto* memory = spec->mutable_checkpoint()->mutable_memory();
+    if (!memory->has_every_steps()) memory->set_every_steps(1);
+    if (!memory->has_replicas()) memory->set_replicas(1);
+  }
 
   auto* collectives = spec->mutable_collectives();
   DefaultString(collectives->mutable_backend(), "auto");

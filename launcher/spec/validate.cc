@@ -482,6 +482,10 @@ class Validator {
       InRange("spec.checkpoint.everySteps", ckpt.every_steps(), 1, 1000000000);
       InRange("spec.checkpoint.keep", ckpt.keep(), 1, 100000);
     }
+    if (ckpt.has_memory()) {
+      InRange("spec.checkpoint.memory.everySteps", ckpt.memory().every_steps(), 1, 1000000000);
+      InRange("spec.checkpoint.memory.replicas", ckpt.memory().replicas(), 0, 16);
+    }
     // Without dir, resume still reaches a program that chooses its own checkpoint directory.
     if (!ckpt.resume().empty()) {
       OneOf("spec.checkpoint.resume", ckpt.resume(), {"auto", "never", "always"});

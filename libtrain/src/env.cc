@@ -32,6 +32,9 @@ constexpr const char* kTrainCheckpointDir = "TRAIN_CHECKPOINT_DIR";
 constexpr const char* kTrainCheckpointEverySteps = "TRAIN_CHECKPOINT_EVERY_STEPS";
 constexpr const char* kTrainCheckpointKeep = "TRAIN_CHECKPOINT_KEEP";
 constexpr const char* kTrainCheckpointAsync = "TRAIN_CHECKPOINT_ASYNC";
+constexpr const char* kTrainCheckpointMemoryEverySteps = "TRAIN_CHECKPOINT_MEMORY_EVERY_STEPS";
+constexpr const char* kTrainCheckpointMemoryReplicas = "TRAIN_CHECKPOINT_MEMORY_REPLICAS";
+constexpr const char* kTrainCheckpointMemoryDir = "TRAIN_CHECKPOINT_MEMORY_DIR";
 constexpr const char* kTrainCollectiveBackend = "TRAIN_COLLECTIVE_BACKEND";
 constexpr const char* kTrainLaunchId = "TRAIN_LAUNCH_ID";
 constexpr const char* kTrainCheckpointResume = "TRAIN_CHECKPOINT_RESUME";
@@ -424,12 +427,18 @@ Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by)
   env.run_id = r.String(kTrainRunId);
   env.token_file = r.String(kTrainTokenFile);
   env.checkpoint_dir = r.String(kTrainCheckpointDir);
-  for (auto [name, field] : {std::pair{kTrainCheckpointEverySteps, &env.checkpoint_every_steps},
-                             std::pair{kTrainCheckpointKeep, &env.checkpoint_keep}}) {
+  for (auto [name, field] :
+       {std::pair{kTrainCheckpointEverySteps, &env.checkpoint_every_steps},
+        std::pair{kTrainCheckpointKeep, &env.checkpoint_keep},
+        std::pair{kTrainCheckpointMemoryEverySteps, &env.checkpoint_memory_every_steps}}) {
     TRAIN_ASSIGN_OR_RETURN(Field value, r.Optional(name, 0));
     TRAIN_RETURN_IF_ERROR(CheckNonNegative(value));
     *field = value.value;
   }
+  TRAIN_ASSIGN_OR_RETURN(Field replicas, r.Optional(kTrainCheckpointMemoryReplicas, 0));
+  TRAIN_RETURN_IF_ERROR(CheckNonNegative(replicas));
+  if (replicas.is_set) env.checkpoint_memory_replicas = replicas.value;
+  env.checkpoint_memory_dir = r.String(kTrainCheckpointMemoryDir);
   const std::string async = r.String(kTrainCheckpointAsync);
   if (async == "true" || async == "1") {
     env.checkpoint_async = true;
@@ -728,6 +737,7 @@ std::map<std::string, std::string> WorkerEnv::ToVariables() const {
       {kTrainRunId, &run_id},
       {kTrainTokenFile, &token_file},
       {kTrainCheckpointDir, &checkpoint_dir},
+      {kTrainCheckpointMemoryDir, &checkpoint_memory_dir},
       {kTrainLaunchId, &launch_id},
       {kTrainCheckpointResume, &checkpoint_resume},
       {kTrainCheckpointResumeFrom, &checkpoint_resume_from},
@@ -739,6 +749,12 @@ std::map<std::string, std::string> WorkerEnv::ToVariables() const {
     out[kTrainCheckpointEverySteps] = std::to_string(checkpoint_every_steps);
   }
   if (checkpoint_keep > 0) out[kTrainCheckpointKeep] = std::to_string(checkpoint_keep);
+  if (checkpoint_memory_every_steps > 0) {
+    out[kTrainCheckpointMemoryEverySteps] = std::to_string(checkpoint_memory_every_steps);
+  }
+  if (checkpoint_memory_replicas) {
+    out[kTrainCheckpointMemoryReplicas] = std::to_string(*checkpoint_memory_replicas);
+  }
   if (checkpoint_async) out[kTrainCheckpointAsync] = *checkpoint_async ? "true" : "false";
   if (collective_timeout_ms > 0) {
     out[kTrainCollectiveTimeoutMs] = std::to_string(collective_timeout_ms);

@@ -20,6 +20,7 @@
 #include "preemption.h"
 #include "train/communicator.h"
 #include "train/log.h"
+#include "train/memory_snapshots.h"
 #include "train/worker.h"
 
 namespace train {
@@ -218,6 +219,24 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
     }
     resolved.resume = TrainerOptions::ResumePolicy::kAlways;
   }
+  if (resolved.memory_every_steps == 0) {
+    resolved.memory_every_steps = env.checkpoint_memory_every_steps;
+  }
+  if (resolved.memory_replicas < 0) {
+    resolved.memory_replicas = env.checkpoint_memory_replicas.value_or(1);
+  }
+  if (resolved.memory_dir.empty()) resolved.memory_dir = env.checkpoint_memory_dir;
+  if (resolved.memory_every_steps < 0) {
+    return InvalidArgumentError("TrainerOptions::memory_every_steps is " +
+                                std::to_string(resolved.memory_every_steps) +
+                                "; give 0 (no memory snapshots) or more");
+  }
+  if (resolved.memory_every_steps > 0 && resolved.memory_dir.empty()) {
+    LogWarning(
+        "memory snapshots are asked for but have no directory (trainctl's agent gives one as "
+        "TRAIN_CHECKPOINT_MEMORY_DIR; else set TrainerOptions::memory_dir): they are off");
+    resolved.memory_every_steps = 0;
+  }
   if (resolved.every_steps < 1) {
     return InvalidArgumentError("TrainerOptions::every_steps is " +
                                 std::to_string(resolved.every_steps) + "; give 1 or more");
@@ -235,7 +254,9 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
                                 "\" names a directory, so it must not contain '/'");
   }
   if (resolved.checkpoint_dir.empty()) {
-    return std::unique_ptr<Trainer>(new Trainer(worker, comm, std::move(resolved), nullptr));
+    std::unique_ptr<Trainer> trainer(new Trainer(worker, comm, std::move(resolved), nullptr));
+    TRAIN_RETURN_IF_ERROR(trainer->OpenMemorySnapshots());
+    return trainer;
   }
 
   const fs::path root = fs::absolute(resolved.checkpoint_dir).lexically_normal();
@@ -288,6 +309,7 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
       new Trainer(worker, comm, std::move(resolved), std::move(*opened)));
   trainer->lock_ = std::move(lock);
   trainer->continue_from_ = *decided;
+  TRAIN_RETURN_IF_ERROR(trainer->OpenMemorySnapshots());
   return trainer;
 }
 
@@ -304,6 +326,28 @@ Trainer::~Trainer() {
   if (checkpointer_ == nullptr) return;
   const Status status = checkpointer_->WaitForSave();
   if (!status.ok()) LogError("the last checkpoint save failed: " + status.ToString());
+}
+
+Status Trainer::OpenMemorySnapshots() {
+  if (options_.memory_every_steps == 0) return Status::Ok();
+  Communicator* comm = comm_;
+  if (comm != nullptr && comm->backend() == CommBackend::kNccl) {
+    // Snapshots live in host memory: they travel over a CPU communicator of their own.
+    CommunicatorOptions cpu;
+    cpu.backend = CommBackend::kCpu;
+    cpu.name = "memory-snapshots";
+    TRAIN_ASSIGN_OR_RETURN(memory_comm_, Communicator::Create(worker_, cpu));
+    comm = memory_comm_.get();
+  }
+  MemorySnapshotOptions options;
+  options.dir = options_.memory_dir;
+  options.replicas = options_.memory_replicas;
+  options.node = worker_.env().node_rank;
+  options.job_id = worker_.env().job_id;
+  auto opened = MemorySnapshots::Open(comm, options);
+  if (!opened.ok()) return opened.status().WithContext("opening the memory snapshots");
+  memory_ = std::move(*opened);
+  return Status::Ok();
 }
 
 void Trainer::AddTensor(CheckpointTensor tensor) { tensors_.push_back(std::move(tensor)); }
@@ -376,11 +420,18 @@ Status Trainer::Restore(const LoadedCheckpoint& loaded) {
 
 Result<std::int64_t> Trainer::Resume() {
   using Policy = TrainerOptions::ResumePolicy;
-  if (checkpointer_ == nullptr || options_.resume == Policy::kNever) return std::int64_t{0};
+  if (options_.resume == Policy::kNever) return std::int64_t{0};
+  if (checkpointer_ == nullptr && memory_ == nullptr) return std::int64_t{0};
   CheckpointState into;
   into.tensors = tensors_;
-  // This run's own checkpoints first: after a restart that is where it stood.
-  auto loaded = checkpointer_->LoadLatest(into);
+  // This run's own state first: after a restart that is where it stood.
+  TRAIN_ASSIGN_OR_RETURN(std::optional<LoadedCheckpoint> from_memory, LoadFromMemory(into));
+  Result<LoadedCheckpoint> loaded = NotFoundError("no checkpoint");
+  if (from_memory) {
+    loaded = std::move(*from_memory);
+  } else if (checkpointer_ != nullptr) {
+    loaded = checkpointer_->LoadLatest(into);
+  }
   if (!loaded.ok() && loaded.status().code() == StatusCode::kNotFound) {
     if (options_.resume != Policy::kAlways || continue_from_.empty()) return std::int64_t{0};
     loaded = LoadEarlierRun(into);
@@ -391,6 +442,17 @@ Result<std::int64_t> Trainer::Resume() {
   last_saved_step_ = resumed_.step;
   LogInfo("resumed from " + resumed_.path + " (step " + std::to_string(resumed_.step) + ")");
   return resumed_.step;
+}
+
+Result<std::optional<LoadedCheckpoint>> Trainer::LoadFromMemory(CheckpointState& into) {
+  if (memory_ == nullptr) return std::optional<LoadedCheckpoint>();
+  // Snapshots win only when newer than the run's newest disk checkpoint.
+  std::int64_t on_disk = 0;
+  if (checkpointer_ != nullptr) {
+    auto listed = ListCheckpoints(options_.checkpoint_dir);
+    if (listed.ok() && !listed->empty()) on_disk = listed->front().step;
+  }
+  return memory_->LoadLatest(into, on_disk);
 }
 
 Result<LoadedCheckpoint> Trainer::LoadEarlierRun(CheckpointState& into) {
@@ -427,6 +489,10 @@ Status Trainer::EndStep(std::int64_t step) {
     if (preempt) return SaveOnPreemption(step);
   } else {
     WarnPreemptionUnheeded(step);
+  }
+  if (memory_ != nullptr && step % options_.memory_every_steps == 0) {
+    TRAIN_ASSIGN_OR_RETURN(CheckpointState state, Snapshot());
+    TRAIN_RETURN_IF_ERROR(memory_->Save(step, state));
   }
   if (checkpointer_ == nullptr || step % options_.every_steps != 0) return Status::Ok();
   return Save(step);

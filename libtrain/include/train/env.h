@@ -92,6 +92,12 @@ struct WorkerEnv {
   int checkpoint_every_steps = 0;     // the spec's checkpoint.everySteps; 0: unset
   int checkpoint_keep = 0;            // the spec's checkpoint.keep; 0: unset
   std::optional<bool> checkpoint_async;  // the spec's checkpoint.async; unset: nullopt
+  // In-memory peer snapshots (the spec's checkpoint.memory): every this many steps (0: none),
+  // with this many copies on other nodes (unset: 1), in this node-local directory in RAM that
+  // the agent keeps for the run (empty: none).
+  int checkpoint_memory_every_steps = 0;
+  std::optional<int> checkpoint_memory_replicas;
+  std::string checkpoint_memory_dir;
   // One launch of the job (trainctl run, or the agents of one job), the same across its
   // restarts and on every node; each launch gets a new one. train::Trainer keeps a launch's
   // checkpoints apart from other launches' (<checkpoint_dir>/run-<launch_id>). Empty: none.
@@ -136,7 +142,10 @@ inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
          a.token_file == b.token_file && a.checkpoint_dir == b.checkpoint_dir &&
          a.checkpoint_every_steps == b.checkpoint_every_steps &&
          a.checkpoint_keep == b.checkpoint_keep && a.checkpoint_async == b.checkpoint_async &&
-         a.launch_id == b.launch_id && a.checkpoint_resume == b.checkpoint_resume &&
+         a.checkpoint_memory_every_steps == b.checkpoint_memory_every_steps &&
+         a.checkpoint_memory_replicas == b.checkpoint_memory_replicas &&
+         a.checkpoint_memory_dir == b.checkpoint_memory_dir && a.launch_id == b.launch_id &&
+         a.checkpoint_resume == b.checkpoint_resume &&
          a.checkpoint_resume_from == b.checkpoint_resume_from &&
          a.collective_backend == b.collective_backend &&
          a.collective_timeout_ms == b.collective_timeout_ms && a.torch_master == b.torch_master &&

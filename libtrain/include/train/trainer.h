@@ -56,6 +56,7 @@
 namespace train {
 
 class Communicator;
+class MemorySnapshots;
 class RunDirLock;
 class Worker;
 
@@ -115,6 +116,16 @@ struct TrainerOptions {
   int keep = 0;
   std::optional<bool> async;
 
+  // In-memory peer snapshots (train/memory_snapshots.h): every this many steps, with
+  // memory_replicas copies on other nodes, in the node-local directory memory_dir. Unset (0, -1,
+  // empty): the job's spec.checkpoint.memory (TRAIN_CHECKPOINT_MEMORY_*), else none; replicas
+  // default to 1. Resume then takes the newer of the run's disk checkpoint and the newest step
+  // whose snapshots survive somewhere, so a restart after a worker's or a node's loss repeats
+  // at most memory_every_steps steps. Works with or without checkpoint_dir.
+  std::int64_t memory_every_steps = 0;
+  int memory_replicas = -1;
+  std::string memory_dir;
+
   // Whether SIGTERM requests preemption (see the top of this file). false: the process keeps
   // whatever SIGTERM does, and only RequestPreemption() asks for the save.
   bool handle_sigterm = true;
@@ -164,6 +175,7 @@ class Trainer {
   Status Finish();
 
   bool checkpointing() const { return checkpointer_ != nullptr; }
+  bool memory_snapshots() const { return memory_ != nullptr; }
   // As resolved: checkpoint_dir is this run's directory (run-<id>/ under the one given).
   const TrainerOptions& options() const { return options_; }
   // The checkpoint Resume loaded (step 0 and empty path when none).
@@ -172,6 +184,8 @@ class Trainer {
  private:
   Trainer(Worker& worker, Communicator* comm, TrainerOptions options,
           std::unique_ptr<Checkpointer> checkpointer);
+  Status OpenMemorySnapshots();
+  Result<std::optional<LoadedCheckpoint>> LoadFromMemory(CheckpointState& into);
   Result<LoadedCheckpoint> LoadEarlierRun(CheckpointState& into);
   Result<CheckpointState> Snapshot() const;
   Status Restore(const LoadedCheckpoint& loaded);
@@ -183,6 +197,8 @@ class Trainer {
   Communicator* comm_;
   TrainerOptions options_;
   std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<Communicator> memory_comm_;  // a CPU one when comm_ moves device memory only
+  std::unique_ptr<MemorySnapshots> memory_;
   std::unique_ptr<RunDirLock> lock_;  // rank 0 only: this run's directory
   std::string continue_from_;         // kAlways: an earlier run's checkpoint, or empty
   std::vector<CheckpointTensor> tensors_;

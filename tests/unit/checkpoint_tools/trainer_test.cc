@@ -188,6 +188,69 @@ TEST(Trainer, ResumeRestoresParametersOptimizerSamplerAndRngBitwise) {
   }
 }
 
+// Memory snapshots every `memory_every` steps in `memory_dir`, disk checkpoints (when `disk` is
+// not empty) every 8; runs to `steps` and returns what Resume returned.
+std::int64_t TrainWithMemory(const fs::path& memory_dir, const fs::path& disk,
+                             std::int64_t memory_every, std::int64_t steps,
+                             std::vector<float>* params) {
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options;
+  if (!disk.empty()) options = SyncEvery(disk, 8);
+  options.memory_every_steps = memory_every;
+  options.memory_dir = memory_dir.string();
+  auto trainer = train::Trainer::Create(*worker, nullptr, options);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  if (!trainer.ok()) return -1;
+  EXPECT_TRUE((*trainer)->memory_snapshots());
+  Model model;
+  model.Register(**trainer);
+  auto done = (*trainer)->Resume();
+  EXPECT_TRUE(done.ok()) << done.status();
+  if (!done.ok()) return -1;
+  for (std::int64_t step = *done + 1; step <= steps; ++step) {
+    model.Step();
+    EXPECT_TRUE((*trainer)->EndStep(step).ok());
+  }
+  EXPECT_TRUE((*trainer)->Finish().ok());
+  *params = model.params;
+  return *done;
+}
+
+TEST(TrainerMemory, AProcessRestartResumesFromTheLastStepWithoutADiskCheckpoint) {
+  ScratchDir dir;
+  std::vector<float> straight, stopped, resumed;
+  TrainWithMemory(dir.path / "straight-memory", "", 1, 22, &straight);
+  TrainWithMemory(dir.path / "memory", "", 1, 13, &stopped);
+  EXPECT_EQ(TrainWithMemory(dir.path / "memory", "", 1, 22, &resumed), 13);
+  EXPECT_EQ(resumed, straight);
+}
+
+TEST(TrainerMemory, TheNewerOfDiskAndMemoryWins) {
+  ScratchDir dir;
+  std::vector<float> straight, params;
+  TrainWithMemory(dir.path / "m0", dir.path / "d0", 5, 30, &straight);
+  // Memory every 5 (last 15), disk every 8 (last 16) after 17 steps: disk's 16 wins.
+  TrainWithMemory(dir.path / "m1", dir.path / "d1", 5, 17, &params);
+  EXPECT_EQ(TrainWithMemory(dir.path / "m1", dir.path / "d1", 5, 30, &params), 16);
+  EXPECT_EQ(params, straight);
+  // After 21 steps: memory's 20 wins over disk's 16.
+  TrainWithMemory(dir.path / "m2", dir.path / "d2", 5, 21, &params);
+  EXPECT_EQ(TrainWithMemory(dir.path / "m2", dir.path / "d2", 5, 30, &params), 20);
+  EXPECT_EQ(params, straight);
+}
+
+TEST(TrainerMemory, AskedForWithoutADirectoryTheyAreOffNotAnError) {
+  auto worker = StandaloneWorker();
+  train::TrainerOptions options;
+  options.memory_every_steps = 1;
+  auto trainer = train::Trainer::Create(*worker, nullptr, options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_FALSE((*trainer)->memory_snapshots());
+  options.memory_every_steps = -1;
+  EXPECT_EQ(train::Trainer::Create(*worker, nullptr, options).status().code(),
+            train::StatusCode::kInvalidArgument);
+}
+
 // Runs `steps` steps of run `run_id` under `root` with `policy`; returns what Resume returned.
 std::int64_t RunOf(const fs::path& root, const std::string& run_id, std::int64_t steps,
                    train::TrainerOptions::ResumePolicy policy, std::vector<float>* params = nullptr,

@@ -56,6 +56,9 @@ Vars TrainctlVars() {
           {"TRAIN_CHECKPOINT_EVERY_STEPS", "500"},
           {"TRAIN_CHECKPOINT_KEEP", "2"},
           {"TRAIN_CHECKPOINT_ASYNC", "false"},
+          {"TRAIN_CHECKPOINT_MEMORY_EVERY_STEPS", "2"},
+          {"TRAIN_CHECKPOINT_MEMORY_REPLICAS", "0"},
+          {"TRAIN_CHECKPOINT_MEMORY_DIR", "/dev/shm/trainctl-7-memory-0"},
           {"TRAIN_COLLECTIVE_BACKEND", "cpu"},
           {"TRAIN_COLLECTIVE_TIMEOUT_MS", "60000"}};
 }
@@ -79,6 +82,9 @@ TEST(WorkerEnvTest, ReadsTheFullTrainctlContract) {
   EXPECT_EQ(env.checkpoint_every_steps, 500);
   EXPECT_EQ(env.checkpoint_keep, 2);
   EXPECT_EQ(env.checkpoint_async, false);
+  EXPECT_EQ(env.checkpoint_memory_every_steps, 2);
+  EXPECT_EQ(env.checkpoint_memory_replicas, 0) << "an explicit 0 replicas is kept";
+  EXPECT_EQ(env.checkpoint_memory_dir, "/dev/shm/trainctl-7-memory-0");
   EXPECT_EQ(env.collective_backend, "cpu");
   EXPECT_EQ(env.collective_timeout_ms, 60000);
   EXPECT_EQ(env.Describe(),

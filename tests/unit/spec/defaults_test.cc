@@ -55,6 +55,24 @@ TEST(Defaults, NeverOverrideWhatTheUserSet) {
   EXPECT_EQ(spec.checkpoint().keep(), 3);
 }
 
+TEST(Defaults, MemorySnapshotsTakeOneStepOneReplicaWithOrWithoutADirectory) {
+  JobFile file = ParseJob(
+      "apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: a}\n"
+      "spec:\n  command: [train]\n  checkpoint: {memory: {}}\n",
+      "a.yaml");
+  ASSERT_TRUE(file.ok()) << file.FormatErrors();
+  EXPECT_EQ(file.job.spec().checkpoint().memory().every_steps(), 1);
+  EXPECT_EQ(file.job.spec().checkpoint().memory().replicas(), 1);
+  EXPECT_TRUE(file.job.spec().checkpoint().dir().empty());
+  JobFile zero = ParseJob(
+      "apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: a}\n"
+      "spec:\n  command: [train]\n  checkpoint: {memory: {everySteps: 5, replicas: 0}}\n",
+      "a.yaml");
+  ASSERT_TRUE(zero.ok()) << zero.FormatErrors();
+  EXPECT_EQ(zero.job.spec().checkpoint().memory().every_steps(), 5);
+  EXPECT_EQ(zero.job.spec().checkpoint().memory().replicas(), 0) << "an explicit 0 is kept";
+}
+
 TEST(Defaults, PrintedYamlReadsBackToTheSameJob) {
   for (const char* path : {"examples/jobs/gpu-elastic.yaml", "examples/jobs/fashion-mnist.yaml",
                            "examples/jobs/mig-inference-finetune.json"}) {

@@ -162,6 +162,12 @@ const InvalidCase kCases[] = {
      "spec.checkpoint.dir", "is empty, so the other checkpoint settings would be ignored"},
     {"CheckpointKeepZero", "  command: [train]\n  checkpoint:\n    dir: ckpt\n    keep: 0  # <-\n",
      "spec.checkpoint.keep", "0 is out of range"},
+    {"MemorySnapshotsEveryZeroSteps",
+     "  command: [train]\n  checkpoint:\n    memory:\n      everySteps: 0  # <-\n",
+     "spec.checkpoint.memory.everySteps", "0 is out of range"},
+    {"MemorySnapshotsTooManyReplicas",
+     "  command: [train]\n  checkpoint:\n    memory:\n      replicas: 17  # <-\n",
+     "spec.checkpoint.memory.replicas", "17 is out of range"},
     {"CheckpointAsyncNotBool",
      "  command: [train]\n  checkpoint:\n    dir: ckpt\n"
      "    async: maybe  # <-\n",
