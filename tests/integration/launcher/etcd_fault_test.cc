@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 namespace fm = fashion_mnist_test;
 namespace lt = launcher_test;
 
-constexpr int kSteps = 400;
+constexpr int kSteps = 240;
 
 // Four workers on two nodes; heartbeats tolerate an election (a few seconds at most).
 std::string WriteJob(const lt::ScratchDir& dir, const std::string& name, const fm::Hdf5Data& data) {
@@ -80,8 +80,8 @@ TEST(EtcdFaultTest, LeaderKilledMidTrainingTheJobFinishesUnrestartedWithTheCalmR
   ASSERT_EQ(expected.size(), 64u) << calm[0]->Output();
 
   auto agents = StartAgents(dir, WriteJob(dir, "fault", *data), cluster->endpoints_csv(), "fault");
-  // Mid-training: a quarter of the steps done.
-  ASSERT_TRUE(agents[0]->WaitForOutput("step 100/" + std::to_string(kSteps), 600s))
+  // Mid-training: a third of the steps done.
+  ASSERT_TRUE(agents[0]->WaitForOutput("step 80/" + std::to_string(kSteps), 600s))
       << agents[0]->Output() << cluster->Logs();
   const int leader = cluster->Leader(30s);
   ASSERT_GE(leader, 0) << cluster->Logs();
