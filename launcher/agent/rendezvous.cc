@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -20,6 +21,8 @@ constexpr Milliseconds kRetryFirst{20};
 constexpr Milliseconds kRetryMax{500};
 // How long one blocking wait lasts before checking for cancellation and deadlines.
 constexpr Milliseconds kWaitSlice{2000};
+// A round's "closed" key holds this and the newer round when agents moved on without closing it.
+constexpr char kSupersededPrefix[] = "superseded by ";
 // How long a diagnosis waits for a TCP connection to the store.
 constexpr Milliseconds kDiagnoseConnect{500};
 
@@ -111,13 +114,22 @@ Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& 
 Result<std::int64_t> Rendezvous::BumpCurrent(std::int64_t r) {
   while (true) {
     TRAIN_ASSIGN_OR_RETURN(auto current, store_->TryGet(kCurrentKey));
+    std::int64_t abandoned = -1;
     if (current) {
-      TRAIN_ASSIGN_OR_RETURN(std::int64_t value, ParseInt(*current, kCurrentKey));
-      if (value >= r) return value;
+      TRAIN_ASSIGN_OR_RETURN(abandoned, ParseInt(*current, kCurrentKey));
+      if (abandoned >= r) return abandoned;
     }
     const std::string desired = std::to_string(r);
     TRAIN_ASSIGN_OR_RETURN(auto after, store_->CompareSet(kCurrentKey, current, desired));
-    if (after && *after == desired) return r;
+    if (after && *after == desired) {
+      // Agents waiting in the abandoned round wake now rather than at their next poll; a round
+      // that closed meanwhile keeps its record.
+      if (abandoned >= 0) {
+        (void)store_->CompareSet(RoundKey(abandoned, "closed"), std::nullopt,
+                                 kSupersededPrefix + desired);
+      }
+      return r;
+    }
   }
 }
 
@@ -143,6 +155,11 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
     const bool may_close = member && slot >= config_.min_nodes;
     if (may_close) wait = std::min(wait, Remaining(joined_at + config_.last_call));
     auto got = store_->Get(RoundKey(r, "closed"), wait);
+    if (got.ok() && got->rfind(kSupersededPrefix, 0) == 0) {
+      TRAIN_ASSIGN_OR_RETURN(std::int64_t newer,
+                             ParseInt(got->substr(std::strlen(kSupersededPrefix)), "closed"));
+      return Attempt{std::nullopt, newer};
+    }
     if (got.ok()) {
       closed = *got;
       break;

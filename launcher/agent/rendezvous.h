@@ -7,7 +7,9 @@
 //   round/<r>/member/<slot>    the agent's NodeInfo (JSON)
 //   round/<r>/size             "<K> <agent>": the first agent to claim the close, and K
 //   round/<r>/closed           the round's member slots in node order, its restart count,
-//                              launch id and store successors (JSON: every agent reads it)
+//                              launch id and store successors (JSON: every agent reads it);
+//                              or "superseded by <r'>" when agents moved on to round r'
+//                              before it closed (it wakes those still waiting in it)
 //   round/<r>/restart          the reason the round ended early; set once by anyone
 //   outcome                    how the job ended (JSON), so late agents stop waiting
 #ifndef TRAINCTL_AGENT_RENDEZVOUS_H_

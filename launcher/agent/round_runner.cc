@@ -27,6 +27,11 @@ using nlohmann::json;
 
 // How often the monitor looks for worker exits and for a restart signal from another node.
 constexpr Milliseconds kTick{50};
+// A heartbeat refused within this is a closed port, not a slow or unreachable host; this many
+// in a row, kRefusedRetry apart, fence the node before the heartbeat timeout.
+constexpr Milliseconds kRefusedWithin{250};
+constexpr Milliseconds kRefusedRetry{50};
+constexpr int kRefusalsToFence = 3;
 constexpr char kRestartKey[] = "restart";
 constexpr char kFailureKey[] = "failure";
 
@@ -52,7 +57,11 @@ class NodeHeartbeat {
     Beat();
     thread_ = std::thread([this] {
       std::unique_lock<std::mutex> lock(mutex_);
-      while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+      // After a refusal the next beat comes soon: a store that is gone is confirmed quickly.
+      auto next_wait = [this] {
+        return refusals_ > 0 ? std::min(interval_, kRefusedRetry) : interval_;
+      };
+      while (!wake_.wait_for(lock, next_wait(), [this] { return stopping_; })) {
         lock.unlock();
         Beat();
         lock.lock();
@@ -73,15 +82,31 @@ class NodeHeartbeat {
     return std::chrono::duration_cast<Milliseconds>(Clock::now() - last_ok_.load());
   }
 
+  // The store's address refused the last few connections at once: nothing listens there any
+  // more (its host's agent is gone), which waiting out the heartbeat timeout would only confirm.
+  // A host that is down or cut off does not refuse; it is found by the timeout.
+  bool StoreRefuses() const { return refusals_ >= kRefusalsToFence; }
+
  private:
   void Beat() {
-    if (store_->Set(key_, "alive", ttl_).ok()) last_ok_ = Clock::now();
+    const auto began = Clock::now();
+    const train::Status status = store_->Set(key_, "alive", ttl_);
+    if (status.ok()) {
+      last_ok_ = Clock::now();
+      refusals_ = 0;
+      return;
+    }
+    const bool refused = status.code() == train::StatusCode::kUnavailable &&
+                         Clock::now() - began < kRefusedWithin &&
+                         status.message().find("Failed to connect") != std::string::npos;
+    refusals_ = refused ? refusals_ + 1 : 0;
   }
 
   train::Store* store_;
   std::string key_;
   Milliseconds interval_, ttl_;
   std::atomic<Clock::time_point> last_ok_{Clock::now()};
+  std::atomic<int> refusals_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -198,11 +223,12 @@ class RoundMonitor {
       if (auto exit = group_->WaitAny(kTick)) OnExit(*exit);
       auto restart = round_store_->TryGet(kRestartKey);
       if (restart.ok() && *restart) return EndRound(**restart, force);
-      if (node_heartbeat.SinceLastBeat() > heartbeat_timeout_) {
-        const std::string reason = "node " + std::to_string(round_.node_rank) +
-                                   " cannot reach the store at " + options_.store.ToString() +
-                                   " for " +
-                                   std::to_string(node_heartbeat.SinceLastBeat().count()) + " ms";
+      if (node_heartbeat.SinceLastBeat() > heartbeat_timeout_ || node_heartbeat.StoreRefuses()) {
+        const std::string reason =
+            "node " + std::to_string(round_.node_rank) + " cannot reach the store at " +
+            options_.store.ToString() + " for " +
+            std::to_string(node_heartbeat.SinceLastBeat().count()) + " ms" +
+            (node_heartbeat.StoreRefuses() ? " (nothing listens there any more)" : "");
         Say(reason + ": stopping its workers (fenced)");
         group_->Stop(options_.stop_grace);
         return {RoundEnd::kFenced, 0, reason};

@@ -3,7 +3,7 @@
 // would host it). SIGKILL the store's host and the next node in node order hosts the store
 // and the job goes on; kill that one too and the next takes over again; a Fashion-MNIST job
 // that loses its store mid-training resumes from its checkpoint at the new store and ends with
-// the parameters of a calm run.
+// the parameters of a calm run. A store whose port is closed is known lost at once.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -74,6 +74,34 @@ TEST(Failover, TheStoreHostKilledTheNextNodeHostsItAndTheJobEndsOnTheRestDownToM
   EXPECT_THAT(c.Output(), HasSubstr("this node hosts it now on 127.0.0.3:"));
   EXPECT_THAT(c.Output(), HasSubstr("ready rank 0 of 1 restart 2"));
   EXPECT_THAT(c.Output(), HasSubstr("job moving succeeded"));
+}
+
+// A store host whose process is gone leaves a closed port: the survivors see their heartbeats
+// refused at once and fence, without waiting out a heartbeat timeout (here a minute).
+TEST(Failover, AClosedPortFencesAtOnceWithoutWaitingForTheHeartbeatTimeout) {
+  lt::ScratchDir dir;
+  const int port = lt::FreePort();
+  const std::string token = lt::WriteToken(dir, "token", "failover-fast-token-0123456789abcdef");
+  const std::string job = dir / "patient.yaml";
+  std::ofstream(job) << "apiVersion: trainctl.dev/v1alpha1\nkind: TrainingJob\n"
+                        "metadata: {name: patient}\nspec:\n  command: [\""
+                     << lt::TestWorker()
+                     << "\", --sleep-ms, \"4000\"]\n"
+                        "  nodes: {min: 1, max: 2}\n"
+                        "  failurePolicy: {maxRestarts: 2, backoff: 50ms}\n"
+                        "  rendezvous: {joinTimeout: 60s, lastCall: 300ms, heartbeat: 200ms, "
+                        "heartbeatTimeout: 60s}\n";
+  auto a = std::make_unique<lt::Process>(Agent(job, port, token, 0, dir / "a"), dir / "a.out");
+  lt::Process b(Agent(job, port, token, 1, dir / "b"), dir / "b.out");
+  ASSERT_TRUE(b.WaitForOutput("ready rank 1 of 2 restart 0", 60s)) << a->Output() << b.Output();
+  a->Signal(SIGKILL);
+  ASSERT_TRUE(a->Wait(10s).has_value());
+  // Well within the minute a timeout would take.
+  ASSERT_TRUE(b.WaitForOutput("this node hosts it now on 127.0.0.2:" + std::to_string(port), 20s))
+      << b.Output();
+  EXPECT_THAT(b.Output(), HasSubstr("(nothing listens there any more): stopping its workers"));
+  ASSERT_EQ(b.Wait(60s), 0) << b.Output();
+  EXPECT_THAT(b.Output(), HasSubstr("ready rank 0 of 1 restart 1"));
 }
 
 TEST(Failover, WithoutAnotherAddressNoNodeTakesOverAndTheStoreIsAwaitedAtItsOwn) {
