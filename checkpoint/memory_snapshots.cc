@@ -35,7 +35,7 @@ class MemorySnapshotsImpl final : public MemorySnapshots {
 
   Status Save(std::int64_t step, const CheckpointState& state) override {
     const internal::SnapshotHeader header{step, layout_.rank, layout_.world_size, options_.job_id};
-    TRAIN_ASSIGN_OR_RETURN(std::vector<std::byte> blob, internal::EncodeSnapshot(header, state));
+    TRAIN_RETURN_IF_ERROR(internal::EncodeSnapshot(header, state, blob_));
     if (!cleaned_) {
       // Once per process: what an earlier round of this node left that no rank keeps now.
       if (layout_.first_on_node) {
@@ -43,13 +43,13 @@ class MemorySnapshotsImpl final : public MemorySnapshots {
       }
       cleaned_ = true;
     }
-    Keep(SnapshotFile{layout_.world_size, layout_.rank, step, blob.size()}, blob);
+    Keep(SnapshotFile{layout_.world_size, layout_.rank, step, blob_.size()}, blob_.data());
     if (group_ == nullptr) return Status::Ok();
-    TRAIN_ASSIGN_OR_RETURN(auto peers, Exchange(blob));
-    for (std::size_t i = 0; i < peers.size(); ++i) {
+    TRAIN_RETURN_IF_ERROR(Exchange());
+    for (std::size_t i = 0; i < sizes_.size(); ++i) {
       if (static_cast<int>(i) == group_->rank()) continue;
-      Keep(SnapshotFile{layout_.world_size, layout_.group_ranks[i], step, peers[i].size()},
-           peers[i]);
+      Keep(SnapshotFile{layout_.world_size, layout_.group_ranks[i], step, sizes_[i]},
+           gathered_.data() + widest_ * i);
     }
     return Status::Ok();
   }
@@ -73,8 +73,8 @@ class MemorySnapshotsImpl final : public MemorySnapshots {
  private:
   // Writes a snapshot and drops the same rank's older ones; a failed write (a full tmpfs) is
   // a missing snapshot, not a failed step: loading falls back to an older step or to disk.
-  void Keep(const SnapshotFile& file, const std::vector<std::byte>& blob) {
-    const Status wrote = dir_.Write(file, blob);
+  void Keep(const SnapshotFile& file, const std::byte* data) {
+    const Status wrote = dir_.Write(file, data, file.bytes);
     if (!wrote.ok()) {
       if (!warned_write_) LogWarning(wrote.ToString() + " (further failures are not logged)");
       warned_write_ = true;
@@ -83,28 +83,24 @@ class MemorySnapshotsImpl final : public MemorySnapshots {
     dir_.Prune(file.world_size, file.rank, file.step, kStepsKept);
   }
 
-  // Every group member's blob, in group rank order.
-  Result<std::vector<std::vector<std::byte>>> Exchange(const std::vector<std::byte>& blob) {
-    const int members = group_->world_size();
-    std::vector<std::uint64_t> sizes(static_cast<std::size_t>(members));
-    std::uint64_t mine = blob.size();
+  // Every group member's blob into gathered_ (member i's at widest_ * i, sizes_[i] bytes), in
+  // group rank order. The buffers live from step to step.
+  Status Exchange() {
+    const auto members = static_cast<std::size_t>(group_->world_size());
+    sizes_.resize(members);
+    std::uint64_t mine = blob_.size();
     TRAIN_RETURN_IF_ERROR(group_
                               ->AllGather(TensorView{&mine, DType::kInt64, 1},
-                                          TensorView{sizes.data(), DType::kInt64, sizes.size()})
+                                          TensorView{sizes_.data(), DType::kInt64, members})
                               ->Wait());
-    const std::uint64_t widest = *std::max_element(sizes.begin(), sizes.end());
-    std::vector<std::byte> padded(widest), all(widest * static_cast<std::uint64_t>(members));
-    std::copy(blob.begin(), blob.end(), padded.begin());
-    TRAIN_RETURN_IF_ERROR(group_
-                              ->AllGather(TensorView{padded.data(), DType::kUInt8, widest},
-                                          TensorView{all.data(), DType::kUInt8, all.size()})
-                              ->Wait());
-    std::vector<std::vector<std::byte>> blobs;
-    for (int i = 0; i < members; ++i) {
-      const auto begin = all.begin() + static_cast<std::ptrdiff_t>(widest * i);
-      blobs.emplace_back(begin, begin + static_cast<std::ptrdiff_t>(sizes[i]));
-    }
-    return blobs;
+    widest_ = *std::max_element(sizes_.begin(), sizes_.end());
+    gathered_.resize(widest_ * members);
+    std::byte* own = gathered_.data() + widest_ * static_cast<std::uint64_t>(group_->rank());
+    std::copy(blob_.begin(), blob_.end(), own);
+    return group_
+        ->AllGather(TensorView{own, DType::kUInt8, widest_},
+                    TensorView{gathered_.data(), DType::kUInt8, gathered_.size()})
+        ->Wait();
   }
 
   Result<std::int64_t> AgreeOnMax(std::int64_t value) {
@@ -189,6 +185,10 @@ class MemorySnapshotsImpl final : public MemorySnapshots {
   std::unique_ptr<Communicator> group_;  // this rank's replica group; null without peers
   bool cleaned_ = false;
   bool warned_write_ = false;
+  std::vector<std::byte> blob_;       // this rank's latest snapshot
+  std::vector<std::uint64_t> sizes_;  // each group member's blob size
+  std::vector<std::byte> gathered_;   // every group member's blob, widest_ bytes apart
+  std::uint64_t widest_ = 0;
 };
 
 }  // namespace

@@ -17,6 +17,10 @@ constexpr std::uint64_t kMaxStringBytes = std::uint64_t{1} << 24;
 
 class BlobWriter {
  public:
+  BlobWriter(std::vector<std::byte>& out, std::size_t expected) : out_(out) {
+    out_.clear();
+    out_.reserve(expected);
+  }
   void Bytes(const void* data, std::size_t size) {
     const auto* begin = static_cast<const std::byte*>(data);
     out_.insert(out_.end(), begin, begin + size);
@@ -29,14 +33,21 @@ class BlobWriter {
     Number<std::uint64_t>(text.size());
     Bytes(text.data(), text.size());
   }
-  std::vector<std::byte> Finish() {
-    Number<std::uint32_t>(Crc32c(out_.data(), out_.size()));
-    return std::move(out_);
-  }
+  void Finish() { Number<std::uint32_t>(Crc32c(out_.data(), out_.size())); }
 
  private:
-  std::vector<std::byte> out_;
+  std::vector<std::byte>& out_;
 };
+
+// Bytes of everything but names and strings, plus room for those.
+std::size_t ExpectedSize(const CheckpointState& state) {
+  std::size_t bytes = 4096;
+  for (const CheckpointTensor& tensor : state.tensors) bytes += tensor.data.bytes() + 64;
+  if (state.optimizer) {
+    for (const auto& buffer : state.optimizer->buffers) bytes += buffer.size() + 64;
+  }
+  return bytes;
+}
 
 class BlobReader {
  public:
@@ -180,7 +191,14 @@ Result<DecodedSnapshot> Parse(BlobReader& in) {
 
 Result<std::vector<std::byte>> EncodeSnapshot(const SnapshotHeader& header,
                                               const CheckpointState& state) {
-  BlobWriter out;
+  std::vector<std::byte> blob;
+  TRAIN_RETURN_IF_ERROR(EncodeSnapshot(header, state, blob));
+  return blob;
+}
+
+Status EncodeSnapshot(const SnapshotHeader& header, const CheckpointState& state,
+                      std::vector<std::byte>& blob) {
+  BlobWriter out(blob, ExpectedSize(state));
   out.Bytes(kMagic, sizeof(kMagic));
   out.Number<std::int64_t>(header.step);
   out.Number<std::int32_t>(header.rank);
@@ -218,7 +236,8 @@ Result<std::vector<std::byte>> EncodeSnapshot(const SnapshotHeader& header,
       out.String(value);
     }
   }
-  return out.Finish();
+  out.Finish();
+  return Status::Ok();
 }
 
 Result<DecodedSnapshot> DecodeSnapshot(const std::vector<std::byte>& blob,

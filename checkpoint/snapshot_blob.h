@@ -22,7 +22,12 @@ struct SnapshotHeader {
   std::string job_id;
 };
 
-// The blob of `state` (tensors read from their views, CPU or CUDA).
+// The blob of `state` (tensors read from their views, CPU or CUDA), into `out` (replacing
+// what it held; its memory is reused, so that a snapshot every step does not fault in fresh
+// pages every step).
+Status EncodeSnapshot(const SnapshotHeader& header, const CheckpointState& state,
+                      std::vector<std::byte>& out);
+// The same into a new vector.
 Result<std::vector<std::byte>> EncodeSnapshot(const SnapshotHeader& header,
                                               const CheckpointState& state);
 

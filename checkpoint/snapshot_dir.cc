@@ -19,10 +19,10 @@ namespace {
 
 constexpr char kTempPrefix[] = ".tmp-";
 
-Status WriteAll(int fd, const std::vector<std::byte>& blob) {
+Status WriteAll(int fd, const std::byte* data, std::size_t size) {
   std::size_t done = 0;
-  while (done < blob.size()) {
-    const ssize_t wrote = ::write(fd, blob.data() + done, blob.size() - done);
+  while (done < size) {
+    const ssize_t wrote = ::write(fd, data + done, size - done);
     if (wrote < 0 && errno == EINTR) continue;
     if (wrote <= 0) return ResourceExhaustedError(std::strerror(errno));
     done += static_cast<std::size_t>(wrote);
@@ -62,7 +62,7 @@ Status SnapshotDir::Create() const {
   return Status::Ok();
 }
 
-Status SnapshotDir::Write(const SnapshotFile& file, const std::vector<std::byte>& blob) const {
+Status SnapshotDir::Write(const SnapshotFile& file, const std::byte* data, std::size_t size) const {
   const std::string final_path = PathOf(file);
   const std::string temp = path_ + "/" + kTempPrefix + std::to_string(::getpid()) + "-" +
                            fs::path(final_path).filename().string();
@@ -70,7 +70,7 @@ Status SnapshotDir::Write(const SnapshotFile& file, const std::vector<std::byte>
   if (fd < 0) {
     return ResourceExhaustedError("cannot create " + temp + ": " + std::strerror(errno));
   }
-  Status wrote = WriteAll(fd, blob);
+  Status wrote = WriteAll(fd, data, size);
   ::close(fd);
   if (wrote.ok() && ::rename(temp.c_str(), final_path.c_str()) != 0) {
     wrote = ResourceExhaustedError(std::strerror(errno));

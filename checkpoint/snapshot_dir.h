@@ -26,8 +26,8 @@ class SnapshotDir {
 
   // Creates the directory (mode 0700) when missing.
   Status Create() const;
-  // Writes `blob` as the snapshot `file` (a temporary renamed into place).
-  Status Write(const SnapshotFile& file, const std::vector<std::byte>& blob) const;
+  // Writes `size` bytes at `data` as the snapshot `file` (a temporary renamed into place).
+  Status Write(const SnapshotFile& file, const std::byte* data, std::size_t size) const;
   // The whole file; refuses anything but a regular file of the listed size.
   Result<std::vector<std::byte>> Read(const SnapshotFile& file) const;
   // Every well-named snapshot file (sizes from stat); others are ignored.
