@@ -54,18 +54,7 @@ std::string WriteJob(const lt::ScratchDir& dir, const std::string& name, const f
 
 std::vector<std::string> Agent(const std::string& job, int port, const std::string& token, int node,
                                const std::string& run_dir) {
-  return {lt::Trainctl(),
-          "agent",
-          job,
-          "--store",
-          "127.0.0.1:" + std::to_string(port),
-          "--token-file",
-          token,
-          "--node-rank",
-          std::to_string(node),
-          "--run-dir",
-          run_dir,
-          node == 0 ? "--host-store=true" : "--host-store=false"};
+  return lt::AgentArgs(job, port, token, node, run_dir, /*host_store=*/node == 0);
 }
 
 // The highest "step N/kSteps" rank 0 printed before round `round` formed.
