@@ -188,8 +188,13 @@ pid_t WorkerPid(const fs::path& run_dir, int rank) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "environ", std::ios::binary);
-    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string env;
+    try {
+      std::ifstream in(entry.path() / "environ", std::ios::binary);
+      env.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+      continue;  // the process exited while it was read (ESRCH)
+    }
     std::vector<std::string> vars;
     for (std::size_t at = 0; at < env.size();) {
       const std::size_t end = env.find('\0', at);

@@ -34,8 +34,13 @@ inline std::vector<pid_t> MarkedProcesses(const std::string& token) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    std::ifstream in(std::string("/proc/") + entry->d_name + "/cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmdline;
+    try {
+      std::ifstream in(std::string("/proc/") + entry->d_name + "/cmdline", std::ios::binary);
+      cmdline.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+      continue;  // the process exited while it was read (ESRCH)
+    }
     std::size_t start = 0;
     while (start < cmdline.size()) {
       std::size_t stop = cmdline.find('\0', start);
