@@ -29,19 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Parent pid and state of `pid` from /proc/<pid>/stat (the name may hold spaces and parens).
-bool ReadParent(pid_t pid, pid_t* parent, char* state) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const std::size_t close = text.rfind(')');
-  if (close == std::string::npos) return false;
-  std::istringstream rest(text.substr(close + 1));
-  long ppid = 0;
-  if (!(rest >> *state >> ppid)) return false;
-  *parent = static_cast<pid_t>(ppid);
-  return true;
-}
-
 // Every process's parent (zombies left out).
 std::map<pid_t, pid_t> Parents() {
   std::map<pid_t, pid_t> parents;
@@ -226,34 +213,6 @@ pid_t FindDescendant(pid_t ancestor, const std::string& exe) {
     if (!error && image == want) return pid;
   }
   return -1;
-}
-
-int KillRemainingChildren() {
-  int running = 0;
-  const pid_t self = ::getpid();
-  for (bool found = true; found;) {
-    found = false;
-    std::vector<pid_t> children;
-    DIR* proc = ::opendir("/proc");
-    if (proc == nullptr) return running;
-    while (dirent* entry = ::readdir(proc)) {
-      char* end = nullptr;
-      const long pid = std::strtol(entry->d_name, &end, 10);
-      if (end == entry->d_name || *end != '\0') continue;
-      pid_t parent = 0;
-      char state = '?';
-      if (!ReadParent(static_cast<pid_t>(pid), &parent, &state) || parent != self) continue;
-      if (state != 'Z') ++running;
-      children.push_back(static_cast<pid_t>(pid));
-    }
-    ::closedir(proc);
-    for (pid_t child : children) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, nullptr, 0);
-      found = true;  // its own children are ours now: look again
-    }
-  }
-  return running;
 }
 
 int FreeLoopbackPort() {

@@ -81,10 +81,6 @@ class Child {
 // The first descendant of `ancestor` whose executable is `exe` (canonical path), or -1.
 pid_t FindDescendant(pid_t ancestor, const std::string& exe);
 
-// Kills and reaps every remaining child of this process (orphans reparented to it as
-// subreaper, see BecomeSubreaper) until none is left; returns how many were still running.
-int KillRemainingChildren();
-
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int FreeLoopbackPort();
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "goodput_proc.h"
+#include "launcher_process.h"
 #include "summary.h"
 
 namespace bench {
@@ -68,7 +69,7 @@ class Job {
   }
   ~Job() {
     agents_.clear();  // kills what still runs, reaps it
-    KillRemainingChildren();
+    KillOrphans();
   }
 
   // `trainctl agent` for `node` as `name`, reaching the store at `store_host` (and hosting it

@@ -45,49 +45,6 @@ long ReadVmHwm(pid_t pid) {
   return -1;
 }
 
-// Parent pid and state of `pid` from /proc/<pid>/stat (the name may hold spaces and parens).
-bool ReadParent(pid_t pid, pid_t* parent, char* state) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const std::size_t close = text.rfind(')');
-  if (close == std::string::npos) return false;
-  std::istringstream rest(text.substr(close + 1));
-  long ppid = 0;
-  if (!(rest >> *state >> ppid)) return false;
-  *parent = static_cast<pid_t>(ppid);
-  return true;
-}
-
-// Kills and reaps every child this process has (orphans reparented to it as subreaper), until
-// none is left; returns how many were still running.
-int KillOrphans() {
-  int running = 0;
-  const pid_t self = ::getpid();
-  for (bool found = true; found;) {
-    found = false;
-    DIR* proc = ::opendir("/proc");
-    if (proc == nullptr) return running;
-    std::vector<pid_t> children;
-    while (dirent* entry = ::readdir(proc)) {
-      char* end = nullptr;
-      const long pid = std::strtol(entry->d_name, &end, 10);
-      if (end == entry->d_name || *end != '\0') continue;
-      pid_t parent = 0;
-      char state = '?';
-      if (!ReadParent(static_cast<pid_t>(pid), &parent, &state) || parent != self) continue;
-      if (state != 'Z') ++running;
-      children.push_back(static_cast<pid_t>(pid));
-    }
-    ::closedir(proc);
-    for (pid_t child : children) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, nullptr, 0);
-      found = true;  // its own children are ours now: look again
-    }
-  }
-  return running;
-}
-
 int ShellCode(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -147,6 +104,51 @@ train::Result<pid_t> Spawn(const LaunchSpec& spec) {
 }
 
 }  // namespace
+
+bool ReadParent(pid_t pid, pid_t* parent, char* state) {
+  std::string text;
+  try {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    text.assign(std::istreambuf_iterator<char>(stat), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return false;  // it exited while it was read (ESRCH)
+  }
+  const std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(text.substr(close + 1));
+  long ppid = 0;
+  if (!(rest >> *state >> ppid)) return false;
+  *parent = static_cast<pid_t>(ppid);
+  return true;
+}
+
+int KillOrphans() {
+  int running = 0;
+  const pid_t self = ::getpid();
+  for (bool found = true; found;) {
+    found = false;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return running;
+    std::vector<pid_t> children;
+    while (dirent* entry = ::readdir(proc)) {
+      char* end = nullptr;
+      const long pid = std::strtol(entry->d_name, &end, 10);
+      if (end == entry->d_name || *end != '\0') continue;
+      pid_t parent = 0;
+      char state = '?';
+      if (!ReadParent(static_cast<pid_t>(pid), &parent, &state) || parent != self) continue;
+      if (state != 'Z') ++running;
+      children.push_back(static_cast<pid_t>(pid));
+    }
+    ::closedir(proc);
+    for (pid_t child : children) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+      found = true;  // its own children are ours now: look again
+    }
+  }
+  return running;
+}
 
 long long RealtimeNanos() {
   timespec ts{};

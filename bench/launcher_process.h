@@ -4,6 +4,8 @@
 #ifndef BENCH_LAUNCHER_PROCESS_H_
 #define BENCH_LAUNCHER_PROCESS_H_
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -42,6 +44,14 @@ train::Status BecomeSubreaper();
 // the timeout it sends SIGTERM to the group, then SIGKILL. Afterwards every remaining
 // descendant is killed and reaped, so no run outlives its measurement.
 train::Result<LaunchResult> RunLauncher(const LaunchSpec& spec);
+
+// Parent pid and state of `pid` from /proc/<pid>/stat (the name may hold spaces and parens);
+// false when it is gone.
+bool ReadParent(pid_t pid, pid_t* parent, char* state);
+
+// Kills and reaps every child this process has (orphans reparented to it as subreaper, see
+// BecomeSubreaper), until none is left; returns how many were still running.
+int KillOrphans();
 
 }  // namespace bench
 
