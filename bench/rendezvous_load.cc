@@ -1,19 +1,25 @@
 // Load on the rendezvous: N agents (threads here, each with its own store client and
 // Rendezvous, as N agent processes would have) complete one round against one StoreServer on
-// loopback, with min = max = N.
+// loopback (or an etcd cluster, --etcd), with min = max = N; then keep the round alive for a
+// while as running agents do (heartbeats at the spec's default interval, the ring's liveness
+// reads, a parked watch of the restart key).
 //
 //   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100] [--profile]
+//                         [--heartbeat-s 5] [--probe-ms 5] [--etcd HOST:PORT]
 //                         [--fanout-bytes 100,4096,69632] [--fanout-waiters 1023]
 //
 // Reports, after the agents are released together: when the last one joined (the round's size
 // claim appears), when the closing agent had read every member record, when its write of the
-// round's record returned, and when every agent had its Round back. Checks that the agents
-// got node ranks 0..N-1, each once, in one round. --profile adds, per N, the store calls the
-// agents made (last run): how many and how long, for all agents and for the one that closed
-// the round. Then one store call alone on an idle server, and the store handing one value of
-// each size to that many parked Gets, which is what the end of a round is.
+// round's record returned, and when every agent had its Round back; and the round trip of one
+// client that takes no part (a TryGet every --probe-ms) during the round. Checks that the
+// agents got node ranks 0..N-1, each once, in one round. Then, for --heartbeat-s, the same
+// client's round trip while every agent heartbeats, and the oldest heartbeat any agent had
+// (what fencing is decided on). --profile adds, per N, the store calls the agents made in the
+// round (last run). Then one store call alone on an idle server, and the store handing one
+// value of each size to that many parked Gets.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -27,7 +33,9 @@
 #include <vector>
 
 #include "rendezvous.h"
+#include "round_liveness.h"
 #include "store_fanout.h"
+#include "store_probe.h"
 #include "summary.h"
 #include "timing_store.h"
 #include "train/store.h"
@@ -42,10 +50,19 @@ using trainctl::agent::RendezvousConfig;
 using trainctl::agent::Round;
 using trainctl::agent::RoundKey;
 
+// What a running agent's liveness uses by default (spec defaults: heartbeat 1s, timeout 5s)
+// and the workers per node it reads heartbeats of.
+constexpr std::chrono::milliseconds kHeartbeat{1000};
+constexpr std::chrono::milliseconds kHeartbeatTimeout{5000};
+constexpr int kWorkersPerNode = 8;
+
 struct Options {
   std::vector<int> agents{64, 256, 1024};
   int reps = 5;
   int last_call_ms = 100;
+  int heartbeat_s = 5;
+  int probe_ms = 5;
+  std::string etcd;  // "": a StoreServer of its own
   bool profile = false;
   std::vector<int> fanout_bytes{100, 4096, 69632};
   int fanout_waiters = 1023;
@@ -58,7 +75,7 @@ bool ParseInts(const std::string& text, std::vector<int>* out) {
   while (std::getline(in, item, ',')) {
     std::istringstream one(item);
     int value = 0;
-    if (!(one >> value) || !one.eof() || value <= 0) return false;
+    if (!(one >> value) || !one.eof() || value < 0) return false;
     out->push_back(value);
   }
   return !out->empty();
@@ -74,15 +91,22 @@ bool ParseFlags(int argc, char** argv, Options* o) {
     }
     if (i + 1 >= argc) return false;
     const std::string flag = argv[i], value = argv[i + 1];
+    const bool single = ParseInts(value, &one) && one.size() == 1;
     if (flag == "--agents") {
       if (!ParseInts(value, &o->agents)) return false;
-    } else if (flag == "--reps" && ParseInts(value, &one) && one.size() == 1) {
+    } else if (flag == "--reps" && single && one[0] > 0) {
       o->reps = one[0];
-    } else if (flag == "--last-call-ms" && ParseInts(value, &one) && one.size() == 1) {
+    } else if (flag == "--last-call-ms" && single) {
       o->last_call_ms = one[0];
+    } else if (flag == "--heartbeat-s" && single) {
+      o->heartbeat_s = one[0];
+    } else if (flag == "--probe-ms" && single && one[0] > 0) {
+      o->probe_ms = one[0];
+    } else if (flag == "--etcd") {
+      o->etcd = value;
     } else if (flag == "--fanout-bytes") {
       if (!ParseInts(value, &o->fanout_bytes)) return false;
-    } else if (flag == "--fanout-waiters" && ParseInts(value, &one) && one.size() == 1) {
+    } else if (flag == "--fanout-waiters" && single && one[0] > 0) {
       o->fanout_waiters = one[0];
     } else {
       return false;
@@ -107,10 +131,15 @@ double Since(Clock::time_point t0, Clock::time_point t) {
 
 struct RunResult {
   // After release: the last agent joined (the size claim is seen); the closer has read every
-  // member record (it starts to write the round); its write returned (the server has handed
-  // the record to every parked agent); every agent has its Round.
-  double joined_s = 0, members_read_s = 0, closed_s = 0, done_s = 0;
-  std::size_t record_bytes = 0;     // the round's record, which every agent receives
+  // member record (it starts to write the round); its write of the round's record returned
+  // (the server has handed it to every parked agent); every agent has its Round.
+  double joined_s = -1, members_read_s = 0, closed_s = 0, done_s = 0;
+  std::size_t record_bytes = 0;  // the round's record, which every agent receives
+  // The unrelated client's round trips (ms) during the round, and during the heartbeats.
+  std::vector<double> round_trips, heartbeat_trips;
+  int probe_failures = 0;
+  double oldest_beat_ms = 0;  // the largest time since an agent's last accepted heartbeat
+  std::int64_t looks = 0, looks_failed = 0;  // the agents' liveness reads
   std::string error;                // empty when every agent got a distinct rank in one round
   bench::StoreProfile all, closer;  // store calls of every agent; of the one that closed
 };
@@ -121,41 +150,56 @@ RunResult Failed(std::string error) {
   return r;
 }
 
-// The wall time at which `key` (under the job's prefix) appears, watched by a client of its own.
-class KeyWatch {
- public:
-  KeyWatch(const train::StoreAddress& address, const std::string& token, const std::string& job,
-           std::string key)
-      : thread_([=, this] {
-          auto client = train::ConnectStore(address, token);
-          if (!client.ok()) return;
-          auto store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
-          if (store->Get(key, std::chrono::minutes(2)).ok()) seen_ = Clock::now();
-        }) {}
-  ~KeyWatch() { Join(); }
-  KeyWatch(const KeyWatch&) = delete;
-  KeyWatch& operator=(const KeyWatch&) = delete;
-
-  std::optional<Clock::time_point> Join() {
-    if (thread_.joinable()) thread_.join();
-    return seen_;
-  }
-
- private:
-  std::optional<Clock::time_point> seen_;
-  std::thread thread_;
+// The store under test for one run: a fresh StoreServer, or a fresh prefix in etcd.
+struct Backend {
+  std::unique_ptr<train::StoreServer> server;
+  bench::StoreOpener open;
 };
+
+train::Result<Backend> StartBackend(const Options& o, const std::string& run) {
+  Backend backend;
+  if (!o.etcd.empty()) {
+    train::EtcdOptions etcd;
+    etcd.endpoints = {o.etcd};
+    etcd.key_prefix = "/bench-rendezvous/" + run + "/";
+    TRAIN_RETURN_IF_ERROR(train::DeleteEtcdPrefix(etcd).status());
+    backend.open = [etcd] { return train::ConnectEtcdStore(etcd); };
+    return backend;
+  }
+  TRAIN_ASSIGN_OR_RETURN(std::string token, train::NewToken());
+  train::StoreServerOptions server_options;
+  server_options.token = token;
+  TRAIN_ASSIGN_OR_RETURN(backend.server, train::StoreServer::Start(server_options));
+  const train::StoreAddress address = backend.server->address();
+  backend.open = [address, token] { return train::ConnectStore(address, token); };
+  return backend;
+}
+
+// What one agent does once it has its round, for `seconds`: heartbeats, a parked watch of the
+// restart key, and at each interval the liveness read of its ring peers and its workers.
+void KeepAlive(train::Store* store, const Round& round, int seconds, double* oldest_beat_ms,
+               std::int64_t* looks, std::int64_t* failed) {
+  using trainctl::agent::NodeHeartbeat;
+  NodeHeartbeat heartbeat(store, round.node_rank, kHeartbeat, kHeartbeatTimeout);
+  trainctl::agent::RestartWatch restart(store, "restart", kHeartbeat);
+  const auto keys =
+      trainctl::agent::LivenessKeys(round.node_rank, round.num_nodes(), kWorkersPerNode);
+  const auto end = Clock::now() + std::chrono::seconds(seconds);
+  for (auto next = Clock::now(); next < end; next += kHeartbeat) {
+    std::this_thread::sleep_until(next);
+    *oldest_beat_ms =
+        std::max(*oldest_beat_ms, static_cast<double>(heartbeat.SinceLastBeat().count()));
+    ++*looks;
+    if (!store->MultiGet(keys).ok()) ++*failed;
+  }
+}
 
 RunResult RunRound(int n, int rep, const Options& o) {
   RunResult result;
-  auto token = train::NewToken();
-  if (!token.ok()) return Failed(token.status().ToString());
-  train::StoreServerOptions server_options;
-  server_options.token = *token;
-  auto server = train::StoreServer::Start(server_options);
-  if (!server.ok()) return Failed(server.status().ToString());
-  const train::StoreAddress address = (*server)->address();
-  const std::string job = "load-" + std::to_string(n) + "-" + std::to_string(rep);
+  const std::string run = "load-" + std::to_string(n) + "-" + std::to_string(rep);
+  auto backend = StartBackend(o, run);
+  if (!backend.ok()) return Failed(backend.status().ToString());
+  const bench::StoreOpener& open = backend->open;
 
   RendezvousConfig config;
   config.min_nodes = config.max_nodes = n;
@@ -166,54 +210,69 @@ RunResult RunRound(int n, int rep, const Options& o) {
   std::vector<std::string> errors(static_cast<std::size_t>(n));
   std::vector<Clock::time_point> done(static_cast<std::size_t>(n));
   std::vector<bench::StoreProfile> profiles(static_cast<std::size_t>(n));
+  std::vector<double> oldest(static_cast<std::size_t>(n));
+  std::vector<std::int64_t> looks(static_cast<std::size_t>(n)), failed(static_cast<std::size_t>(n));
   std::atomic<bool> cancelled{false};
   Clock::time_point t0;
-  // Agents connect and set up first; the barrier's completion starts the clock.
+  // Agents connect and set up first; the barrier's completion starts the clock. A second one
+  // starts the heartbeats once every agent has its round.
   std::barrier gate(n + 1, [&t0]() noexcept { t0 = Clock::now(); });
+  std::barrier alive(n + 1);
   std::vector<std::thread> agents;
   agents.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     agents.emplace_back([&, i] {
       const auto k = static_cast<std::size_t>(i);
-      auto client = train::ConnectStore(address, *token);
-      if (!client.ok()) {
-        errors[k] = client.status().ToString();
-        gate.arrive_and_wait();
-        return;
-      }
-      auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
-      bench::TimingStore timed(job_store.get());
-      Rendezvous rendezvous(&timed, config,
-                            NodeInfo{"agent-" + std::to_string(i), "127.0.0.1", -1, 0, "bench"});
+      auto client = open();
+      if (!client.ok()) errors[k] = client.status().ToString();
       gate.arrive_and_wait();
-      auto round = rendezvous.Join(0, cancelled);
-      done[k] = Clock::now();
-      profiles[k] = timed.profile();
-      if (round.ok()) {
-        rounds[k] = *round;
-      } else {
-        errors[k] = round.status().ToString();
+      if (client.ok()) {
+        bench::TimingStore timed(client->get());
+        Rendezvous rendezvous(&timed, config,
+                              NodeInfo{"agent-" + std::to_string(i), "127.0.0.1", -1, 0, "bench",
+                                       "127.0.0.1:" + std::to_string(20000 + i)});
+        auto round = rendezvous.Join(0, cancelled);
+        done[k] = Clock::now();
+        profiles[k] = timed.profile();
+        if (round.ok()) rounds[k] = *round;
+        if (!round.ok()) errors[k] = round.status().ToString();
+      }
+      alive.arrive_and_wait();
+      if (rounds[k] && o.heartbeat_s > 0) {
+        KeepAlive(client->get(), *rounds[k], o.heartbeat_s, &oldest[k], &looks[k], &failed[k]);
       }
     });
   }
-  KeyWatch joined(address, *token, job, RoundKey(0, "size"));
-  gate.arrive_and_wait();
-  for (std::thread& t : agents) t.join();
-  const auto joined_at = joined.Join();
-  if (auto client = train::ConnectStore(address, *token); client.ok()) {
-    auto record = (*client)->TryGet(train::JobKeyPrefix(job) + RoundKey(0, "closed"));
+  {
+    bench::KeyWatch joined(open, RoundKey(0, "size"));
+    bench::RoundTripProbe probe(open, std::chrono::milliseconds(o.probe_ms));
+    gate.arrive_and_wait();
+    // Every agent has its round (or gave up) once all arrive at the second barrier.
+    alive.arrive_and_wait();
+    result.round_trips = probe.Stop();
+    result.probe_failures = probe.failures();
+    if (auto at = joined.Join()) result.joined_s = Since(t0, *at);
+  }
+  if (o.heartbeat_s > 0) {
+    bench::RoundTripProbe probe(open, std::chrono::milliseconds(o.probe_ms));
+    for (std::thread& t : agents) t.join();
+    result.heartbeat_trips = probe.Stop();
+    result.probe_failures += probe.failures();
+  } else {
+    for (std::thread& t : agents) t.join();
+  }
+  if (auto client = open(); client.ok()) {
+    auto record = (*client)->TryGet(RoundKey(0, "closed"));
     if (record.ok() && record->has_value()) result.record_bytes = (*record)->size();
   }
-  (*server)->Stop();
+  if (backend->server) backend->server->Stop();
 
   std::set<int> ranks;
   std::set<std::int64_t> ids;
   Clock::time_point last = t0;
   for (int i = 0; i < n; ++i) {
     const auto k = static_cast<std::size_t>(i);
-    if (!rounds[k]) {
-      return Failed("agent " + std::to_string(i) + ": " + errors[k]);
-    }
+    if (!rounds[k]) return Failed("agent " + std::to_string(i) + ": " + errors[k]);
     ranks.insert(rounds[k]->node_rank);
     ids.insert(rounds[k]->id);
     if (rounds[k]->num_nodes() != n) {
@@ -221,24 +280,28 @@ RunResult RunRound(int n, int rep, const Options& o) {
                     std::to_string(rounds[k]->num_nodes()) + " nodes");
     }
     last = std::max(last, done[k]);
+    result.oldest_beat_ms = std::max(result.oldest_beat_ms, oldest[k]);
+    result.looks += looks[k];
+    result.looks_failed += failed[k];
   }
   if (ids.size() != 1) return Failed(std::to_string(ids.size()) + " different rounds");
   if (static_cast<int>(ranks.size()) != n || *ranks.begin() != 0 || *ranks.rbegin() != n - 1) {
     return Failed("node ranks are not 0.." + std::to_string(n - 1) + " each once");
   }
-  // The closer reads every member record: the agent with the most TryGet calls.
+  // The closer reads every member record (one MultiGet of N keys) and writes every rank (the
+  // MultiSet): the agent that made a MultiSet call.
   std::size_t closer = 0;
-  const auto tryget = static_cast<std::size_t>(bench::StoreCall::kTryGet);
+  const auto mset = static_cast<std::size_t>(bench::StoreCall::kMultiSet);
   for (std::size_t k = 0; k < profiles.size(); ++k) {
     for (std::size_t c = 0; c < result.all.size(); ++c) result.all[c].Add(profiles[k][c]);
-    if (profiles[k][tryget].count > profiles[closer][tryget].count) closer = k;
+    if (profiles[k][mset].count > profiles[closer][mset].count) closer = k;
   }
   result.closer = profiles[closer];
-  // Close's last call writes the round's record.
+  // Close's MultiSet starts once the members are read; its last Set writes the round's record.
+  const bench::CallStats& ranks_set = result.closer[mset];
   const bench::CallStats& set = result.closer[static_cast<std::size_t>(bench::StoreCall::kSet)];
   result.done_s = Since(t0, last);
-  result.joined_s = joined_at ? Since(t0, *joined_at) : -1;
-  result.members_read_s = Since(t0, set.last_start);
+  result.members_read_s = Since(t0, ranks_set.last_start);
   result.closed_s = Since(t0, set.last_end);
   return result;
 }
@@ -296,30 +359,47 @@ void FanoutTable(const Options& o) {
 
 }  // namespace
 
+// "p50 / p99 / max" of round trips in ms.
+std::string Trips(const std::vector<double>& ms) {
+  if (ms.empty()) return "n/a";
+  char cell[64];
+  std::snprintf(cell, sizeof(cell), "%.2f / %.2f / %.1f", bench::Quantile(ms, 0.5),
+                bench::Quantile(ms, 0.99), *std::max_element(ms.begin(), ms.end()));
+  return cell;
+}
+
 int main(int argc, char** argv) {
   Options o;
   if (!ParseFlags(argc, argv, &o)) {
     std::fputs(
         "usage: bench_rendezvous_load [--agents 64,256,1024] [--reps 5] "
         "[--last-call-ms 100] [--profile]\n"
+        "                             [--heartbeat-s 5] [--probe-ms 5] [--etcd HOST:PORT]\n"
         "                             [--fanout-bytes LIST] [--fanout-waiters N]\n",
         stderr);
     return 2;
   }
   const rlim_t files = RaiseFileLimit();
+  const std::string store = o.etcd.empty() ? "one StoreServer on loopback" : "etcd at " + o.etcd;
   std::printf(
       "#\n# Rendezvous load: N agents (threads, one store client and Rendezvous each) "
-      "complete one round, min = max = N,\n# against one StoreServer on loopback; "
-      "lastCall %d ms; open-file limit %llu\n",
-      o.last_call_ms, static_cast<unsigned long long>(files));
-  std::printf("# seconds after the agents are released, median [min, max] of %d runs\n", o.reps);
-  std::printf("# %6s %22s %22s %22s %22s %8s %6s %s\n", "agents", "last joined", "members read",
-              "record handed out", "every agent has it", "record", "failed", "check");
+      "complete one round, min = max = N,\n# against %s; lastCall %d ms; open-file limit "
+      "%llu\n",
+      store.c_str(), o.last_call_ms, static_cast<unsigned long long>(files));
+  std::printf(
+      "# seconds after the agents are released, median [min, max] of %d runs; round "
+      "trip of one other client\n# (a TryGet every %d ms) during the rounds, all runs "
+      "pooled\n",
+      o.reps, o.probe_ms);
+  std::printf("# %6s %22s %22s %22s %22s %7s %22s %6s %s\n", "agents", "last joined",
+              "members read", "record handed out", "every agent has it", "record",
+              "other client p50/p99/max ms", "failed", "check");
+  std::vector<std::pair<int, std::vector<RunResult>>> all_runs;
   for (int n : o.agents) {
-    std::vector<double> joined, read, closed, done;
+    std::vector<double> joined, read, closed, done, trips;
     int failed = 0;
     std::string first_error;
-    RunResult last;
+    std::vector<RunResult> runs;
     for (int rep = 0; rep < o.reps; ++rep) {
       RunResult r = RunRound(n, rep, o);
       if (!r.error.empty()) {
@@ -329,23 +409,55 @@ int main(int argc, char** argv) {
         continue;
       }
       std::fprintf(stderr, "  %d agents run %d: %.3f s\n", n, rep + 1, r.done_s);
-      last = r;
       if (r.joined_s >= 0) joined.push_back(r.joined_s);
       read.push_back(r.members_read_s);
       closed.push_back(r.closed_s);
       done.push_back(r.done_s);
+      trips.insert(trips.end(), r.round_trips.begin(), r.round_trips.end());
+      runs.push_back(std::move(r));
     }
     char record[32];
-    std::snprintf(record, sizeof(record), "%.1fK", last.record_bytes / 1024.0);
-    std::printf("  %6d %22s %22s %22s %22s %8s %6d %s\n", n,
+    std::snprintf(record, sizeof(record), "%zuB", runs.empty() ? 0 : runs.back().record_bytes);
+    std::printf("  %6d %22s %22s %22s %22s %7s %27s %6d %s\n", n,
                 bench::Cell(bench::Summarize(joined), 3).c_str(),
                 bench::Cell(bench::Summarize(read), 3).c_str(),
                 bench::Cell(bench::Summarize(closed), 3).c_str(),
-                bench::Cell(bench::Summarize(done), 3).c_str(), record, failed,
+                bench::Cell(bench::Summarize(done), 3).c_str(), record, Trips(trips).c_str(),
+                failed,
                 failed == 0 ? "ok: ranks 0..N-1 once each, one round" : first_error.c_str());
-    if (o.profile && failed < o.reps) PrintProfile(n, last);
+    if (o.profile && !runs.empty()) PrintProfile(n, runs.back());
+    std::fflush(stdout);
+    all_runs.emplace_back(n, std::move(runs));
+  }
+  if (o.heartbeat_s > 0) {
+    std::printf(
+        "#\n# Then %d s of what running agents do: a heartbeat every %lld ms (ttl %lld ms), "
+        "a parked watch of the\n# restart key, and each interval one read of the "
+        "heartbeats of 2 ring peers and %d workers; all runs pooled\n",
+        o.heartbeat_s, static_cast<long long>(kHeartbeat.count()),
+        static_cast<long long>(kHeartbeatTimeout.count()), kWorkersPerNode);
+    std::printf("# %6s %27s %22s %24s %14s\n", "agents", "other client p50/p99/max ms",
+                "oldest heartbeat ms", "liveness reads failed", "probe failed");
+    for (const auto& [n, runs] : all_runs) {
+      std::vector<double> trips;
+      double oldest = 0;
+      std::int64_t looks = 0, looks_failed = 0;
+      int probe_failed = 0;
+      for (const RunResult& r : runs) {
+        trips.insert(trips.end(), r.heartbeat_trips.begin(), r.heartbeat_trips.end());
+        oldest = std::max(oldest, r.oldest_beat_ms);
+        looks += r.looks;
+        looks_failed += r.looks_failed;
+        probe_failed += r.probe_failures;
+      }
+      char reads[48];
+      std::snprintf(reads, sizeof(reads), "%lld of %lld", static_cast<long long>(looks_failed),
+                    static_cast<long long>(looks));
+      std::printf("  %6d %27s %22.0f %24s %14d\n", n, Trips(trips).c_str(), oldest, reads,
+                  probe_failed);
+    }
     std::fflush(stdout);
   }
-  FanoutTable(o);
+  if (o.etcd.empty()) FanoutTable(o);
   return 0;
 }

@@ -6,8 +6,8 @@
 namespace bench {
 
 const char* StoreCallName(StoreCall call) {
-  static constexpr const char* kNames[] = {"set", "get",  "tryget", "mget", "add",
-                                           "cas", "wait", "delete", "keys"};
+  static constexpr const char* kNames[] = {"set", "mset", "get",  "tryget", "mget",
+                                           "add", "cas",  "wait", "delete", "keys"};
   return kNames[static_cast<std::size_t>(call)];
 }
 
@@ -35,6 +35,11 @@ auto TimingStore::Timed(StoreCall call, Fn fn) -> decltype(fn()) {
 train::Status TimingStore::Set(std::string_view key, std::string_view value,
                                train::Milliseconds ttl) {
   return Timed(StoreCall::kSet, [&] { return base_->Set(key, value, ttl); });
+}
+
+train::Status TimingStore::MultiSet(const std::vector<std::string>& keys,
+                                    const std::vector<std::string>& values) {
+  return Timed(StoreCall::kMultiSet, [&] { return base_->MultiSet(keys, values); });
 }
 
 train::Result<std::string> TimingStore::Get(std::string_view key, train::Milliseconds timeout) {

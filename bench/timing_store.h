@@ -14,6 +14,7 @@ namespace bench {
 
 enum class StoreCall {
   kSet,
+  kMultiSet,
   kGet,
   kTryGet,
   kMultiGet,
@@ -47,6 +48,8 @@ class TimingStore final : public train::Store {
   using train::Store::Wait;
 
   train::Status Set(std::string_view key, std::string_view value, train::Milliseconds ttl) override;
+  train::Status MultiSet(const std::vector<std::string>& keys,
+                         const std::vector<std::string>& values) override;
   train::Result<std::string> Get(std::string_view key, train::Milliseconds timeout) override;
   train::Result<std::optional<std::string>> TryGet(std::string_view key) override;
   train::Result<std::vector<std::optional<std::string>>> MultiGet(

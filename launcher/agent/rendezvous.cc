@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "store_endpoint.h"
@@ -111,9 +112,21 @@ Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& 
   }
 }
 
-Result<std::int64_t> Rendezvous::BumpCurrent(std::int64_t r) {
+Result<std::int64_t> SlotOfNode(train::Store* job_store, std::int64_t round, int node_rank) {
+  TRAIN_ASSIGN_OR_RETURN(auto order, job_store->TryGet(RoundKey(round, "order")));
+  if (!order)
+    return train::NotFoundError("round " + std::to_string(round) + " has no order record");
+  std::istringstream in(*order);
+  std::int64_t slot = 0;
+  for (int node = 0; in >> slot; ++node) {
+    if (node == node_rank) return slot;
+  }
+  return train::NotFoundError("round " + std::to_string(round) + " has no node " +
+                              std::to_string(node_rank));
+}
+
+Result<std::int64_t> Rendezvous::BumpCurrent(std::int64_t r, std::optional<std::string> current) {
   while (true) {
-    TRAIN_ASSIGN_OR_RETURN(auto current, store_->TryGet(kCurrentKey));
     std::int64_t abandoned = -1;
     if (current) {
       TRAIN_ASSIGN_OR_RETURN(abandoned, ParseInt(*current, kCurrentKey));
@@ -121,23 +134,26 @@ Result<std::int64_t> Rendezvous::BumpCurrent(std::int64_t r) {
     }
     const std::string desired = std::to_string(r);
     TRAIN_ASSIGN_OR_RETURN(auto after, store_->CompareSet(kCurrentKey, current, desired));
-    if (after && *after == desired) {
-      // Agents waiting in the abandoned round wake now rather than at their next poll; a round
-      // that closed meanwhile keeps its record.
-      if (abandoned >= 0) {
-        (void)store_->CompareSet(RoundKey(abandoned, "closed"), std::nullopt,
-                                 kSupersededPrefix + desired);
-      }
-      return r;
+    if (!after || *after != desired) {
+      current = std::move(after);  // another agent moved it first: judge its value
+      continue;
     }
+    // Agents waiting in the abandoned round wake now rather than at their next poll; a round
+    // that closed meanwhile keeps its record.
+    if (abandoned >= 0) {
+      (void)store_->CompareSet(RoundKey(abandoned, "closed"), std::nullopt,
+                               kSupersededPrefix + desired);
+    }
+    return r;
   }
 }
 
 Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
                                                  const std::atomic<bool>& cancelled) {
-  TRAIN_ASSIGN_OR_RETURN(auto outcome, store_->TryGet(kOutcomeKey));
-  if (outcome) return train::AbortedError("the job has already ended: " + *outcome);
-  TRAIN_ASSIGN_OR_RETURN(r, BumpCurrent(r));
+  // One request for both: at thousands of agents every request per join counts.
+  TRAIN_ASSIGN_OR_RETURN(auto now, store_->MultiGet({kOutcomeKey, kCurrentKey}));
+  if (now[0]) return train::AbortedError("the job has already ended: " + *now[0]);
+  TRAIN_ASSIGN_OR_RETURN(r, BumpCurrent(r, std::move(now[1])));
   TRAIN_ASSIGN_OR_RETURN(std::int64_t slot, store_->Add(RoundKey(r, "joined"), 1));
   if (my_round_ != r) my_slots_.clear();
   my_round_ = r;
@@ -179,29 +195,33 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
     }
   }
 
-  json record;
+  return ReadClosed(r, closed, cancelled);
+}
+
+Result<Rendezvous::Attempt> Rendezvous::ReadClosed(std::int64_t r, const std::string& closed,
+                                                   const std::atomic<bool>& cancelled) {
+  Round round;
+  round.id = r;
   try {
-    record = json::parse(closed);
+    const json record = json::parse(closed);
+    round.node_count = record.at("size").get<int>();
+    round.restart_count = record.value("restart_count", 0);
+    round.launch_id = record.value("launch", std::string());
+    for (const json& s : record.value("successors", json::array())) {
+      round.successors.push_back(s.get<std::string>());
+    }
   } catch (const json::exception& e) {
     return train::DataLossError("malformed round record in the store: " + std::string(e.what()));
   }
-  Round round;
-  round.id = r;
-  round.restart_count = record.value("restart_count", 0);
-  round.launch_id = record.value("launch", std::string());
-  for (const json& s : record.value("successors", json::array())) {
-    round.successors.push_back(s.get<std::string>());
-  }
-  int index = -1;
-  for (const json& s : record.value("slots", json::array())) {
-    const std::int64_t taken = s.get<std::int64_t>();
-    if (std::find(my_slots_.begin(), my_slots_.end(), taken) != my_slots_.end()) {
-      index = static_cast<int>(round.slots.size());
-    }
-    round.slots.push_back(taken);
-  }
-  if (index >= 0) {
-    round.node_rank = index;
+  // This agent's node rank is under the slot it took (or an earlier one, after a retry).
+  std::vector<std::string> rank_keys;
+  for (std::int64_t slot : my_slots_)
+    rank_keys.push_back(RoundKey(r, "rank/" + std::to_string(slot)));
+  TRAIN_ASSIGN_OR_RETURN(auto ranks, store_->MultiGet(rank_keys));
+  for (const auto& rank : ranks) {
+    if (!rank) continue;
+    TRAIN_ASSIGN_OR_RETURN(std::int64_t node_rank, ParseInt(*rank, "a node rank"));
+    round.node_rank = static_cast<int>(node_rank);
     return Attempt{round, r};
   }
   // Left out of round r (it closed before this node arrived). With room for more nodes, end
@@ -248,19 +268,31 @@ Status Rendezvous::Close(std::int64_t r, std::int64_t size) {
     int kb = b.info.node_rank_hint < 0 ? INT_MAX : b.info.node_rank_hint;
     return ka != kb ? ka < kb : a.slot < b.slot;
   });
-  // The record every agent reads: slots and where each member would host the store, a few
-  // bytes per node (hosts stay in the member records, read when a message needs one).
-  json order = json::array();
+  // Each member's node rank under its own slot, so that an agent reads a few bytes of its own
+  // rather than the whole order; the order itself for naming a member's host.
+  std::vector<std::string> keys_out, values_out;
+  std::string order;
   json successors = json::array();
   int restart_count = 0;
   std::string launch_id;
-  for (const Slot& s : slots) {
-    order.push_back(s.slot);
-    successors.push_back(s.info.store_at);
+  for (std::size_t rank = 0; rank < slots.size(); ++rank) {
+    const Slot& s = slots[rank];
+    keys_out.push_back(RoundKey(r, "rank/" + std::to_string(s.slot)));
+    values_out.push_back(std::to_string(rank));
+    order += (rank == 0 ? "" : " ") + std::to_string(s.slot);
+    const std::string& at = s.info.store_at;
+    if (!at.empty() && successors.size() < kMaxSuccessors &&
+        std::find(successors.begin(), successors.end(), at) == successors.end()) {
+      successors.push_back(at);
+    }
     if (launch_id.empty() || s.info.next_restart > restart_count) launch_id = s.info.launch_id;
     restart_count = std::max(restart_count, s.info.next_restart);
   }
-  json record = {{"slots", order},
+  keys_out.push_back(RoundKey(r, "order"));
+  values_out.push_back(order);
+  TRAIN_RETURN_IF_ERROR(store_->MultiSet(keys_out, values_out));
+  // Last: waking every agent, which then finds its rank already there.
+  json record = {{"size", slots.size()},
                  {"restart_count", restart_count},
                  {"launch", launch_id},
                  {"successors", successors}};

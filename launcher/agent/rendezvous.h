@@ -6,9 +6,11 @@
 //   round/<r>/joined           counter: each joining agent takes the next slot
 //   round/<r>/member/<slot>    the agent's NodeInfo (JSON)
 //   round/<r>/size             "<K> <agent>": the first agent to claim the close, and K
-//   round/<r>/closed           the round's member slots in node order, its restart count,
-//                              launch id and store successors (JSON: every agent reads it);
-//                              or "superseded by <r'>" when agents moved on to round r'
+//   round/<r>/rank/<slot>      the node rank of the agent that took <slot> (absent: left out)
+//   round/<r>/order            the members' slots in node order (read when a host is named)
+//   round/<r>/closed           the round's size, restart count, launch id and first few
+//                              store successors (JSON of a constant size: every agent reads
+//                              it); or "superseded by <r'>" when agents moved on to round r'
 //                              before it closed (it wakes those still waiting in it)
 //   round/<r>/restart          the reason the round ended early; set once by anyone
 //   outcome                    how the job ended (JSON), so late agents stop waiting
@@ -18,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,18 +57,26 @@ struct NodeInfo {
   std::string store_at = {};
 };
 
+// How many members' store_at a round's record carries: the store moves at most this many times
+// within one round, and the record stays the same size however many nodes join.
+inline constexpr std::size_t kMaxSuccessors = 8;
+
 struct Round {
   std::int64_t id = 0;
   int node_rank = 0;
-  int restart_count = 0;            // the largest next_restart among the members
-  std::vector<std::int64_t> slots;  // the members' join slots, in node order
+  int node_count = 0;
+  int restart_count = 0;  // the largest next_restart among the members
   // The job's launch: that of the member with the most restarts behind it (the first in node
   // order among equals), so that a node that replaced a lost one adopts the survivors'.
   std::string launch_id = {};
-  // The members' store_at, in node order: who hosts the store next when its host is lost.
+  // The first kMaxSuccessors distinct store_at of the members, in node order: who hosts the
+  // store next when its host is lost.
   std::vector<std::string> successors = {};
-  int num_nodes() const { return static_cast<int>(slots.size()); }
+  int num_nodes() const { return node_count; }
 };
+
+// The join slot of node `node_rank` in round `round`, from its order record.
+train::Result<std::int64_t> SlotOfNode(train::Store* job_store, std::int64_t round, int node_rank);
 
 // A member's record, as stored under round/<r>/member/<slot>.
 train::Result<NodeInfo> ParseNodeInfo(const std::string& json);
@@ -91,7 +102,9 @@ class Rendezvous {
   };
   train::Result<Attempt> TryRound(std::int64_t r, const std::atomic<bool>& cancelled);
   train::Status Close(std::int64_t r, std::int64_t size);
-  train::Result<std::int64_t> BumpCurrent(std::int64_t r);
+  train::Result<std::int64_t> BumpCurrent(std::int64_t r, std::optional<std::string> current);
+  train::Result<Attempt> ReadClosed(std::int64_t r, const std::string& closed,
+                                    const std::atomic<bool>& cancelled);
   train::Status WaitRoundOver(std::int64_t r, const std::atomic<bool>& cancelled);
 
   train::Store* store_;

@@ -1,19 +1,18 @@
 #include "round_runner.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
 #include "preemption.h"
+#include "round_liveness.h"
 #include "torch_env.h"
 #include "torch_master.h"
 #include "train/worker.h"
@@ -25,93 +24,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// How often the monitor looks for worker exits and for a restart signal from another node.
+// How often the monitor looks for worker exits and at what the restart watch saw.
 constexpr Milliseconds kTick{50};
-// A heartbeat refused within this is a closed port, not a slow or unreachable host; this many
-// in a row, kRefusedRetry apart, fence the node before the heartbeat timeout.
-constexpr Milliseconds kRefusedWithin{250};
-constexpr Milliseconds kRefusedRetry{50};
-constexpr int kRefusalsToFence = 3;
 constexpr char kRestartKey[] = "restart";
+// How often a node that checks for the job's end looks, once its own workers are done.
+constexpr Milliseconds kDoneCheckEvery{200};
+// The longest one parked watch of the restart key lasts (a forced stop waits for it).
+constexpr Milliseconds kMaxWatchSlice{1000};
 constexpr char kFailureKey[] = "failure";
-
-std::string NodeKey(int node, std::string_view name) {
-  return "node/" + std::to_string(node) + "/" + std::string(name);
-}
-
-// The rank in "worker/<rank>/heartbeat", or -1.
-int RankOfWorkerKey(const std::string& key) {
-  try {
-    return std::stoi(key.substr(key.find('/') + 1));
-  } catch (...) {
-    return -1;
-  }
-}
-
-// Refreshes this node's heartbeat key every `interval` in the background; remembers when the
-// store last answered, which is what fencing is decided on.
-class NodeHeartbeat {
- public:
-  NodeHeartbeat(train::Store* round_store, int node, Milliseconds interval, Milliseconds ttl)
-      : store_(round_store), key_(NodeKey(node, "heartbeat")), interval_(interval), ttl_(ttl) {
-    Beat();
-    thread_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mutex_);
-      // After a refusal the next beat comes soon: a store that is gone is confirmed quickly.
-      auto next_wait = [this] {
-        return refusals_ > 0 ? std::min(interval_, kRefusedRetry) : interval_;
-      };
-      while (!wake_.wait_for(lock, next_wait(), [this] { return stopping_; })) {
-        lock.unlock();
-        Beat();
-        lock.lock();
-      }
-    });
-  }
-  ~NodeHeartbeat() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
-  // Time since the store last accepted a heartbeat.
-  Milliseconds SinceLastBeat() const {
-    return std::chrono::duration_cast<Milliseconds>(Clock::now() - last_ok_.load());
-  }
-
-  // The store's address refused the last few connections at once: nothing listens there any
-  // more (its host's agent is gone), which waiting out the heartbeat timeout would only confirm.
-  // A host that is down or cut off does not refuse; it is found by the timeout.
-  bool StoreRefuses() const { return refusals_ >= kRefusalsToFence; }
-
- private:
-  void Beat() {
-    const auto began = Clock::now();
-    const train::Status status = store_->Set(key_, "alive", ttl_);
-    if (status.ok()) {
-      last_ok_ = Clock::now();
-      refusals_ = 0;
-      return;
-    }
-    const bool refused = status.code() == train::StatusCode::kUnavailable &&
-                         Clock::now() - began < kRefusedWithin &&
-                         status.message().find("Failed to connect") != std::string::npos;
-    refusals_ = refused ? refusals_ + 1 : 0;
-  }
-
-  train::Store* store_;
-  std::string key_;
-  Milliseconds interval_, ttl_;
-  std::atomic<Clock::time_point> last_ok_{Clock::now()};
-  std::atomic<int> refusals_{0};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -209,6 +129,7 @@ class RoundMonitor {
     for (int local = 0; local < nproc_; ++local) running_.insert(round_.node_rank * nproc_ + local);
     NodeHeartbeat node_heartbeat(round_store_.get(), round_.node_rank, heartbeat_,
                                  heartbeat_timeout_);
+    RestartWatch restart(round_store_.get(), kRestartKey, std::min(heartbeat_, kMaxWatchSlice));
     const auto started = Clock::now();
     auto next_scan = started;
     while (true) {
@@ -220,9 +141,11 @@ class RoundMonitor {
         }
         return {RoundEnd::kStopped, 0};
       }
-      if (auto exit = group_->WaitAny(kTick)) OnExit(*exit);
-      auto restart = round_store_->TryGet(kRestartKey);
-      if (restart.ok() && *restart) return EndRound(**restart, force);
+      if (auto exit = group_->WaitAny(kTick)) {
+        OnExit(*exit);
+        if (local_done_ == nproc_) next_scan = Clock::now();  // the job may be done: look now
+      }
+      if (auto reason = restart.reason()) return EndRound(*reason, force);
       if (node_heartbeat.SinceLastBeat() > heartbeat_timeout_ || node_heartbeat.StoreRefuses()) {
         const std::string reason =
             "node " + std::to_string(round_.node_rank) + " cannot reach the store at " +
@@ -233,9 +156,11 @@ class RoundMonitor {
         group_->Stop(options_.stop_grace);
         return {RoundEnd::kFenced, 0, reason};
       }
-      if (Clock::now() >= next_scan || local_done_ == nproc_) {
+      // A node that checks for the job's end does so often once its own workers are done.
+      const bool finishing = local_done_ == nproc_ && round_.node_rank <= kWatchedPeers;
+      if (Clock::now() >= next_scan) {
         if (auto end = Scan(Clock::now() - started >= heartbeat_timeout_)) return *end;
-        next_scan = Clock::now() + heartbeat_;
+        next_scan = Clock::now() + (finishing ? std::min(heartbeat_, kDoneCheckEvery) : heartbeat_);
       }
     }
   }
@@ -365,53 +290,60 @@ class RoundMonitor {
     (void)round_store_->CompareSet(kRestartKey, std::nullopt, reason);
   }
 
-  // Looks at every node's heartbeat and completion, and at this node's workers' heartbeats.
+  // Looks at whether every node is done (the first few nodes, once done themselves), at the
+  // heartbeats of the next nodes in the ring, and at this node's workers' heartbeats: a few
+  // keys per node, however many nodes there are.
   std::optional<RoundEnd> Scan(bool check_liveness) {
-    auto node_keys = round_store_->Keys("node/");
-    if (!node_keys.ok()) return std::nullopt;  // fencing handles a lost store
-    std::set<int> alive, done;
-    for (const std::string& key : *node_keys) {
-      int node = RankOfWorkerKey(key);
-      if (key.ends_with("/heartbeat")) alive.insert(node);
-      if (key.ends_with("/done")) done.insert(node);
-    }
-    if (static_cast<int>(done.size()) == round_.num_nodes()) {
+    if (local_done_ == nproc_ && round_.node_rank <= kWatchedPeers && AllNodesDone()) {
       (void)job_store_->CompareSet(kOutcomeKey, std::nullopt,
                                    R"({"status":"succeeded","exit_code":0})");
+      // Wakes the other nodes' watches: they find the outcome and end too.
+      (void)round_store_->CompareSet(kRestartKey, std::nullopt, "the job succeeded");
       group_->Stop(options_.stop_grace);
       if (round_.node_rank == 0) Say("job " + options_.job.metadata().name() + " succeeded");
       return RoundEnd{RoundEnd::kSucceeded, 0};
     }
+    const std::vector<int> peers = WatchedPeers(round_.node_rank, round_.num_nodes());
+    auto seen = round_store_->MultiGet(LivenessKeys(round_.node_rank, round_.num_nodes(), nproc_));
+    if (!seen.ok()) return std::nullopt;  // fencing handles a lost store
     // Workers are judged from their first heartbeat on, so no grace applies to them.
-    if (CheckWorkerHeartbeats() || !check_liveness) return std::nullopt;
-    for (int node = 0; node < round_.num_nodes(); ++node) {
-      if (alive.count(node) == 0 && done.count(node) == 0) {
-        FailureReport report;
-        report.node_rank = node;
-        report.host = HostOf(node);
-        report.exit_code = kExitAgentError;
-        report.when = WallClockNow();
-        report.reason = "node " + std::to_string(node) + " (" + report.host +
-                        ") was lost: no heartbeat for " +
-                        std::to_string(heartbeat_timeout_.count()) + " ms";
-        Blame(report, report.reason);
-        return std::nullopt;
-      }
+    if (CheckWorkerHeartbeats(*seen, 2 * peers.size()) || !check_liveness) return std::nullopt;
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      if ((*seen)[2 * i] || (*seen)[2 * i + 1]) continue;  // beating, or finished
+      const int node = peers[i];
+      FailureReport report;
+      report.node_rank = node;
+      report.host = HostOf(node);
+      report.exit_code = kExitAgentError;
+      report.when = WallClockNow();
+      report.reason = "node " + std::to_string(node) + " (" + report.host +
+                      ") was lost: no heartbeat for " + std::to_string(heartbeat_timeout_.count()) +
+                      " ms";
+      Blame(report, report.reason);
+      return std::nullopt;
     }
     return std::nullopt;
   }
 
+  // Whether every node of the round has marked itself done.
+  bool AllNodesDone() {
+    std::vector<std::string> keys;
+    for (int node = 0; node < round_.num_nodes(); ++node) keys.push_back(NodeKey(node, "done"));
+    auto done = round_store_->MultiGet(keys);
+    return done.ok() &&
+           std::all_of(done->begin(), done->end(),
+                       [](const std::optional<std::string>& d) { return d.has_value(); });
+  }
+
   // A worker that heartbeated (it uses train::Worker) and stopped doing so while its process
   // still runs is hung (stopped, deadlocked, stuck in a collective). Returns whether one was.
-  bool CheckWorkerHeartbeats() {
-    auto keys = round_store_->Keys("worker/");
-    if (!keys.ok()) return false;
-    std::set<int> beating;
-    for (const std::string& key : *keys) beating.insert(RankOfWorkerKey(key));
+  // `seen` holds this node's workers' heartbeats from index `first` on.
+  bool CheckWorkerHeartbeats(const std::vector<std::optional<std::string>>& seen,
+                             std::size_t first) {
     const auto pids = group_->pids();
     for (int local = 0; local < nproc_; ++local) {
       const int rank = round_.node_rank * nproc_ + local;
-      if (beating.count(rank) != 0) {
+      if (seen[first + static_cast<std::size_t>(local)]) {
         heartbeating_.insert(rank);
       } else if (heartbeating_.count(rank) != 0 && running_.count(rank) != 0) {
         FailureReport report;
@@ -434,8 +366,9 @@ class RoundMonitor {
 
   // The host of node `node`, from its member record ("?" when the store lost it).
   std::string HostOf(int node) {
-    const std::int64_t slot = round_.slots[static_cast<std::size_t>(node)];
-    auto text = round_store_->TryGet("member/" + std::to_string(slot));
+    auto slot = SlotOfNode(job_store_.get(), round_.id, node);
+    if (!slot.ok()) return "?";
+    auto text = round_store_->TryGet("member/" + std::to_string(*slot));
     if (!text.ok() || !*text) return "?";
     auto info = ParseNodeInfo(**text);
     return info.ok() ? info->host : "?";
@@ -474,6 +407,9 @@ class RoundMonitor {
     auto outcome = job_store_->TryGet(kOutcomeKey);
     if (outcome.ok() && *outcome) {
       const int code = OutcomeExitCode(**outcome);
+      if (code == 0 && round_.node_rank == 0) {
+        Say("job " + options_.job.metadata().name() + " succeeded");
+      }
       return {code == 0 ? RoundEnd::kSucceeded : RoundEnd::kFailed, code};
     }
     const auto& policy = spec_.failure_policy();

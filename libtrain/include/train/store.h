@@ -54,6 +54,13 @@ class Store {
   virtual Result<std::vector<std::optional<std::string>>> MultiGet(
       const std::vector<std::string>& keys) = 0;
 
+  // Sets each of `keys` to the value at the same index of `values`, without expiry, in one
+  // request: what a coordinator uses to hand each of thousands of peers a value of its own.
+  // INVALID_ARGUMENT when the lists differ in length or a key is invalid (then nothing is
+  // set). Readers may see some keys set before others.
+  virtual Status MultiSet(const std::vector<std::string>& keys,
+                          const std::vector<std::string>& values) = 0;
+
   // Atomically adds `delta` to the integer at `key` (absent counts as 0); returns the new value.
   // INVALID_ARGUMENT when the key holds something that is not an integer; OUT_OF_RANGE when
   // the sum overflows.

@@ -32,8 +32,8 @@ using internal::Quoted;
 using Clock = std::chrono::steady_clock;
 
 constexpr Milliseconds kMarkerTtl{std::chrono::minutes(5)};
-// Reads per transaction: etcd refuses more than --max-txn-ops (128 by default).
-constexpr std::size_t kMaxReadsPerTxn = 64;
+// Reads or writes per transaction: etcd refuses more than --max-txn-ops (128 by default).
+constexpr std::size_t kMaxOpsPerTxn = 64;
 // How long Add keeps retrying when other clients keep changing the key first.
 constexpr Milliseconds kMinContention{std::chrono::seconds(30)};
 
@@ -73,6 +73,28 @@ class EtcdStore final : public Store {
     return Call("/v3/kv/put", internal::EtcdPut(Full(key), value, lease))
         .status()
         .WithContext("set " + Quoted(key));
+  }
+
+  Status MultiSet(const std::vector<std::string>& keys,
+                  const std::vector<std::string>& values) override {
+    if (keys.size() != values.size()) {
+      return InvalidArgumentError("MultiSet got " + std::to_string(keys.size()) + " keys and " +
+                                  std::to_string(values.size()) + " values; they pair up");
+    }
+    for (const std::string& key : keys) TRAIN_RETURN_IF_ERROR(internal::ValidateKey(key));
+    // etcd caps the ops of one txn (--max-txn-ops, 128 by default): write in batches.
+    for (std::size_t begin = 0; begin < keys.size(); begin += kMaxOpsPerTxn) {
+      const std::size_t end = std::min(keys.size(), begin + kMaxOpsPerTxn);
+      Json puts = Json::array();
+      for (std::size_t i = begin; i < end; ++i) {
+        puts.push_back(Op("request_put", internal::EtcdPut(Full(keys[i]), values[i])));
+      }
+      TRAIN_RETURN_IF_ERROR(
+          Call("/v3/kv/txn", internal::EtcdTxn(Json::array(), std::move(puts), Json::array()))
+              .status()
+              .WithContext("set " + std::to_string(keys.size()) + " keys"));
+    }
+    return Status::Ok();
   }
 
   Result<std::string> Get(std::string_view key, Milliseconds timeout) override {
@@ -256,8 +278,8 @@ class EtcdStore final : public Store {
     for (const std::string& key : keys) TRAIN_RETURN_IF_ERROR(internal::ValidateKey(key));
     std::vector<std::optional<EtcdKeyValue>> out;
     std::int64_t at = 0;
-    for (std::size_t begin = 0; begin < keys.size(); begin += kMaxReadsPerTxn) {
-      const std::size_t end = std::min(keys.size(), begin + kMaxReadsPerTxn);
+    for (std::size_t begin = 0; begin < keys.size(); begin += kMaxOpsPerTxn) {
+      const std::size_t end = std::min(keys.size(), begin + kMaxOpsPerTxn);
       Json reads = Json::array();
       for (std::size_t i = begin; i < end; ++i) {
         // Later batches read at the first one's revision: one snapshot however many keys.

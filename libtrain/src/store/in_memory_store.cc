@@ -40,6 +40,11 @@ class InMemoryStore final : public Store {
     return state_->MultiGet(keys);
   }
 
+  Status MultiSet(const std::vector<std::string>& keys,
+                  const std::vector<std::string>& values) override {
+    return state_->MultiSet(keys, values);
+  }
+
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override {
     return state_->Add(key, delta);
   }

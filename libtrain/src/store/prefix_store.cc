@@ -32,6 +32,13 @@ class PrefixStore final : public Store {
     for (const std::string& key : keys) scoped.push_back(Scoped(key));
     return base_->MultiGet(scoped);
   }
+  Status MultiSet(const std::vector<std::string>& keys,
+                  const std::vector<std::string>& values) override {
+    std::vector<std::string> scoped;
+    scoped.reserve(keys.size());
+    for (const std::string& key : keys) scoped.push_back(Scoped(key));
+    return base_->MultiSet(scoped, values);
+  }
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override {
     return base_->Add(Scoped(key), delta);
   }

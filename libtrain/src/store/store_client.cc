@@ -72,6 +72,18 @@ class HttpStore final : public Store {
     return Call(StoreOp::kSet, request).status();
   }
 
+  Status MultiSet(const std::vector<std::string>& keys,
+                  const std::vector<std::string>& values) override {
+    if (keys.size() != values.size()) {
+      return InvalidArgumentError("MultiSet got " + std::to_string(keys.size()) + " keys and " +
+                                  std::to_string(values.size()) + " values; they pair up");
+    }
+    StoreRequest request;
+    request.keys = keys;
+    request.values = values;
+    return Call(StoreOp::kMultiSet, request).status();
+  }
+
   Result<std::string> Get(std::string_view key, Milliseconds timeout) override {
     TRAIN_ASSIGN_OR_RETURN(StoreReply reply, CallWaiting(StoreOp::kGet, WithKey(key), timeout));
     return reply.value.value_or(std::string());

@@ -13,8 +13,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::array<std::pair<StoreOp, std::string_view>, 9> kOpNames = {{
+constexpr std::array<std::pair<StoreOp, std::string_view>, 10> kOpNames = {{
     {StoreOp::kSet, "set"},
+    {StoreOp::kMultiSet, "mset"},
     {StoreOp::kGet, "get"},
     {StoreOp::kTryGet, "tryget"},
     {StoreOp::kMultiGet, "mget"},
@@ -187,7 +188,7 @@ std::optional<StoreOp> ParseStoreOp(std::string_view name) {
 
 std::string EncodeRequest(StoreOp op, const StoreRequest& request) {
   Json json = Json::object();
-  if (op == StoreOp::kWait || op == StoreOp::kMultiGet) {
+  if (op == StoreOp::kWait || op == StoreOp::kMultiGet || op == StoreOp::kMultiSet) {
     json["keys"] = request.keys;
   } else if (op == StoreOp::kKeys) {
     json["prefix"] = request.prefix;
@@ -199,6 +200,12 @@ std::string EncodeRequest(StoreOp op, const StoreRequest& request) {
       json["value"] = Base64Encode(request.value);
       json["ttl_ms"] = request.ttl.count();
       break;
+    case StoreOp::kMultiSet: {
+      Json values = Json::array();
+      for (const std::string& value : request.values) values.push_back(Base64Encode(value));
+      json["values"] = std::move(values);
+      break;
+    }
     case StoreOp::kGet:
     case StoreOp::kWait:
       json["timeout_ms"] = request.timeout.count();
@@ -222,7 +229,7 @@ std::string EncodeRequest(StoreOp op, const StoreRequest& request) {
 Result<StoreRequest> DecodeRequest(StoreOp op, std::string_view body) {
   Fields fields(op, "request", body);
   StoreRequest request;
-  if (op == StoreOp::kWait || op == StoreOp::kMultiGet) {
+  if (op == StoreOp::kWait || op == StoreOp::kMultiGet || op == StoreOp::kMultiSet) {
     request.keys = fields.Strings("keys");
   } else if (op == StoreOp::kKeys) {
     request.prefix = fields.String("prefix");
@@ -233,6 +240,12 @@ Result<StoreRequest> DecodeRequest(StoreOp op, std::string_view body) {
     case StoreOp::kSet:
       request.value = fields.Bytes("value", /*nullable=*/false).value_or("");
       request.ttl = Milliseconds(fields.Integer("ttl_ms", /*non_negative=*/true));
+      break;
+    case StoreOp::kMultiSet:
+      for (auto& value : fields.NullableBytesList("values")) {
+        if (!value) return InvalidArgumentError("the request of store op 'mset' has a null value");
+        request.values.push_back(std::move(*value));
+      }
       break;
     case StoreOp::kGet:
     case StoreOp::kWait:
@@ -279,6 +292,7 @@ std::string EncodeReply(StoreOp op, const StoreReply& reply) {
       break;
     }
     case StoreOp::kSet:
+    case StoreOp::kMultiSet:
     case StoreOp::kWait:
       break;
   }
@@ -307,6 +321,7 @@ Result<StoreReply> DecodeReply(StoreOp op, std::string_view body) {
       reply.values = fields.NullableBytesList("values");
       break;
     case StoreOp::kSet:
+    case StoreOp::kMultiSet:
     case StoreOp::kWait:
       break;
   }

@@ -1,10 +1,10 @@
 // The store's wire protocol, shared by the server and the client.
 //
 // Every call is `POST /v1/<op>` with a JSON body and the header `Authorization: Bearer
-// <token>`; ops are set, get, tryget, add, cas, wait, delete, keys. Values are bytes, so they
-// travel base64-encoded. A success is HTTP 200 with a JSON body; a failure has the HTTP status
-// of its code and the body {"code": "DEADLINE_EXCEEDED", "message": "...", "missing": [...]}.
-// get and wait are long polls: the server parks them until their keys are set or their
+// <token>`; ops are set, mset, get, tryget, mget, add, cas, wait, delete, keys. Values are bytes,
+// so they travel base64-encoded. A success is HTTP 200 with a JSON body; a failure has the HTTP
+// status of its code and the body {"code": "DEADLINE_EXCEEDED", "message": "...", "missing":
+// [...]}. get and wait are long polls: the server parks them until their keys are set or their
 // timeout (at most kMaxServerWait) passes.
 #ifndef TRAIN_SRC_STORE_STORE_PROTOCOL_H_
 #define TRAIN_SRC_STORE_STORE_PROTOCOL_H_
@@ -20,9 +20,21 @@
 
 namespace train::internal {
 
-enum class StoreOp { kSet, kGet, kTryGet, kMultiGet, kAdd, kCompareSet, kWait, kDelete, kKeys };
+enum class StoreOp {
+  kSet,
+  kMultiSet,
+  kGet,
+  kTryGet,
+  kMultiGet,
+  kAdd,
+  kCompareSet,
+  kWait,
+  kDelete,
+  kKeys
+};
 
-// The op's name in the path: "set", "get", "tryget", "add", "cas", "wait", "delete", "keys".
+// The op's name in the path: "set", "mset", "get", "tryget", "mget", "add", "cas", "wait",
+// "delete", "keys".
 std::string_view StoreOpName(StoreOp op);
 std::optional<StoreOp> ParseStoreOp(std::string_view name);
 
@@ -33,8 +45,9 @@ inline constexpr std::string_view kStorePathPrefix = "/v1/";
 inline constexpr Milliseconds kMaxServerWait{std::chrono::minutes(5)};
 
 struct StoreRequest {
-  std::vector<std::string> keys;        // one key, except for wait and mget (any number), keys
-  std::string value;                    // set: the value; cas: the desired value
+  std::vector<std::string> keys;    // one key, except for wait, mget and mset (any number), keys
+  std::string value;                // set: the value; cas: the desired value
+  std::vector<std::string> values;  // mset: one per key
   std::optional<std::string> expected;  // cas: nullopt means "absent"
   std::int64_t delta = 0;               // add
   Milliseconds ttl{0};                  // set

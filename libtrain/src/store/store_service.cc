@@ -23,6 +23,9 @@ std::optional<StoreReply> RunNow(StoreState& state, StoreOp op, const StoreReque
     case StoreOp::kSet:
       status = state.Set(key, request.value, request.ttl);
       break;
+    case StoreOp::kMultiSet:
+      status = state.MultiSet(request.keys, request.values);
+      break;
     case StoreOp::kTryGet: {
       auto value = state.TryGet(key);
       if (!value.ok()) status = value.status();

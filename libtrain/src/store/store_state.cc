@@ -176,6 +176,38 @@ Status StoreState::Set(std::string_view key, std::string_view value, Millisecond
   return Status::Ok();
 }
 
+Status StoreState::MultiSet(const std::vector<std::string>& keys,
+                            const std::vector<std::string>& values) {
+  if (keys.size() != values.size()) {
+    return InvalidArgumentError("MultiSet got " + std::to_string(keys.size()) + " keys and " +
+                                std::to_string(values.size()) + " values; they pair up");
+  }
+  for (const std::string& key : keys)
+    TRAIN_RETURN_IF_ERROR(ValidateKey(key, limits_.max_key_bytes));
+  std::vector<Completion> completions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PurgeExpiredLocked(now_());
+    // Every check before the first write: a refused MultiSet sets nothing.
+    std::size_t added = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      TRAIN_RETURN_IF_ERROR(CheckValueLocked(keys[i], values[i]));
+      if (entries_.find(keys[i]) == entries_.end()) ++added;
+    }
+    if (added > 0 && entries_.size() + added > limits_.max_keys) {
+      return ResourceExhaustedError("cannot add " + std::to_string(added) + " keys (the first " +
+                                    Quoted(keys.front()) + "): the store holds " +
+                                    std::to_string(entries_.size()) + " of its limit of " +
+                                    std::to_string(limits_.max_keys) + " (StoreLimits.max_keys)");
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      PutLocked(keys[i], values[i], /*keep_expiry=*/false, std::nullopt, completions);
+    }
+  }
+  Run(completions);
+  return Status::Ok();
+}
+
 Result<std::optional<std::string>> StoreState::TryGet(std::string_view key) {
   TRAIN_RETURN_IF_ERROR(ValidateKey(key));
   std::lock_guard<std::mutex> lock(mu_);

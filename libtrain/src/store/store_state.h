@@ -53,6 +53,7 @@ class StoreState {
 
   // The operations of train::Store, without waiting.
   Status Set(std::string_view key, std::string_view value, Milliseconds ttl);
+  Status MultiSet(const std::vector<std::string>& keys, const std::vector<std::string>& values);
   Result<std::optional<std::string>> TryGet(std::string_view key);
   Result<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys);
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta);

@@ -260,6 +260,21 @@ TEST_F(EtcdStoreTest, MultiGetReadsHundredsOfKeysInOrder) {
   }
 }
 
+TEST_F(EtcdStoreTest, MultiSetWritesHundredsOfKeysAcrossTransactions) {
+  std::vector<std::string> keys, values;
+  for (int i = 0; i < 300; ++i) {
+    keys.push_back("ranks/" + std::to_string(i));
+    values.push_back(std::to_string(i * 7));
+  }
+  ASSERT_TRUE(store_->MultiSet(keys, values).ok());
+  auto read = store_->MultiGet(keys);
+  ASSERT_TRUE(read.ok()) << read.status();
+  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ((*read)[i], values[i]) << i;
+  EXPECT_EQ(store_->MultiSet({"ranks/x", "bad key"}, {"1", "2"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(*store_->TryGet("ranks/x"), std::nullopt) << "a refused MultiSet sets nothing";
+}
+
 TEST_F(EtcdStoreTest, ATransactionWhoseReplyWasLostIsAppliedOnce) {
   // The first transaction's answer is lost after etcd applied it; the client sends it again.
   etcd_test::LossyProxy proxy(cluster_->client_port(0), "/v3/kv/txn", 1);

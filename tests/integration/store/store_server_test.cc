@@ -166,6 +166,25 @@ TEST_F(StoreServerTest, MultiGetReadsAThousandKeysInOneRequest) {
   }
 }
 
+TEST_F(StoreServerTest, MultiSetWritesAThousandKeysInOneRequest) {
+  std::vector<std::string> keys, values;
+  for (int i = 0; i < 1000; ++i) {
+    keys.push_back("rank/" + std::to_string(i));
+    values.push_back(std::string(i % 5, '\0') + std::to_string(i));
+  }
+  std::thread waiter(
+      [&] { EXPECT_EQ(*client_->Get("rank/999", Milliseconds(10000)), values[999]); });
+  ASSERT_TRUE(client_->MultiSet(keys, values).ok());
+  waiter.join();
+  auto read = client_->MultiGet(keys);
+  ASSERT_TRUE(read.ok()) << read.status();
+  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ((*read)[i], values[i]) << i;
+  EXPECT_EQ(client_->MultiSet({"a", "b"}, {"1"}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->MultiSet({"fresh", "bad key"}, {"1", "2"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(*client_->TryGet("fresh"), std::nullopt);
+}
+
 TEST_F(StoreServerTest, TtlExpiresOverHttp) {
   // Long enough for the next request to come first on a slow machine; then it must go.
   const auto set_at = std::chrono::steady_clock::now();

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace trainctl::agent {
 namespace {
@@ -58,6 +61,89 @@ TEST(Rendezvous, ARoundThatClosedKeepsItsRecordWhenCurrentMovesOn) {
   ASSERT_TRUE(round1.ok()) << round1.status();
   EXPECT_EQ(round1->id, 1);
   EXPECT_EQ(store->TryGet("round/0/closed").value(), record) << "a closed round is history";
+}
+
+// `n` agents join one round of n nodes at once; returns their rounds in agent order.
+std::vector<Round> JoinTogether(train::Store* store, int n, const std::vector<NodeInfo>& infos) {
+  std::atomic<bool> cancelled{false};
+  std::vector<train::Result<Round>> joined(static_cast<std::size_t>(n),
+                                           train::UnknownError("not joined"));
+  std::vector<std::thread> agents;
+  for (int i = 0; i < n; ++i) {
+    agents.emplace_back([&, i] {
+      Rendezvous rendezvous(store, Nodes(n, n), infos[static_cast<std::size_t>(i)]);
+      joined[static_cast<std::size_t>(i)] = rendezvous.Join(0, cancelled);
+    });
+  }
+  for (std::thread& t : agents) t.join();
+  std::vector<Round> rounds;
+  for (auto& r : joined) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    rounds.push_back(r.ok() ? *r : Round{});
+  }
+  return rounds;
+}
+
+TEST(Rendezvous, EachAgentReadsItsRankUnderItsSlotAndTheRecordStaysSmall) {
+  for (int n : {2, 40}) {
+    auto store = train::NewInMemoryStore();
+    std::vector<NodeInfo> infos;
+    for (int i = 0; i < n; ++i) {
+      // Agents 0 and 1 give node ranks (--node-rank 5 and 2); every agent could host the store.
+      infos.push_back(NodeInfo{"agent-" + std::to_string(i), "host-" + std::to_string(i),
+                               i == 0   ? 5
+                               : i == 1 ? 2
+                                        : -1,
+                               0, "launch", "10.0.0." + std::to_string(i) + ":29400"});
+    }
+    const auto rounds = JoinTogether(store.get(), n, infos);
+    std::set<int> ranks;
+    for (const Round& r : rounds) {
+      EXPECT_EQ(r.num_nodes(), n);
+      ranks.insert(r.node_rank);
+      EXPECT_LE(r.successors.size(), kMaxSuccessors);
+    }
+    EXPECT_EQ(ranks.size(), static_cast<std::size_t>(n)) << "node ranks 0..n-1, each once";
+    EXPECT_EQ(*ranks.rbegin(), n - 1);
+    EXPECT_EQ(rounds[1].node_rank, 0) << "given node ranks come first, in their order";
+    EXPECT_EQ(rounds[0].node_rank, 1);
+    // The order record names each node's slot; a node's member record names its host.
+    for (int i = 0; i < n; ++i) {
+      auto slot = SlotOfNode(store.get(), 0, rounds[static_cast<std::size_t>(i)].node_rank);
+      ASSERT_TRUE(slot.ok()) << slot.status();
+      auto member = store->TryGet(RoundKey(0, "member/" + std::to_string(*slot))).value();
+      ASSERT_TRUE(member.has_value());
+      EXPECT_EQ(ParseNodeInfo(*member)->agent_id, "agent-" + std::to_string(i));
+    }
+    EXPECT_EQ(SlotOfNode(store.get(), 0, n).status().code(), train::StatusCode::kNotFound);
+    // What every agent waits on does not grow with the number of nodes.
+    const auto record = store->TryGet(RoundKey(0, "closed")).value();
+    ASSERT_TRUE(record.has_value());
+    EXPECT_LT(record->size(), 400u) << *record;
+  }
+}
+
+TEST(Rendezvous, AnAgentLeftOutOfAFullRoundFindsNoRankAndWaitsAsASpare) {
+  auto store = train::NewInMemoryStore();
+  std::atomic<bool> cancelled{false};
+  Rendezvous member(store.get(), Nodes(1, 1), NodeInfo{"agent-a", "a"});
+  ASSERT_TRUE(member.Join(0, cancelled).ok());
+  std::atomic<bool> spare_joined{false};
+  train::Result<Round> spare_round = train::UnknownError("not joined");
+  std::thread spare([&] {
+    Rendezvous late(store.get(), Nodes(1, 1), NodeInfo{"agent-b", "b"});
+    spare_round = late.Join(0, cancelled);
+    spare_joined = true;
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(spare_joined) << "round 0 is full: the spare waits for it to end";
+  ASSERT_TRUE(store->Set(RoundKey(0, "restart"), "node a was lost").ok());
+  // Round 0 is over: the spare forms the next round.
+  spare.join();
+  ASSERT_TRUE(spare_round.ok()) << spare_round.status();
+  EXPECT_EQ(spare_round->id, 1);
+  EXPECT_EQ(spare_round->node_rank, 0);
+  EXPECT_EQ(spare_round->num_nodes(), 1);
 }
 
 }  // namespace

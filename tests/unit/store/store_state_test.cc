@@ -285,6 +285,31 @@ TEST_F(StoreStateTest, KeyCountLimitCountsOnlyLiveKeys) {
   EXPECT_TRUE(state().Set("c", "1", kNoTtl).ok());
 }
 
+TEST_F(StoreStateTest, MultiSetSetsEveryKeyOrNoneAndWakesWaiters) {
+  StoreLimits limits;
+  limits.max_keys = 3;
+  limits.max_value_bytes = 4;
+  Reset(limits);
+  Recorder waiter;
+  ASSERT_TRUE(state().Watch({"rank/2"}, Milliseconds(1000), waiter.Callback()).ok());
+  ASSERT_TRUE(state().MultiSet({"rank/1", "rank/2"}, {"0", "1"}).ok());
+  ASSERT_EQ(waiter.calls, 1);
+  EXPECT_EQ(waiter.outcome->value, "1");
+  EXPECT_EQ(state().TryGet("rank/1").value(), "0");
+
+  // Refused as a whole: one more key than the limit, a value too large, a bad key, a mismatch.
+  Status full = state().MultiSet({"rank/1", "rank/3", "rank/4"}, {"9", "9", "9"});
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(full.message(), HasSubstr("StoreLimits.max_keys"));
+  EXPECT_EQ(state().MultiSet({"rank/3", "big"}, {"9", "12345"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(state().MultiSet({"rank/3", "bad key"}, {"9", "9"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(state().MultiSet({"rank/3"}, {}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(state().TryGet("rank/1").value(), "0") << "a refused MultiSet sets nothing";
+  EXPECT_EQ(state().TryGet("rank/3").value(), std::nullopt);
+}
+
 TEST_F(StoreStateTest, WaiterLimitRefusesParkingMore) {
   StoreLimits limits;
   limits.max_waiters = 2;

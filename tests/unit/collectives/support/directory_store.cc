@@ -57,6 +57,15 @@ class DirectoryStore final : public Store {
     return Status::Ok();
   }
 
+  Status MultiSet(const std::vector<std::string>& keys,
+                  const std::vector<std::string>& values) override {
+    if (keys.size() != values.size())
+      return InvalidArgumentError("keys and values differ in number");
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      TRAIN_RETURN_IF_ERROR(Set(keys[i], values[i], kNoTtl));
+    return Status::Ok();
+  }
+
   Result<std::string> Get(std::string_view key, Milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
