@@ -5,7 +5,7 @@
 // reads, a parked watch of the restart key).
 //
 //   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100] [--profile]
-//                         [--heartbeat-s 5] [--probe-ms 5] [--etcd HOST:PORT]
+//                         [--heartbeat-s 5] [--probe-ms 5] [--agent-nice 0] [--etcd HOST:PORT]
 //                         [--fanout-bytes 100,4096,69632] [--fanout-waiters 1023]
 //
 // Reports, after the agents are released together: when the last one joined (the round's size
@@ -17,7 +17,12 @@
 // (what fencing is decided on). --profile adds, per N, the store calls the agents made in the
 // round (last run). Then one store call alone on an idle server, and the store handing one
 // value of each size to that many parked Gets.
+//
+// The agents' threads share this machine's cores with the store and the probing client, which
+// a real job's agents (on other hosts) do not: --agent-nice 19 runs them at the lowest
+// priority, so that the store and the probe get a core when they need one, as on a store host.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +39,7 @@
 
 #include "rendezvous.h"
 #include "round_liveness.h"
+#include "store_endpoint.h"
 #include "store_fanout.h"
 #include "store_probe.h"
 #include "summary.h"
@@ -62,7 +68,8 @@ struct Options {
   int last_call_ms = 100;
   int heartbeat_s = 5;
   int probe_ms = 5;
-  std::string etcd;  // "": a StoreServer of its own
+  int agent_nice = 0;  // the agents' threads' nice value (19: as if on other hosts)
+  std::string etcd;    // "": a StoreServer of its own
   bool profile = false;
   std::vector<int> fanout_bytes{100, 4096, 69632};
   int fanout_waiters = 1023;
@@ -102,6 +109,8 @@ bool ParseFlags(int argc, char** argv, Options* o) {
       o->heartbeat_s = one[0];
     } else if (flag == "--probe-ms" && single && one[0] > 0) {
       o->probe_ms = one[0];
+    } else if (flag == "--agent-nice" && single && one[0] <= 19) {
+      o->agent_nice = one[0];
     } else if (flag == "--etcd") {
       o->etcd = value;
     } else if (flag == "--fanout-bytes") {
@@ -167,9 +176,10 @@ train::Result<Backend> StartBackend(const Options& o, const std::string& run) {
     return backend;
   }
   TRAIN_ASSIGN_OR_RETURN(std::string token, train::NewToken());
-  train::StoreServerOptions server_options;
-  server_options.token = token;
-  TRAIN_ASSIGN_OR_RETURN(backend.server, train::StoreServer::Start(server_options));
+  // Served as a job's store is (trainctl run, agent --host-store).
+  TRAIN_ASSIGN_OR_RETURN(
+      backend.server,
+      train::StoreServer::Start(trainctl::agent::JobStoreServerOptions("127.0.0.1", 0, token)));
   const train::StoreAddress address = backend.server->address();
   backend.open = [address, token] { return train::ConnectStore(address, token); };
   return backend;
@@ -190,7 +200,11 @@ void KeepAlive(train::Store* store, const Round& round, int seconds, double* old
     *oldest_beat_ms =
         std::max(*oldest_beat_ms, static_cast<double>(heartbeat.SinceLastBeat().count()));
     ++*looks;
-    if (!store->MultiGet(keys).ok()) ++*failed;
+    auto seen = store->MultiGet(keys);
+    if (!seen.ok() && ++*failed == 1) {
+      std::fprintf(stderr, "  node %d: a liveness read failed: %s\n", round.node_rank,
+                   seen.status().ToString().c_str());
+    }
   }
 }
 
@@ -223,6 +237,8 @@ RunResult RunRound(int n, int rep, const Options& o) {
   for (int i = 0; i < n; ++i) {
     agents.emplace_back([&, i] {
       const auto k = static_cast<std::size_t>(i);
+      // Per thread on Linux, and inherited by the threads it starts (heartbeat, watch).
+      if (o.agent_nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), o.agent_nice);
       auto client = open();
       if (!client.ok()) errors[k] = client.status().ToString();
       gate.arrive_and_wait();
@@ -374,7 +390,8 @@ int main(int argc, char** argv) {
     std::fputs(
         "usage: bench_rendezvous_load [--agents 64,256,1024] [--reps 5] "
         "[--last-call-ms 100] [--profile]\n"
-        "                             [--heartbeat-s 5] [--probe-ms 5] [--etcd HOST:PORT]\n"
+        "                             [--heartbeat-s 5] [--probe-ms 5] [--agent-nice 0]\n"
+        "                             [--etcd HOST:PORT]\n"
         "                             [--fanout-bytes LIST] [--fanout-waiters N]\n",
         stderr);
     return 2;
@@ -384,8 +401,8 @@ int main(int argc, char** argv) {
   std::printf(
       "#\n# Rendezvous load: N agents (threads, one store client and Rendezvous each) "
       "complete one round, min = max = N,\n# against %s; lastCall %d ms; open-file limit "
-      "%llu\n",
-      store.c_str(), o.last_call_ms, static_cast<unsigned long long>(files));
+      "%llu; agents at nice %d\n",
+      store.c_str(), o.last_call_ms, static_cast<unsigned long long>(files), o.agent_nice);
   std::printf(
       "# seconds after the agents are released, median [min, max] of %d runs; round "
       "trip of one other client\n# (a TryGet every %d ms) during the rounds, all runs "

@@ -217,6 +217,16 @@ Result<std::string> ResolveStoreBind(const std::string& bind_flag, const train::
   return value;
 }
 
+train::StoreServerOptions JobStoreServerOptions(std::string host, int port, std::string token) {
+  constexpr std::size_t kJobStoreConnections = 1 << 16;
+  train::StoreServerOptions options;
+  options.host = std::move(host);
+  options.port = port;
+  options.token = std::move(token);
+  options.limits.max_connections = kJobStoreConnections;
+  return options;
+}
+
 std::string DiagnoseStore(const train::StoreAddress& address, train::Milliseconds connect_timeout) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;

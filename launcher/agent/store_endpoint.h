@@ -67,6 +67,11 @@ train::Result<std::string> ResolveStoreBind(const std::string& bind_flag,
                                             const train::StoreAddress& store,
                                             const std::map<std::string, std::string>& env);
 
+// How a job's built-in store is served (trainctl run, agent --host-store, a successor): on
+// `host`:`port` with `token`, and room for the connections of thousands of nodes (an agent
+// holds 2-3, a worker 1-2; the server takes at most what the open-file limit leaves).
+train::StoreServerOptions JobStoreServerOptions(std::string host, int port, std::string token);
+
 // Why the store at `address` cannot be reached right now, in a few words for a log line:
 // the name does not resolve, nothing listens at the address it resolves to, or no answer
 // within `connect_timeout`. Resolves the name again on each call (a replaced pod 0 has a new

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "store_endpoint.h"
+
 namespace trainctl::agent {
 namespace {
 
@@ -66,11 +68,8 @@ train::Result<train::StoreAddress> StoreFailover::TakeOver(
     auto parsed = train::StoreAddress::Parse(candidates[i], "a round's successors");
     if (!parsed.ok()) continue;
     if (candidates[i] == options_.store_at) {
-      train::StoreServerOptions server;
-      server.host = options_.bind_host;
-      server.port = parsed->port;
-      server.token = options_.token;
-      auto up = train::StoreServer::Start(server);
+      auto up = train::StoreServer::Start(
+          JobStoreServerOptions(options_.bind_host, parsed->port, options_.token));
       if (!up.ok()) {
         log("cannot host the store at " + candidates[i] + ": " + up.status().message());
         continue;

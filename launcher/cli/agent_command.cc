@@ -90,11 +90,8 @@ int RunAgent(const AgentFlags& given) {
   auto bind = agent::ResolveStoreBind(flags.store_bind, address, train::ProcessEnvironment());
   if (!etcd && !bind.ok()) return Usage(bind.status().message());
   if (endpoint->host_store) {
-    train::StoreServerOptions options;
-    options.host = *bind;
-    options.port = address.port;
-    options.token = token;
-    auto started = train::StoreServer::Start(options);
+    auto started =
+        train::StoreServer::Start(agent::JobStoreServerOptions(*bind, address.port, token));
     if (!started.ok()) {
       std::cerr << "trainctl agent: cannot host the store: " << started.status().message() << "\n";
       return agent::kExitAgentError;

@@ -204,13 +204,9 @@ int RunJob(const JobFlags& flags) {
       std::cerr << "trainctl run: " << written.message() << "\n";
       return agent::kExitAgentError;
     }
-    train::StoreServerOptions server_options;
-    server_options.token = *token;
-    if (listen) {
-      server_options.host = listen->host;
-      server_options.port = listen->port;
-    }
-    auto server = train::StoreServer::Start(server_options);
+    const train::StoreServerOptions defaults;
+    auto server = train::StoreServer::Start(agent::JobStoreServerOptions(
+        listen ? listen->host : defaults.host, listen ? listen->port : defaults.port, *token));
     if (!server.ok()) {
       std::cerr << "trainctl run: cannot host the store: " << server.status().message() << "\n";
       return agent::kExitAgentError;

@@ -30,7 +30,7 @@ struct HttpServerOptions {
   int port = 0;  // 0: the kernel picks one
   std::size_t max_head_bytes = 16 << 10;
   std::size_t max_body_bytes = 4 << 20;
-  std::size_t max_connections = 8192;
+  std::size_t max_connections = 65536;  // StoreServer::Start sets it from StoreLimits
   std::size_t max_buffered_bytes = 256 << 20;
   Milliseconds read_timeout{std::chrono::seconds(30)};
   Milliseconds idle_timeout{std::chrono::minutes(2)};

@@ -1,22 +1,18 @@
-// ConnectStore: a Store that talks to a StoreServer over HTTP (cpprestsdk's http_client).
+// ConnectStore: a Store that talks to a StoreServer over HTTP (store/http_client_pool.h).
 //
-// Every cpprest exception stops here and becomes a Status. Each request has its own budget:
+// Every transport failure stops here and becomes a Status. Each request has its own budget:
 // request_timeout for an immediate op, request_timeout plus the wait for get and wait, so a
 // long blocking Get is never cut short by the request timeout.
-#define _TURN_OFF_PLATFORM_STRING  // cpprest's U() macro breaks fmt (see TOOLCHAIN.md)
-#include <cpprest/http_client.h>
-
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "store/http_client_pool.h"
 #include "store/store_keys.h"
 #include "store/store_protocol.h"
 #include "store/token.h"
@@ -25,25 +21,13 @@
 namespace train {
 namespace {
 
-namespace http = web::http;
 using internal::StoreOp;
 using internal::StoreReply;
 using internal::StoreRequest;
 
-// cpprest's own timeout only backs ours up: it must outlast the longest budget we give.
-constexpr auto kTransportTimeoutSlack = std::chrono::minutes(1);
-
 struct Answer {
   int http_status = 0;
   std::string body;
-};
-
-// Where the calling thread waits for cpprest's continuation.
-struct Pending {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<Answer>> result;
-  bool unsent = false;  // failed before the whole request was written: safe to send again
 };
 
 // "set 'k'", "wait for 3 keys": what a message says was being done.
@@ -56,12 +40,12 @@ std::string Describe(StoreOp op, const StoreRequest& request) {
 
 class HttpStore final : public Store {
  public:
-  HttpStore(StoreAddress address, std::string token, const StoreClientOptions& options,
-            std::unique_ptr<http::client::http_client> client)
+  HttpStore(StoreAddress address, std::string token, const StoreClientOptions& options)
       : address_(std::move(address)),
         token_(std::move(token)),
+        authorization_("Authorization: Bearer " + token_ + "\r\n"),
         request_timeout_(options.request_timeout),
-        client_(std::move(client)) {
+        pool_(address_) {
     set_default_timeout(options.default_timeout);
   }
 
@@ -229,64 +213,27 @@ class HttpStore final : public Store {
 
   Result<Answer> Exchange(StoreOp op, const StoreRequest& request, Milliseconds budget,
                           bool* unsent) {
-    *unsent = false;
     const std::string what = Describe(op, request);
-    auto pending = std::make_shared<Pending>();
-    pplx::cancellation_token_source cancel;
     const std::string where = address_.ToString();
-    try {
-      http::http_request message(http::methods::POST);
-      message.set_request_uri(std::string(internal::kStorePathPrefix) +
-                              std::string(internal::StoreOpName(op)));
-      message.headers().add("Authorization", "Bearer " + token_);
-      message.set_body(internal::EncodeRequest(op, request), "application/json");
-      client_->request(message, cancel.get_token())
-          .then([](http::http_response response) {
-            const int status = response.status_code();
-            return response.extract_vector().then([status](std::vector<unsigned char> body) {
-              return Answer{status, std::string(body.begin(), body.end())};
-            });
-          })
-          .then([pending, what, where](pplx::task<Answer> task) {
-            std::optional<Result<Answer>> result;
-            bool not_written = false;
-            try {
-              result.emplace(task.get());
-            } catch (const pplx::task_canceled&) {
-              result.emplace(CancelledError(what + " was cancelled"));
-            } catch (const std::exception& e) {
-              not_written = std::string_view(e.what()).rfind("Failed to write request", 0) == 0;
-              result.emplace(UnavailableError("cannot reach the store at " + where + " (" + what +
-                                              "): " + e.what() +
-                                              "; is it running, and does TRAIN_STORE_ADDR name "
-                                              "it?"));
-            } catch (...) {
-              result.emplace(UnavailableError("cannot reach the store at " + where));
-            }
-            std::lock_guard<std::mutex> lock(pending->mu);
-            pending->result = std::move(result);
-            pending->unsent = not_written;
-            pending->cv.notify_all();
-          });
-    } catch (const std::exception& e) {
-      return UnavailableError("cannot send " + what + " to the store at " + where + ": " +
-                              e.what());
-    }
-    std::unique_lock<std::mutex> lock(pending->mu);
-    if (!pending->cv.wait_for(lock, budget, [&] { return pending->result.has_value(); })) {
-      lock.unlock();
-      cancel.cancel();
+    auto answer =
+        pool_.Post(std::string(internal::kStorePathPrefix) + std::string(internal::StoreOpName(op)),
+                   authorization_, internal::EncodeRequest(op, request),
+                   std::chrono::steady_clock::now() + budget, unsent);
+    if (answer.ok()) return Answer{answer->status, std::move(answer->body)};
+    if (answer.status().code() == StatusCode::kDeadlineExceeded) {
       return DeadlineExceededError("the store at " + where + " did not answer " + what +
                                    " within " + std::to_string(budget.count()) + " ms");
     }
-    *unsent = pending->unsent;
-    return std::move(*pending->result);
+    return UnavailableError("cannot reach the store at " + where + " (" + what +
+                            "): " + answer.status().message() +
+                            "; is it running, and does TRAIN_STORE_ADDR name it?");
   }
 
   const StoreAddress address_;
   const std::string token_;
+  const std::string authorization_;  // the header line that carries the token
   const Milliseconds request_timeout_;
-  const std::unique_ptr<http::client::http_client> client_;
+  internal::HttpClientPool pool_;
 };
 
 }  // namespace
@@ -303,17 +250,12 @@ Result<std::unique_ptr<Store>> ConnectStore(const StoreAddress& address, std::st
                                 std::to_string(options.request_timeout.count()) +
                                 " ms: it must be positive");
   }
-  try {
-    http::client::http_client_config config;
-    config.set_timeout(options.request_timeout + internal::kMaxServerWait + kTransportTimeoutSlack);
-    auto client =
-        std::make_unique<http::client::http_client>("http://" + address.ToString(), config);
-    return std::unique_ptr<Store>(
-        std::make_unique<HttpStore>(address, std::move(token), options, std::move(client)));
-  } catch (const std::exception& e) {
+  // The host goes into a request line: nothing that would end or split it.
+  if (address.host.find_first_of(" \t\r\n/?#@") != std::string::npos) {
     return InvalidArgumentError("cannot use the store address \"" + address.ToString() +
-                                "\": " + e.what());
+                                "\": the host holds a space, a line break or one of / ? # @");
   }
+  return std::unique_ptr<Store>(std::make_unique<HttpStore>(address, std::move(token), options));
 }
 
 }  // namespace train

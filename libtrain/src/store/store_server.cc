@@ -3,8 +3,11 @@
 // Handlers never block: get/wait requests are parked in the StoreState as callbacks that
 // answer later, so thousands of long polls cost no thread each, and a parked request whose
 // client disconnects is dropped from the state at once.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -152,6 +155,18 @@ Status ValidateLimits(const StoreLimits& limits) {
   return Status::Ok();
 }
 
+// Connections beyond what the process's open-file limit leaves room for would take the
+// descriptors its other work needs (checkpoint files, workers' pipes).
+std::size_t ConnectionsTheFileLimitAllows() {
+  constexpr rlim_t kReserved = 1024;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return std::numeric_limits<std::size_t>::max();
+  }
+  return limit.rlim_cur > 2 * kReserved ? static_cast<std::size_t>(limit.rlim_cur - kReserved)
+                                        : static_cast<std::size_t>(limit.rlim_cur / 2);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StoreServer>> StoreServer::Start(const StoreServerOptions& options) {
@@ -172,7 +187,7 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const StoreServerOptions
   http.port = options.port;
   http.max_head_bytes = limits.max_head_bytes;
   http.max_body_bytes = internal::MaxRequestBytes(limits);
-  http.max_connections = limits.max_connections;
+  http.max_connections = std::min(limits.max_connections, ConnectionsTheFileLimitAllows());
   http.max_buffered_bytes = limits.max_buffered_bytes;
   http.read_timeout = limits.read_timeout;
   http.idle_timeout = limits.idle_timeout;
