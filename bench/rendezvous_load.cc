@@ -1,8 +1,8 @@
 // Load on the rendezvous: N agents (threads here, each with its own store client and
 // Rendezvous, as N agent processes would have) complete one round against one StoreServer on
-// loopback (or an etcd cluster, --etcd), with min = max = N; then keep the round alive for a
-// while as running agents do (heartbeats at the spec's default interval, the ring's liveness
-// reads, a parked watch of the restart key).
+// loopback in a process of its own (or an etcd cluster, --etcd), with min = max = N; then keep
+// the round alive for a while as running agents do (heartbeats at the spec's default interval,
+// the ring's liveness reads, a parked watch of the restart key).
 //
 //   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100] [--profile]
 //                         [--heartbeat-s 5] [--probe-ms 5] [--agent-nice 0] [--etcd HOST:PORT]
@@ -42,6 +42,7 @@
 #include "store_endpoint.h"
 #include "store_fanout.h"
 #include "store_probe.h"
+#include "store_process.h"
 #include "summary.h"
 #include "timing_store.h"
 #include "train/store.h"
@@ -115,7 +116,7 @@ bool ParseFlags(int argc, char** argv, Options* o) {
       o->etcd = value;
     } else if (flag == "--fanout-bytes") {
       if (!ParseInts(value, &o->fanout_bytes)) return false;
-    } else if (flag == "--fanout-waiters" && single && one[0] > 0) {
+    } else if (flag == "--fanout-waiters" && single) {
       o->fanout_waiters = one[0];
     } else {
       return false;
@@ -147,6 +148,9 @@ struct RunResult {
   // The unrelated client's round trips (ms) during the round, and during the heartbeats.
   std::vector<double> round_trips, heartbeat_trips;
   int probe_failures = 0;
+  // The store process's CPU use, in cores (CPU seconds per second), during each phase: what a
+  // store host spends, whatever the agents' threads here take from it (-1 for etcd).
+  double round_cores = -1, heartbeat_cores = -1;
   double oldest_beat_ms = 0;  // the largest time since an agent's last accepted heartbeat
   std::int64_t looks = 0, looks_failed = 0;  // the agents' liveness reads
   std::string error;                // empty when every agent got a distinct rank in one round
@@ -161,9 +165,16 @@ RunResult Failed(std::string error) {
 
 // The store under test for one run: a fresh StoreServer, or a fresh prefix in etcd.
 struct Backend {
-  std::unique_ptr<train::StoreServer> server;
+  std::unique_ptr<bench::StoreProcess> server;
   bench::StoreOpener open;
 };
+
+// This program, which serves the store when run with --serve-store.
+std::string SelfPath() {
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : "bench_rendezvous_load";
+}
 
 train::Result<Backend> StartBackend(const Options& o, const std::string& run) {
   Backend backend;
@@ -176,11 +187,9 @@ train::Result<Backend> StartBackend(const Options& o, const std::string& run) {
     return backend;
   }
   TRAIN_ASSIGN_OR_RETURN(std::string token, train::NewToken());
-  // Served as a job's store is (trainctl run, agent --host-store).
-  TRAIN_ASSIGN_OR_RETURN(
-      backend.server,
-      train::StoreServer::Start(trainctl::agent::JobStoreServerOptions("127.0.0.1", 0, token)));
-  const train::StoreAddress address = backend.server->address();
+  // Served as a job's store is (trainctl run, agent --host-store), in a process of its own.
+  TRAIN_ASSIGN_OR_RETURN(backend.server, bench::StoreProcess::Start(SelfPath(), token));
+  const train::StoreAddress address{"127.0.0.1", backend.server->port()};
   backend.open = [address, token] { return train::ConnectStore(address, token); };
   return backend;
 }
@@ -262,17 +271,26 @@ RunResult RunRound(int n, int rep, const Options& o) {
   {
     bench::KeyWatch joined(open, RoundKey(0, "size"));
     bench::RoundTripProbe probe(open, std::chrono::milliseconds(o.probe_ms));
+    const double cpu0 = backend->server ? backend->server->CpuSeconds() : 0;
     gate.arrive_and_wait();
     // Every agent has its round (or gave up) once all arrive at the second barrier.
     alive.arrive_and_wait();
     result.round_trips = probe.Stop();
+    if (backend->server) {
+      result.round_cores = (backend->server->CpuSeconds() - cpu0) / Since(t0, Clock::now());
+    }
     result.probe_failures = probe.failures();
     if (auto at = joined.Join()) result.joined_s = Since(t0, *at);
   }
   if (o.heartbeat_s > 0) {
     bench::RoundTripProbe probe(open, std::chrono::milliseconds(o.probe_ms));
+    const double cpu0 = backend->server ? backend->server->CpuSeconds() : 0;
+    const auto began = Clock::now();
     for (std::thread& t : agents) t.join();
     result.heartbeat_trips = probe.Stop();
+    if (backend->server) {
+      result.heartbeat_cores = (backend->server->CpuSeconds() - cpu0) / Since(began, Clock::now());
+    }
     result.probe_failures += probe.failures();
   } else {
     for (std::thread& t : agents) t.join();
@@ -281,7 +299,7 @@ RunResult RunRound(int n, int rep, const Options& o) {
     auto record = (*client)->TryGet(RoundKey(0, "closed"));
     if (record.ok() && record->has_value()) result.record_bytes = (*record)->size();
   }
-  if (backend->server) backend->server->Stop();
+  backend->server.reset();
 
   std::set<int> ranks;
   std::set<std::int64_t> ids;
@@ -384,7 +402,16 @@ std::string Trips(const std::vector<double>& ms) {
   return cell;
 }
 
+// The median of the store's CPU use in cores, "n/a" without samples (etcd).
+std::string Cores(const std::vector<double>& cores) {
+  if (cores.empty()) return "n/a";
+  char cell[32];
+  std::snprintf(cell, sizeof(cell), "%.2f", bench::Summarize(cores).median);
+  return cell;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--serve-store") return bench::ServeStore();
   Options o;
   if (!ParseFlags(argc, argv, &o)) {
     std::fputs(
@@ -397,7 +424,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const rlim_t files = RaiseFileLimit();
-  const std::string store = o.etcd.empty() ? "one StoreServer on loopback" : "etcd at " + o.etcd;
+  const std::string store =
+      o.etcd.empty() ? "one StoreServer on loopback (a process of its own)" : "etcd at " + o.etcd;
   std::printf(
       "#\n# Rendezvous load: N agents (threads, one store client and Rendezvous each) "
       "complete one round, min = max = N,\n# against %s; lastCall %d ms; open-file limit "
@@ -408,12 +436,12 @@ int main(int argc, char** argv) {
       "trip of one other client\n# (a TryGet every %d ms) during the rounds, all runs "
       "pooled\n",
       o.reps, o.probe_ms);
-  std::printf("# %6s %22s %22s %22s %22s %7s %22s %6s %s\n", "agents", "last joined",
+  std::printf("# %6s %22s %22s %22s %22s %7s %22s %10s %6s %s\n", "agents", "last joined",
               "members read", "record handed out", "every agent has it", "record",
-              "other client p50/p99/max ms", "failed", "check");
+              "other client p50/p99/max ms", "store cores", "failed", "check");
   std::vector<std::pair<int, std::vector<RunResult>>> all_runs;
   for (int n : o.agents) {
-    std::vector<double> joined, read, closed, done, trips;
+    std::vector<double> joined, read, closed, done, trips, cores;
     int failed = 0;
     std::string first_error;
     std::vector<RunResult> runs;
@@ -431,16 +459,17 @@ int main(int argc, char** argv) {
       closed.push_back(r.closed_s);
       done.push_back(r.done_s);
       trips.insert(trips.end(), r.round_trips.begin(), r.round_trips.end());
+      if (r.round_cores >= 0) cores.push_back(r.round_cores);
       runs.push_back(std::move(r));
     }
     char record[32];
     std::snprintf(record, sizeof(record), "%zuB", runs.empty() ? 0 : runs.back().record_bytes);
-    std::printf("  %6d %22s %22s %22s %22s %7s %27s %6d %s\n", n,
+    std::printf("  %6d %22s %22s %22s %22s %7s %27s %10s %6d %s\n", n,
                 bench::Cell(bench::Summarize(joined), 3).c_str(),
                 bench::Cell(bench::Summarize(read), 3).c_str(),
                 bench::Cell(bench::Summarize(closed), 3).c_str(),
                 bench::Cell(bench::Summarize(done), 3).c_str(), record, Trips(trips).c_str(),
-                failed,
+                Cores(cores).c_str(), failed,
                 failed == 0 ? "ok: ranks 0..N-1 once each, one round" : first_error.c_str());
     if (o.profile && !runs.empty()) PrintProfile(n, runs.back());
     std::fflush(stdout);
@@ -453,10 +482,10 @@ int main(int argc, char** argv) {
         "heartbeats of 2 ring peers and %d workers; all runs pooled\n",
         o.heartbeat_s, static_cast<long long>(kHeartbeat.count()),
         static_cast<long long>(kHeartbeatTimeout.count()), kWorkersPerNode);
-    std::printf("# %6s %27s %22s %24s %14s\n", "agents", "other client p50/p99/max ms",
-                "oldest heartbeat ms", "liveness reads failed", "probe failed");
+    std::printf("# %6s %27s %22s %24s %14s %12s\n", "agents", "other client p50/p99/max ms",
+                "oldest heartbeat ms", "liveness reads failed", "probe failed", "store cores");
     for (const auto& [n, runs] : all_runs) {
-      std::vector<double> trips;
+      std::vector<double> trips, cores;
       double oldest = 0;
       std::int64_t looks = 0, looks_failed = 0;
       int probe_failed = 0;
@@ -466,15 +495,16 @@ int main(int argc, char** argv) {
         looks += r.looks;
         looks_failed += r.looks_failed;
         probe_failed += r.probe_failures;
+        if (r.heartbeat_cores >= 0) cores.push_back(r.heartbeat_cores);
       }
       char reads[48];
       std::snprintf(reads, sizeof(reads), "%lld of %lld", static_cast<long long>(looks_failed),
                     static_cast<long long>(looks));
-      std::printf("  %6d %27s %22.0f %24s %14d\n", n, Trips(trips).c_str(), oldest, reads,
-                  probe_failed);
+      std::printf("  %6d %27s %22.0f %24s %14d %12s\n", n, Trips(trips).c_str(), oldest, reads,
+                  probe_failed, Cores(cores).c_str());
     }
     std::fflush(stdout);
   }
-  if (o.etcd.empty()) FanoutTable(o);
+  if (o.etcd.empty() && o.fanout_waiters > 0) FanoutTable(o);
   return 0;
 }
