@@ -1,7 +1,7 @@
 // Rendezvous rounds: agents meet in the store, a round closes with between min and max nodes,
 // and every member learns its node rank, the round's size and its restart count.
 //
-// Keys, relative to the job's prefix (docs/rendezvous.md):
+// Keys, relative to the job's prefix (docs/launcher.md, "The store's keys"):
 //   current                    the newest round id (agents never move it backwards)
 //   round/<r>/joined           counter: each joining agent takes the next slot
 //   round/<r>/member/<slot>    the agent's NodeInfo (JSON)

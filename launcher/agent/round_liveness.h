@@ -1,8 +1,8 @@
 // How the nodes of a running round learn of each other's fate through the store, at a cost
-// per node that does not grow with the number of nodes (docs/rendezvous.md, "Liveness"):
-// each node refreshes its own heartbeat key, looks at the heartbeats of its next few nodes
-// in a ring (a node that stops is seen by the first live node before it), and parks one
-// request on the round's restart key instead of polling it.
+// per node that does not grow with the number of nodes (docs/launcher.md, "Failures and
+// restarts"): each node refreshes its own heartbeat key, looks at the heartbeats of its next
+// few nodes in a ring (a node that stops is seen by the first live node before it), and parks
+// one request on the round's restart key instead of polling it.
 #ifndef TRAINCTL_AGENT_ROUND_LIVENESS_H_
 #define TRAINCTL_AGENT_ROUND_LIVENESS_H_
 

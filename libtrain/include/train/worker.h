@@ -24,7 +24,7 @@
 namespace train {
 
 // Store keys shared by agents and workers. A job's keys live under JobKeyPrefix(job); a
-// rendezvous round's under RoundKeyPrefix(job, round) (docs/rendezvous.md lists them all).
+// rendezvous round's under RoundKeyPrefix(job, round) (docs/launcher.md lists them all).
 std::string JobKeyPrefix(std::string_view job_id);
 std::string RoundKeyPrefix(std::string_view job_id, std::string_view run_id);
 // Relative to the round's prefix: where rank `rank` heartbeats, and the heartbeat settings
