@@ -91,7 +91,10 @@ TEST_F(BostonExample, AWorkerKilledMidRunByChaosEndsWithTheSameParameters) {
                dir_.path() / "chaos.out");
   ASSERT_EQ(chaos.exit_code, 0) << chaos.output;
   EXPECT_THAT(chaos.output, ::testing::HasSubstr("rank 1 killed by signal 9"));
-  EXPECT_THAT(chaos.output, ::testing::HasSubstr("resumed after step 400"));
+  // The step-400 checkpoint is saved in the background while training goes on; on a loaded
+  // machine the kill can come before it commits, and then the round resumes from step 200.
+  // Either way it resumes from the newest committed checkpoint and ends bitwise equal.
+  EXPECT_THAT(chaos.output, ::testing::ContainsRegex("resumed after step (200|400)"));
   EXPECT_EQ(FinalValues(chaos.output, "params_sha256"), FinalValues(whole.output, "params_sha256"));
 }
 
