@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +11,7 @@
 #include "allreduce_data.h"
 #include "allreduce_memory.h"
 #include "allreduce_table.h"
+#include "cli.h"
 #include "summary.h"
 #include "train/communicator.h"
 #include "train/worker.h"
@@ -21,14 +20,6 @@ namespace bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr char kUsage[] =
-    "usage: trainctl run --nproc N -- train-bench allreduce [--sizes 4K:256M | --sizes 4K,64M]\n"
-    "         [--dtype float32] [--op sum] [--iters 20] [--warmup 5]\n"
-    "         [--backend auto|cpu|mpi|nccl] [--deterministic] [--check] [--chunk-bytes B]\n"
-    "         [--stream-gbps G] [--copy-mib 256]\n"
-    "  Every rank all-reduces each size (out of place); rank 0 prints the table. Without\n"
-    "  --stream-gbps, rank 0 first measures a 2-thread copy of --copy-mib MiB for the bound.\n";
 
 struct Flags {
   std::vector<std::uint64_t> sizes;
@@ -53,66 +44,6 @@ bool ParseReduceOp(const std::string& name, train::ReduceOp* op) {
     }
   }
   return false;
-}
-
-bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
-  std::string sizes = "4K:256M";
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--deterministic") {
-      flags->deterministic = true;
-      continue;
-    }
-    if (flag == "--check") {
-      flags->check = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      *error = flag + " needs a value (or is unknown)";
-      return false;
-    }
-    const std::string value = argv[++i];
-    if (flag == "--sizes") {
-      sizes = value;
-    } else if (flag == "--dtype") {
-      auto dtype = train::ParseDType(value);
-      if (!dtype.ok()) {
-        *error = dtype.status().message();
-        return false;
-      }
-      flags->dtype = *dtype;
-    } else if (flag == "--op") {
-      if (!ParseReduceOp(value, &flags->op)) {
-        *error = "--op " + value + ": use sum, avg, min, max or prod";
-        return false;
-      }
-    } else if (flag == "--iters") {
-      flags->iters = std::atoi(value.c_str());
-    } else if (flag == "--warmup") {
-      flags->warmup = std::atoi(value.c_str());
-    } else if (flag == "--backend") {
-      auto backend = train::ParseCommBackend(value);
-      if (!backend.ok()) {
-        *error = backend.status().message();
-        return false;
-      }
-      flags->backend = *backend;
-    } else if (flag == "--chunk-bytes") {
-      flags->chunk_bytes = std::strtoull(value.c_str(), nullptr, 10);
-    } else if (flag == "--stream-gbps") {
-      flags->stream_gbps = std::atof(value.c_str());
-    } else if (flag == "--copy-mib") {
-      flags->copy_mib = std::strtoull(value.c_str(), nullptr, 10);
-    } else {
-      *error = "unknown flag " + flag;
-      return false;
-    }
-  }
-  if (flags->iters < 1 || flags->warmup < 0 || flags->copy_mib < 1) {
-    *error = "--iters must be >= 1, --warmup >= 0, --copy-mib >= 1";
-    return false;
-  }
-  return ParseSizes(sizes, &flags->sizes, error);
 }
 
 // One size's all-reduces on every rank, in `memory`: inputs, outputs, and the scratch that
@@ -198,10 +129,73 @@ int Fail(const std::string& what, const train::Status& status) {
 
 int RunAllreduceBench(int argc, char** argv) {
   Flags flags;
-  std::string error;
-  if (!ParseFlags(argc, argv, &flags, &error)) {
-    std::fprintf(stderr, "train-bench allreduce: %s\n%s", error.c_str(), kUsage);
-    return 2;
+  CLI::App app(
+      "The communicator's all-reduce over a sweep of sizes, run by every rank of a job: each rank\n"
+      "all-reduces each size (out of place) --iters times after --warmup, with a barrier before\n"
+      "each; rank 0 prints an nccl-tests table (time as the median of the slowest rank's, algbw,\n"
+      "busbw, #wrong) beside the memory-bandwidth bound. Without --stream-gbps, rank 0 first\n"
+      "measures a 2-thread copy of --copy-mib MiB for the bound.",
+      "train-bench allreduce");
+  app.footer(R"(
+Examples:
+  trainctl run --nproc 2 -- train-bench allreduce --sizes 4K:256M --check
+  trainctl run --nproc 4 -- train-bench allreduce --sizes 4K,64M --dtype bfloat16 --op avg
+  bench/allreduce.sh 2 4K:256M    # beside MPI and Gloo, the same table
+
+Exit status: 0 when done, 1 when joining the job or an all-reduce failed, 2 on bad flags.)");
+  std::string sizes = "4K:256M";
+  std::string dtype(train::DTypeName(flags.dtype));
+  std::string op(train::ReduceOpName(flags.op));
+  std::string backend(train::CommBackendName(flags.backend));
+  app.add_option("--sizes", sizes,
+                 "bytes per all-reduce: FROM:TO doubles from FROM to TO, or a list like "
+                 "4K,64M,1000 (K, M, G: powers of 1024); sizes below one element are skipped")
+      ->capture_default_str();
+  app.add_option("--dtype", dtype,
+                 "element type: float32, float64, float16, bfloat16, int8, uint8, int16, int32 "
+                 "or int64")
+      ->capture_default_str();
+  app.add_option("--op", op, "reduction: sum, avg, min, max or prod")->capture_default_str();
+  app.add_option("--iters", flags.iters, "timed all-reduces per size")
+      ->check(Positive<int>())
+      ->capture_default_str();
+  app.add_option("--warmup", flags.warmup, "untimed all-reduces per size before them")
+      ->check(NonNegative<int>())
+      ->capture_default_str();
+  app.add_option("--backend", backend,
+                 "communicator backend: auto, cpu, mpi or nccl (nccl: buffers on each rank's GPU)")
+      ->capture_default_str();
+  app.add_flag("--deterministic", flags.deterministic,
+               "results bitwise identical whatever the size or chunking (each element reduced in "
+               "rank order)");
+  app.add_flag("--check", flags.check, "count the wrong elements of every result (#wrong)");
+  app.add_option("--chunk-bytes", flags.chunk_bytes,
+                 "CPU backend: bytes per pipelined chunk (0: the backend's default)")
+      ->capture_default_str();
+  app.add_option("--stream-gbps", flags.stream_gbps,
+                 "memory bandwidth for the bound, GB/s (0: rank 0 measures a copy)")
+      ->capture_default_str();
+  app.add_option("--copy-mib", flags.copy_mib, "MiB of each measured copy")
+      ->check(Positive<std::size_t>())
+      ->capture_default_str();
+  if (auto exit = ParseCommandLine(app, argc, argv, [&] {
+        auto parsed_dtype = train::ParseDType(dtype);
+        if (!parsed_dtype.ok()) {
+          throw CLI::ValidationError("--dtype", parsed_dtype.status().message());
+        }
+        flags.dtype = *parsed_dtype;
+        if (!ParseReduceOp(op, &flags.op)) {
+          throw CLI::ValidationError("--op " + op + ": use sum, avg, min, max or prod");
+        }
+        auto parsed_backend = train::ParseCommBackend(backend);
+        if (!parsed_backend.ok()) {
+          throw CLI::ValidationError("--backend", parsed_backend.status().message());
+        }
+        flags.backend = *parsed_backend;
+        std::string error;
+        if (!ParseSizes(sizes, &flags.sizes, &error)) throw CLI::ValidationError(error);
+      })) {
+    return *exit;
   }
   auto worker = train::Worker::Init();
   if (!worker.ok()) return Fail("joining the job", worker.status());

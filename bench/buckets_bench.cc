@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "summary.h"
 #include "train/communicator.h"
 #include "train/grad_buckets.h"
@@ -18,18 +19,6 @@ namespace bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr char kUsage[] =
-    "usage: trainctl run --nproc N -- train-bench buckets [--params 25M] [--layers 64]\n"
-    "         [--madds 16] [--cap-mib 25] [--first-cap-mib 1] [--wire none|bfloat16|float16]\n"
-    "         [--in-bucket] [--tcp] [--iters 10] [--warmup 2]\n"
-    "  A synthetic model of --params float32 parameters: --layers layers, each a weight (sizes\n"
-    "  vary 1:5) and a 1024-element bias. Backward computes each layer's gradients with\n"
-    "  --madds multiply-adds per parameter, last layer first. Four modes are timed: backward\n"
-    "  alone, the bucketed all-reduces alone, backward then the all-reduces, and the buckets\n"
-    "  issued as backward marks gradients ready (GradientBuckets' overlap). --in-bucket\n"
-    "  computes the gradients in their buckets (GradientInBucket): no copies. --tcp makes\n"
-    "  every rank a host of its own, so that the all-reduces go over TCP (loopback here).\n";
 
 struct Flags {
   std::uint64_t params = 25'000'000;
@@ -56,57 +45,6 @@ bool ParseCount(const std::string& text, std::uint64_t* value) {
     return false;
   }
   *value = static_cast<std::uint64_t>(number);
-  return true;
-}
-
-bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--in-bucket" || flag == "--tcp") {
-      (flag == "--tcp" ? flags->tcp : flags->in_bucket) = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      *error = flag + " needs a value (or is unknown)";
-      return false;
-    }
-    const std::string value = argv[++i];
-    if (flag == "--params") {
-      if (!ParseCount(value, &flags->params)) {
-        *error = "--params " + value + ": a count such as 25M, 1.5G or 300000";
-        return false;
-      }
-    } else if (flag == "--layers") {
-      flags->layers = std::atoi(value.c_str());
-    } else if (flag == "--madds") {
-      flags->madds = std::atoi(value.c_str());
-    } else if (flag == "--cap-mib") {
-      flags->cap_mib = std::strtoull(value.c_str(), nullptr, 10);
-    } else if (flag == "--first-cap-mib") {
-      flags->first_cap_mib = std::strtoull(value.c_str(), nullptr, 10);
-    } else if (flag == "--wire") {
-      auto wire = train::ParseWireDType(value);
-      if (!wire.ok()) {
-        *error = "--wire: " + wire.status().message();
-        return false;
-      }
-      flags->wire = *wire;
-    } else if (flag == "--iters") {
-      flags->iters = std::atoi(value.c_str());
-    } else if (flag == "--warmup") {
-      flags->warmup = std::atoi(value.c_str());
-    } else {
-      *error = "unknown flag " + flag;
-      return false;
-    }
-  }
-  if (flags->layers < 1 || flags->madds < 0 || flags->iters < 1 || flags->warmup < 0 ||
-      flags->cap_mib < 1 || flags->first_cap_mib < 1) {
-    *error =
-        "--layers, --iters, --cap-mib and --first-cap-mib must be >= 1, --madds and "
-        "--warmup >= 0";
-    return false;
-  }
   return true;
 }
 
@@ -232,10 +170,65 @@ int Fail(const std::string& what, const train::Status& status) {
 
 int RunBucketsBench(int argc, char** argv) {
   Flags flags;
-  std::string error;
-  if (!ParseFlags(argc, argv, &flags, &error)) {
-    std::fprintf(stderr, "train-bench buckets: %s\n%s", error.c_str(), kUsage);
-    return 2;
+  CLI::App app(
+      "What GradientBuckets' overlap buys, on every rank of a job. A synthetic model of --params\n"
+      "float32 parameters: --layers layers, each a weight (sizes vary 1:5) and a 1024-element\n"
+      "bias. Backward computes each layer's gradients with --madds multiply-adds per parameter,\n"
+      "last layer first. Four modes are timed: backward alone, the bucketed all-reduces alone,\n"
+      "backward then the all-reduces, and the buckets issued as backward marks gradients ready\n"
+      "(the overlap). Rank 0 prints the step times, each the slowest rank's, and how much of the\n"
+      "communication the overlap hid.",
+      "train-bench buckets");
+  app.footer(R"(
+Examples:
+  trainctl run --nproc 2 -- train-bench buckets
+  trainctl run --nproc 2 -- train-bench buckets --in-bucket --wire bfloat16
+  bench/buckets.sh 2 --in-bucket    # beside PyTorch DDP over Gloo
+
+Exit status: 0 when done, 1 when joining the job or a step failed, 2 on bad flags.)");
+  std::string params_text = "25M";
+  std::string wire(train::WireDTypeName(flags.wire));
+  app.add_option("--params", params_text,
+                 "float32 parameters in the model: a count such as 25M, 1.5G or 300000 (K, M, G: "
+                 "powers of 1000)")
+      ->capture_default_str();
+  app.add_option("--layers", flags.layers, "layers, each a weight and a bias")
+      ->check(Positive<int>())
+      ->capture_default_str();
+  app.add_option("--madds", flags.madds, "multiply-adds per parameter in backward")
+      ->check(NonNegative<int>())
+      ->capture_default_str();
+  app.add_option("--cap-mib", flags.cap_mib, "bucket cap, MiB")
+      ->check(Positive<std::size_t>())
+      ->capture_default_str();
+  app.add_option("--first-cap-mib", flags.first_cap_mib,
+                 "cap of the first bucket, MiB (small, so that the first all-reduce starts "
+                 "early in backward)")
+      ->check(Positive<std::size_t>())
+      ->capture_default_str();
+  app.add_option("--wire", wire, "dtype on the wire: none (float32), bfloat16 or float16")
+      ->capture_default_str();
+  app.add_flag("--in-bucket", flags.in_bucket,
+               "compute the gradients in their buckets (GradientInBucket): no copies");
+  app.add_flag("--tcp", flags.tcp,
+               "make every rank a host of its own, so that the all-reduces go over TCP "
+               "(loopback here)");
+  app.add_option("--iters", flags.iters, "timed steps per mode")
+      ->check(Positive<int>())
+      ->capture_default_str();
+  app.add_option("--warmup", flags.warmup, "untimed steps per mode before them")
+      ->check(NonNegative<int>())
+      ->capture_default_str();
+  if (auto exit = ParseCommandLine(app, argc, argv, [&] {
+        if (!ParseCount(params_text, &flags.params)) {
+          throw CLI::ValidationError("--params " + params_text +
+                                     ": a count such as 25M, 1.5G or 300000");
+        }
+        auto parsed_wire = train::ParseWireDType(wire);
+        if (!parsed_wire.ok()) throw CLI::ValidationError("--wire", parsed_wire.status().message());
+        flags.wire = *parsed_wire;
+      })) {
+    return *exit;
   }
   auto worker = train::Worker::Init();
   if (!worker.ok()) return Fail("joining the job", worker.status());

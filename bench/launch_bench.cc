@@ -17,8 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "summary.h"
 #include "train/env.h"
+#include "train/internal/process_environment.h"
 #include "trial.h"
 
 namespace bench {
@@ -38,12 +40,6 @@ struct Options {
   std::string tmp_root = "/tmp";
 };
 
-constexpr char kUsage[] =
-    "usage: bench_launch [--reps N] [--nproc LIST] [--restart-nproc LIST]\n"
-    "                    [--monitor-interval LIST] [--memory-nproc N] [--hold-ms N]\n"
-    "                    [--only launch,restart,memory,startup] [--trainctl PATH]\n"
-    "                    [--torchrun PATH] [--worker PATH] [--timeout-s N] [--keep-failed]\n";
-
 template <typename T>
 bool ParseList(const std::string& text, std::vector<T>* out) {
   out->clear();
@@ -58,52 +54,16 @@ bool ParseList(const std::string& text, std::vector<T>* out) {
   return !out->empty();
 }
 
-bool ParseFlags(int argc, char** argv, Options* o) {
-  std::vector<int> one;
-  std::vector<std::string> words;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--keep-failed") {
-      o->keep_failed = true;
-      continue;
-    }
-    if (i + 1 >= argc) return false;
-    const std::string value = argv[++i];
-    bool ok = true;
-    if (flag == "--reps") {
-      ok = ParseList(value, &one) && one.size() == 1 && (o->reps = one[0]) > 0;
-    } else if (flag == "--nproc") {
-      ok = ParseList(value, &o->launch_nprocs);
-    } else if (flag == "--restart-nproc") {
-      ok = ParseList(value, &o->restart_nprocs);
-    } else if (flag == "--monitor-interval") {
-      ok = ParseList(value, &o->monitor_intervals);
-    } else if (flag == "--memory-nproc") {
-      ok = ParseList(value, &one) && one.size() == 1 && (o->memory_nproc = one[0]) > 0;
-    } else if (flag == "--hold-ms") {
-      ok = ParseList(value, &one) && one.size() == 1 && (o->hold_ms = one[0]) > 0;
-    } else if (flag == "--timeout-s") {
-      ok = ParseList(value, &one) && one.size() == 1 && (o->timeout_s = one[0]) > 0;
-    } else if (flag == "--only") {
-      std::stringstream in(value);
-      std::string word;
-      o->sections.clear();
-      while (std::getline(in, word, ',')) {
-        if (word != "launch" && word != "restart" && word != "memory" && word != "startup") {
-          return false;
-        }
-        o->sections.insert(word);
-      }
-    } else if (flag == "--trainctl") {
-      o->programs.trainctl = value;
-    } else if (flag == "--torchrun") {
-      o->programs.torchrun = value;
-    } else if (flag == "--worker") {
-      o->programs.worker = value;
-    } else {
+// "launch,restart": sections to run, each one of launch, restart, memory, startup.
+bool ParseSections(const std::string& text, std::set<std::string>* out) {
+  out->clear();
+  std::stringstream in(text);
+  std::string word;
+  while (std::getline(in, word, ',')) {
+    if (word != "launch" && word != "restart" && word != "memory" && word != "startup") {
       return false;
     }
-    if (!ok) return false;
+    out->insert(word);
   }
   return true;
 }
@@ -313,7 +273,7 @@ void StartupSection(const Options& o) {
     for (const Probe& p : probes) {
       LaunchSpec spec;
       spec.argv = p.argv;
-      spec.env = train::ProcessEnvironment();
+      spec.env = train::internal::ProcessEnvironment();
       spec.working_dir = o.tmp_root;
       spec.log_path = "/dev/null";
       spec.timeout = std::chrono::seconds(o.timeout_s);
@@ -367,11 +327,81 @@ void MemorySection(const Options& o) {
 
 int main(int argc, char** argv) {
   bench::Options options;
-  if (!bench::ParseFlags(argc, argv, &options)) {
-    std::fputs(bench::kUsage, stderr);
-    return 2;
+  CLI::App app(
+      "trainctl against torchrun, side by side, on the same trivial worker (bench_launch_worker:\n"
+      "train::Worker::Init, one Barrier): launch until every rank passed the barrier; restart\n"
+      "after rank 0 exits 1 (torchrun at each --monitor-interval); the launcher's own peak RSS;\n"
+      "and the start-up of each program alone, which bounds the launch from below. Runs of the\n"
+      "two launchers alternate, and which goes first alternates too, so that the load of a shared\n"
+      "machine falls on both alike. Tables print medians [min, max] over --reps runs.",
+      "bench_launch");
+  app.footer(R"(
+Sections (--only):
+  launch   launch time at each --nproc, and its stages (first main, last Init, last ready)
+  restart  restart time at each --restart-nproc: trainctl with backoff 0s and its default,
+           torchrun at each --monitor-interval
+  memory   the launcher's peak RSS with --memory-nproc workers up for --hold-ms
+  startup  trainctl --help, the worker and torchrun --help alone: exec until exit
+
+Examples:
+  bench_launch                                  # every section; about 2.5 min
+  bench_launch --only launch --nproc 2,4 --reps 3
+
+Each run gets a fresh directory under $TMPDIR (or /tmp), removed after. Progress goes to
+stderr, tables to stdout. Exit status: 0 when done (failed runs are counted in the tables), 1
+when it cannot become the subreaper of what it starts, 2 on bad flags.)");
+  std::string nprocs = "2,4,8", restart_nprocs = "4", monitor_intervals = "0.1,0.5";
+  std::string only = "launch,restart,memory,startup";
+  app.add_option("--reps", options.reps, "runs of every configuration, per launcher")
+      ->check(bench::Positive<int>())
+      ->capture_default_str();
+  app.add_option("--nproc", nprocs, "workers per launch, comma-separated: one row each")
+      ->capture_default_str();
+  app.add_option("--restart-nproc", restart_nprocs,
+                 "workers per restart run, comma-separated: one row each")
+      ->capture_default_str();
+  app.add_option("--monitor-interval", monitor_intervals,
+                 "torchrun's --monitor_interval in the restart runs, seconds, comma-separated")
+      ->capture_default_str();
+  app.add_option("--memory-nproc", options.memory_nproc, "workers in the memory runs")
+      ->check(bench::Positive<int>())
+      ->capture_default_str();
+  app.add_option("--hold-ms", options.hold_ms,
+                 "how long the workers of a memory run stay up after their barrier, ms")
+      ->check(bench::Positive<int>())
+      ->capture_default_str();
+  app.add_option("--only", only, "sections to run, comma-separated (see below)")
+      ->capture_default_str();
+  app.add_option("--trainctl", options.programs.trainctl, "trainctl binary")->capture_default_str();
+  app.add_option("--torchrun", options.programs.torchrun, "torchrun")->capture_default_str();
+  app.add_option("--worker", options.programs.worker, "the worker (bench_launch_worker)")
+      ->capture_default_str();
+  app.add_option("--timeout-s", options.timeout_s,
+                 "seconds one run may take before its launcher is stopped")
+      ->check(bench::Positive<int>())
+      ->capture_default_str();
+  app.add_flag("--keep-failed", options.keep_failed,
+               "keep the directory of a failed run (its logs)");
+  if (auto exit = bench::ParseCommandLine(app, argc, argv, [&] {
+        if (!bench::ParseList(nprocs, &options.launch_nprocs)) {
+          throw CLI::ValidationError("--nproc " + nprocs + ": want counts >= 1 like 2,4,8");
+        }
+        if (!bench::ParseList(restart_nprocs, &options.restart_nprocs)) {
+          throw CLI::ValidationError("--restart-nproc " + restart_nprocs +
+                                     ": want counts >= 1 like 4 or 2,4");
+        }
+        if (!bench::ParseList(monitor_intervals, &options.monitor_intervals)) {
+          throw CLI::ValidationError("--monitor-interval " + monitor_intervals +
+                                     ": want seconds > 0 like 0.1,0.5");
+        }
+        if (!bench::ParseSections(only, &options.sections)) {
+          throw CLI::ValidationError("--only " + only +
+                                     ": want sections among launch,restart,memory,startup");
+        }
+      })) {
+    return *exit;
   }
-  const auto env = train::ProcessEnvironment();
+  const auto env = train::internal::ProcessEnvironment();
   if (auto tmp = env.find("TMPDIR"); tmp != env.end() && !tmp->second.empty()) {
     options.tmp_root = tmp->second;
   }

@@ -8,13 +8,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "allreduce_data.h"
 #include "allreduce_table.h"
+#include "cli.h"
 #include "summary.h"
 
 namespace bench {
@@ -55,8 +55,8 @@ bool MpiType(train::DType dtype, MPI_Datatype* type) {
   }
 }
 
-bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
-  std::string sizes = "4K:256M";
+// The flags, read with CLI11; nullopt to go on, else the exit code. Only rank 0 prints.
+std::optional<int> ParseFlags(int argc, char** argv, int rank, Flags* flags) {
   const struct {
     const char* name;
     train::DType dtype;
@@ -72,53 +72,62 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
              {"min", train::ReduceOp::kMin},
              {"max", train::ReduceOp::kMax},
              {"prod", train::ReduceOp::kProd}};
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--check") {
-      flags->check = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      *error = flag + " needs a value (or is unknown)";
-      return false;
-    }
-    const std::string value = argv[++i];
-    if (flag == "--sizes") {
-      sizes = value;
-    } else if (flag == "--dtype") {
-      auto it = std::find_if(std::begin(dtypes), std::end(dtypes),
-                             [&](const auto& d) { return value == d.name; });
-      if (it == std::end(dtypes)) {
-        *error = "--dtype " + value + ": MPI takes float32, float64, int32, int64 or uint8";
-        return false;
-      }
-      flags->dtype = it->dtype;
-      flags->dtype_name = value;
-    } else if (flag == "--op") {
-      auto it = std::find_if(std::begin(ops), std::end(ops),
-                             [&](const auto& o) { return value == o.name; });
-      if (it == std::end(ops)) {
-        *error = "--op " + value + ": MPI takes sum, min, max or prod";
-        return false;
-      }
-      flags->op = it->op;
-      flags->op_name = value;
-    } else if (flag == "--iters") {
-      flags->iters = std::atoi(value.c_str());
-    } else if (flag == "--warmup") {
-      flags->warmup = std::atoi(value.c_str());
-    } else if (flag == "--stream-gbps") {
-      flags->stream_gbps = std::atof(value.c_str());
-    } else if (flag != "--backend" && flag != "--chunk-bytes") {  // train-bench's, ignored
-      *error = "unknown flag " + flag;
-      return false;
-    }
-  }
-  if (flags->iters < 1 || flags->warmup < 0) {
-    *error = "--iters must be >= 1 and --warmup >= 0";
-    return false;
-  }
-  return ParseSizes(sizes, &flags->sizes, error);
+  CLI::App app(
+      "Open MPI's MPI_Allreduce timed as `train-bench allreduce` times the communicator's: the\n"
+      "same sizes and data, a barrier before each of --iters all-reduces (out of place) after\n"
+      "--warmup, the median of the slowest rank's time; rank 0 prints the same nccl-tests table\n"
+      "(with the memory bound when --stream-gbps is given). Run under mpirun.",
+      "bench_mpi_allreduce");
+  app.footer(R"(
+Examples:
+  mpirun -np 2 bench_mpi_allreduce --sizes 4K:256M --check
+  bench/allreduce.sh 2 4K:256M    # beside train-bench allreduce and Gloo, the same flags
+
+Exit status: 0 when done, 2 on bad flags.)");
+  std::string sizes = "4K:256M", ignored;
+  app.add_option("--sizes", sizes,
+                 "bytes per all-reduce: FROM:TO doubles from FROM to TO, or a list like "
+                 "4K,64M,1000 (K, M, G: powers of 1024); sizes below one element are skipped")
+      ->capture_default_str();
+  app.add_option("--dtype", flags->dtype_name,
+                 "element type: float32, float64, int32, int64 or uint8 (MPI has no standard "
+                 "16-bit float)")
+      ->capture_default_str();
+  app.add_option("--op", flags->op_name, "reduction: sum, min, max or prod (MPI has no average)")
+      ->capture_default_str();
+  app.add_option("--iters", flags->iters, "timed all-reduces per size")
+      ->check(Positive<int>())
+      ->capture_default_str();
+  app.add_option("--warmup", flags->warmup, "untimed all-reduces per size before them")
+      ->check(NonNegative<int>())
+      ->capture_default_str();
+  app.add_flag("--check", flags->check, "count the wrong elements of every result (#wrong)");
+  app.add_option("--stream-gbps", flags->stream_gbps,
+                 "memory bandwidth for the bound, GB/s (0: no bound)")
+      ->capture_default_str();
+  app.add_option("--backend", ignored, "ignored: train-bench allreduce's");
+  app.add_option("--chunk-bytes", ignored, "ignored: train-bench allreduce's");
+  return ParseCommandLine(
+      app, argc, argv,
+      [&] {
+        auto dtype = std::find_if(std::begin(dtypes), std::end(dtypes),
+                                  [&](const auto& d) { return flags->dtype_name == d.name; });
+        if (dtype == std::end(dtypes)) {
+          throw CLI::ValidationError("--dtype " + flags->dtype_name +
+                                     ": MPI takes float32, float64, int32, int64 or uint8");
+        }
+        flags->dtype = dtype->dtype;
+        auto op = std::find_if(std::begin(ops), std::end(ops),
+                               [&](const auto& o) { return flags->op_name == o.name; });
+        if (op == std::end(ops)) {
+          throw CLI::ValidationError("--op " + flags->op_name +
+                                     ": MPI takes sum, min, max or prod");
+        }
+        flags->op = op->op;
+        std::string error;
+        if (!ParseSizes(sizes, &flags->sizes, &error)) throw CLI::ValidationError(error);
+      },
+      rank == 0);
 }
 
 MPI_Op MpiOp(train::ReduceOp op) {
@@ -148,11 +157,7 @@ int Run(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   Flags flags;
-  std::string error;
-  if (!ParseFlags(argc, argv, &flags, &error)) {
-    if (rank == 0) std::fprintf(stderr, "bench_mpi_allreduce: %s\n", error.c_str());
-    return 2;
-  }
+  if (auto exit = ParseFlags(argc, argv, rank, &flags)) return *exit;
   MPI_Datatype type = MPI_FLOAT;
   MpiType(flags.dtype, &type);
   const std::size_t element = train::DTypeSize(flags.dtype);

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli.h"
 #include "optim_bench.h"
 #include "summary.h"
 #include "train/optimizer.h"
@@ -37,31 +38,6 @@ bool ParseSizes(const std::string& text, std::vector<std::size_t>* out) {
     out->push_back(static_cast<std::size_t>(n));
   }
   return !out->empty();
-}
-
-bool ParseFlags(int argc, char** argv, Flags* flags) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const std::string value = argv[i + 1];
-    if (flag == "--device") {
-      if (value != "cuda") return false;
-    } else if (flag == "--reps") {
-      flags->reps = std::atoi(value.c_str());
-    } else if (flag == "--steps") {
-      flags->steps = std::atoi(value.c_str());
-    } else if (flag == "--python") {
-      flags->python = value;
-    } else if (flag == "--torch-script") {
-      flags->torch_script = value;
-    } else if (flag == "--params") {
-      if (!ParseSizes(value, &flags->params)) return false;
-    } else if (flag == "--copy-mib") {
-      flags->copy_mib = static_cast<std::size_t>(std::atoll(value.c_str()));
-    } else {
-      return false;
-    }
-  }
-  return argc % 2 == 1 && flags->reps >= 1 && flags->steps >= 1 && flags->copy_mib >= 1;
 }
 
 train::Status Check(cudaError_t error, const std::string& what) {
@@ -220,12 +196,47 @@ int Fail(const train::Status& status) {
 
 int RunOptimBenchCuda(int argc, char** argv) {
   Flags flags;
-  if (!ParseFlags(argc, argv, &flags)) {
-    std::fprintf(stderr,
-                 "usage: train-bench optim --device cuda [--reps 20] [--steps 10] "
-                 "[--params 10000000,100000000] [--copy-mib 1024] [--python python3] "
-                 "[--torch-script bench/optim_torch.py]\n");
-    return 2;
+  CLI::App app(
+      "The CUDA fused AdamW against a device-to-device copy measured in the same run (--copy-mib\n"
+      "MiB) and against torch.optim.AdamW(fused=True) and (foreach=True), run by --torch-script\n"
+      "under --python; float32, and bfloat16 with float32 master weights, in 1 tensor and in 100,\n"
+      "for each count of --params; then the fused LAMB. Each sample times --steps back-to-back\n"
+      "steps with CUDA events. Prints ms per step, median [min, max] of --reps, GB/s and the\n"
+      "ratios to the copy and to torch.",
+      "train-bench optim --device cuda");
+  app.footer(R"(
+Run it from the source tree, or give --torch-script. Exit status: 0 when done (a failed torch
+peer is reported on stderr), 1 on a CUDA error (no usable GPU, for one) or a failed step, 2
+on bad flags.)");
+  std::string device = "cuda";
+  std::string params_text = "10000000,100000000";
+  app.add_option("--device", device, "cuda: this benchmark (cpu: the CPU one)")
+      ->check(CLI::IsMember({"cuda"}))
+      ->capture_default_str();
+  app.add_option("--reps", flags.reps, "timed samples of every measurement")
+      ->check(Positive<int>())
+      ->capture_default_str();
+  app.add_option("--steps", flags.steps, "optimizer steps per timed sample")
+      ->check(Positive<int>())
+      ->capture_default_str();
+  app.add_option("--params", params_text,
+                 "parameter counts, comma-separated, each at least 100 (each count is also split "
+                 "into 100 tensors)")
+      ->capture_default_str();
+  app.add_option("--copy-mib", flags.copy_mib, "MiB of the device-to-device copy")
+      ->check(Positive<std::size_t>())
+      ->capture_default_str();
+  app.add_option("--python", flags.python, "Python with torch and CUDA, for the torch peer")
+      ->capture_default_str();
+  app.add_option("--torch-script", flags.torch_script, "the torch peer (optim_torch.py)")
+      ->capture_default_str();
+  if (auto exit = ParseCommandLine(app, argc, argv, [&] {
+        if (!ParseSizes(params_text, &flags.params)) {
+          throw CLI::ValidationError("--params " + params_text +
+                                     ": want counts like 10000000,100000000, each at least 100");
+        }
+      })) {
+    return *exit;
   }
   const train::Result<std::vector<double>> copy = CopyGbps(flags.copy_mib << 20, flags.reps);
   if (!copy.ok()) return Fail(copy.status());

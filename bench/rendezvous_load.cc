@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli.h"
 #include "rendezvous.h"
 #include "round_liveness.h"
 #include "store_endpoint.h"
@@ -87,42 +88,6 @@ bool ParseInts(const std::string& text, std::vector<int>* out) {
     out->push_back(value);
   }
   return !out->empty();
-}
-
-bool ParseFlags(int argc, char** argv, Options* o) {
-  std::vector<int> one;
-  for (int i = 1; i < argc; i += 2) {
-    if (std::string(argv[i]) == "--profile") {
-      o->profile = true;
-      --i;
-      continue;
-    }
-    if (i + 1 >= argc) return false;
-    const std::string flag = argv[i], value = argv[i + 1];
-    const bool single = ParseInts(value, &one) && one.size() == 1;
-    if (flag == "--agents") {
-      if (!ParseInts(value, &o->agents)) return false;
-    } else if (flag == "--reps" && single && one[0] > 0) {
-      o->reps = one[0];
-    } else if (flag == "--last-call-ms" && single) {
-      o->last_call_ms = one[0];
-    } else if (flag == "--heartbeat-s" && single) {
-      o->heartbeat_s = one[0];
-    } else if (flag == "--probe-ms" && single && one[0] > 0) {
-      o->probe_ms = one[0];
-    } else if (flag == "--agent-nice" && single && one[0] <= 19) {
-      o->agent_nice = one[0];
-    } else if (flag == "--etcd") {
-      o->etcd = value;
-    } else if (flag == "--fanout-bytes") {
-      if (!ParseInts(value, &o->fanout_bytes)) return false;
-    } else if (flag == "--fanout-waiters" && single) {
-      o->fanout_waiters = one[0];
-    } else {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Every agent holds a connection of its own, and the server one per agent: raise the soft
@@ -411,17 +376,72 @@ std::string Cores(const std::vector<double>& cores) {
 }
 
 int main(int argc, char** argv) {
+  // The store server's own process, which this program starts (StoreProcess).
   if (argc == 2 && std::string(argv[1]) == "--serve-store") return bench::ServeStore();
   Options o;
-  if (!ParseFlags(argc, argv, &o)) {
-    std::fputs(
-        "usage: bench_rendezvous_load [--agents 64,256,1024] [--reps 5] "
-        "[--last-call-ms 100] [--profile]\n"
-        "                             [--heartbeat-s 5] [--probe-ms 5] [--agent-nice 0]\n"
-        "                             [--etcd HOST:PORT]\n"
-        "                             [--fanout-bytes LIST] [--fanout-waiters N]\n",
-        stderr);
-    return 2;
+  CLI::App app(
+      "Load on the rendezvous: N agents (threads here, each with its own store client and\n"
+      "Rendezvous, as N agent processes would have) complete one round, min = max = N, against\n"
+      "one store server on loopback in a process of its own (or etcd, --etcd); then keep it alive\n"
+      "as running agents do (heartbeats, the ring's liveness reads, a parked watch of the restart\n"
+      "key). Reports when the last agent joined, when the closing agent had read every member\n"
+      "record and handed out the round, and when every agent had it; the round trip of one client\n"
+      "that takes no part; the store's CPU; and checks that the agents got ranks 0..N-1, each\n"
+      "once, in one round. Then one store call alone on an idle server, and the store handing one\n"
+      "value to many parked Gets.",
+      "bench_rendezvous_load");
+  app.footer(R"(
+Examples:
+  bench_rendezvous_load --profile
+  bench_rendezvous_load --agents 1024,4096 --reps 3 --profile
+  bench/rendezvous_etcd.sh build -- --agents 64,256 --reps 3   # against an etcd of its own
+
+Progress goes to stderr, tables to stdout. Exit status: 0 when done (failed runs are counted in
+the tables), 2 on bad flags.)");
+  std::string agents = "64,256,1024", fanout_bytes = "100,4096,69632";
+  app.add_option("--agents", agents, "agents per round, comma-separated: one table row each")
+      ->capture_default_str();
+  app.add_option("--reps", o.reps, "rounds of each agent count")
+      ->check(bench::Positive<int>())
+      ->capture_default_str();
+  app.add_option("--last-call-ms", o.last_call_ms, "the rendezvous' lastCall, ms")
+      ->check(bench::NonNegative<int>())
+      ->capture_default_str();
+  app.add_flag("--profile", o.profile,
+               "per agent count, the store calls the agents made in the round (last run)");
+  app.add_option("--heartbeat-s", o.heartbeat_s,
+                 "seconds of heartbeats after each round (0: none, and no heartbeat table)")
+      ->check(bench::NonNegative<int>())
+      ->capture_default_str();
+  app.add_option("--probe-ms", o.probe_ms, "the other client's interval between TryGets, ms")
+      ->check(bench::Positive<int>())
+      ->capture_default_str();
+  app.add_option("--agent-nice", o.agent_nice,
+                 "nice value of the agents' threads (19: the store and the probe get a core "
+                 "when they need one, as on a store host whose agents are elsewhere)")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
+  app.add_option("--etcd", o.etcd,
+                 "an etcd member's HOST:PORT to run against, instead of a store server of its "
+                 "own (then without the round-trip and fan-out tables)");
+  app.add_option("--fanout-bytes", fanout_bytes,
+                 "bytes of the values the store hands to the parked Gets, comma-separated")
+      ->capture_default_str();
+  app.add_option("--fanout-waiters", o.fanout_waiters,
+                 "parked Gets per value (0: no round-trip and fan-out tables)")
+      ->check(bench::NonNegative<int>())
+      ->capture_default_str();
+  if (auto exit = bench::ParseCommandLine(app, argc, argv, [&] {
+        if (!ParseInts(agents, &o.agents)) {
+          throw CLI::ValidationError("--agents " + agents +
+                                     ": want counts like 64,256,1024 (whole numbers >= 0)");
+        }
+        if (!ParseInts(fanout_bytes, &o.fanout_bytes)) {
+          throw CLI::ValidationError("--fanout-bytes " + fanout_bytes +
+                                     ": want sizes like 100,4096,69632 (whole numbers >= 0)");
+        }
+      })) {
+    return *exit;
   }
   const rlim_t files = RaiseFileLimit();
   const std::string store =

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "train/env.h"
+#include "train/internal/process_environment.h"
 
 namespace bench {
 namespace {
@@ -162,7 +163,7 @@ train::Result<TrialResult> RunTrial(const Programs& programs, const TrialConfig&
     return argv.status();
   }
   spec.argv = std::move(*argv);
-  spec.env = train::ProcessEnvironment();
+  spec.env = train::internal::ProcessEnvironment();
   spec.env["TMPDIR"] = dir;  // whatever a launcher puts in temporary files goes away with dir
   spec.working_dir = dir;
   spec.log_path = dir + "/launcher.log";

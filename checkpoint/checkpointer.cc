@@ -6,11 +6,11 @@
 
 #include "commit.h"
 #include "load.h"
-#include "metrics/counters.h"
 #include "rank_group.h"
 #include "save.h"
 #include "snapshot_arena.h"
 #include "train/communicator.h"
+#include "train/internal/counters.h"
 #include "train/log.h"
 
 namespace train {
@@ -50,24 +50,7 @@ class CheckpointerImpl final : public Checkpointer {
   }
 
   Status Save(std::int64_t step, const CheckpointState& state) override {
-    TRAIN_RETURN_IF_ERROR(WaitForSave());
-    const auto started = std::chrono::steady_clock::now();
-    RankGroup group(comm_.get());
-    TRAIN_ASSIGN_OR_RETURN(PendingSave save, StartSave(group, target_, step, -1, state));
-    if (!target_.options.async || !save.local.ok()) {
-      Status done = FinishSave(group, target_, save);
-      if (done.ok()) CountCheckpointSave(SecondsSince(started), SecondsSince(started));
-      return done;
-    }
-    const double stall = SecondsSince(started);
-    // The background thread is the only user of the communicator until it is joined: every
-    // other call joins it first.
-    writer_ = std::thread([this, save = std::move(save), started, stall]() mutable {
-      RankGroup background_group(comm_.get());
-      background_result_ = FinishSave(background_group, target_, save);
-      if (background_result_.ok()) CountCheckpointSave(SecondsSince(started), stall);
-    });
-    return Status::Ok();
+    return CatchAsStatus([&] { return StartAndMaybeFinish(step, state); });
   }
 
   Status WaitForSave() override {
@@ -98,6 +81,30 @@ class CheckpointerImpl final : public Checkpointer {
   }
 
  private:
+  // Save's work: the synchronous part now, the rest now or in the writer thread (async).
+  Status StartAndMaybeFinish(std::int64_t step, const CheckpointState& state) {
+    TRAIN_RETURN_IF_ERROR(WaitForSave());
+    const auto started = std::chrono::steady_clock::now();
+    RankGroup group(comm_.get());
+    TRAIN_ASSIGN_OR_RETURN(PendingSave save, StartSave(group, target_, step, -1, state));
+    if (!target_.options.async || !save.local.ok()) {
+      Status done = FinishSave(group, target_, save);
+      if (done.ok()) CountCheckpointSave(SecondsSince(started), SecondsSince(started));
+      return done;
+    }
+    const double stall = SecondsSince(started);
+    // The background thread is the only user of the communicator until it is joined: every
+    // other call joins it first.
+    writer_ = std::thread([this, save = std::move(save), started, stall]() mutable {
+      background_result_ = CatchAsStatus([&] {
+        RankGroup background_group(comm_.get());
+        return FinishSave(background_group, target_, save);
+      });
+      if (background_result_.ok()) CountCheckpointSave(SecondsSince(started), stall);
+    });
+    return Status::Ok();
+  }
+
   // A save's failure stays for WaitForSave or the next Save to report.
   void JoinWriter() {
     if (writer_.joinable()) writer_.join();

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "data/hdf5_util.h"
+#include "train/internal/hdf5_util.h"
 
 namespace train::internal {
 namespace {

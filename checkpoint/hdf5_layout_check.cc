@@ -2,7 +2,7 @@
 
 #include <hdf5.h>
 
-#include "data/hdf5_util.h"
+#include "train/internal/hdf5_util.h"
 
 namespace train::internal {
 namespace {

@@ -1,6 +1,7 @@
 #include "load.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "commit.h"
 #include "hdf5_layout_check.h"
 #include "host_staging.h"
+#include "rank_message.h"
 #include "train/log.h"
 #include "verify.h"
 
@@ -231,6 +233,22 @@ void Quarantine(const LoadSource& source, std::int64_t step,
   }
 }
 
+// "40 20 " -> {40, 20}: the steps rank 0 names.
+Result<std::vector<std::int64_t>> ParseSteps(const std::string& list) {
+  std::vector<std::int64_t> steps;
+  for (std::size_t pos = 0; pos < list.size();) {
+    const std::size_t space = std::min(list.find(' ', pos), list.size());
+    std::int64_t step = 0;
+    const auto [end, ec] = std::from_chars(list.data() + pos, list.data() + space, step);
+    if (ec != std::errc() || end != list.data() + space) {
+      return DataLossError("rank 0 sent a garbled list of checkpoint steps: \"" + list + "\"");
+    }
+    steps.push_back(step);
+    pos = space + 1;
+  }
+  return steps;
+}
+
 }  // namespace
 
 Result<LoadedCheckpoint> LoadCheckpoint(RankGroup& group, const LoadSource& source,
@@ -240,24 +258,21 @@ Result<LoadedCheckpoint> LoadCheckpoint(RankGroup& group, const LoadSource& sour
   std::string candidates;
   if (group.rank() == 0) {
     Result<std::vector<std::int64_t>> steps = CommittedSteps(source.dir);
+    std::string list;
     if (steps.ok()) {
       for (std::int64_t step : *steps) {
-        if (!only_step || *only_step == step) candidates += std::to_string(step) + " ";
+        if (!only_step || *only_step == step) list += std::to_string(step) + " ";
       }
-    } else {
-      candidates = "E";
     }
+    candidates = (steps.ok() ? RankMessage::Ok(list)
+                             : RankMessage::Error(steps.status().WithContext(
+                                   "cannot list checkpoint directory " + source.dir)))
+                     .Encode();
   }
   TRAIN_ASSIGN_OR_RETURN(candidates, group.BroadcastFromRoot(candidates));
-  if (candidates == "E") {
-    return UnavailableError("cannot list checkpoint directory " + source.dir + " on rank 0");
-  }
-  std::vector<std::int64_t> steps;
-  for (std::size_t pos = 0; pos < candidates.size();) {
-    const std::size_t space = candidates.find(' ', pos);
-    steps.push_back(std::stoll(candidates.substr(pos, space - pos)));
-    pos = space + 1;
-  }
+  TRAIN_ASSIGN_OR_RETURN(const RankMessage listed, RankMessage::Decode(candidates, 0));
+  if (listed.kind == RankMessage::Kind::kError) return listed.error;
+  TRAIN_ASSIGN_OR_RETURN(const std::vector<std::int64_t> steps, ParseSteps(listed.payload));
   for (std::int64_t step : steps) {
     const std::string step_dir = source.dir + "/" + StepDirName(step);
     StepAttempt attempt(source, step_dir, group.rank());

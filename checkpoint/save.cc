@@ -10,6 +10,7 @@
 
 #include "commit.h"
 #include "host_staging.h"
+#include "rank_message.h"
 #include "train/log.h"
 #include "train/version.h"
 
@@ -18,16 +19,15 @@ namespace {
 
 using nlohmann::json;
 
-// "E<code>:<message>": a Status that crosses ranks keeps its code.
-std::string EncodeError(const Status& status) {
-  return "E" + std::to_string(static_cast<int>(status.code())) + ":" + status.message();
-}
-
-Status DecodeError(const std::string& text, int rank) {
-  const std::size_t colon = text.find(':');
-  const int code = std::atoi(text.substr(1, colon - 1).c_str());
-  return Status(static_cast<StatusCode>(code),
-                "rank " + std::to_string(rank) + ": " + text.substr(colon + 1));
+// The message `rank` sent, which must be of `kind` or an error (returned as such).
+Result<RankMessage> Expect(const std::string& text, int rank, RankMessage::Kind kind) {
+  TRAIN_ASSIGN_OR_RETURN(RankMessage message, RankMessage::Decode(text, rank));
+  if (message.kind == RankMessage::Kind::kError) return message.error;
+  if (message.kind != kind) {
+    return DataLossError("rank " + std::to_string(rank) +
+                         " sent a checkpoint message of another step of the protocol");
+  }
+  return message;
 }
 
 Status CheckName(const std::string& name, const std::string& what) {
@@ -317,13 +317,13 @@ Status WriteImage(const SaveTarget& target, const std::string& temp_dir, const s
 }
 
 // Rank 0: one manifest from every rank's contribution.
-Result<Manifest> MergeContributions(const PendingSave& save, const std::vector<std::string>& all) {
+Result<Manifest> MergeContributions(const PendingSave& save, const std::vector<RankMessage>& all) {
   Manifest manifest = save.header;
   std::map<std::string, ManifestTensor> tensors;
   std::map<std::string, ManifestBuffer> optimizer;
   for (std::size_t r = 0; r < all.size(); ++r) {
-    TRAIN_ASSIGN_OR_RETURN(
-        Manifest part, ParseManifest(all[r].substr(1), "rank " + std::to_string(r) + "'s part"));
+    TRAIN_ASSIGN_OR_RETURN(Manifest part,
+                           ParseManifest(all[r].payload, "rank " + std::to_string(r) + "'s part"));
     for (ManifestFile& file : part.files) manifest.files.push_back(std::move(file));
     for (ManifestTensor& tensor : part.tensors) {
       auto [it, inserted] = tensors.emplace(tensor.name, tensor);
@@ -340,10 +340,43 @@ Result<Manifest> MergeContributions(const PendingSave& save, const std::vector<s
     manifest.tensors.push_back(std::move(tensor));
   }
   for (const std::string& name : save.optimizer_order) {
-    manifest.optimizer_buffers.push_back(optimizer.at(name));
+    const auto buffer = optimizer.find(name);
+    if (buffer == optimizer.end()) {
+      return DataLossError("optimizer buffer '" + name + "' is in no rank's part of the manifest");
+    }
+    manifest.optimizer_buffers.push_back(buffer->second);
   }
   manifest.created = UtcNowIso8601();
   return manifest;
+}
+
+// Every rank's view of the save (its step, its error, its sharded tensors), checked against
+// this rank's; gives the global shape of each sharded tensor. A view that does not parse is
+// DATA_LOSS, never an exception.
+Result<std::map<std::string, std::vector<std::uint64_t>>> AgreeOnViews(
+    const std::vector<std::string>& texts, int my_rank, std::int64_t step,
+    const Status& local_check) {
+  try {
+    std::vector<json> ranks;
+    for (const std::string& text : texts) ranks.push_back(json::parse(text));
+    for (int r = 0; r < static_cast<int>(ranks.size()); ++r) {
+      const std::string error = ranks[r].at("error").get<std::string>();
+      if (!error.empty()) {
+        if (r == my_rank) return local_check;
+        return Expect(error, r, RankMessage::Kind::kError).status();
+      }
+      const auto theirs = ranks[r].at("step").get<std::int64_t>();
+      if (theirs != step) {
+        return InvalidArgumentError("Save is collective: rank " + std::to_string(r) +
+                                    " saves step " + std::to_string(theirs) + " while rank " +
+                                    std::to_string(my_rank) + " saves " + std::to_string(step));
+      }
+    }
+    return ShardedShapes(ranks);
+  } catch (const json::exception& e) {
+    return DataLossError(std::string("a rank's view of the checkpoint save is garbled: ") +
+                         e.what());
+  }
 }
 
 }  // namespace
@@ -358,7 +391,8 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
                               std::int64_t newest_started, const CheckpointState& state) {
   // 1. Every rank's view of the save, so that all reach the same verdict.
   const Status local_check = CheckLocalState(state);
-  json mine = {{"step", step}, {"error", local_check.ok() ? "" : EncodeError(local_check)}};
+  json mine = {{"step", step},
+               {"error", local_check.ok() ? "" : RankMessage::Error(local_check).Encode()}};
   mine["sharded"] = json::array();
   for (const CheckpointTensor& t : state.tensors) {
     if (t.replicated) continue;
@@ -369,19 +403,7 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
                                {"shape", t.shape}});
   }
   TRAIN_ASSIGN_OR_RETURN(std::vector<std::string> texts, group.AllGather(mine.dump()));
-  std::vector<json> ranks;
-  for (const std::string& text : texts) ranks.push_back(json::parse(text));
-  for (int r = 0; r < group.size(); ++r) {
-    const std::string error = ranks[r].at("error").get<std::string>();
-    if (!error.empty()) return r == group.rank() ? local_check : DecodeError(error, r);
-    if (ranks[r].at("step").get<std::int64_t>() != step) {
-      return InvalidArgumentError("Save is collective: rank " + std::to_string(r) + " saves step " +
-                                  std::to_string(ranks[r].at("step").get<std::int64_t>()) +
-                                  " while rank " + std::to_string(group.rank()) + " saves " +
-                                  std::to_string(step));
-    }
-  }
-  TRAIN_ASSIGN_OR_RETURN(auto sharded_shapes, ShardedShapes(ranks));
+  TRAIN_ASSIGN_OR_RETURN(auto sharded_shapes, AgreeOnViews(texts, group.rank(), step, local_check));
 
   // 2. Rank 0 checks the step against what is committed and creates the temporary directory.
   std::string verdict;
@@ -404,14 +426,15 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
     }
     const std::string id = RandomId();
     if (status.ok()) status = target.files->CreateDirs(target.dir + "/" + TempDirName(step, id));
-    verdict = status.ok() ? "O" + id : EncodeError(status);
+    verdict = (status.ok() ? RankMessage::Ok(id) : RankMessage::Error(status)).Encode();
   }
   TRAIN_ASSIGN_OR_RETURN(verdict, group.BroadcastFromRoot(verdict));
-  if (verdict.front() == 'E') return group.rank() == 0 ? root_status : DecodeError(verdict, 0);
+  Result<RankMessage> decided = Expect(verdict, 0, RankMessage::Kind::kOk);
+  if (!decided.ok()) return group.rank() == 0 && !root_status.ok() ? root_status : decided.status();
 
   PendingSave save;
   save.step = step;
-  save.temp_dir = target.dir + "/" + TempDirName(step, verdict.substr(1));
+  save.temp_dir = target.dir + "/" + TempDirName(step, decided->payload);
   Manifest& header = save.header;
   header.step = step;
   header.job_id = target.options.job_id;
@@ -427,53 +450,60 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
 
   // 3. Every wave but the last is written now, bounding the memory held; the last is copied
   // into the snapshot memory (async) or left in the caller's (sync) for FinishSave.
-  const std::vector<Item> items = ItemsOfRank(state, group.rank(), group.size(), sharded_shapes);
-  const auto waves =
-      SplitIntoWaves(items, std::max<std::uint64_t>(target.options.memory_budget_bytes, 1));
-  for (std::size_t w = 0; w + 1 < waves.size() && save.local.ok(); ++w) {
-    const std::string file = FileName(group.rank(), w);
-    Result<Hdf5Image> image = BuildWave(waves[w], file, group.rank(), save.contribution);
-    save.local = image.ok() ? WriteImage(target, save.temp_dir, file, *image, save.contribution)
-                            : image.status();
-  }
-  if (save.local.ok()) {  // a rank with nothing to write still writes an empty file
+  save.local = CatchAsStatus([&]() -> Status {
+    const std::vector<Item> items = ItemsOfRank(state, group.rank(), group.size(), sharded_shapes);
+    const auto waves =
+        SplitIntoWaves(items, std::max<std::uint64_t>(target.options.memory_budget_bytes, 1));
+    for (std::size_t w = 0; w + 1 < waves.size(); ++w) {
+      const std::string file = FileName(group.rank(), w);
+      TRAIN_ASSIGN_OR_RETURN(Hdf5Image image,
+                             BuildWave(waves[w], file, group.rank(), save.contribution));
+      TRAIN_RETURN_IF_ERROR(WriteImage(target, save.temp_dir, file, image, save.contribution));
+    }
+    // A rank with nothing to write still writes an empty file.
     save.last_file = FileName(group.rank(), waves.size() - 1);
     for (const Item* item : waves.back()) save.last_wave.push_back(*item);
-    if (target.arena != nullptr) {
-      save.last_pinned = std::make_unique<HostStaging>();
-      save.local = StageWave(save.last_wave, *target.arena, *save.last_pinned);
-    }
-  }
+    if (target.arena == nullptr) return Status::Ok();
+    save.last_pinned = std::make_unique<HostStaging>();
+    return StageWave(save.last_wave, *target.arena, *save.last_pinned);
+  });
   return save;
 }
 
 Status FinishSave(RankGroup& group, const SaveTarget& target, PendingSave& save) {
-  if (save.local.ok() && !save.last_file.empty()) {
-    std::vector<const Item*> wave;
-    for (const Item& item : save.last_wave) wave.push_back(&item);
-    Result<Hdf5Image> image = BuildWave(wave, save.last_file, group.rank(), save.contribution);
-    save.local = image.ok()
-                     ? WriteImage(target, save.temp_dir, save.last_file, *image, save.contribution)
-                     : image.status();
-  }
+  std::string part;
+  save.local = CatchAsStatus([&]() -> Status {
+    if (save.local.ok() && !save.last_file.empty()) {
+      std::vector<const Item*> wave;
+      for (const Item& item : save.last_wave) wave.push_back(&item);
+      TRAIN_ASSIGN_OR_RETURN(Hdf5Image image,
+                             BuildWave(wave, save.last_file, group.rank(), save.contribution));
+      TRAIN_RETURN_IF_ERROR(
+          WriteImage(target, save.temp_dir, save.last_file, image, save.contribution));
+    }
+    if (save.local.ok())
+      part = RankMessage::ManifestPart(ManifestToJson(save.contribution)).Encode();
+    return save.local;
+  });
   save.last_pinned.reset();  // the pinned copies go back now; the arena stays for the next save
-  const std::string part =
-      save.local.ok() ? "M" + ManifestToJson(save.contribution) : EncodeError(save.local);
+  if (!save.local.ok()) part = RankMessage::Error(save.local).Encode();
   Result<std::vector<std::string>> all = group.AllGather(part);
   if (!all.ok()) {
     if (group.rank() == 0) static_cast<void>(target.files->RemoveAll(save.temp_dir));
     return all.status();
   }
   Status failure;
+  std::vector<RankMessage> parts;
   for (int r = 0; r < group.size() && failure.ok(); ++r) {
-    if ((*all)[r].front() == 'E')
-      failure = r == group.rank() ? save.local : DecodeError((*all)[r], r);
+    Result<RankMessage> message = Expect((*all)[r], r, RankMessage::Kind::kManifest);
+    if (message.ok()) parts.push_back(std::move(*message));
+    failure = r == group.rank() && !save.local.ok() ? save.local : message.status();
   }
   std::string verdict;
   if (group.rank() == 0) {
     Status status = failure;
     if (status.ok()) {
-      Result<Manifest> manifest = MergeContributions(save, *all);
+      Result<Manifest> manifest = MergeContributions(save, parts);
       status = manifest.ok() ? CommitStep(*target.files, target.dir, save.temp_dir, save.step,
                                           ManifestToJson(*manifest))
                              : manifest.status();
@@ -485,7 +515,7 @@ Status FinishSave(RankGroup& group, const SaveTarget& target, PendingSave& save)
     }
     if (!status.ok()) static_cast<void>(target.files->RemoveAll(save.temp_dir));
     if (!failure.ok()) return failure;
-    verdict = status.ok() ? "" : EncodeError(status);
+    verdict = (status.ok() ? RankMessage::Ok() : RankMessage::Error(status)).Encode();
     if (!status.ok()) {
       TRAIN_RETURN_IF_ERROR(group.BroadcastFromRoot(verdict).status());
       return status.WithContext("committing checkpoint step " + std::to_string(save.step));
@@ -494,8 +524,7 @@ Status FinishSave(RankGroup& group, const SaveTarget& target, PendingSave& save)
     return failure;
   }
   TRAIN_ASSIGN_OR_RETURN(verdict, group.BroadcastFromRoot(verdict));
-  if (!verdict.empty()) return DecodeError(verdict, 0);
-  return Status::Ok();
+  return Expect(verdict, 0, RankMessage::Kind::kOk).status();
 }
 
 }  // namespace train::internal

@@ -7,7 +7,9 @@
 #define TRAIN_CHECKPOINT_SAVE_H_
 
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,20 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
 // Collective. Writes what is left, gathers every rank's files and pieces, and (rank 0) writes
 // the manifest and commits, then applies retention. Every rank returns the same verdict.
 Status FinishSave(RankGroup& group, const SaveTarget& target, PendingSave& save);
+
+// Runs `work` (returning Status); an exception it throws (out of memory, a library's) becomes
+// its status instead of ending the process: a rank's own part of a save, so that it still takes
+// part in the protocol and the others learn why, and the Checkpointer's calls and writer thread.
+template <typename Work>
+Status CatchAsStatus(Work&& work) {
+  try {
+    return work();
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory while saving the checkpoint");
+  } catch (const std::exception& e) {
+    return InternalError(std::string("saving the checkpoint failed: ") + e.what());
+  }
+}
 
 }  // namespace train::internal
 

@@ -6,12 +6,11 @@
 
 #include "common/backends.h"
 #include "cpu/route_address.h"
+#include "train/defaults.h"
 #include "train/worker.h"
 
 namespace train {
 namespace {
-
-constexpr Milliseconds kDefaultTimeout = std::chrono::minutes(5);
 
 Status CheckArgs(Store *store, int rank, int world_size, const CommunicatorOptions &options) {
   if (world_size < 1 || rank < 0 || rank >= world_size) {
@@ -56,7 +55,7 @@ Result<std::unique_ptr<Communicator>> Communicator::Create(Store *store, int ran
                                                            const CommunicatorOptions &options) {
   TRAIN_RETURN_IF_ERROR(CheckArgs(store, rank, world_size, options));
   internal::BackendArgs args{store, rank, world_size, options};
-  if (args.options.timeout.count() == 0) args.options.timeout = kDefaultTimeout;
+  if (args.options.timeout.count() == 0) args.options.timeout = defaults::kCollectiveTimeout;
   CommBackend backend = options.backend;
   if (backend == CommBackend::kAuto) {
     backend = options.device == Device::kCuda ? CommBackend::kNccl : CommBackend::kCpu;
@@ -97,7 +96,7 @@ Result<std::unique_ptr<Communicator>> Communicator::Create(Worker &worker,
   if (chosen.timeout.count() == 0 && env.collective_timeout_ms > 0) {
     chosen.timeout = Milliseconds(env.collective_timeout_ms);
   }
-  if (chosen.timeout.count() == 0) chosen.timeout = kDefaultTimeout;
+  if (chosen.timeout.count() == 0) chosen.timeout = defaults::kCollectiveTimeout;
   const bool under_mpirun = env.launcher == Launcher::kOpenMpi;
   if (chosen.backend == CommBackend::kAuto && under_mpirun) {
     if (chosen.device == Device::kCuda) {

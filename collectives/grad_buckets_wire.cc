@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "common/half_bits.h"
+#include "train/internal/half_float.h"
 #include "train/status.h"
 
 namespace train::internal {

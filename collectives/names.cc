@@ -21,22 +21,6 @@ std::string_view ReduceOpName(ReduceOp op) {
   return "?";
 }
 
-std::string_view CollectiveKindName(CollectiveKind kind) {
-  switch (kind) {
-    case CollectiveKind::kAllReduce:
-      return "allreduce";
-    case CollectiveKind::kReduceScatter:
-      return "reducescatter";
-    case CollectiveKind::kAllGather:
-      return "allgather";
-    case CollectiveKind::kBroadcast:
-      return "broadcast";
-    case CollectiveKind::kBarrier:
-      return "barrier";
-  }
-  return "?";
-}
-
 std::string_view CommBackendName(CommBackend backend) {
   switch (backend) {
     case CommBackend::kAuto:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/collective_kind.h"
 #include "train/communicator.h"
 
 namespace train::internal {

@@ -8,11 +8,11 @@
 
 #include "common/backends.h"
 #include "train/env.h"
+#include "train/internal/env_names.h"
+#include "train/internal/process_environment.h"
 
 namespace train::internal {
 namespace {
-
-constexpr char kPluginDirVariable[] = "TRAIN_PLUGIN_DIR";
 
 // The reason a plugin may be missing, for the error message.
 std::string WhyAbsent(std::string_view name) {

@@ -9,7 +9,7 @@
 #include "common/op_executor.h"
 #include "common/op_ledger.h"
 #include "common/work_state.h"
-#include "metrics/counters.h"
+#include "train/internal/counters.h"
 
 namespace train::internal {
 namespace {

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "common/half_bits.h"
+#include "train/internal/half_float.h"
 
 namespace train::internal {
 namespace {

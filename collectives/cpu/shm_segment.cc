@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "train/internal/unique_fd.h"
+
 namespace train::internal {
 namespace {
 
@@ -25,21 +27,6 @@ constexpr std::size_t kPage = 4096;
 std::size_t RoundUp(std::size_t value, std::size_t to) { return (value + to - 1) / to * to; }
 
 std::string ErrnoText(int error) { return std::string(std::strerror(error)); }
-
-// Closes a descriptor at scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // "train-shm-<pid namespace>-": the names this namespace's processes create.
 std::string NamePrefix() { return "train-shm-" + std::to_string(PidNamespace()) + "-"; }
@@ -143,7 +130,7 @@ Result<std::unique_ptr<ShmSegment>> ShmSegment::Create(const ShmLayout& layout) 
                                    ErrnoText(errno) + " (is /dev/shm mounted and writable?)");
     }
   }
-  Fd owned(fd);
+  UniqueFd owned(fd);
   // Allocate the pages now (not just the size): a full /dev/shm (64 MiB in a default Docker
   // container) is an error here rather than a SIGBUS in the middle of an op.
   const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
@@ -176,7 +163,7 @@ Result<std::unique_ptr<ShmSegment>> ShmSegment::Open(const std::string& name) {
     return NotFoundError("shared memory: cannot open /dev/shm" + name + ": " + ErrnoText(errno) +
                          " (the ranks of a host must share /dev/shm and run as the same user)");
   }
-  Fd owned(fd);
+  UniqueFd owned(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < kPage) {
     return DataLossError("shared memory: /dev/shm" + name + " is too small to be a segment");

@@ -165,8 +165,9 @@ Status TcpEngine::ConnectionLost(int member, int err, OpContext& ctx) {
   ControlMessage notice;
   notice.kind = ControlMessage::Kind::kStopLost;
   notice.ranks = {comm_rank(member)};
-  notice.detail = err == 0 || PeerGone(err) ? ClosedDetail(member)
-                                            : ErrnoText("connection (" + address + ") failed", err);
+  notice.detail = err == 0 || PeerGone(err)
+                      ? ClosedDetail(member)
+                      : ErrnoMessage("connection (" + address + ") failed", err);
   return Fail(ctx.PeerLost(notice.ranks[0], notice.detail), notice);
 }
 
@@ -227,7 +228,7 @@ Status TcpEngine::Wait(TcpTransfer& transfer, OpContext& ctx, int timeout_ms) {
     ControlMessage notice;
     notice.kind = ControlMessage::Kind::kStopLost;
     notice.ranks = {comm_rank(member_)};
-    notice.detail = "failed: " + ErrnoText("poll", errno);
+    notice.detail = "failed: " + ErrnoMessage("poll", errno);
     return Fail(InternalError(ctx.op.Describe() + ": " + notice.detail), notice);
   }
   if (ready == 0) return Status::Ok();

@@ -98,8 +98,8 @@ Status ValidateConfig(const TcpGroupConfig& config) {
 
 // Opens one outgoing connection to `member` and sends the hello; the reply is read later, once
 // this member has answered the members that connect to it (so no two wait on each other).
-Result<TcpFd> Dial(const TcpGroupConfig& config, int member, const TcpAddress& address,
-                   LinkKind kind, const std::string& own_address) {
+Result<UniqueFd> Dial(const TcpGroupConfig& config, int member, const TcpAddress& address,
+                      LinkKind kind, const std::string& own_address) {
   const std::string peer = DescribePeer(config, member, address.ToString());
   auto fd = ConnectTcp(address, config.deadline, config.aborted);
   if (!fd.ok()) return fd.status().WithContext("cannot connect to " + peer);
@@ -166,7 +166,7 @@ Status AcceptLater(const TcpGroupConfig& config, int listener, std::vector<TcpLi
     auto hello = ParseHello(config, *line);
     if (hello.ok()) {
       TcpLink& link = links[static_cast<std::size_t>(hello->member)];
-      TcpFd& slot = hello->kind == LinkKind::kData ? link.data : link.control;
+      UniqueFd& slot = hello->kind == LinkKind::kData ? link.data : link.control;
       if (slot.valid()) hello = InvalidArgumentError("a second connection of the same kind");
     }
     if (!hello.ok()) {
@@ -224,7 +224,7 @@ Result<std::vector<TcpLink>> ConnectTcpMesh(const TcpGroupConfig& config) {
   TRAIN_RETURN_IF_ERROR(AcceptLater(config, listener->get(), links).WithContext(group));
   for (int m = 0; m < config.member; ++m) {
     const TcpLink& link = links[static_cast<std::size_t>(m)];
-    for (const TcpFd* fd : {&link.data, &link.control}) {
+    for (const UniqueFd* fd : {&link.data, &link.control}) {
       TRAIN_RETURN_IF_ERROR(ReadWelcome(config, m, link.address, fd->get()).WithContext(group));
     }
   }

@@ -19,8 +19,8 @@ struct TcpLink {
   int member = -1;
   int comm_rank = -1;
   std::string address;  // where the peer listens, "host:port" (for errors)
-  TcpFd data;
-  TcpFd control;
+  UniqueFd data;
+  UniqueFd control;
 };
 
 // The links to every member, indexed by member (this member's own entry stays empty).

@@ -54,7 +54,7 @@ Status WaitForFd(int fd, short events, Deadline deadline, const std::atomic<bool
     pollfd entry{fd, events, 0};
     const int ready = ::poll(&entry, 1, timeout_ms);
     if (ready > 0) return Status::Ok();
-    if (ready < 0 && errno != EINTR) return InternalError(ErrnoText("poll", errno));
+    if (ready < 0 && errno != EINTR) return InternalError(ErrnoMessage("poll", errno));
   }
 }
 
@@ -65,12 +65,12 @@ bool Retryable(int err) {
 
 // One nonblocking connect attempt: the connected socket, or the errno that stopped it (0 with
 // an empty socket when the deadline or abort came first).
-Result<TcpFd> ConnectOnce(const addrinfo& target, Deadline deadline,
-                          const std::atomic<bool>* aborted, int* err) {
+Result<UniqueFd> ConnectOnce(const addrinfo& target, Deadline deadline,
+                             const std::atomic<bool>* aborted, int* err) {
   *err = 0;
-  TcpFd fd(::socket(target.ai_family, target.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    target.ai_protocol));
-  if (!fd.valid()) return UnavailableError(ErrnoText("cannot open a socket", errno));
+  UniqueFd fd(::socket(target.ai_family, target.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       target.ai_protocol));
+  if (!fd.valid()) return UnavailableError(ErrnoMessage("cannot open a socket", errno));
   if (::connect(fd.get(), target.ai_addr, target.ai_addrlen) == 0) return fd;
   if (errno != EINPROGRESS) {
     *err = errno;
@@ -88,13 +88,6 @@ Result<TcpFd> ConnectOnce(const addrinfo& target, Deadline deadline,
 }
 
 }  // namespace
-
-void TcpFd::reset(int fd) {
-  // close() releases the descriptor even when it reports an error; retrying could close a
-  // number another thread was just given.
-  if (fd_ >= 0) (void)::close(fd_);
-  fd_ = fd;
-}
 
 std::string TcpAddress::ToString() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -119,41 +112,37 @@ Result<TcpAddress> ParseTcpAddress(std::string_view text) {
   return TcpAddress{std::string(host), port};
 }
 
-std::string ErrnoText(std::string_view what, int err) {
-  return std::string(what) + ": " + std::strerror(err);
-}
-
 // Buffer sizes are left to the kernel: setting SO_SNDBUF/SO_RCVBUF turns off autotuning, which
 // grows them to tcp_wmem/tcp_rmem (4 MiB/32 MiB by default on Linux), beyond the
 // wmem_max/rmem_max cap an explicit size gets. Explicit 1 MiB and 4 MiB measured no faster.
 Status ConfigureTcpSocket(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-    return InternalError(ErrnoText("fcntl(O_NONBLOCK)", errno));
+    return InternalError(ErrnoMessage("fcntl(O_NONBLOCK)", errno));
   }
   const int one = 1;
   if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
-    return InternalError(ErrnoText("setsockopt(TCP_NODELAY)", errno));
+    return InternalError(ErrnoMessage("setsockopt(TCP_NODELAY)", errno));
   }
   return Status::Ok();
 }
 
-Result<TcpFd> ListenTcp(const std::string& host, TcpAddress* bound) {
+Result<UniqueFd> ListenTcp(const std::string& host, TcpAddress* bound) {
   TRAIN_ASSIGN_OR_RETURN(AddrInfoPtr info, Resolve(host, 0, /*passive=*/true));
-  TcpFd fd(::socket(info->ai_family, info->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    info->ai_protocol));
-  if (!fd.valid()) return UnavailableError(ErrnoText("cannot open a socket", errno));
+  UniqueFd fd(::socket(info->ai_family, info->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       info->ai_protocol));
+  if (!fd.valid()) return UnavailableError(ErrnoMessage("cannot open a socket", errno));
   if (::bind(fd.get(), info->ai_addr, info->ai_addrlen) != 0) {
-    return InvalidArgumentError(ErrnoText("cannot listen on \"" + host + "\"", errno) +
+    return InvalidArgumentError(ErrnoMessage("cannot listen on \"" + host + "\"", errno) +
                                 "; give an address of this machine");
   }
   if (::listen(fd.get(), SOMAXCONN) != 0) {
-    return UnavailableError(ErrnoText("listen on \"" + host + "\"", errno));
+    return UnavailableError(ErrnoMessage("listen on \"" + host + "\"", errno));
   }
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
   if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return UnavailableError(ErrnoText("getsockname on \"" + host + "\"", errno));
+    return UnavailableError(ErrnoMessage("getsockname on \"" + host + "\"", errno));
   }
   // Publish the numeric address actually bound: a name may resolve differently elsewhere.
   char numeric[NI_MAXHOST];
@@ -173,24 +162,24 @@ Result<TcpFd> ListenTcp(const std::string& host, TcpAddress* bound) {
   return fd;
 }
 
-Result<TcpFd> ConnectTcp(const TcpAddress& address, Deadline deadline,
-                         const std::atomic<bool>* aborted) {
+Result<UniqueFd> ConnectTcp(const TcpAddress& address, Deadline deadline,
+                            const std::atomic<bool>* aborted) {
   TRAIN_ASSIGN_OR_RETURN(AddrInfoPtr info, Resolve(address.host, address.port, false));
   std::chrono::milliseconds backoff{5};
   int last_error = 0;
   while (true) {
     int err = 0;
-    TRAIN_ASSIGN_OR_RETURN(TcpFd fd, ConnectOnce(*info, deadline, aborted, &err));
+    TRAIN_ASSIGN_OR_RETURN(UniqueFd fd, ConnectOnce(*info, deadline, aborted, &err));
     if (err == 0) {
       TRAIN_RETURN_IF_ERROR(ConfigureTcpSocket(fd.get()));
       return fd;
     }
-    if (!Retryable(err)) return UnavailableError(ErrnoText("connect", err));
+    if (!Retryable(err)) return UnavailableError(ErrnoMessage("connect", err));
     last_error = err;
     if (Stopped(aborted)) return AbortedError("connecting was aborted");
     const auto now = std::chrono::steady_clock::now();
     if (now + backoff >= deadline) {
-      return DeadlineExceededError(ErrnoText("connect", last_error) +
+      return DeadlineExceededError(ErrnoMessage("connect", last_error) +
                                    " (retried until the deadline)");
     }
     std::this_thread::sleep_for(backoff);
@@ -198,9 +187,9 @@ Result<TcpFd> ConnectTcp(const TcpAddress& address, Deadline deadline,
   }
 }
 
-Result<TcpFd> AcceptTcp(int listener, Deadline deadline, const std::atomic<bool>* aborted) {
+Result<UniqueFd> AcceptTcp(int listener, Deadline deadline, const std::atomic<bool>* aborted) {
   while (true) {
-    TcpFd fd(::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd.valid()) {
       TRAIN_RETURN_IF_ERROR(ConfigureTcpSocket(fd.get()));
       return fd;
@@ -210,7 +199,7 @@ Result<TcpFd> AcceptTcp(int listener, Deadline deadline, const std::atomic<bool>
       TRAIN_RETURN_IF_ERROR(WaitForFd(listener, POLLIN, deadline, aborted, "accepting"));
       continue;
     }
-    return UnavailableError(ErrnoText("accept", err));
+    return UnavailableError(ErrnoMessage("accept", err));
   }
 }
 
@@ -226,7 +215,7 @@ Status SendLine(int fd, std::string_view line, Deadline deadline,
       TRAIN_RETURN_IF_ERROR(WaitForFd(fd, POLLOUT, deadline, aborted, "sending"));
       continue;
     }
-    return UnavailableError(ErrnoText("send", errno));
+    return UnavailableError(ErrnoMessage("send", errno));
   }
   return Status::Ok();
 }
@@ -240,7 +229,7 @@ Result<std::string> ReadLine(int fd, std::size_t max_bytes, Deadline deadline,
     if (seen == 0) return UnavailableError("the connection was closed");
     if (seen < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        return UnavailableError(ErrnoText("recv", errno));
+        return UnavailableError(ErrnoMessage("recv", errno));
       }
       TRAIN_RETURN_IF_ERROR(WaitForFd(fd, POLLIN, deadline, aborted, "reading"));
       continue;
@@ -261,7 +250,7 @@ Result<std::string> ReadLine(int fd, std::size_t max_bytes, Deadline deadline,
     const std::size_t length = static_cast<std::size_t>(end - buffer.begin()) + 1;
     const ssize_t taken = ::recv(fd, buffer.data(), length, MSG_DONTWAIT);
     if (taken != static_cast<ssize_t>(length)) {
-      return UnavailableError(ErrnoText("recv", taken < 0 ? errno : EIO));
+      return UnavailableError(ErrnoMessage("recv", taken < 0 ? errno : EIO));
     }
     buffer.resize(length - 1);
     return buffer;

@@ -1,6 +1,6 @@
-// Sockets of the TCP transport: an owning descriptor, "host:port" addresses, listening,
-// connecting with retries, and the short blocking exchanges of the handshake. Every wait polls
-// in short ticks so that a deadline or an abort flag stops it promptly.
+// Sockets of the TCP transport: "host:port" addresses, listening (each descriptor owned by a
+// UniqueFd), connecting with retries, and the short blocking exchanges of the handshake. Every
+// wait polls in short ticks so that a deadline or an abort flag stops it promptly.
 #ifndef TRAIN_COLLECTIVES_CPU_TCP_SOCKET_H_
 #define TRAIN_COLLECTIVES_CPU_TCP_SOCKET_H_
 
@@ -11,34 +11,12 @@
 #include <utility>
 
 #include "train/communicator.h"
+#include "train/internal/unique_fd.h"
 
 namespace train::internal {
 
 // The longest a wait sleeps before it looks at its deadline and abort flag again.
 inline constexpr std::chrono::milliseconds kTcpPollTick{50};
-
-// Owns one socket descriptor; -1 when empty.
-class TcpFd {
- public:
-  TcpFd() = default;
-  explicit TcpFd(int fd) : fd_(fd) {}
-  ~TcpFd() { reset(); }
-  TcpFd(TcpFd&& other) noexcept : fd_(other.release()) {}
-  TcpFd& operator=(TcpFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  TcpFd(const TcpFd&) = delete;
-  TcpFd& operator=(const TcpFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 struct TcpAddress {
   std::string host;
@@ -51,21 +29,18 @@ struct TcpAddress {
 // Parses "host:port" and "[v6]:port".
 Result<TcpAddress> ParseTcpAddress(std::string_view text);
 
-// "what: strerror(err)".
-std::string ErrnoText(std::string_view what, int err);
-
 // A nonblocking listening socket on `host`, on a port the kernel picks; `bound` receives the
 // address to publish (numeric host, the port picked). A wildcard host is refused: other hosts
 // could not reach it.
-Result<TcpFd> ListenTcp(const std::string& host, TcpAddress* bound);
+Result<UniqueFd> ListenTcp(const std::string& host, TcpAddress* bound);
 
 // Connects to `address`, retrying with backoff while it refuses or cannot be reached (its
 // owner may not listen yet) until `deadline`. The socket is nonblocking and configured.
-Result<TcpFd> ConnectTcp(const TcpAddress& address, Deadline deadline,
-                         const std::atomic<bool>* aborted);
+Result<UniqueFd> ConnectTcp(const TcpAddress& address, Deadline deadline,
+                            const std::atomic<bool>* aborted);
 
 // Accepts one connection on `listener`, waiting until `deadline`.
-Result<TcpFd> AcceptTcp(int listener, Deadline deadline, const std::atomic<bool>* aborted);
+Result<UniqueFd> AcceptTcp(int listener, Deadline deadline, const std::atomic<bool>* aborted);
 
 // Nonblocking and TCP_NODELAY; buffers autotuned by the kernel (see the .cc).
 Status ConfigureTcpSocket(int fd);

@@ -22,6 +22,7 @@
 #include "common/work_state.h"
 #include "nccl/cuda_handles.h"
 #include "nccl/nccl_comm.h"
+#include "train/defaults.h"
 
 namespace train::internal {
 
@@ -32,7 +33,7 @@ class NcclQueue : public std::enable_shared_from_this<NcclQueue> {
     int world_size = 1;
     int device = 0;
     std::string name;  // the communicator's, for errors and the ledger
-    Milliseconds timeout{std::chrono::minutes(5)};
+    Milliseconds timeout = defaults::kCollectiveTimeout;
     Store* store = nullptr;  // where blocked ops are published; may be null
   };
 

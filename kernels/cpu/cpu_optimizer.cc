@@ -8,9 +8,9 @@
 #include <utility>
 
 #include "../optimizer_state_check.h"
-#include "float_convert.h"
 #include "optimizer_math.h"
 #include "thread_pool.h"
+#include "train/internal/half_float.h"
 
 namespace train::cpu {
 namespace {
@@ -98,8 +98,8 @@ void CpuOptimizer::AllocateState() {
             static_cast<float*>(AddBuffer(gi, i, "master", DType::kFloat32, param.numel));
         const auto* src = static_cast<const std::uint16_t*>(param.data);
         for (std::uint64_t e = 0; e < param.numel; ++e) {
-          master[e] =
-              param.dtype == DType::kBFloat16 ? BFloat16ToFloat(src[e]) : Float16ToFloat(src[e]);
+          master[e] = param.dtype == DType::kBFloat16 ? internal::BFloatToFloat(src[e])
+                                                      : internal::HalfToFloat(src[e]);
         }
         tensor.ops.master = master;
       }

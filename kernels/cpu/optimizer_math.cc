@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "float_convert.h"
+#include "train/internal/half_float.h"
 
 namespace train::cpu {
 namespace {
@@ -18,9 +18,9 @@ float* Load(const Operand& op, std::uint64_t offset, std::size_t n, float* scrat
   if (op.dtype == DType::kFloat32) return static_cast<float*>(op.data) + offset;
   const std::uint16_t* src = static_cast<const std::uint16_t*>(op.data) + offset;
   if (op.dtype == DType::kBFloat16) {
-    for (std::size_t i = 0; i < n; ++i) scratch[i] = BFloat16ToFloat(src[i]);
+    for (std::size_t i = 0; i < n; ++i) scratch[i] = internal::BFloatToFloat(src[i]);
   } else {
-    for (std::size_t i = 0; i < n; ++i) scratch[i] = Float16ToFloat(src[i]);
+    for (std::size_t i = 0; i < n; ++i) scratch[i] = internal::HalfToFloat(src[i]);
   }
   return scratch;
 }
@@ -34,9 +34,9 @@ void Store(const Operand& op, std::uint64_t offset, std::size_t n, const float* 
   }
   std::uint16_t* dst = static_cast<std::uint16_t*>(op.data) + offset;
   if (op.dtype == DType::kBFloat16) {
-    for (std::size_t i = 0; i < n; ++i) dst[i] = FloatToBFloat16(values[i]);
+    for (std::size_t i = 0; i < n; ++i) dst[i] = internal::FloatToBFloat(values[i]);
   } else {
-    for (std::size_t i = 0; i < n; ++i) dst[i] = FloatToFloat16(values[i]);
+    for (std::size_t i = 0; i < n; ++i) dst[i] = internal::FloatToHalf(values[i]);
   }
 }
 

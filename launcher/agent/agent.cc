@@ -18,6 +18,7 @@
 #include "round_runner.h"
 #include "store_endpoint.h"
 #include "store_failover.h"
+#include "train/internal/job_keys.h"
 #include "train/worker.h"
 
 namespace trainctl::agent {
@@ -48,6 +49,7 @@ struct Agent::Impl {
   std::atomic<int> last_round_nodes{0};
   KillSwitch kill_switch;
   std::unique_ptr<MetricsCollector> metrics;
+  NodeResources node;  // what rounds get beside the options
 
   void Say(const std::string& line) { terminal->WriteLine("trainctl: " + line); }
   int StopCode() const { return StopExitCode(stop_signal.load(), force.load()); }
@@ -60,7 +62,7 @@ Agent::Agent(AgentOptions options, Terminal* terminal) : impl_(std::make_unique<
   if (impl_->options.job.spec().checkpoint().has_memory()) {
     // One per agent: the local nodes of one `trainctl run` each have their own "RAM".
     static std::atomic<int> agents{0};
-    impl_->options.memory_dir = MemorySnapshotDir(::getpid(), agents++);
+    impl_->node.memory_dir = MemorySnapshotDir(::getpid(), agents++);
   }
 }
 
@@ -68,9 +70,9 @@ Agent::~Agent() = default;
 
 int Agent::Run() {
   const int code = impl_->Run();
-  if (!impl_->options.memory_dir.empty()) {
+  if (!impl_->node.memory_dir.empty()) {
     std::error_code ec;
-    std::filesystem::remove_all(impl_->options.memory_dir, ec);
+    std::filesystem::remove_all(impl_->node.memory_dir, ec);
   }
   if (impl_->metrics) impl_->metrics->JobEnded(code);
   return code;
@@ -104,9 +106,9 @@ int Agent::Impl::Run() {
   std::vector<std::unique_ptr<train::Store>> retired;
   std::unique_ptr<train::Store> store_client = std::move(*client);
   std::unique_ptr<train::Store> job_store =
-      train::NewPrefixStore(train::JobKeyPrefix(job_id), store_client.get());
+      train::NewPrefixStore(train::internal::JobKeyPrefix(job_id), store_client.get());
   metrics = StartAgentMetrics(options, job_store.get(), terminal);
-  options.metrics = metrics.get();
+  node.metrics = metrics.get();
 
   RendezvousConfig config;
   config.min_nodes = spec.nodes().min();
@@ -128,8 +130,8 @@ int Agent::Impl::Run() {
     rendezvous = std::make_unique<Rendezvous>(job_store.get(), next, rendezvous->self());
   };
 
-  auto runner =
-      std::make_unique<RoundRunner>(options, terminal, store_client.get(), host, &kill_switch);
+  auto runner = std::make_unique<RoundRunner>(options, node, terminal, store_client.get(), host,
+                                              &kill_switch);
   std::int64_t min_round = 0;
   while (true) {
     if (metrics) metrics->RendezvousStarted();
@@ -187,9 +189,10 @@ int Agent::Impl::Run() {
             retired.push_back(std::move(store_client));
             options.store = config.store = *moved;  // workers of the next round get it
             store_client = std::move(*fresh);
-            job_store = train::NewPrefixStore(train::JobKeyPrefix(job_id), store_client.get());
-            runner = std::make_unique<RoundRunner>(options, terminal, store_client.get(), host,
-                                                   &kill_switch);
+            job_store =
+                train::NewPrefixStore(train::internal::JobKeyPrefix(job_id), store_client.get());
+            runner = std::make_unique<RoundRunner>(options, node, terminal, store_client.get(),
+                                                   host, &kill_switch);
             // At least half of the last round's nodes must reach the new store.
             rejoin_with((round->num_nodes() + 1) / 2);
           } else if (fresh.status().code() != train::StatusCode::kFailedPrecondition) {

@@ -16,7 +16,6 @@
 
 namespace trainctl::agent {
 
-class MetricsCollector;
 class StoreFailover;
 
 // Exit codes beyond the workers' own.
@@ -39,10 +38,6 @@ struct AgentOptions {
   // SIGTERM, then SIGKILL after this, when a round ends for a failure (a stop by a signal or a
   // preemption waits spec.failurePolicy.preemptionGrace instead).
   Milliseconds stop_grace{5000};
-  MetricsCollector* metrics = nullptr;  // set by the agent: step reports, chaos, metrics.jsonl
-  // Set by the agent when the spec has checkpoint.memory: the node's snapshot directory in RAM
-  // (memory_dir.h), given to workers as TRAIN_CHECKPOINT_MEMORY_DIR.
-  std::string memory_dir;
   // Moves the built-in store to a surviving node when its host is lost (null: never; the
   // agent then waits for the store to come back at its address).
   StoreFailover* failover = nullptr;

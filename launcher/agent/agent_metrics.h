@@ -16,9 +16,6 @@
 
 namespace trainctl::agent {
 
-// The variable that names the agent's metrics socket to its workers (train::ReportStep).
-inline constexpr char kMetricsSocketVariable[] = "TRAIN_METRICS_SOCKET";
-
 // Starts the node's collector with the job-wide settings `trainctl run` left in the store (chaos
 // rules, metrics port). Metrics never stop a job: when the collector cannot start, the agent
 // says why and runs without it (nullptr).

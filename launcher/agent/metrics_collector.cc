@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "train/internal/job_keys.h"
 #include "train/worker.h"
 
 namespace trainctl::agent {
@@ -310,10 +311,10 @@ void MetricsCollector::RoundEnded(std::int64_t round, const std::string& outcome
   Drain();  // the reports that led here come first in the file
   std::string reason;
   if (options_.job_store != nullptr && outcome != "succeeded") {
-    const std::string job_prefix = train::JobKeyPrefix(options_.job);
-    const std::string key =
-        train::RoundKeyPrefix(options_.job, std::to_string(round)).substr(job_prefix.size()) +
-        "restart";
+    const std::string job_prefix = train::internal::JobKeyPrefix(options_.job);
+    const std::string key = train::internal::RoundKeyPrefix(options_.job, std::to_string(round))
+                                .substr(job_prefix.size()) +
+                            "restart";
     auto text = options_.job_store->TryGet(key);
     if (text.ok() && *text) reason = **text;
   }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "duration.h"
+#include "train/defaults.h"
 
 namespace trainctl::agent {
 namespace {
@@ -12,7 +13,6 @@ namespace {
 constexpr char kPreemptedKey[] = "preempted";
 constexpr char kCountedKey[] = "preempted-counted";
 constexpr char kJobCountKey[] = "preempted-restarts";
-constexpr train::Milliseconds kDefaultGrace{30000};
 
 }  // namespace
 
@@ -23,7 +23,7 @@ int StopExitCode(int signal, bool forced) {
 
 train::Milliseconds PreemptionGrace(const trainctl::v1alpha1::TrainingJobSpec& spec) {
   const std::string& text = spec.failure_policy().preemption_grace();
-  return text.empty() ? kDefaultGrace : spec::ValidatedMillis(text);
+  return text.empty() ? train::defaults::kPreemptionGrace : spec::ValidatedMillis(text);
 }
 
 std::optional<std::string> PreemptedStep(train::Store* round_store, int rank) {

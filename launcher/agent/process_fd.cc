@@ -8,22 +8,6 @@
 
 namespace trainctl::agent::process_internal {
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) {
-    // close() may report EINTR or EIO, but the descriptor is released either way on Linux, so
-    // retrying would risk closing a number another thread has just been given.
-    (void)::close(fd_);
-  }
-  fd_ = fd;
-}
-
-std::string ErrnoMessage(std::string_view what, int err) {
-  std::string message(what);
-  message += ": ";
-  message += std::strerror(err);
-  return message;
-}
-
 train::Result<UniqueFd> AboveStandardStreams(UniqueFd fd) {
   if (fd.get() > 2) return fd;
   int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "train/defaults.h"
 #include "train/status.h"
 #include "train/store.h"
 
@@ -34,8 +35,8 @@ using train::Milliseconds;
 struct RendezvousConfig {
   int min_nodes = 1;
   int max_nodes = 1;
-  Milliseconds join_timeout{600000};
-  Milliseconds last_call{2000};
+  Milliseconds join_timeout = train::defaults::kJoinTimeout;
+  Milliseconds last_call = train::defaults::kLastCall;
   // While the store cannot be reached, `log` (when set) gets a line now and then naming
   // `store` and why: the name does not resolve yet, nothing listens there yet, ...
   train::StoreAddress store;

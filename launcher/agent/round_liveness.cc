@@ -1,5 +1,6 @@
 #include "round_liveness.h"
 
+#include "train/internal/job_keys.h"
 #include "train/worker.h"
 
 namespace trainctl::agent {
@@ -36,7 +37,7 @@ std::vector<std::string> LivenessKeys(int node_rank, int num_nodes, int nproc) {
     keys.push_back(NodeKey(node, "done"));
   }
   for (int local = 0; local < nproc; ++local) {
-    keys.push_back(train::WorkerHeartbeatKey(node_rank * nproc + local));
+    keys.push_back(train::internal::WorkerHeartbeatKey(node_rank * nproc + local));
   }
   return keys;
 }

@@ -15,6 +15,9 @@
 #include "round_liveness.h"
 #include "torch_env.h"
 #include "torch_master.h"
+#include "train/internal/env_names.h"
+#include "train/internal/job_keys.h"
+#include "train/internal/process_environment.h"
 #include "train/worker.h"
 #include "worker_group.h"
 
@@ -60,9 +63,10 @@ void KillSwitch::Fire() {
   if (group_ != nullptr) group_->Signal(SIGKILL);
 }
 
-RoundRunner::RoundRunner(const AgentOptions& options, Terminal* terminal, train::Store* client,
-                         std::string host, KillSwitch* kill_switch)
+RoundRunner::RoundRunner(const AgentOptions& options, const NodeResources& node, Terminal* terminal,
+                         train::Store* client, std::string host, KillSwitch* kill_switch)
     : options_(options),
+      node_(node),
       terminal_(terminal),
       client_(client),
       host_(std::move(host)),
@@ -70,7 +74,7 @@ RoundRunner::RoundRunner(const AgentOptions& options, Terminal* terminal, train:
 
 int RoundRunner::RestartsSpent(const Round& round) {
   auto job_store =
-      train::NewPrefixStore(train::JobKeyPrefix(options_.job.metadata().name()), client_);
+      train::NewPrefixStore(train::internal::JobKeyPrefix(options_.job.metadata().name()), client_);
   return round.restart_count - preempted_restarts_.Get(job_store.get());
 }
 
@@ -79,21 +83,23 @@ namespace {
 // The state of one round on this node, and the decisions taken from it.
 class RoundMonitor {
  public:
-  RoundMonitor(const AgentOptions& options, Terminal* terminal, train::Store* client,
-               const std::string& host, const Round& round, KillSwitch* kill_switch,
-               PreemptedRestarts* preempted_restarts)
+  RoundMonitor(const AgentOptions& options, const NodeResources& node, Terminal* terminal,
+               train::Store* client, const std::string& host, const Round& round,
+               KillSwitch* kill_switch, PreemptedRestarts* preempted_restarts)
       : kill_switch_(kill_switch),
         preempted_restarts_(preempted_restarts),
         options_(options),
+        node_(node),
         spec_(options.job.spec()),
         terminal_(terminal),
         host_(host),
         round_(round),
-        job_store_(
-            train::NewPrefixStore(train::JobKeyPrefix(options.job.metadata().name()), client)),
-        round_store_(train::NewPrefixStore(
-            train::RoundKeyPrefix(options.job.metadata().name(), std::to_string(round.id)),
-            client)),
+        job_store_(train::NewPrefixStore(
+            train::internal::JobKeyPrefix(options.job.metadata().name()), client)),
+        round_store_(
+            train::NewPrefixStore(train::internal::RoundKeyPrefix(options.job.metadata().name(),
+                                                                  std::to_string(round.id)),
+                                  client)),
         heartbeat_(spec::ValidatedMillis(spec_.rendezvous().heartbeat())),
         heartbeat_timeout_(spec::ValidatedMillis(spec_.rendezvous().heartbeat_timeout())),
         preemption_grace_(PreemptionGrace(spec_)),
@@ -101,8 +107,9 @@ class RoundMonitor {
 
   RoundEnd Run(const std::atomic<bool>& stop, const std::atomic<bool>& force) {
     // Workers read the heartbeat settings from here (train::Worker).
-    (void)round_store_->Set(train::kRoundConfigKey, std::to_string(heartbeat_.count()) + " " +
-                                                        std::to_string(heartbeat_timeout_.count()));
+    (void)round_store_->Set(
+        train::internal::kRoundConfigKey,
+        std::to_string(heartbeat_.count()) + " " + std::to_string(heartbeat_timeout_.count()));
     if (round_.node_rank == 0) {
       Say("round " + std::to_string(round_.id) + ": " + std::to_string(round_.num_nodes()) +
           " node(s), " + std::to_string(round_.num_nodes() * nproc_) + " worker(s), restart " +
@@ -125,7 +132,7 @@ class RoundMonitor {
     }
     group_ = std::move(*group);
     kill_switch_->Arm(group_.get());
-    NoteRoundStarted(options_.metrics, round_, nproc_, group_->pids());
+    NoteRoundStarted(node_.metrics, round_, nproc_, group_->pids());
     for (int local = 0; local < nproc_; ++local) running_.insert(round_.node_rank * nproc_ + local);
     NodeHeartbeat node_heartbeat(round_store_.get(), round_.node_rank, heartbeat_,
                                  heartbeat_timeout_);
@@ -174,7 +181,7 @@ class RoundMonitor {
   }
 
   std::vector<WorkerSpec> WorkerSpecs() const {
-    const std::map<std::string, std::string> inherited = train::ProcessEnvironment();
+    const std::map<std::string, std::string> inherited = train::internal::ProcessEnvironment();
     std::vector<WorkerSpec> specs;
     for (int local = 0; local < nproc_; ++local) {
       train::WorkerEnv w;
@@ -205,10 +212,10 @@ class RoundMonitor {
         w.checkpoint_keep = spec_.checkpoint().keep();
         if (spec_.checkpoint().has_async()) w.checkpoint_async = spec_.checkpoint().async();
       }
-      if (spec_.checkpoint().has_memory() && !options_.memory_dir.empty()) {
+      if (spec_.checkpoint().has_memory() && !node_.memory_dir.empty()) {
         w.checkpoint_memory_every_steps = spec_.checkpoint().memory().every_steps();
         w.checkpoint_memory_replicas = spec_.checkpoint().memory().replicas();
-        w.checkpoint_memory_dir = options_.memory_dir;
+        w.checkpoint_memory_dir = node_.memory_dir;
       }
       w.checkpoint_resume = spec_.checkpoint().resume();
       if (!spec_.checkpoint().resume_from().empty()) {
@@ -228,7 +235,8 @@ class RoundMonitor {
       s.working_dir = options_.working_dir;
       s.prefix = "[rank " + std::to_string(w.rank) + "] ";
       s.log_path = LogPath(w.rank);
-      if (options_.metrics) s.env[kMetricsSocketVariable] = options_.metrics->socket_path();
+      if (node_.metrics)
+        s.env[train::internal::kMetricsSocketVariable] = node_.metrics->socket_path();
       AddTorchrunVariables({w.world_size, nproc_, spec_.failure_policy().max_restarts()}, &s,
                            terminal_);
       specs.push_back(std::move(s));
@@ -478,6 +486,7 @@ class RoundMonitor {
   KillSwitch* kill_switch_;
   PreemptedRestarts* preempted_restarts_;
   const AgentOptions& options_;
+  const NodeResources& node_;
   const trainctl::v1alpha1::TrainingJobSpec& spec_;
   Terminal* terminal_;
   const std::string& host_;
@@ -500,7 +509,7 @@ class RoundMonitor {
 
 RoundEnd RoundRunner::Run(const Round& round, const std::atomic<bool>& stop,
                           const std::atomic<bool>& force) {
-  RoundMonitor monitor(options_, terminal_, client_, host_, round, kill_switch_,
+  RoundMonitor monitor(options_, node_, terminal_, client_, host_, round, kill_switch_,
                        &preempted_restarts_);
   return monitor.Run(stop, force);
 }

@@ -16,6 +16,8 @@
 
 namespace trainctl::agent {
 
+class MetricsCollector;
+
 struct RoundEnd {
   enum Kind {
     kSucceeded,  // every worker of every node exited 0
@@ -34,6 +36,14 @@ struct RoundEnd {
 // The exit code recorded in the job's outcome (0 for success).
 int OutcomeExitCode(const std::string& outcome_json);
 
+// What the agent makes for its rounds, beside the options it was given.
+struct NodeResources {
+  MetricsCollector* metrics = nullptr;  // step reports, chaos, metrics.jsonl; null: none
+  // The node's snapshot directory in RAM (memory_dir.h) when the spec has checkpoint.memory,
+  // given to workers as TRAIN_CHECKPOINT_MEMORY_DIR; empty: none.
+  std::string memory_dir;
+};
+
 // Lets another thread kill the running workers at once (a second Ctrl-C), even while the
 // round is busy stopping them politely.
 class KillSwitch {
@@ -51,8 +61,8 @@ class KillSwitch {
 class RoundRunner {
  public:
   // `client` is the store client (unprefixed); it must outlive the runner.
-  RoundRunner(const AgentOptions& options, Terminal* terminal, train::Store* client,
-              std::string host, KillSwitch* kill_switch);
+  RoundRunner(const AgentOptions& options, const NodeResources& node, Terminal* terminal,
+              train::Store* client, std::string host, KillSwitch* kill_switch);
 
   RoundEnd Run(const Round& round, const std::atomic<bool>& stop, const std::atomic<bool>& force);
 
@@ -62,6 +72,7 @@ class RoundRunner {
 
  private:
   const AgentOptions& options_;
+  const NodeResources& node_;
   Terminal* terminal_;
   train::Store* client_;
   std::string host_;

@@ -14,5 +14,5 @@ add_library(trainctl_process STATIC
   ${CMAKE_CURRENT_LIST_DIR}/worker_group.cc)
 target_include_directories(trainctl_process PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(trainctl_process
-  PUBLIC train::train Threads::Threads
+  PUBLIC train::train train_internal Threads::Threads
   PRIVATE train_warnings)

@@ -13,6 +13,8 @@
 #include "rendezvous.h"
 #include "store_endpoint.h"
 #include "store_failover.h"
+#include "train/internal/job_keys.h"
+#include "train/internal/process_environment.h"
 #include "train/store.h"
 #include "train/worker.h"
 
@@ -64,7 +66,7 @@ int RunAgent(const AgentFlags& given) {
       agent::EtcdConfigOf(prepared->job.spec().rendezvous(), prepared->working_dir);
   auto endpoint = agent::ResolveEndpoint(
       {flags.store, flags.node_rank, flags.token_file, flags.host_store, etcd.has_value()},
-      train::ProcessEnvironment());
+      train::internal::ProcessEnvironment());
   if (!endpoint.ok()) return Usage(endpoint.status().message());
   train::StoreAddress address = endpoint->store;
   if (etcd && !etcd_flag && !flags.store.empty()) {
@@ -87,7 +89,8 @@ int RunAgent(const AgentFlags& given) {
 
   std::unique_ptr<train::StoreServer> server;
   // Every agent of a built-in store may host it (a successor, docs/store.md).
-  auto bind = agent::ResolveStoreBind(flags.store_bind, address, train::ProcessEnvironment());
+  auto bind =
+      agent::ResolveStoreBind(flags.store_bind, address, train::internal::ProcessEnvironment());
   if (!etcd && !bind.ok()) return Usage(bind.status().message());
   if (endpoint->host_store) {
     auto started =
@@ -148,7 +151,7 @@ int RunAgent(const AgentFlags& given) {
   if (failover != nullptr && failover->current()) address = *failover->current();
   auto client = agent::ConnectJobStore(address, options.token_file, etcd, job_id);
   if (client.ok()) {
-    auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job_id), client->get());
+    auto job_store = train::NewPrefixStore(train::internal::JobKeyPrefix(job_id), client->get());
     auto left = job_store->Add("left", 1);
     if (hosting) {
       LingerForPeers(job_store.get(), node.last_round_nodes(), std::chrono::milliseconds(5000));

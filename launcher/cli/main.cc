@@ -16,6 +16,7 @@
 #include "report_command.h"
 #include "torchrun_options.h"
 #include "train/env.h"
+#include "train/internal/process_environment.h"
 #include "train/log.h"
 
 namespace {
@@ -386,8 +387,8 @@ their step, then the agent exits 75 and the other nodes restart without spending
   if (auto code = run_report_command()) return *code;
   std::unique_ptr<trainctl::agent::JobWatchdog> watchdog;
   if (run->parsed() || agent->parsed()) {
-    auto notes = ApplyTorchrunFlags(torchrun_flags, train::ProcessEnvironment(), &job_flags,
-                                    agent->parsed() ? &agent_flags : nullptr);
+    auto notes = ApplyTorchrunFlags(torchrun_flags, train::internal::ProcessEnvironment(),
+                                    &job_flags, agent->parsed() ? &agent_flags : nullptr);
     if (!notes.ok()) {
       std::cerr << "trainctl " << (run->parsed() ? "run" : "agent") << ": "
                 << notes.status().message() << "\n";

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "run_report.h"
+#include "train/internal/job_keys.h"
 #include "train/store.h"
 #include "train/worker.h"
 
@@ -84,7 +85,7 @@ train::Result<agent::MetricsConfig> RunMetricsConfig(const JobFlags& flags,
 
 train::Status PublishMetricsConfig(const agent::MetricsConfig& config, const std::string& job,
                                    train::Store* store) {
-  return store->Set(train::JobKeyPrefix(job) + agent::kMetricsConfigKey, config.ToJson());
+  return store->Set(train::internal::JobKeyPrefix(job) + agent::kMetricsConfigKey, config.ToJson());
 }
 
 void PrintRunSummary(const std::string& run_dir, agent::Terminal* terminal) {

@@ -20,6 +20,8 @@
 #include "round_runner.h"
 #include "status_line.h"
 #include "store_endpoint.h"
+#include "train/internal/job_keys.h"
+#include "train/internal/process_environment.h"
 #include "train/store.h"
 #include "train/worker.h"
 #include "worker_group.h"
@@ -60,7 +62,7 @@ struct LaunchStore {
 std::optional<std::string> JobOutcome(const LaunchStore& store, const std::string& job) {
   auto client = store.Connect(job);
   if (!client.ok()) return std::nullopt;
-  auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job), client->get());
+  auto job_store = train::NewPrefixStore(train::internal::JobKeyPrefix(job), client->get());
   auto outcome = job_store->TryGet(agent::kOutcomeKey);
   if (!outcome.ok()) return std::nullopt;
   return *outcome;
@@ -113,7 +115,7 @@ int RunAgentProcesses(const PreparedJob& prepared, const RunDir& run, const Laun
     }
     s.argv.insert(s.argv.end(), {"--node-rank", std::to_string(node), "--run-dir", run_dir,
                                  "--launch-id", run.launch_id()});
-    s.env = train::ProcessEnvironment();
+    s.env = train::internal::ProcessEnvironment();
     specs.push_back(std::move(s));
   }
   auto group = agent::WorkerGroup::Start(std::move(specs), terminal);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rendezvous.h"
+#include "train/internal/job_keys.h"
 #include "train/store.h"
 #include "train/worker.h"
 
@@ -37,7 +38,8 @@ std::string Describe(train::Store* job_store, std::chrono::steady_clock::duratio
     }
     auto workers = job_store->Keys(agent::RoundKey(round, "worker/"));
     if (workers.ok() && !workers->empty()) ranks = std::to_string(workers->size()) + " ranks up | ";
-    auto progress = job_store->TryGet(agent::RoundKey(round, train::WorkerProgressKey(0)));
+    auto progress =
+        job_store->TryGet(agent::RoundKey(round, train::internal::WorkerProgressKey(0)));
     if (progress.ok() && *progress) step = "step " + **progress + " | ";
   }
   return round_text + " | " + ranks + step + "restarts " + restarts + " | " + Elapsed(elapsed);
@@ -53,7 +55,7 @@ StatusLine::StatusLine(agent::Terminal* terminal,
   thread_ = std::thread([this, connect = std::move(connect), job_id = std::move(job_id)] {
     auto client = connect();
     if (!client.ok()) return;
-    auto job_store = train::NewPrefixStore(train::JobKeyPrefix(job_id), client->get());
+    auto job_store = train::NewPrefixStore(train::internal::JobKeyPrefix(job_id), client->get());
     const auto start = std::chrono::steady_clock::now();
     while (!stop_) {
       terminal_->SetStatus(Describe(job_store.get(), std::chrono::steady_clock::now() - start));

@@ -1,5 +1,8 @@
 #include "defaults.h"
 
+#include "duration.h"
+#include "train/defaults.h"
+
 namespace trainctl::spec {
 namespace {
 
@@ -7,8 +10,14 @@ void DefaultString(std::string* field, const char* value) {
   if (field->empty()) *field = value;
 }
 
+void DefaultDuration(std::string* field, std::chrono::milliseconds value) {
+  if (field->empty()) *field = FormatDuration(value);
+}
+
 }  // namespace
 
+// Every number and duration below comes from libtrain's table (train/defaults.h), which the
+// library uses too; the schema's "Default:" lines are checked against it (defaults_test).
 void ApplyDefaults(trainctl::v1alpha1::TrainingJob* job) {
   DefaultString(job->mutable_metadata()->mutable_namespace_(), "default");
 
@@ -40,34 +49,36 @@ void ApplyDefaults(trainctl::v1alpha1::TrainingJob* job) {
   }
 
   auto* rdzv = spec->mutable_rendezvous();
-  if (!rdzv->has_port()) rdzv->set_port(29400);
-  DefaultString(rdzv->mutable_join_timeout(), "600s");
-  DefaultString(rdzv->mutable_last_call(), "2s");
-  DefaultString(rdzv->mutable_heartbeat(), "1s");
-  DefaultString(rdzv->mutable_heartbeat_timeout(), "5s");
+  if (!rdzv->has_port()) rdzv->set_port(train::defaults::kStorePort);
+  DefaultDuration(rdzv->mutable_join_timeout(), train::defaults::kJoinTimeout);
+  DefaultDuration(rdzv->mutable_last_call(), train::defaults::kLastCall);
+  DefaultDuration(rdzv->mutable_heartbeat(), train::defaults::kHeartbeat);
+  DefaultDuration(rdzv->mutable_heartbeat_timeout(), train::defaults::kHeartbeatTimeout);
 
   auto* failure = spec->mutable_failure_policy();
-  if (!failure->has_max_restarts()) failure->set_max_restarts(3);
-  DefaultString(failure->mutable_backoff(), "1s");
-  DefaultString(failure->mutable_preemption_grace(), "30s");
+  if (!failure->has_max_restarts()) failure->set_max_restarts(train::defaults::kMaxRestarts);
+  DefaultDuration(failure->mutable_backoff(), train::defaults::kRestartBackoff);
+  DefaultDuration(failure->mutable_preemption_grace(), train::defaults::kPreemptionGrace);
 
   // Checkpoint settings mean something only with a directory; without one the block stays
   // as written so that validation can point at settings that would be ignored.
   if (spec->has_checkpoint() && !spec->checkpoint().dir().empty()) {
     auto* ckpt = spec->mutable_checkpoint();
-    if (!ckpt->has_every_steps()) ckpt->set_every_steps(1000);
-    if (!ckpt->has_keep()) ckpt->set_keep(3);
-    if (!ckpt->has_async()) ckpt->set_async(true);
+    if (!ckpt->has_every_steps()) ckpt->set_every_steps(train::defaults::kCheckpointEverySteps);
+    if (!ckpt->has_keep()) ckpt->set_keep(train::defaults::kCheckpointKeep);
+    if (!ckpt->has_async()) ckpt->set_async(train::defaults::kCheckpointAsync);
   }
   if (spec->has_checkpoint() && spec->checkpoint().has_memory()) {
     auto* memory = spec->mutable_checkpoint()->mutable_memory();
-    if (!memory->has_every_steps()) memory->set_every_steps(1);
-    if (!memory->has_replicas()) memory->set_replicas(1);
+    if (!memory->has_every_steps()) {
+      memory->set_every_steps(train::defaults::kMemorySnapshotEverySteps);
+    }
+    if (!memory->has_replicas()) memory->set_replicas(train::defaults::kMemorySnapshotReplicas);
   }
 
   auto* collectives = spec->mutable_collectives();
   DefaultString(collectives->mutable_backend(), "auto");
-  DefaultString(collectives->mutable_timeout(), "60s");
+  DefaultDuration(collectives->mutable_timeout(), train::defaults::kCollectiveTimeout);
 
   for (auto& volume : *spec->mutable_storage()->mutable_volumes()) {
     if (!volume.has_read_only()) volume.set_read_only(false);

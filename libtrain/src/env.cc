@@ -2,19 +2,33 @@
 // place in the job. docs/env.md is the reference for every variable and rule used here.
 #include "train/env.h"
 
-#include <unistd.h>  // environ
-
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <string>
-#include <system_error>
 #include <utility>
+
+#include "env_parse.h"
+#include "train/internal/process_environment.h"
 
 namespace train {
 namespace {
 
-using Vars = std::map<std::string, std::string>;
+using internal::env::CheckCount;
+using internal::env::CheckHost;
+using internal::env::CheckIndex;
+using internal::env::CheckNonNegative;
+using internal::env::CheckTorchInt;
+using internal::env::Disagree;
+using internal::env::Field;
+using internal::env::ParseInt;
+using internal::env::ParsePort;
+using internal::env::Reader;
+using internal::env::Shown;
+using internal::env::SplitCommas;
+using internal::env::StripBrackets;
+using internal::env::Topology;
+using internal::env::TopologyNames;
+using internal::env::Vars;
 
 // The trainctl contract. Any one of these selects the trainctl form.
 constexpr const char* kTrainRank = "TRAIN_RANK";
@@ -92,254 +106,6 @@ constexpr const char* kOmpiLocalSize = "OMPI_COMM_WORLD_LOCAL_SIZE";
 // process's rank among all processes on its node, so it is not read.)
 constexpr const char* kOmpiNumNodes = "OMPI_MCA_orte_num_nodes";
 
-std::string Quoted(std::string_view text) {
-  std::string out = "\"";
-  out += text;
-  out += '"';
-  return out;
-}
-
-// NAME="value": how every error shows what it saw.
-std::string Shown(std::string_view name, std::string_view value) {
-  return std::string(name) + "=" + Quoted(value);
-}
-
-// Decimal, whole string, no sign other than '-', no spaces: "08" is 8, "+8" and " 8" are not.
-Result<int> ParseInt(std::string_view name, std::string_view text) {
-  int value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec == std::errc::result_out_of_range) {
-    return InvalidArgumentError(Shown(name, text) +
-                                " is out of range: does not fit in a 32-bit integer");
-  }
-  if (text.empty() || ec != std::errc() || ptr != end) {
-    return InvalidArgumentError(Shown(name, text) +
-                                " is not an integer: expected a plain decimal number like 0 or 8");
-  }
-  return value;
-}
-
-Result<int> ParsePort(std::string_view name, std::string_view text) {
-  auto port = ParseInt(name, text);
-  if (!port.ok() || *port < 1 || *port > 65535) {
-    return InvalidArgumentError(Shown(name, text) +
-                                " is not a valid port: must be an integer in [1, 65535]");
-  }
-  return port;
-}
-
-// A host name or address literal, without brackets.
-Status CheckHost(std::string_view name, std::string_view value, std::string_view host) {
-  if (host.empty()) {
-    return InvalidArgumentError(Shown(name, value) + " has an empty host");
-  }
-  for (char c : host) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '/' || c == '[' || c == ']') {
-      return InvalidArgumentError(Shown(name, value) + " has an invalid host \"" +
-                                  std::string(host) +
-                                  "\": expected a host name, an IPv4 address or an IPv6 address");
-    }
-  }
-  return Status::Ok();
-}
-
-// A resolved integer and where it came from, so that errors show what was read or derived.
-struct Field {
-  std::string name;
-  int value = 0;
-  bool is_set = false;  // read from the variables rather than derived
-  std::string text;     // the variable's value as given, when is_set
-
-  // NAME="text" when read, NAME=value (unset; derived) otherwise: the subject of an error.
-  std::string Shown() const {
-    if (is_set) return train::Shown(name, text);
-    return name + "=" + std::to_string(value) + " (unset; derived)";
-  }
-  // NAME=value: a bound in "must be in [0, NAME=value)".
-  std::string Bound() const { return name + "=" + std::to_string(value); }
-  // Appended to an error whose bound was derived.
-  std::string Note() const {
-    return is_set ? std::string() : " (" + name + " is unset; derived from the other variables)";
-  }
-};
-
-// Reads one form's variables; errors say which form was detected and why.
-class Reader {
- public:
-  Reader(const Vars& vars, std::string form, std::string detected_by)
-      : vars_(vars), form_(std::move(form)), detected_by_(std::move(detected_by)) {}
-
-  const std::string* Get(const std::string& name) const {
-    auto it = vars_.find(name);
-    return it == vars_.end() ? nullptr : &it->second;
-  }
-
-  Status Missing(const std::string& name, std::string_view why) const {
-    return InvalidArgumentError(name + " is not set: the " + form_ +
-                                " environment (detected from " + detected_by_ + ") requires it" +
-                                std::string(why));
-  }
-
-  Result<Field> Required(const std::string& name) const {
-    const std::string* text = Get(name);
-    if (text == nullptr) return Missing(name, "");
-    TRAIN_ASSIGN_OR_RETURN(int value, ParseInt(name, *text));
-    return Field{name, value, true, *text};
-  }
-
-  // `fallback` when unset.
-  Result<Field> Optional(const std::string& name, int fallback) const {
-    const std::string* text = Get(name);
-    if (text == nullptr) return Field{name, fallback, false, std::string()};
-    TRAIN_ASSIGN_OR_RETURN(int value, ParseInt(name, *text));
-    return Field{name, value, true, *text};
-  }
-
-  std::string String(const std::string& name) const {
-    const std::string* text = Get(name);
-    return text == nullptr ? std::string() : *text;
-  }
-
- private:
-  const Vars& vars_;
-  std::string form_;
-  std::string detected_by_;
-};
-
-// 0 <= f < bound.
-Status CheckIndex(const Field& f, const Field& bound) {
-  if (f.value >= 0 && f.value < bound.value) return Status::Ok();
-  return InvalidArgumentError(f.Shown() + " is out of range: must be in [0, " + bound.Bound() +
-                              ")" + bound.Note());
-}
-
-// 1 <= f (<= bound when given).
-Status CheckCount(const Field& f, const Field* bound) {
-  if (f.value >= 1 && (bound == nullptr || f.value <= bound->value)) return Status::Ok();
-  if (bound == nullptr) {
-    return InvalidArgumentError(f.Shown() + " is out of range: must be at least 1");
-  }
-  return InvalidArgumentError(f.Shown() + " is out of range: must be in [1, " + bound->Bound() +
-                              "]" + bound->Note());
-}
-
-Status CheckNonNegative(const Field& f) {
-  if (f.value >= 0) return Status::Ok();
-  return InvalidArgumentError(f.Shown() + " is out of range: must be 0 or more");
-}
-
-struct Topology {
-  Field rank, world_size, local_rank, local_world_size, node_rank, num_nodes;
-};
-
-struct TopologyNames {
-  std::string rank, world_size, local_rank, local_world_size, node_rank, num_nodes;
-  bool uniform_required;     // every node runs local_world_size workers
-  bool one_node_by_default;  // neither per-node size given: one node (else one worker per node)
-};
-
-// Reads and checks the six topology numbers of the trainctl and torchrun forms.
-Result<Topology> ReadTopology(const Reader& r, const TopologyNames& n) {
-  Topology t;
-  TRAIN_ASSIGN_OR_RETURN(t.rank, r.Required(n.rank));
-  TRAIN_ASSIGN_OR_RETURN(t.world_size, r.Required(n.world_size));
-  TRAIN_RETURN_IF_ERROR(CheckCount(t.world_size, nullptr));
-  TRAIN_RETURN_IF_ERROR(CheckIndex(t.rank, t.world_size));
-
-  const int world = t.world_size.value;
-  TRAIN_ASSIGN_OR_RETURN(t.local_world_size, r.Optional(n.local_world_size, 0));
-  TRAIN_ASSIGN_OR_RETURN(t.num_nodes, r.Optional(n.num_nodes, 0));
-  if (t.local_world_size.is_set)
-    TRAIN_RETURN_IF_ERROR(CheckCount(t.local_world_size, &t.world_size));
-  if (t.num_nodes.is_set) TRAIN_RETURN_IF_ERROR(CheckCount(t.num_nodes, &t.world_size));
-
-  if (t.local_world_size.is_set && !t.num_nodes.is_set) {
-    if (world % t.local_world_size.value != 0) {
-      return InvalidArgumentError(t.world_size.Shown() + " is not a multiple of " +
-                                  t.local_world_size.Shown() +
-                                  ": every node must run the same number of workers, or set " +
-                                  n.num_nodes + " to the number of nodes");
-    }
-    t.num_nodes.value = world / t.local_world_size.value;
-  } else if (t.num_nodes.is_set && !t.local_world_size.is_set) {
-    if (world % t.num_nodes.value != 0) {
-      return InvalidArgumentError(t.world_size.Shown() + " is not a multiple of " +
-                                  t.num_nodes.Shown() + ": set " + n.local_world_size +
-                                  " to the number of workers on this node");
-    }
-    t.local_world_size.value = world / t.num_nodes.value;
-  } else if (!t.local_world_size.is_set && !t.num_nodes.is_set) {
-    t.local_world_size.value = n.one_node_by_default ? world : 1;
-    t.num_nodes.value = n.one_node_by_default ? 1 : world;
-  }
-  // 64-bit: both factors may be up to INT_MAX.
-  const bool uniform = int64_t{t.num_nodes.value} * t.local_world_size.value == world;
-  if (n.uniform_required && !uniform) {
-    return InvalidArgumentError(t.num_nodes.Shown() + " times " + t.local_world_size.Shown() +
-                                " is not " + t.world_size.Shown() +
-                                ": every node runs the same number of workers");
-  }
-
-  const int lws = t.local_world_size.value;
-  TRAIN_ASSIGN_OR_RETURN(t.local_rank, r.Optional(n.local_rank, t.rank.value % lws));
-  TRAIN_RETURN_IF_ERROR(CheckIndex(t.local_rank, t.local_world_size));
-  TRAIN_ASSIGN_OR_RETURN(t.node_rank, r.Optional(n.node_rank, t.rank.value / lws));
-  TRAIN_RETURN_IF_ERROR(CheckIndex(t.node_rank, t.num_nodes));
-
-  // Both launchers assign ranks in node order; a mismatch means a mixed-up environment.
-  const int64_t expected = int64_t{t.node_rank.value} * lws + t.local_rank.value;
-  if (uniform && t.rank.value != expected) {
-    return InvalidArgumentError(t.rank.Shown() + " does not match " + t.node_rank.Shown() + " * " +
-                                t.local_world_size.Shown() + " + " + t.local_rank.Shown() + " = " +
-                                std::to_string(expected) + ": ranks are assigned in node order");
-  }
-  return t;
-}
-
-void Apply(const Topology& t, WorkerEnv& env) {
-  env.rank = t.rank.value;
-  env.world_size = t.world_size.value;
-  env.local_rank = t.local_rank.value;
-  env.local_world_size = t.local_world_size.value;
-  env.node_rank = t.node_rank.value;
-  env.num_nodes = t.num_nodes.value;
-}
-
-// A torch name present beside TRAIN_* must agree with the trainctl value.
-Status Disagree(const std::string& torch_name, const std::string& torch_value,
-                const std::string& train_shown) {
-  return InvalidArgumentError(Shown(torch_name, torch_value) + " disagrees with " + train_shown +
-                              ": when both are set they must match; unset " + torch_name +
-                              " or give it the same value");
-}
-
-Status CheckTorchInt(const Reader& r, const std::string& torch_name, const Field& train) {
-  const std::string* text = r.Get(torch_name);
-  if (text == nullptr) return Status::Ok();
-  TRAIN_ASSIGN_OR_RETURN(int value, ParseInt(torch_name, *text));
-  if (value != train.value) return Disagree(torch_name, *text, train.Shown());
-  return Status::Ok();
-}
-
-std::string StripBrackets(std::string_view host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return std::string(host);
-}
-
-std::vector<std::string> SplitCommas(std::string_view text) {
-  std::vector<std::string> out;
-  for (std::size_t start = 0; start <= text.size();) {
-    std::size_t comma = text.find(',', start);
-    if (comma == std::string_view::npos) comma = text.size();
-    out.emplace_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 // TRAIN_STORE_BACKEND and what it needs: the etcd cluster, or nothing for the built-in store.
 Result<std::optional<EtcdConfig>> ReadStoreBackend(const Reader& r) {
   const std::string backend = r.String(kTrainStoreBackend);
@@ -408,7 +174,7 @@ Result<WorkerEnv> FromTrainctl(const Vars& vars, const std::string& detected_by)
       Topology t, ReadTopology(r, {kTrainRank, kTrainWorldSize, kTrainLocalRank,
                                    kTrainLocalWorldSize, kTrainNodeRank, kTrainNumNodes,
                                    /*uniform_required=*/true, /*one_node_by_default=*/true}));
-  Apply(t, env);
+  ApplyTopology(t, env);
 
   TRAIN_ASSIGN_OR_RETURN(env.etcd, ReadStoreBackend(r));
   if (env.etcd.has_value()) {
@@ -510,7 +276,7 @@ Result<WorkerEnv> FromTorchrun(const Vars& vars, const std::string& detected_by)
       Topology t, ReadTopology(r, {kRank, kWorldSize, kLocalRank, kLocalWorldSize, kGroupRank,
                                    kGroupWorldSize, /*uniform_required=*/false,
                                    /*one_node_by_default=*/false}));
-  Apply(t, env);
+  ApplyTopology(t, env);
 
   const std::string* host = r.Get(kMasterAddr);
   const std::string* port = r.Get(kMasterPort);
@@ -610,82 +376,11 @@ std::string_view LauncherName(Launcher launcher) {
   return "unknown";
 }
 
-std::string StoreAddress::ToString() const {
-  const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return shown + ":" + std::to_string(port);
-}
+bool operator==(const WorkerEnv& a, const WorkerEnv& b) = default;
 
-Result<StoreAddress> StoreAddress::Parse(std::string_view text, std::string_view what) {
-  const std::string expected = ": expected host:port, like \"node0:29400\" or \"[::1]:29400\"";
-  StoreAddress out;
-  std::string_view host;
-  std::string_view port;
-  if (text.find("://") != std::string_view::npos) {
-    return InvalidArgumentError(Shown(what, text) + " is a URL" + expected);
-  }
-  if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      return InvalidArgumentError(Shown(what, text) + " has no closing ']'" + expected);
-    }
-    host = text.substr(1, close - 1);
-    if (close + 1 >= text.size() || text[close + 1] != ':') {
-      return InvalidArgumentError(Shown(what, text) + " has no port after ']'" + expected);
-    }
-    port = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      return InvalidArgumentError(Shown(what, text) + " has no port" + expected);
-    }
-    if (text.find(':') != colon) {
-      return InvalidArgumentError(Shown(what, text) +
-                                  " looks like an IPv6 address without brackets: write it as "
-                                  "\"[address]:port\", like \"[::1]:29400\"");
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  if (host.empty()) return InvalidArgumentError(Shown(what, text) + " has no host" + expected);
-  TRAIN_RETURN_IF_ERROR(CheckHost(what, text, host));
-  auto parsed = ParseInt(what, port);
-  if (!parsed.ok() || *parsed < 1 || *parsed > 65535) {
-    return InvalidArgumentError(Shown(what, text) + " has an invalid port \"" + std::string(port) +
-                                "\": a port must be an integer in [1, 65535]");
-  }
-  out.host = std::string(host);
-  out.port = *parsed;
-  return out;
+Result<WorkerEnv> WorkerEnv::FromEnvironment() {
+  return FromVariables(internal::ProcessEnvironment());
 }
-
-Result<StoreAddress> ParseEtcdEndpoint(std::string_view text, std::string_view what) {
-  std::string_view address = text;
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (address.substr(0, scheme.size()) == scheme) address.remove_prefix(scheme.size());
-  }
-  if (!address.empty() && address.back() == '/') address.remove_suffix(1);
-  if (address.find("://") != std::string_view::npos ||
-      address.find('/') != std::string_view::npos) {
-    return InvalidArgumentError(Shown(what, text) +
-                                " is not an etcd endpoint: expected host:port, http://host:port "
-                                "or https://host:port, like \"etcd-0:2379\"");
-  }
-  return StoreAddress::Parse(address, what);
-}
-
-std::map<std::string, std::string> ProcessEnvironment() {
-  // The one reader of the process environment (see docs/env.md).
-  Vars vars;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    std::string_view line(*entry);
-    const size_t eq = line.find('=');
-    if (eq == std::string_view::npos) continue;
-    vars.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
-  }
-  return vars;
-}
-
-Result<WorkerEnv> WorkerEnv::FromEnvironment() { return FromVariables(ProcessEnvironment()); }
 
 Result<WorkerEnv> WorkerEnv::FromVariables(const std::map<std::string, std::string>& vars) {
   // Precedence: trainctl, then torchrun, then Open MPI, then standalone.

@@ -19,6 +19,7 @@
 
 #include "preemption.h"
 #include "train/communicator.h"
+#include "train/defaults.h"
 #include "train/log.h"
 #include "train/memory_snapshots.h"
 #include "train/worker.h"
@@ -203,10 +204,13 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
   const WorkerEnv& env = worker.env();
   if (resolved.checkpoint_dir.empty()) resolved.checkpoint_dir = env.checkpoint_dir;
   if (resolved.every_steps == 0) {
-    resolved.every_steps = env.checkpoint_every_steps > 0 ? env.checkpoint_every_steps : 1000;
+    resolved.every_steps = env.checkpoint_every_steps > 0 ? env.checkpoint_every_steps
+                                                          : defaults::kCheckpointEverySteps;
   }
-  if (resolved.keep == 0) resolved.keep = env.checkpoint_keep > 0 ? env.checkpoint_keep : 3;
-  if (!resolved.async) resolved.async = env.checkpoint_async.value_or(true);
+  if (resolved.keep == 0) {
+    resolved.keep = env.checkpoint_keep > 0 ? env.checkpoint_keep : defaults::kCheckpointKeep;
+  }
+  if (!resolved.async) resolved.async = env.checkpoint_async.value_or(defaults::kCheckpointAsync);
   if (resolved.run_id.empty()) resolved.run_id = env.launch_id;
   if (resolved.resume_from.empty()) resolved.resume_from = env.checkpoint_resume_from;
   if (resolved.resume == TrainerOptions::ResumePolicy::kDefault) {
@@ -223,7 +227,8 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
     resolved.memory_every_steps = env.checkpoint_memory_every_steps;
   }
   if (resolved.memory_replicas < 0) {
-    resolved.memory_replicas = env.checkpoint_memory_replicas.value_or(1);
+    resolved.memory_replicas =
+        env.checkpoint_memory_replicas.value_or(defaults::kMemorySnapshotReplicas);
   }
   if (resolved.memory_dir.empty()) resolved.memory_dir = env.checkpoint_memory_dir;
   if (resolved.memory_every_steps < 0) {

@@ -7,10 +7,17 @@
 #include <thread>
 
 #include "logging.h"
+#include "train/defaults.h"
+#include "train/internal/job_keys.h"
 #include "train/log.h"
 
 namespace train {
 namespace {
+
+using internal::kRoundConfigKey;
+using internal::RoundKeyPrefix;
+using internal::WorkerHeartbeatKey;
+using internal::WorkerProgressKey;
 
 constexpr Milliseconds kRetryFirst{10};
 constexpr Milliseconds kRetryMax{250};
@@ -48,16 +55,6 @@ bool ParseHeartbeatConfig(const std::string& text, Milliseconds* interval, Milli
 }
 
 }  // namespace
-
-std::string JobKeyPrefix(std::string_view job_id) { return "job/" + std::string(job_id) + "/"; }
-
-std::string RoundKeyPrefix(std::string_view job_id, std::string_view run_id) {
-  return JobKeyPrefix(job_id) + "round/" + std::string(run_id) + "/";
-}
-
-std::string WorkerHeartbeatKey(int rank) { return "worker/" + std::to_string(rank) + "/heartbeat"; }
-
-std::string WorkerProgressKey(int rank) { return "progress/" + std::to_string(rank); }
 
 struct Worker::Impl {
   std::unique_ptr<StoreServer> server;  // rank 0 under torchrun
@@ -195,8 +192,15 @@ Result<std::unique_ptr<Worker>> Worker::Init(const WorkerEnv& env, const WorkerO
 }
 
 Status Worker::ReportProgress(std::int64_t step) {
-  if (round_store_ == nullptr) return Status::Ok();
+  // Only rank 0's is read (the status line shows the job's step): the other ranks would add
+  // world_size - 1 store writes per step for nothing.
+  if (round_store_ == nullptr || env_.rank != 0) return Status::Ok();
   return round_store_->Set(WorkerProgressKey(env_.rank), std::to_string(step));
+}
+
+Status Worker::Barrier() {
+  return Barrier(env_.collective_timeout_ms > 0 ? Milliseconds(env_.collective_timeout_ms)
+                                                : defaults::kCollectiveTimeout);
 }
 
 Status Worker::Barrier(Milliseconds timeout) {

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "train/defaults.h"
 #include "train/optimizer.h"
 #include "train/sampler.h"
 #include "train/status.h"
@@ -43,11 +44,11 @@ class Communicator;
 struct CheckpointOptions {
   // Committed checkpoints kept, newest first; at least 1. Older ones are deleted after a new one
   // commits (never before), except those kept by keep_every.
-  int keep_last = 3;
+  int keep_last = defaults::kCheckpointKeep;
   // Also keep every checkpoint whose step is a multiple of this (0: none).
   std::int64_t keep_every = 0;
   // Save returns once the state is copied to host memory; a background thread writes it.
-  bool async = true;
+  bool async = defaults::kCheckpointAsync;
   // Host memory an async save may hold for its snapshot. A larger state is written in waves:
   // Save then blocks until the part that does not fit has been written.
   std::uint64_t memory_budget_bytes = std::uint64_t{1} << 30;

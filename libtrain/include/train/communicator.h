@@ -35,10 +35,6 @@ enum class ReduceOp { kSum, kAvg, kMin, kMax, kProd };
 // "sum", "avg", "min", "max", "prod".
 std::string_view ReduceOpName(ReduceOp op);
 
-enum class CollectiveKind { kAllReduce, kReduceScatter, kAllGather, kBroadcast, kBarrier };
-// "allreduce", "reducescatter", "allgather", "broadcast", "barrier".
-std::string_view CollectiveKindName(CollectiveKind kind);
-
 enum class CommBackend {
   kAuto,  // MPI under mpirun (NCCL for CUDA), else NCCL for CUDA, else CPU
   kCpu,   // shared memory within a host, TCP between hosts

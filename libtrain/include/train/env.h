@@ -17,12 +17,9 @@
 #include <vector>
 
 #include "train/status.h"
+#include "train/store_location.h"
 
 namespace train {
-
-// Every variable of this process's environment. The only reader of the environment besides
-// WorkerEnv::FromEnvironment: launchers use it to build their children's environment.
-std::map<std::string, std::string> ProcessEnvironment();
 
 // Who started this worker; decides how the worker bootstraps its collectives.
 enum class Launcher {
@@ -34,43 +31,6 @@ enum class Launcher {
 
 // "standalone", "trainctl", "torchrun", "openmpi".
 std::string_view LauncherName(Launcher launcher);
-
-// host:port of the rendezvous store.
-struct StoreAddress {
-  std::string host;
-  int port = 0;
-
-  std::string ToString() const;  // "host:port", "[::1]:port" for IPv6 literals
-  // Parses "host:port" or "[v6]:port"; the error names `what` (the variable) and the value.
-  static Result<StoreAddress> Parse(std::string_view text, std::string_view what);
-};
-
-inline bool operator==(const StoreAddress& a, const StoreAddress& b) {
-  return a.host == b.host && a.port == b.port;
-}
-inline bool operator!=(const StoreAddress& a, const StoreAddress& b) { return !(a == b); }
-
-// An etcd member's client URL: "host:port", "http://host:port" or "https://host:port". Returns
-// the address part; the error names `what` (a variable, a flag, a field) and the value.
-Result<StoreAddress> ParseEtcdEndpoint(std::string_view text, std::string_view what);
-
-// The etcd cluster that holds a job's store (TRAIN_STORE_BACKEND=etcd; docs/env.md). Secrets
-// travel as files, never as values.
-struct EtcdConfig {
-  std::vector<std::string> endpoints;  // TRAIN_STORE_ENDPOINTS: ParseEtcdEndpoint's forms
-  std::string username;                // TRAIN_ETCD_USER; empty: no authentication
-  std::string password_file;           // TRAIN_ETCD_PASSWORD_FILE: the user's password
-  std::string ca_file;                 // TRAIN_ETCD_CA_FILE: CA of the members' certificates
-  std::string cert_file;               // TRAIN_ETCD_CERT_FILE: this client's certificate
-  std::string key_file;                // TRAIN_ETCD_KEY_FILE: its private key
-};
-
-inline bool operator==(const EtcdConfig& a, const EtcdConfig& b) {
-  return a.endpoints == b.endpoints && a.username == b.username &&
-         a.password_file == b.password_file && a.ca_file == b.ca_file &&
-         a.cert_file == b.cert_file && a.key_file == b.key_file;
-}
-inline bool operator!=(const EtcdConfig& a, const EtcdConfig& b) { return !(a == b); }
 
 struct WorkerEnv {
   Launcher launcher = Launcher::kStandalone;
@@ -130,27 +90,11 @@ struct WorkerEnv {
   // One line for logs: "rank 3/8 (local 1/4, node 1/2) round r2 restart 0 via trainctl,
   // store node0:29400". The round is left out when run_id is empty, the store when absent.
   std::string Describe() const;
+
+  // Field by field, launcher included (defaulted in env.cc: a new field is compared too).
+  friend bool operator==(const WorkerEnv& a, const WorkerEnv& b);
 };
 
-// Field by field, launcher included.
-inline bool operator==(const WorkerEnv& a, const WorkerEnv& b) {
-  return a.launcher == b.launcher && a.rank == b.rank && a.world_size == b.world_size &&
-         a.local_rank == b.local_rank && a.local_world_size == b.local_world_size &&
-         a.node_rank == b.node_rank && a.num_nodes == b.num_nodes && a.store == b.store &&
-         a.hosts_store == b.hosts_store && a.torch_agent_store == b.torch_agent_store &&
-         a.job_id == b.job_id && a.run_id == b.run_id && a.restart_count == b.restart_count &&
-         a.token_file == b.token_file && a.checkpoint_dir == b.checkpoint_dir &&
-         a.checkpoint_every_steps == b.checkpoint_every_steps &&
-         a.checkpoint_keep == b.checkpoint_keep && a.checkpoint_async == b.checkpoint_async &&
-         a.checkpoint_memory_every_steps == b.checkpoint_memory_every_steps &&
-         a.checkpoint_memory_replicas == b.checkpoint_memory_replicas &&
-         a.checkpoint_memory_dir == b.checkpoint_memory_dir && a.launch_id == b.launch_id &&
-         a.checkpoint_resume == b.checkpoint_resume &&
-         a.checkpoint_resume_from == b.checkpoint_resume_from &&
-         a.collective_backend == b.collective_backend &&
-         a.collective_timeout_ms == b.collective_timeout_ms && a.torch_master == b.torch_master &&
-         a.etcd == b.etcd;
-}
 inline bool operator!=(const WorkerEnv& a, const WorkerEnv& b) { return !(a == b); }
 
 }  // namespace train

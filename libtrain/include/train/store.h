@@ -20,8 +20,9 @@
 #include <string_view>
 #include <vector>
 
-#include "train/env.h"
+#include "train/defaults.h"
 #include "train/status.h"
+#include "train/store_location.h"
 
 namespace train {
 
@@ -91,7 +92,7 @@ class Store {
   Store() = default;
 
  private:
-  Milliseconds default_timeout_{std::chrono::seconds(30)};
+  Milliseconds default_timeout_ = defaults::kStoreWaitTimeout;
 };
 
 // A store held in this process: for tests whose ranks are threads, and what a StoreServer
@@ -115,7 +116,7 @@ struct StoreLimits {
   // Request bytes held across all connections while they arrive (HTTP 503 over it).
   std::size_t max_buffered_bytes = 256 << 20;
   // A request's head, then its body, must each arrive within this (HTTP 408, then closed).
-  Milliseconds read_timeout{std::chrono::seconds(30)};
+  Milliseconds read_timeout = defaults::kStoreReadTimeout;
   // A kept-alive connection with no request for this long is closed.
   Milliseconds idle_timeout{std::chrono::minutes(2)};
 };
@@ -154,9 +155,9 @@ class StoreServer {
 
 struct StoreClientOptions {
   // Timeout of Get/Wait when the caller gives none.
-  Milliseconds default_timeout{std::chrono::seconds(30)};
+  Milliseconds default_timeout = defaults::kStoreWaitTimeout;
   // How long one request may take to get any answer from the server (connect included).
-  Milliseconds request_timeout{std::chrono::seconds(10)};
+  Milliseconds request_timeout = defaults::kStoreRequestTimeout;
 };
 
 // A client of the StoreServer at `address`, authenticating with `token`. Connecting does not
@@ -186,10 +187,10 @@ struct EtcdOptions {
   std::string cert_file;
   std::string key_file;
   // Timeout of Get/Wait when the caller gives none.
-  Milliseconds default_timeout{std::chrono::seconds(30)};
+  Milliseconds default_timeout = defaults::kStoreWaitTimeout;
   // How long one operation may keep trying members (an election takes a second or two) before
   // it fails UNAVAILABLE.
-  Milliseconds request_timeout{std::chrono::seconds(10)};
+  Milliseconds request_timeout = defaults::kStoreRequestTimeout;
 };
 
 // A store in the etcd cluster of `options`. Checks the options (endpoints, readable TLS files)

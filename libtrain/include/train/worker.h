@@ -17,28 +17,19 @@
 #include <string>
 #include <string_view>
 
+#include "train/defaults.h"
 #include "train/env.h"
 #include "train/status.h"
 #include "train/store.h"
 
 namespace train {
 
-// Store keys shared by agents and workers. A job's keys live under JobKeyPrefix(job); a
-// rendezvous round's under RoundKeyPrefix(job, round) (docs/launcher.md lists them all).
-std::string JobKeyPrefix(std::string_view job_id);
-std::string RoundKeyPrefix(std::string_view job_id, std::string_view run_id);
-// Relative to the round's prefix: where rank `rank` heartbeats, and the heartbeat settings
-// its agent published for the round.
-std::string WorkerHeartbeatKey(int rank);
-std::string WorkerProgressKey(int rank);
-inline constexpr char kRoundConfigKey[] = "config";
-
 struct WorkerOptions {
   // How long Init waits for the store (rank 0 may start a moment after the others).
   Milliseconds connect_timeout{std::chrono::seconds(60)};
   // Used when the agent published no heartbeat settings for the round.
-  Milliseconds heartbeat_interval{std::chrono::seconds(1)};
-  Milliseconds heartbeat_ttl{std::chrono::seconds(5)};
+  Milliseconds heartbeat_interval = defaults::kHeartbeat;
+  Milliseconds heartbeat_ttl = defaults::kHeartbeatTimeout;
 };
 
 class Worker {
@@ -61,14 +52,15 @@ class Worker {
   // The round's store (keys scoped to this job and round), or nullptr without one.
   Store* store() const { return round_store_.get(); }
 
-  // Publishes this rank's training step, which `trainctl run` shows in its status line.
-  // Cheap (one store write); a no-op without a store.
+  // Publishes the job's training step, which `trainctl run` shows in its status line: one
+  // store write on rank 0; a no-op on the other ranks and without a store.
   Status ReportProgress(std::int64_t step);
 
   // Waits until every rank called Barrier the same number of times (calls are matched in
-  // order). DEADLINE_EXCEEDED names how many ranks arrived.
+  // order). DEADLINE_EXCEEDED names how many ranks arrived. Without a timeout: the job's
+  // collective timeout (spec.collectives.timeout), else defaults::kCollectiveTimeout.
   Status Barrier(Milliseconds timeout);
-  Status Barrier() { return Barrier(std::chrono::minutes(5)); }
+  Status Barrier();
 
  private:
   struct Impl;

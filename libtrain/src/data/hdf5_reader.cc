@@ -11,9 +11,9 @@
 #include <system_error>
 #include <utility>
 
-#include "data/float_convert.h"
 #include "data/hdf5_types.h"
-#include "data/hdf5_util.h"
+#include "train/internal/half_float.h"
+#include "train/internal/hdf5_util.h"
 
 namespace train::internal {
 namespace {

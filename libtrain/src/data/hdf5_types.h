@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "data/hdf5_util.h"
 #include "train/dtype.h"
+#include "train/internal/hdf5_util.h"
 
 namespace train::internal {
 

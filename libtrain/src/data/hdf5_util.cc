@@ -1,4 +1,4 @@
-#include "data/hdf5_util.h"
+#include "train/internal/hdf5_util.h"
 
 #include <pthread.h>
 

@@ -1,4 +1,4 @@
-#include "metrics/counters.h"
+#include "train/internal/counters.h"
 
 #include <mutex>
 

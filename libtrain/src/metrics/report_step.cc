@@ -6,19 +6,18 @@
 
 #include "metrics/step_reporter.h"
 #include "train/env.h"
+#include "train/internal/env_names.h"
+#include "train/internal/process_environment.h"
 #include "train/metrics.h"
 
 namespace train {
 namespace {
 
-// The agent names its socket here; absent when the worker runs without an agent.
-constexpr char kMetricsSocketVariable[] = "TRAIN_METRICS_SOCKET";
-
 internal::StepReporter& Reporter() {
   static internal::StepReporter* reporter = [] {
     // The worker's identity comes from the one environment reader; the socket path is the
     // agent's, set beside the worker contract.
-    const auto vars = ProcessEnvironment();
+    const auto vars = internal::ProcessEnvironment();
     internal::ReporterIdentity who;
     who.pid = ::getpid();
     if (auto env = WorkerEnv::FromVariables(vars); env.ok()) {
@@ -26,7 +25,7 @@ internal::StepReporter& Reporter() {
       who.run_id = env->run_id;
       who.restart_count = env->restart_count;
     }
-    auto it = vars.find(kMetricsSocketVariable);
+    auto it = vars.find(internal::kMetricsSocketVariable);
     // Leaked on purpose: reports may come from threads still running at exit.
     return new internal::StepReporter(it == vars.end() ? "" : it->second, who);
   }();

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "metrics/counters.h"
+#include "train/internal/counters.h"
 #include "train/metrics.h"
 
 namespace train::internal {

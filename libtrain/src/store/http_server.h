@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "store/http_request.h"
+#include "train/defaults.h"
 #include "train/status.h"
 #include "train/store.h"
 
@@ -32,7 +33,7 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 4 << 20;
   std::size_t max_connections = 65536;  // StoreServer::Start sets it from StoreLimits
   std::size_t max_buffered_bytes = 256 << 20;
-  Milliseconds read_timeout{std::chrono::seconds(30)};
+  Milliseconds read_timeout = defaults::kStoreReadTimeout;
   Milliseconds idle_timeout{std::chrono::minutes(2)};
   int threads = 2;
 };

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "step_data.h"
 #include "train/checkpoint.h"
 
@@ -26,21 +27,10 @@ namespace checkpoint_test {
 namespace {
 
 namespace fs = std::filesystem;
+using ::train::testing::ScratchDir;
 using namespace std::chrono_literals;
 
 constexpr int kKillsPerMode = 60;
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "ckpt-crash-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
 // The child, its stdout read line by line.
 class Child {
@@ -124,8 +114,8 @@ int LeftoverTemporaries(const fs::path& dir) {
 
 void KillAtRandomInstants(const std::string& mode) {
   ScratchDir scratch;
-  const fs::path dir = scratch.path / "ckpt";
-  const std::string child_log = (scratch.path / "child.log").string();
+  const fs::path dir = scratch.path() / "ckpt";
+  const std::string child_log = (scratch.path() / "child.log").string();
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed) + ", mode " + mode);
   std::mt19937 random(seed);

@@ -12,24 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "train/checkpoint.h"
 
 namespace checkpoint_test {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "ckpt-resume-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
+using ::train::testing::ScratchDir;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path);
@@ -79,13 +69,13 @@ RunResult RunJob(const fs::path& dir, const std::string& name,
 
 TEST(Resume, AJobWhoseWorkerWasKilledEndsBitwiseEqualToOneNeverInterrupted) {
   ScratchDir scratch;
-  const RunResult clean = RunJob(scratch.path, "clean", {});
+  const RunResult clean = RunJob(scratch.path(), "clean", {});
   ASSERT_EQ(clean.exit_code, 0) << clean.output;
   ASSERT_FALSE(clean.final_params.empty()) << clean.output;
 
-  const fs::path marker = scratch.path / "died";
+  const fs::path marker = scratch.path() / "died";
   const RunResult killed = RunJob(
-      scratch.path, "killed", {"--die-at", "23", "--die-rank", "1", "--marker", marker.string()});
+      scratch.path(), "killed", {"--die-at", "23", "--die-rank", "1", "--marker", marker.string()});
   ASSERT_EQ(killed.exit_code, 0) << killed.output;
   ASSERT_TRUE(fs::exists(marker)) << "rank 1 never died:\n" << killed.output;
   EXPECT_NE(killed.output.find("resumed from"), std::string::npos)
@@ -96,7 +86,7 @@ TEST(Resume, AJobWhoseWorkerWasKilledEndsBitwiseEqualToOneNeverInterrupted) {
   // The run's checkpoints (in its own run-<launch id>/, which the restart resumed) are whole,
   // and the newest is the last step.
   std::vector<fs::path> runs;
-  for (const auto& entry : fs::directory_iterator(scratch.path / "killed-ckpt")) {
+  for (const auto& entry : fs::directory_iterator(scratch.path() / "killed-ckpt")) {
     if (entry.path().filename().string().rfind("run-", 0) == 0) runs.push_back(entry.path());
   }
   ASSERT_EQ(runs.size(), 1u) << "one launch, one run directory";

@@ -50,7 +50,7 @@ class FashionMnistTest : public ::testing::Test {
     IdxImportOptions options;
     options.images_path = DataFile("train-images-idx3-ubyte.gz");
     options.labels_path = DataFile("train-labels-idx1-ubyte.gz");
-    options.output_path = dir_->File("fashion-mnist-train.h5");
+    options.output_path = *dir_ / "fashion-mnist-train.h5";
     const auto start = std::chrono::steady_clock::now();
     summary_ = new train::Result<ImportSummary>(ImportIdx(options));
     const double seconds =
@@ -67,7 +67,7 @@ class FashionMnistTest : public ::testing::Test {
     if (dir_ == nullptr) GTEST_SKIP() << kDataDir << " is missing: install dataset-fashion-mnist";
     ASSERT_TRUE(summary_->ok()) << summary_->status();
   }
-  static std::string Output() { return dir_->File("fashion-mnist-train.h5"); }
+  static std::string Output() { return *dir_ / "fashion-mnist-train.h5"; }
 
   static inline testing::ScratchDir* dir_ = nullptr;
   static inline train::Result<ImportSummary>* summary_ = nullptr;
@@ -128,7 +128,7 @@ TEST_F(FashionMnistTest, H5dumpReadsTheFile) {
 }
 
 TEST_F(FashionMnistTest, TheCommandImportsTheTestSet) {
-  const std::string out = dir_->File("fashion-mnist-test.h5");
+  const std::string out = *dir_ / "fashion-mnist-test.h5";
   auto imported =
       testing::Data("import idx --images " + DataFile("t10k-images-idx3-ubyte.gz") + " --labels " +
                     DataFile("t10k-labels-idx1-ubyte.gz") + " -o " + out);
@@ -136,11 +136,11 @@ TEST_F(FashionMnistTest, TheCommandImportsTheTestSet) {
   EXPECT_THAT(imported.output, HasSubstr("images uint8 [10000, 28, 28], labels int64 [10000]"));
   auto mismatched =
       testing::Data("import idx --images " + DataFile("t10k-images-idx3-ubyte.gz") + " --labels " +
-                    DataFile("train-labels-idx1-ubyte.gz") + " -o " + dir_->File("mixed.h5"));
+                    DataFile("train-labels-idx1-ubyte.gz") + " -o " + *dir_ / "mixed.h5");
   EXPECT_EQ(mismatched.exit_code, 1);
   EXPECT_THAT(mismatched.output, HasSubstr("holds 10000"));
   EXPECT_THAT(mismatched.output, HasSubstr("holds 60000"));
-  EXPECT_FALSE(std::filesystem::exists(dir_->File("mixed.h5")));
+  EXPECT_FALSE(std::filesystem::exists(*dir_ / "mixed.h5"));
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ namespace trainctl::data {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::EntryNames;
 using ::testing::HasSubstr;
 using testing::IdxBytes;
 using testing::ScratchDir;
@@ -97,10 +98,10 @@ void ExpectCleanFailure(Trainctl& run, const std::string& message) {
 
 TEST(HostileCliTest, AnOverflowingRowCountIsAnErrorNotAnAbort) {
   ScratchDir dir;
-  testing::WriteText(dir.File("big.csv"), "99999999999999999999999,3\na,b,c\n1,2,3\n");
-  Trainctl run({"data", "import", "csv", dir.File("big.csv"), "-o", dir.File("out.h5")});
+  testing::WriteText(dir / "big.csv", "99999999999999999999999,3\na,b,c\n1,2,3\n");
+  Trainctl run({"data", "import", "csv", dir / "big.csv", "-o", dir / "out.h5"});
   ExpectCleanFailure(run, "big.csv:1:1: the first line declares \"99999999999999999999999\"");
-  EXPECT_THAT(dir.Names(), ElementsAre("big.csv"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("big.csv"));
 }
 
 TEST(HostileCliTest, AGzipIdxClaimingGigabytesUnderAMemoryLimit) {
@@ -108,36 +109,36 @@ TEST(HostileCliTest, AGzipIdxClaimingGigabytesUnderAMemoryLimit) {
   // A few dozen bytes claiming 2 x 3 GiB: the import allocated the claim, aborted on
   // bad_alloc under the limit and left its temporary file.
   ScratchDir dir;
-  WriteBytes(dir.File("images.gz"), IdxBytes(0x08, {2, 3u << 30}, {}), true);
-  WriteBytes(dir.File("labels.gz"), IdxBytes(0x08, {2}, {1, 2}), true);
-  Trainctl run({"data", "import", "idx", "--images", dir.File("images.gz"), "--labels",
-                dir.File("labels.gz"), "-o", dir.File("out.h5")},
+  WriteBytes(dir / "images.gz", IdxBytes(0x08, {2, 3u << 30}, {}), true);
+  WriteBytes(dir / "labels.gz", IdxBytes(0x08, {2}, {1, 2}), true);
+  Trainctl run({"data", "import", "idx", "--images", dir / "images.gz", "--labels",
+                dir / "labels.gz", "-o", dir / "out.h5"},
                kMemoryLimit);
   ExpectCleanFailure(run, "images.gz: the header says 2x3221225472 uint8: rows of more than");
-  EXPECT_THAT(dir.Names(), ElementsAre("images.gz", "labels.gz"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("images.gz", "labels.gz"));
 }
 
 TEST(HostileCliTest, ACsvGzipBombUnderAMemoryLimit) {
   TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   // 256 MiB of one line, gzip'd to ~256 KiB: read whole into memory before.
   ScratchDir dir;
-  const std::string path = dir.File("bomb.csv.gz");
+  const std::string path = dir / "bomb.csv.gz";
   gzFile file = gzopen(path.c_str(), "wb1");
   ASSERT_NE(file, nullptr);
   gzputs(file, "a,b\n");
   const std::string block(1 << 20, '7');
   for (int i = 0; i < 256; ++i) ASSERT_GT(gzwrite(file, block.data(), 1 << 20), 0);
   ASSERT_EQ(gzclose(file), Z_OK);
-  Trainctl run({"data", "import", "csv", path, "-o", dir.File("out.h5")}, kMemoryLimit);
+  Trainctl run({"data", "import", "csv", path, "-o", dir / "out.h5"}, kMemoryLimit);
   ExpectCleanFailure(run, "bomb.csv.gz:2: a line longer than 8 MiB");
-  EXPECT_THAT(dir.Names(), ElementsAre("bomb.csv.gz"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("bomb.csv.gz"));
 }
 
 TEST(HostileCliTest, RunningOutOfMemoryMidImportIsAnErrorAndLeavesNothing) {
   TRAIN_SKIP_MEMORY_LIMIT_UNDER_ASAN();
   // Two 48 MiB images, honest, but more than the limit lets the import hold.
   ScratchDir dir;
-  const std::string images = dir.File("images.gz");
+  const std::string images = dir / "images.gz";
   gzFile file = gzopen(images.c_str(), "wb1");
   ASSERT_NE(file, nullptr);
   const std::vector<uint8_t> header = IdxBytes(0x08, {2, 48, 1024, 1024}, {});
@@ -145,12 +146,12 @@ TEST(HostileCliTest, RunningOutOfMemoryMidImportIsAnErrorAndLeavesNothing) {
   const std::vector<uint8_t> zeros(1 << 20, 0);
   for (int i = 0; i < 96; ++i) ASSERT_GT(gzwrite(file, zeros.data(), 1 << 20), 0);
   ASSERT_EQ(gzclose(file), Z_OK);
-  WriteBytes(dir.File("labels.gz"), IdxBytes(0x08, {2}, {1, 2}), true);
-  Trainctl run({"data", "import", "idx", "--images", images, "--labels", dir.File("labels.gz"),
-                "-o", dir.File("out.h5")},
+  WriteBytes(dir / "labels.gz", IdxBytes(0x08, {2}, {1, 2}), true);
+  Trainctl run({"data", "import", "idx", "--images", images, "--labels", dir / "labels.gz", "-o",
+                dir / "out.h5"},
                kMemoryLimit);
   ExpectCleanFailure(run, "out of memory");
-  EXPECT_THAT(dir.Names(), ElementsAre("images.gz", "labels.gz"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("images.gz", "labels.gz"));
 }
 
 // An import whose images come from a pipe that delivers a header and part of the rows, then
@@ -159,9 +160,9 @@ TEST(HostileCliTest, RunningOutOfMemoryMidImportIsAnErrorAndLeavesNothing) {
 class StalledImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    images_ = dir_.File("images");
+    images_ = dir_ / "images";
     ASSERT_EQ(mkfifo(images_.c_str(), 0600), 0);
-    WriteBytes(dir_.File("labels"), IdxBytes(0x08, {1000}, SomeBytes(1000, 2)), false);
+    WriteBytes(dir_ / "labels", IdxBytes(0x08, {1000}, SomeBytes(1000, 2)), false);
     // Read-write: opening does not wait for a reader, and the pipe never reports its end.
     fifo_ = open(images_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
     ASSERT_GE(fifo_, 0);
@@ -185,16 +186,16 @@ class StalledImportTest : public ::testing::Test {
   }
 
   std::vector<std::string> Args() const {
-    return {"data", "import", "idx", "--images", images_, "--labels", dir_.File("labels"),
-            "-o",   output()};
+    return {"data",     "import",        "idx", "--images", images_,
+            "--labels", dir_ / "labels", "-o",  output()};
   }
-  std::string output() const { return dir_.File("out.h5"); }
+  std::string output() const { return dir_ / "out.h5"; }
 
   // The temporary file's name, once it exists (polled, with a deadline).
   std::string WaitForTempFile() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
-      for (const std::string& name : dir_.Names()) {
+      for (const std::string& name : EntryNames(dir_)) {
         if (name.rfind(".out.h5.tmp-", 0) == 0) return name;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -217,7 +218,7 @@ TEST_F(StalledImportTest, SigtermStopsABlockedReadAndLeavesNothing) {
   ASSERT_TRUE(WIFEXITED(status)) << "killed instead of stopping cleanly: " << run.output();
   EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);
   EXPECT_THAT(run.output(), HasSubstr("stopped by signal 15; nothing was written"));
-  EXPECT_THAT(dir_.Names(), ElementsAre("images", "labels"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images", "labels"));
 }
 
 TEST_F(StalledImportTest, ASecondSignalRemovesTheTemporaryFileBeforeDying) {
@@ -231,7 +232,7 @@ TEST_F(StalledImportTest, ASecondSignalRemovesTheTemporaryFileBeforeDying) {
   kill(run.pid(), SIGCONT);
   const int status = run.Wait();
   ASSERT_TRUE(WIFSIGNALED(status)) << "exited " << WEXITSTATUS(status) << ": " << run.output();
-  EXPECT_THAT(dir_.Names(), ElementsAre("images", "labels"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images", "labels"));
 }
 
 TEST_F(StalledImportTest, AfterSigkillTheNextImportRemovesTheStaleTemporaryFile) {
@@ -243,13 +244,12 @@ TEST_F(StalledImportTest, AfterSigkillTheNextImportRemovesTheStaleTemporaryFile)
     kill(run.pid(), SIGKILL);
     run.Wait();
   }
-  EXPECT_THAT(dir_.Names(), ElementsAre(temp, "images", "labels")) << "SIGKILL cannot clean";
-  WriteBytes(dir_.File("images.gz"), IdxBytes(0x08, {1000, 32, 32}, SomeBytes(1000 << 10, 1)),
-             true);
-  auto again = testing::Data("import idx --images " + dir_.File("images.gz") + " --labels " +
-                             dir_.File("labels") + " -o " + output());
+  EXPECT_THAT(EntryNames(dir_), ElementsAre(temp, "images", "labels")) << "SIGKILL cannot clean";
+  WriteBytes(dir_ / "images.gz", IdxBytes(0x08, {1000, 32, 32}, SomeBytes(1000 << 10, 1)), true);
+  auto again = testing::Data("import idx --images " + dir_ / "images.gz" + " --labels " +
+                             dir_ / "labels" + " -o " + output());
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_THAT(dir_.Names(), ElementsAre("images", "images.gz", "labels", "out.h5"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images", "images.gz", "labels", "out.h5"));
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ class BostonExample : public ::testing::Test {
     return rmse.count(0) == 1 ? std::stod(rmse.at(0)) : 1e9;
   }
 
-  TempDir dir_;
+  ScratchDir dir_;
   fs::path data_ = dir_.path() / "boston.h5";
 };
 

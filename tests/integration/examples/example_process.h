@@ -13,6 +13,8 @@
 #include <sstream>
 #include <string>
 
+#include "../../scratch_dir.h"
+
 namespace examples_test {
 
 struct Ran {
@@ -20,22 +22,7 @@ struct Ran {
   std::string output;  // stdout and stderr together
 };
 
-// A fresh directory under the system's temp dir, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "example-test.XXXXXX").string();
-    path_ = mkdtemp(pattern.data()) != nullptr ? pattern : std::string();
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::filesystem::path path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::train::testing::ScratchDir;
 
 // `command` under `timeout` (coreutils' timeout sends SIGTERM, then SIGKILL), from the repository
 // root (the tests' working directory).

@@ -30,20 +30,6 @@ std::string UnsetLauncherVariables() {
 
 }  // namespace
 
-ScratchDir::ScratchDir() {
-  std::string pattern = (fs::temp_directory_path() / "fashion-mnist-test.XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) {
-    std::fprintf(stderr, "mkdtemp %s: %s\n", pattern.c_str(), std::strerror(errno));
-    std::abort();
-  }
-  path_ = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
-
 std::string Quote(const std::string& text) {
   std::string quoted = "'";
   for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);

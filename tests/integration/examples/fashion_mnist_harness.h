@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
+
 namespace fashion_mnist_test {
 
 namespace fs = std::filesystem;
@@ -21,18 +23,7 @@ struct RunResult {
   std::string output;  // stdout and stderr together
 };
 
-// A temporary directory, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ::train::testing::ScratchDir;
 
 // Runs `command` with /bin/sh, without the launcher variables of the test's own environment
 // (they would change who a worker thinks it is).

@@ -15,7 +15,7 @@ TEST(LibtorchExample, TwoWorkersTrainTheSameTorchModelAndResumeFromACheckpoint) 
   if (!std::filesystem::exists(kCsv)) {
     GTEST_SKIP() << kCsv << " is absent: install Debian's python3-sklearn";
   }
-  TempDir dir;
+  ScratchDir dir;
   const std::string data = (dir.path() / "boston.h5").string();
   const Ran import =
       RunShell(std::string(TRAINCTL_BINARY) + " data import csv --target MEDV --skip-rows 1 -o '" +

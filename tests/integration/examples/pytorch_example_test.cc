@@ -9,13 +9,13 @@ namespace {
 
 constexpr char kPython[] = "/usr/bin/python3";
 
-bool DebianTorchImports(const TempDir& dir) {
+bool DebianTorchImports(const ScratchDir& dir) {
   return RunShell(std::string(kPython) + " -c 'import torch.distributed'", dir.path() / "probe", 60)
              .exit_code == 0;
 }
 
 TEST(PytorchExample, TwoRanksUnderTrainctlAgreeOnTheFinalParameters) {
-  TempDir dir;
+  ScratchDir dir;
   if (!DebianTorchImports(dir)) {
     GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch";
   }
@@ -34,7 +34,7 @@ TEST(PytorchExample, TwoRanksUnderTrainctlAgreeOnTheFinalParameters) {
 }
 
 TEST(PytorchExample, ARankLostMidRunRestartsTheRoundAndTheJobResumesBitwise) {
-  TempDir dir;
+  ScratchDir dir;
   if (!DebianTorchImports(dir)) {
     GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch";
   }
@@ -59,7 +59,7 @@ TEST(PytorchExample, ARankLostMidRunRestartsTheRoundAndTheJobResumesBitwise) {
 }
 
 TEST(PytorchExample, ATorchRankAloneIsAWorldOfOne) {
-  TempDir dir;
+  ScratchDir dir;
   if (!DebianTorchImports(dir)) {
     GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch";
   }

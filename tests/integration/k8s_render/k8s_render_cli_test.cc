@@ -4,7 +4,6 @@
 // to do.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
+
 namespace {
 
 namespace fs = std::filesystem;
+using ::train::testing::ScratchDir;
 
 const char* const kFormats[] = {"job", "jobset", "pytorchjob"};
 const char kSpecs[] = "tests/integration/k8s_render/specs";
@@ -47,18 +49,6 @@ std::string ReadFile(const fs::path& path) {
   text << in.rdbuf();
   return text.str();
 }
-
-class ScratchDir {
- public:
-  ScratchDir() : path_(fs::temp_directory_path() / ("k8s-render-" + std::to_string(getpid()))) {
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 TEST(K8sRender, EverySpecInEveryFormatPassesTheKubernetesSchemas) {
   if (!fs::exists(K8S_VALIDATE)) {

@@ -8,25 +8,12 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
 namespace launcher_test {
 
 using Clock = std::chrono::steady_clock;
-
-ScratchDir::ScratchDir() {
-  std::random_device device;
-  path_ = fs::temp_directory_path() /
-          ("trainctl-test-" + std::to_string(getpid()) + "-" + std::to_string(device()));
-  fs::create_directories(path_);
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
 
 Process::Process(std::vector<std::string> argv, std::string output_file)
     : output_file_(std::move(output_file)) {

@@ -11,21 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
+
 namespace launcher_test {
 
 namespace fs = std::filesystem;
 
-// A scratch directory removed at the end of the test.
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  const fs::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using ::train::testing::ScratchDir;
 
 // trainctl (or any program) running in the background.
 class Process {

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "train/env.h"
+#include "train/internal/process_environment.h"
 #include "train/log.h"
 #include "train/trainer.h"
 #include "train/worker.h"
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
   }
   if (ignore_term) std::signal(SIGTERM, SIG_IGN);
   if (print_env) {
-    for (const auto& [name, value] : train::ProcessEnvironment()) {
+    for (const auto& [name, value] : train::internal::ProcessEnvironment()) {
       if (name.rfind("TRAIN_", 0) == 0 || name == "RANK" || name == "WORLD_SIZE" ||
           name == "LOCAL_RANK" || name == "LOCAL_WORLD_SIZE" || name == "GROUP_RANK" ||
           name == "MASTER_ADDR" || name == "MASTER_PORT" || name.rfind("TORCHELASTIC_", 0) == 0) {

@@ -1,5 +1,5 @@
-// What the worker group tests share: temporary directories, a terminal captured in a
-// file, worker specs, and polling for what real processes do.
+// What the worker group tests share: a terminal captured in a file, worker specs, and polling
+// for what real processes do.
 #ifndef TRAINCTL_TESTS_UNIT_AGENT_AGENT_TEST_UTIL_H_
 #define TRAINCTL_TESTS_UNIT_AGENT_AGENT_TEST_UTIL_H_
 
@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "terminal.h"
 #include "worker_group.h"
 
@@ -40,29 +41,10 @@ inline std::vector<std::string> SplitLines(const std::string& text) {
   return lines;
 }
 
-// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "trainctl-agent-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 // A Terminal (not a TTY) whose output lands in a file the test can read.
 class CapturedTerminal {
  public:
-  explicit CapturedTerminal(const TempDir& dir, bool is_tty = false)
+  explicit CapturedTerminal(const ::train::testing::ScratchDir& dir, bool is_tty = false)
       : path_(dir.path() / "terminal.out"),
         file_(std::fopen(path_.c_str(), "w")),
         terminal_(std::make_unique<Terminal>(file_, is_tty)) {}

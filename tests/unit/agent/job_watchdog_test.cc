@@ -36,10 +36,10 @@ using testing::IsAlive;
 using ::testing::IsEmpty;
 using testing::KillMarked;
 using testing::MarkedProcesses;
-using testing::TempDir;
 using testing::WaitForMarked;
 using testing::WaitMarkedGone;
 using testing::WaitUntil;
+using ::train::testing::ScratchDir;
 
 // How long the test lets the watchdog take; it usually needs a few milliseconds.
 constexpr std::chrono::seconds kGoneDeadline{3};
@@ -183,7 +183,7 @@ TEST_P(WatchdogTest, AStoppedGroupLeavesNoOrphansAndARestartedOneNeither) {
   if (NoCgroupHere((*watchdog)->cgroup_dir().empty() ? "session" : "cgroup")) {
     GTEST_SKIP() << "no writable cgroup v2 here";
   }
-  TempDir dir;
+  ScratchDir dir;
   CapturedTerminal terminal(dir);
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));

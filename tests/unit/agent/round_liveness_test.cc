@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "train/internal/job_keys.h"
 #include "train/worker.h"
 
 namespace trainctl::agent {
@@ -36,7 +37,8 @@ TEST(RoundLiveness, EachNodeWatchesTheNextNodesInTheRing) {
 TEST(RoundLiveness, OneReadCoversThePeersAndThisNodesWorkers) {
   EXPECT_THAT(LivenessKeys(4095, 4096, 2),
               ElementsAre("node/0/heartbeat", "node/0/done", "node/1/heartbeat", "node/1/done",
-                          train::WorkerHeartbeatKey(8190), train::WorkerHeartbeatKey(8191)));
+                          train::internal::WorkerHeartbeatKey(8190),
+                          train::internal::WorkerHeartbeatKey(8191)));
 }
 
 TEST(RoundLiveness, TheHeartbeatKeyExpiresOnceTheNodeStopsBeating) {

@@ -16,7 +16,7 @@ namespace trainctl::agent {
 namespace {
 
 using testing::CapturedTerminal;
-using testing::TempDir;
+using ::train::testing::ScratchDir;
 
 // A terminal writing into a pipe, as when trainctl's output is piped; Drain returns what
 // arrived so far.
@@ -105,7 +105,7 @@ TEST(TerminalTest, ErasesTheStatusLineWhenDestroyed) {
 }
 
 TEST(TerminalTest, LinesFromManyThreadsStayWhole) {
-  TempDir dir;
+  ScratchDir dir;
   CapturedTerminal terminal(dir);
   constexpr int kThreads = 8;
   constexpr int kLines = 300;

@@ -26,9 +26,9 @@ using ::testing::ElementsAre;
 using testing::IsAlive;
 using ::testing::IsEmpty;
 using testing::ShellWorker;
-using testing::TempDir;
 using testing::WaitForLine;
 using testing::WaitUntil;
+using ::train::testing::ScratchDir;
 
 class WorkerGroupStopTest : public ::testing::Test {
  protected:
@@ -38,7 +38,7 @@ class WorkerGroupStopTest : public ::testing::Test {
     return group.ok() ? std::move(group).value() : nullptr;
   }
 
-  TempDir dir_;
+  ScratchDir dir_;
   CapturedTerminal terminal_{dir_};
 };
 

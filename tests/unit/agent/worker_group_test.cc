@@ -22,8 +22,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::ReadFile;
 using testing::ShellWorker;
-using testing::TempDir;
 using ::testing::UnorderedElementsAre;
+using ::train::testing::ScratchDir;
 
 class WorkerGroupTest : public ::testing::Test {
  protected:
@@ -47,7 +47,7 @@ class WorkerGroupTest : public ::testing::Test {
     return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD;
   }
 
-  TempDir dir_;
+  ScratchDir dir_;
   CapturedTerminal terminal_{dir_};
 };
 

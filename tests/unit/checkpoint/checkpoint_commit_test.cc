@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../../scratch_dir.h"
 #include "checkpoint_test_util.h"
 
 namespace train::testing {
@@ -31,8 +32,8 @@ void FlipByte(const std::string& path, std::size_t at) {
 }
 
 TEST(CheckpointCommit, RefusesAStepNotAfterTheNewest) {
-  TempDir dir;
-  auto ckpt = OpenSync(dir.path());
+  ScratchDir dir;
+  auto ckpt = OpenSync(dir.str());
   const OwnedState state = MakeState(0, 1, kNumel, 1, false);
   ASSERT_TRUE(ckpt->Save(5, state.state).ok());
   for (std::int64_t step : {5, 3}) {
@@ -41,20 +42,20 @@ TEST(CheckpointCommit, RefusesAStepNotAfterTheNewest) {
     EXPECT_NE(status.message().find("not greater than the newest step 5"), std::string::npos)
         << status;
   }
-  EXPECT_EQ(DirEntries(dir.path()), (std::vector<std::string>{"latest", "step-5"}));
+  EXPECT_EQ(DirEntries(dir.str()), (std::vector<std::string>{"latest", "step-5"}));
 }
 
 TEST(CheckpointCommit, RetentionKeepsTheNewestAndTheMultiples) {
-  TempDir dir;
+  ScratchDir dir;
   CheckpointOptions options;
   options.keep_last = 2;
   options.keep_every = 5;
-  auto ckpt = OpenSync(dir.path(), options);
+  auto ckpt = OpenSync(dir.str(), options);
   const OwnedState state = MakeState(0, 1, kNumel, 1, false);
   for (std::int64_t step = 1; step <= 12; ++step) ASSERT_TRUE(ckpt->Save(step, state.state).ok());
-  EXPECT_EQ(DirEntries(dir.path()),
+  EXPECT_EQ(DirEntries(dir.str()),
             (std::vector<std::string>{"latest", "step-10", "step-11", "step-12", "step-5"}));
-  EXPECT_EQ(ReadText(dir.path() + "/latest"), "step-12\n");
+  EXPECT_EQ(ReadText(dir / "latest"), "step-12\n");
   auto list = ckpt->List();
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_EQ(list->size(), 4u);
@@ -65,24 +66,24 @@ TEST(CheckpointCommit, RetentionKeepsTheNewestAndTheMultiples) {
 }
 
 TEST(CheckpointCommit, OpenRemovesLeftoverTemporaryDirectories) {
-  TempDir dir;
-  fs::create_directories(dir.path() + "/.step-9.tmp-0123456789abcdef");
-  std::ofstream(dir.path() + "/.step-9.tmp-0123456789abcdef/rank-0.h5") << "torn";
-  auto ckpt = OpenSync(dir.path());
-  EXPECT_TRUE(DirEntries(dir.path()).empty());
+  ScratchDir dir;
+  fs::create_directories(dir / ".step-9.tmp-0123456789abcdef");
+  std::ofstream(dir / ".step-9.tmp-0123456789abcdef/rank-0.h5") << "torn";
+  auto ckpt = OpenSync(dir.str());
+  EXPECT_TRUE(DirEntries(dir.str()).empty());
   OwnedState into = MakeState(0, 1, kNumel, 1, true);
   EXPECT_EQ(ckpt->LoadLatest(into.state).status().code(), StatusCode::kNotFound);
 }
 
 TEST(CheckpointCommit, FlippedByteIsNamedAndLoadingFallsBack) {
-  TempDir dir;
-  auto ckpt = OpenSync(dir.path());
+  ScratchDir dir;
+  auto ckpt = OpenSync(dir.str());
   ASSERT_TRUE(ckpt->Save(1, MakeState(0, 1, kNumel, 1, false).state).ok());
   ASSERT_TRUE(ckpt->Save(2, MakeState(0, 1, kNumel, 2, false).state).ok());
-  const std::string bad = dir.path() + "/step-2/rank-0.h5";
+  const std::string bad = dir / "step-2/rank-0.h5";
   FlipByte(bad, fs::file_size(bad) / 2);
 
-  const Status verify = VerifyCheckpoint(dir.path() + "/step-2");
+  const Status verify = VerifyCheckpoint(dir / "step-2");
   EXPECT_EQ(verify.code(), StatusCode::kDataLoss);
   EXPECT_NE(verify.message().find(bad), std::string::npos) << verify;
   auto all = ckpt->Verify();
@@ -100,31 +101,30 @@ TEST(CheckpointCommit, FlippedByteIsNamedAndLoadingFallsBack) {
 }
 
 TEST(CheckpointCommit, LoadingOneDamagedStepReportsItAndQuarantinesIt) {
-  TempDir dir;
-  auto ckpt = OpenSync(dir.path());
+  ScratchDir dir;
+  auto ckpt = OpenSync(dir.str());
   ASSERT_TRUE(ckpt->Save(1, MakeState(0, 1, kNumel, 1, false).state).ok());
   ASSERT_TRUE(ckpt->Save(2, MakeState(0, 1, kNumel, 2, false).state).ok());
-  const std::string bad = dir.path() + "/step-2/rank-0.h5";
+  const std::string bad = dir / "step-2/rank-0.h5";
   FlipByte(bad, fs::file_size(bad) / 2);
   OwnedState into = MakeState(0, 1, kNumel, 1, true);
   const Status status = ckpt->Load(2, into.state).status();
   EXPECT_EQ(status.code(), StatusCode::kDataLoss) << status;
   EXPECT_NE(status.message().find(bad), std::string::npos) << status;
-  EXPECT_FALSE(fs::exists(dir.path() + "/step-2"));
+  EXPECT_FALSE(fs::exists(dir / "step-2"));
   ASSERT_TRUE(ckpt->Save(2, MakeState(0, 1, kNumel, 3, false).state).ok());
 }
 
 TEST(CheckpointCommit, TruncatedManifestOrMissingFileIsSkipped) {
-  TempDir dir;
-  auto ckpt = OpenSync(dir.path());
+  ScratchDir dir;
+  auto ckpt = OpenSync(dir.str());
   for (std::int64_t step : {1, 2, 3}) {
     ASSERT_TRUE(ckpt->Save(step, MakeState(0, 1, kNumel, step, false).state).ok());
   }
-  fs::resize_file(dir.path() + "/step-3/manifest.json", 100);
-  fs::remove(dir.path() + "/step-2/rank-0.h5");
-  EXPECT_NE(VerifyCheckpoint(dir.path() + "/step-3").message().find("manifest.json"),
-            std::string::npos);
-  const Status missing = VerifyCheckpoint(dir.path() + "/step-2");
+  fs::resize_file(dir / "step-3/manifest.json", 100);
+  fs::remove(dir / "step-2/rank-0.h5");
+  EXPECT_NE(VerifyCheckpoint(dir / "step-3").message().find("manifest.json"), std::string::npos);
+  const Status missing = VerifyCheckpoint(dir / "step-2");
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
   EXPECT_NE(missing.message().find("rank-0.h5 is missing"), std::string::npos) << missing;
   OwnedState into = MakeState(0, 1, kNumel, 1, true);
@@ -134,8 +134,8 @@ TEST(CheckpointCommit, TruncatedManifestOrMissingFileIsSkipped) {
 }
 
 TEST(CheckpointCommit, LoadingAMissingTensorOrOtherDtypeIsAnError) {
-  TempDir dir;
-  auto ckpt = OpenSync(dir.path());
+  ScratchDir dir;
+  auto ckpt = OpenSync(dir.str());
   ASSERT_TRUE(ckpt->Save(1, MakeState(0, 1, kNumel, 1, false).state).ok());
   OwnedState into = MakeState(0, 1, kNumel, 1, true);
   into.tensors.push_back({"nope", DType::kFloat32, {}, true, 0, std::vector<std::byte>(8)});
@@ -146,17 +146,17 @@ TEST(CheckpointCommit, LoadingAMissingTensorOrOtherDtypeIsAnError) {
 }
 
 TEST(CheckpointCommit, RanksMustAgreeOnTheStep) {
-  TempDir dir;
+  ScratchDir dir;
   OnRanks(2, [&](int rank, Communicator* comm) {
     CheckpointOptions options;
     options.async = false;
-    auto ckpt = Checkpointer::Open(dir.path(), comm, options);
+    auto ckpt = Checkpointer::Open(dir.str(), comm, options);
     ASSERT_TRUE(ckpt.ok());
     const Status status =
         (*ckpt)->Save(rank == 0 ? 4 : 5, MakeState(rank, 2, kNumel, 1, false).state);
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status;
   });
-  EXPECT_TRUE(DirEntries(dir.path()).empty());
+  EXPECT_TRUE(DirEntries(dir.str()).empty());
 }
 
 }  // namespace

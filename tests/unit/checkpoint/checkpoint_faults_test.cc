@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <new>
 
+#include "../../scratch_dir.h"
 #include "checkpoint_test_util.h"
 #include "checkpointer.h"
 #include "file_layer.h"
@@ -49,7 +51,7 @@ void ExpectPreviousLoads(const std::string& dir) {
 
 TEST(CheckpointFaults, FullDiskFailsClearlyAndKeepsThePrevious) {
   for (bool async : {false, true}) {
-    TempDir dir;
+    ScratchDir dir;
     internal::FileSyscalls calls;
     auto written = std::make_shared<std::atomic<std::size_t>>(0);
     calls.write = [written](int fd, const void* data, std::size_t size) -> ssize_t {
@@ -62,37 +64,37 @@ TEST(CheckpointFaults, FullDiskFailsClearlyAndKeepsThePrevious) {
       if (n > 0) *written += static_cast<std::size_t>(n);
       return n;
     };
-    const Status status = SaveThroughFault(dir.path(), calls, async);
+    const Status status = SaveThroughFault(dir.str(), calls, async);
     EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status;
     EXPECT_NE(status.message().find("rank-0.h5"), std::string::npos) << status;
     EXPECT_NE(status.message().find("needs"), std::string::npos) << status;
-    ExpectPreviousLoads(dir.path());
+    ExpectPreviousLoads(dir.str());
   }
 }
 
 TEST(CheckpointFaults, FailedFsyncFailsTheSave) {
-  TempDir dir;
+  ScratchDir dir;
   internal::FileSyscalls calls;
   calls.fsync = [](int) {
     errno = EIO;
     return -1;
   };
-  const Status status = SaveThroughFault(dir.path(), calls, true);
+  const Status status = SaveThroughFault(dir.str(), calls, true);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("fsync"), std::string::npos) << status;
   EXPECT_NE(status.message().find("rank-0.h5"), std::string::npos) << status;
-  ExpectPreviousLoads(dir.path());
+  ExpectPreviousLoads(dir.str());
 }
 
 TEST(CheckpointFaults, ShortWritesAreCompleted) {
-  TempDir dir;
+  ScratchDir dir;
   internal::FileSyscalls calls;
   calls.write = [](int fd, const void* data, std::size_t size) {
     return ::write(fd, data, std::max<std::size_t>(1, size / 3));
   };
-  ASSERT_TRUE(SaveThroughFault(dir.path(), calls, false).ok());
-  EXPECT_TRUE(VerifyCheckpoint(dir.path() + "/step-2").ok());
-  auto ckpt = Open(dir.path(), {}, false);
+  ASSERT_TRUE(SaveThroughFault(dir.str(), calls, false).ok());
+  EXPECT_TRUE(VerifyCheckpoint(dir / "step-2").ok());
+  auto ckpt = Open(dir.str(), {}, false);
   OwnedState into = MakeState(0, 1, kNumel, 2, true);
   auto loaded = ckpt->LoadLatest(into.state);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -101,34 +103,49 @@ TEST(CheckpointFaults, ShortWritesAreCompleted) {
 }
 
 TEST(CheckpointFaults, AWriteThatStopsIsAnError) {
-  TempDir dir;
+  ScratchDir dir;
   internal::FileSyscalls calls;
   auto calls_made = std::make_shared<std::atomic<int>>(0);
   calls.write = [calls_made](int fd, const void* data, std::size_t size) -> ssize_t {
     if ((*calls_made)++ == 0) return ::write(fd, data, size / 2);
     return 0;
   };
-  const Status status = SaveThroughFault(dir.path(), calls, false);
+  const Status status = SaveThroughFault(dir.str(), calls, false);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("cannot write"), std::string::npos) << status;
-  ExpectPreviousLoads(dir.path());
+  ExpectPreviousLoads(dir.str());
 }
 
 TEST(CheckpointFaults, BackgroundFailureIsReportedByTheNextSave) {
-  TempDir dir;
+  ScratchDir dir;
   internal::FileSyscalls calls;
   calls.fsync = [](int) {
     errno = EIO;
     return -1;
   };
-  auto ckpt = Open(dir.path(), calls, true);
+  auto ckpt = Open(dir.str(), calls, true);
   const OwnedState state = MakeState(0, 1, kNumel, 1, false);
   ASSERT_TRUE(ckpt->Save(1, state.state).ok());  // the failure happens in the background
   const Status next = ckpt->Save(2, state.state);
   EXPECT_FALSE(next.ok());
   EXPECT_NE(next.message().find("fsync"), std::string::npos) << next;
   EXPECT_TRUE(ckpt->WaitForSave().ok());  // reported once
-  EXPECT_TRUE(DirEntries(dir.path()).empty());
+  EXPECT_TRUE(DirEntries(dir.str()).empty());
+}
+
+// An exception thrown under a save (here by the write itself: out of memory in a library) is
+// the save's error, in the caller's thread and in the background writer alike; the process
+// goes on, no temporary directory is left, and the previous checkpoint loads.
+TEST(CheckpointFaults, AnExceptionUnderASaveIsItsErrorNotTheEnd) {
+  for (bool async : {false, true}) {
+    ScratchDir dir;
+    internal::FileSyscalls calls;
+    calls.write = [](int, const void*, std::size_t) -> ssize_t { throw std::bad_alloc(); };
+    const Status status = SaveThroughFault(dir.str(), calls, async);
+    EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << "async " << async << ": " << status;
+    EXPECT_NE(status.message().find("out of memory"), std::string::npos) << status;
+    ExpectPreviousLoads(dir.str());
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../../sanitizer_build.h"
+#include "../../scratch_dir.h"
 #include "checkpoint_test_util.h"
 
 namespace train::testing {
@@ -80,12 +81,12 @@ std::vector<std::string> Quarantined(const std::string& dir) {
 class HostileCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto ckpt = OpenSync(dir_.path());
+    auto ckpt = OpenSync(dir_.str());
     ASSERT_TRUE(ckpt->Save(40, SmallState(40).state).ok());
     ASSERT_TRUE(ckpt->Save(60, SmallState(60).state).ok());
   }
 
-  std::string Step(int step) const { return dir_.path() + "/step-" + std::to_string(step); }
+  std::string Step(int step) const { return dir_.str() + "/step-" + std::to_string(step); }
 
   // Verification of step-60 fails naming every part of `expected`; then loading falls back to
   // step 40 (its bytes), quarantines step-60, points `latest` at step 40, and step 60 saves
@@ -98,7 +99,7 @@ class HostileCheckpoint : public ::testing::Test {
     }
     EXPECT_TRUE(VerifyCheckpoint(Step(40)).ok());
 
-    auto ckpt = OpenSync(dir_.path());
+    auto ckpt = OpenSync(dir_.str());
     SmallState into(0, true);
     auto loaded = ckpt->LoadLatest(into.state);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -108,12 +109,12 @@ class HostileCheckpoint : public ::testing::Test {
     ASSERT_TRUE(loaded->optimizer.has_value());
     EXPECT_EQ(loaded->optimizer->buffers, SmallState(40).state.optimizer->buffers);
 
-    const std::vector<std::string> quarantined = Quarantined(dir_.path());
-    ASSERT_EQ(quarantined.size(), 1u) << ::testing::PrintToString(DirEntries(dir_.path()));
+    const std::vector<std::string> quarantined = Quarantined(dir_.str());
+    ASSERT_EQ(quarantined.size(), 1u) << ::testing::PrintToString(DirEntries(dir_.str()));
     EXPECT_EQ(quarantined[0].rfind("step-60.corrupt-", 0), 0u) << quarantined[0];
     EXPECT_FALSE(fs::exists(Step(60)));
-    EXPECT_EQ(ReadText(dir_.path() + "/latest"), "step-40\n");
-    auto listed = ListQuarantinedCheckpoints(dir_.path());
+    EXPECT_EQ(ReadText(dir_ / "latest"), "step-40\n");
+    auto listed = ListQuarantinedCheckpoints(dir_.str());
     ASSERT_TRUE(listed.ok()) << listed.status();
     ASSERT_EQ(listed->size(), 1u);
     EXPECT_EQ((*listed)[0].step, 60);
@@ -125,10 +126,10 @@ class HostileCheckpoint : public ::testing::Test {
     ASSERT_TRUE(again.ok()) << again.status();
     EXPECT_EQ(again->step, 60);
     EXPECT_EQ(into.a, SmallState(61).a);
-    EXPECT_EQ(Quarantined(dir_.path()).size(), 1u);
+    EXPECT_EQ(Quarantined(dir_.str()).size(), 1u);
   }
 
-  TempDir dir_;
+  ScratchDir dir_;
 };
 
 TEST_F(HostileCheckpoint, FlippedChecksumInTheNewestManifest) {
@@ -249,7 +250,7 @@ TEST_F(HostileCheckpoint, SwappedDatasetOffsetsAreCaughtAgainstTheFile) {
 
 TEST_F(HostileCheckpoint, SymlinkToAFileOutsideIsRefused) {
   const std::string outside =
-      dir_.path() + "/../" + fs::path(dir_.path()).filename().string() + "-outside.h5";
+      dir_.str() + "/../" + fs::path(dir_.str()).filename().string() + "-outside.h5";
   fs::copy_file(Step(60) + "/rank-0.h5", outside);
   fs::remove(Step(60) + "/rank-0.h5");
   fs::create_symlink(outside, Step(60) + "/rank-0.h5");
@@ -292,7 +293,7 @@ TEST_F(HostileCheckpoint, FifoInPlaceOfAFileDoesNotHang) {
   fs::remove(Step(60) + "/rank-0.h5");
   ASSERT_EQ(::mkfifo((Step(60) + "/rank-0.h5").c_str(), 0644), 0);
   const std::string step = Step(60);
-  const std::string dir = dir_.path();
+  const std::string dir = dir_.str();
   EXPECT_EQ(InChild([&] {
               const Status verify = VerifyCheckpoint(step);
               if (verify.message().find("FIFO") == std::string::npos) return 1;
@@ -323,7 +324,7 @@ TEST_F(HostileCheckpoint, CountsBeyondTheFilesAllocateNothing) {
     m["optimizer"]["buffers"][0]["byte_offset"] = at;
     m["optimizer"]["buffers"][1]["count"] = 0;
   });
-  const std::string dir = dir_.path();
+  const std::string dir = dir_.str();
   EXPECT_EQ(InChild(
                 [&] {
                   auto ckpt = OpenSync(dir);
@@ -344,14 +345,14 @@ TEST_F(HostileCheckpoint, RetentionNeitherCountsNorDeletesQuarantinedSteps) {
   EditManifest(Step(60), [](json& m) { m["step"] = 61; });
   CheckpointOptions options;
   options.keep_last = 2;
-  auto ckpt = OpenSync(dir_.path(), options);
+  auto ckpt = OpenSync(dir_.str(), options);
   SmallState into(0, true);
   ASSERT_EQ(ckpt->LoadLatest(into.state)->step, 40);
   ASSERT_TRUE(ckpt->Save(60, SmallState(60).state).ok());
   ASSERT_TRUE(ckpt->Save(80, SmallState(80).state).ok());
   ASSERT_TRUE(ckpt->Save(100, SmallState(100).state).ok());
-  const std::vector<std::string> entries = DirEntries(dir_.path());
-  EXPECT_EQ(Quarantined(dir_.path()).size(), 1u) << ::testing::PrintToString(entries);
+  const std::vector<std::string> entries = DirEntries(dir_.str());
+  EXPECT_EQ(Quarantined(dir_.str()).size(), 1u) << ::testing::PrintToString(entries);
   EXPECT_FALSE(fs::exists(Step(40)));
   EXPECT_FALSE(fs::exists(Step(60)));
   EXPECT_TRUE(fs::exists(Step(80)));
@@ -361,17 +362,17 @@ TEST_F(HostileCheckpoint, RetentionNeitherCountsNorDeletesQuarantinedSteps) {
 // Two ranks: the damage is in rank 1's file (rank 0 may not read it); the ranks agree to skip
 // step 60, only rank 0 renames it, both load step 40 and then save step 60 again together.
 TEST(HostileCheckpointRanks, DamageInOneRanksFileQuarantinesOnceAndBothGoOn) {
-  TempDir dir;
+  ScratchDir dir;
   constexpr std::uint64_t kSharded = 4000;
   OnRanks(2, [&](int rank, Communicator* comm) {
     CheckpointOptions options;
     options.async = false;
-    auto ckpt = Checkpointer::Open(dir.path(), comm, options);
+    auto ckpt = Checkpointer::Open(dir.str(), comm, options);
     ASSERT_TRUE(ckpt.ok()) << ckpt.status();
     ASSERT_TRUE((*ckpt)->Save(40, MakeState(rank, 2, kSharded, 40, false).state).ok());
     ASSERT_TRUE((*ckpt)->Save(60, MakeState(rank, 2, kSharded, 60, false).state).ok());
   });
-  EditManifest(dir.path() + "/step-60", [](json& m) {
+  EditManifest(dir / "step-60", [](json& m) {
     for (json& f : m["files"]) {
       if (f["name"] == "rank-1.h5") f["crc32c"] = f["crc32c"].get<std::uint32_t>() ^ 0x10u;
     }
@@ -379,7 +380,7 @@ TEST(HostileCheckpointRanks, DamageInOneRanksFileQuarantinesOnceAndBothGoOn) {
   OnRanks(2, [&](int rank, Communicator* comm) {
     CheckpointOptions options;
     options.async = false;
-    auto ckpt = Checkpointer::Open(dir.path(), comm, options);
+    auto ckpt = Checkpointer::Open(dir.str(), comm, options);
     ASSERT_TRUE(ckpt.ok()) << ckpt.status();
     OwnedState into = MakeState(rank, 2, kSharded, 0, true);
     auto loaded = (*ckpt)->LoadLatest(into.state);
@@ -389,11 +390,11 @@ TEST(HostileCheckpointRanks, DamageInOneRanksFileQuarantinesOnceAndBothGoOn) {
               MakeState(rank, 2, kSharded, 40, false).tensors.back().bytes);
     EXPECT_TRUE((*ckpt)->Save(60, MakeState(rank, 2, kSharded, 61, false).state).ok());
   });
-  ASSERT_EQ(Quarantined(dir.path()).size(), 1u);
-  auto listed = ListQuarantinedCheckpoints(dir.path());
+  ASSERT_EQ(Quarantined(dir.str()).size(), 1u);
+  auto listed = ListQuarantinedCheckpoints(dir.str());
   ASSERT_TRUE(listed.ok());
   EXPECT_NE((*listed)[0].reason.find("rank-1.h5"), std::string::npos) << (*listed)[0].reason;
-  EXPECT_TRUE(VerifyCheckpoint(dir.path() + "/step-60").ok());
+  EXPECT_TRUE(VerifyCheckpoint(dir / "step-60").ok());
 }
 
 }  // namespace

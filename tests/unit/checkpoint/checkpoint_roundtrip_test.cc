@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "../../scratch_dir.h"
 #include "checkpoint_test_util.h"
 #include "crc32c.h"
 
@@ -62,8 +63,8 @@ TEST(Crc32cTest, KnownValueAndFastEqualsPortable) {
 }
 
 TEST(CheckpointRoundTrip, OneProcessEveryDtypeAndTheRestOfTheState) {
-  TempDir dir;
-  auto ckpt = Checkpointer::Open(dir.path(), nullptr, SyncOptions());
+  ScratchDir dir;
+  auto ckpt = Checkpointer::Open(dir.str(), nullptr, SyncOptions());
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   const OwnedState saved = MakeState(0, 1, kShardedNumel, 1, false);
   ASSERT_TRUE((*ckpt)->Save(10, saved.state).ok());
@@ -73,12 +74,12 @@ TEST(CheckpointRoundTrip, OneProcessEveryDtypeAndTheRestOfTheState) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->step, 10);
   EXPECT_EQ(loaded->world_size, 1);
-  EXPECT_EQ(loaded->path, dir.path() + "/step-10");
+  EXPECT_EQ(loaded->path, dir / "step-10");
   ExpectTensorsEqual(saved, into);
   ExpectRestOfState(*loaded, saved, 0, 1);
 
-  EXPECT_TRUE(VerifyCheckpoint(dir.path() + "/step-10").ok());
-  auto contents = InspectCheckpoint(dir.path() + "/step-10");
+  EXPECT_TRUE(VerifyCheckpoint(dir / "step-10").ok());
+  auto contents = InspectCheckpoint(dir / "step-10");
   ASSERT_TRUE(contents.ok()) << contents.status();
   EXPECT_EQ(contents->tensors.size(), saved.tensors.size());
   EXPECT_EQ(contents->optimizer_step, saved.state.optimizer->step);
@@ -93,15 +94,15 @@ TEST(CheckpointRoundTrip, OneProcessEveryDtypeAndTheRestOfTheState) {
       EXPECT_EQ(t.shape, (std::vector<std::uint64_t>{7}));
     }
   }
-  EXPECT_EQ(ReadText(dir.path() + "/latest"), "step-10\n");
+  EXPECT_EQ(ReadText(dir / "latest"), "step-10\n");
 }
 
 TEST(CheckpointRoundTrip, FourRanksThenTwoAndThreeRanks) {
-  TempDir dir;
+  ScratchDir dir;
   std::mutex mutex;
   std::set<std::string> files;
   OnRanks(4, [&](int rank, Communicator* comm) {
-    auto ckpt = Checkpointer::Open(dir.path(), comm, SyncOptions());
+    auto ckpt = Checkpointer::Open(dir.str(), comm, SyncOptions());
     ASSERT_TRUE(ckpt.ok()) << ckpt.status();
     const OwnedState saved = MakeState(rank, 4, kShardedNumel, 1, false);
     ASSERT_TRUE((*ckpt)->Save(7, saved.state).ok());
@@ -112,7 +113,7 @@ TEST(CheckpointRoundTrip, FourRanksThenTwoAndThreeRanks) {
     ExpectRestOfState(*loaded, saved, rank, 4);
   });
   // Replicated tensors are spread: more than one rank wrote some.
-  auto contents = InspectCheckpoint(dir.path() + "/step-7");
+  auto contents = InspectCheckpoint(dir / "step-7");
   ASSERT_TRUE(contents.ok()) << contents.status();
   for (const auto& t : contents->tensors) files.insert(t.files.begin(), t.files.end());
   EXPECT_GT(files.size(), 2u);
@@ -120,7 +121,7 @@ TEST(CheckpointRoundTrip, FourRanksThenTwoAndThreeRanks) {
 
   for (int world : {2, 3}) {
     OnRanks(world, [&](int rank, Communicator* comm) {
-      auto ckpt = Checkpointer::Open(dir.path(), comm, SyncOptions());
+      auto ckpt = Checkpointer::Open(dir.str(), comm, SyncOptions());
       ASSERT_TRUE(ckpt.ok()) << ckpt.status();
       OwnedState into = MakeState(rank, world, kShardedNumel, 1, true);
       auto loaded = (*ckpt)->Load(7, into.state);
@@ -134,14 +135,14 @@ TEST(CheckpointRoundTrip, FourRanksThenTwoAndThreeRanks) {
 
 TEST(CheckpointRoundTrip, AsyncWritesTheSameFilesAsSync) {
   for (std::uint64_t budget : {std::uint64_t{1} << 30, std::uint64_t{600}}) {
-    TempDir sync_dir, async_dir;
+    ScratchDir sync_dir, async_dir;
     OnRanks(2, [&](int rank, Communicator* comm) {
       const OwnedState saved = MakeState(rank, 2, kShardedNumel, 1, false);
       for (bool async : {false, true}) {
         CheckpointOptions options;
         options.async = async;
         options.memory_budget_bytes = budget;
-        auto ckpt = Checkpointer::Open(async ? async_dir.path() : sync_dir.path(), comm, options);
+        auto ckpt = Checkpointer::Open(async ? async_dir.str() : sync_dir.str(), comm, options);
         ASSERT_TRUE(ckpt.ok()) << ckpt.status();
         ASSERT_TRUE((*ckpt)->Save(3, saved.state).ok());
         ASSERT_TRUE((*ckpt)->WaitForSave().ok());
@@ -151,7 +152,7 @@ TEST(CheckpointRoundTrip, AsyncWritesTheSameFilesAsSync) {
         ExpectTensorsEqual(saved, into);
       }
     });
-    const std::string a = sync_dir.path() + "/step-3", b = async_dir.path() + "/step-3";
+    const std::string a = sync_dir / "step-3", b = async_dir / "step-3";
     const auto names = DirEntries(a);
     EXPECT_EQ(names, DirEntries(b));
     if (budget < 1000) {
@@ -173,9 +174,9 @@ TEST(CheckpointRoundTrip, AsyncWritesTheSameFilesAsSync) {
 }
 
 TEST(CheckpointRoundTrip, AsyncSaveIsASnapshotAndLeavesTheCallersCommunicatorFree) {
-  TempDir dir;
+  ScratchDir dir;
   OnRanks(4, [&](int rank, Communicator* comm) {
-    auto ckpt = Checkpointer::Open(dir.path(), comm);  // async by default
+    auto ckpt = Checkpointer::Open(dir.str(), comm);  // async by default
     ASSERT_TRUE(ckpt.ok()) << ckpt.status();
     OwnedState state = MakeState(rank, 4, kShardedNumel, 1, false);
     const OwnedState expected = state;
@@ -201,12 +202,12 @@ TEST(CheckpointRoundTrip, H5dumpReadsTheFiles) {
   if (std::system("command -v h5dump > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "h5dump not installed (Debian package hdf5-tools)";
   }
-  TempDir dir;
-  auto ckpt = Checkpointer::Open(dir.path(), nullptr, SyncOptions());
+  ScratchDir dir;
+  auto ckpt = Checkpointer::Open(dir.str(), nullptr, SyncOptions());
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   ASSERT_TRUE((*ckpt)->Save(1, MakeState(0, 1, kShardedNumel, 1, false).state).ok());
-  const std::string out = dir.path() + "/dump.txt";
-  const std::string command = "h5dump -A " + dir.path() + "/step-1/rank-0.h5 > " + out + " 2>&1";
+  const std::string out = dir / "dump.txt";
+  const std::string command = "h5dump -A " + dir.str() + "/step-1/rank-0.h5 > " + out + " 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << ReadText(out);
   const std::string dump = ReadText(out);
   EXPECT_NE(dump.find("DATASET \"float16\""), std::string::npos) << dump;
@@ -216,7 +217,7 @@ TEST(CheckpointRoundTrip, H5dumpReadsTheFiles) {
   EXPECT_NE(dump.find("GROUP \"optimizer\""), std::string::npos);
   EXPECT_NE(dump.find("GROUP \"rng\""), std::string::npos);
   const std::string data_command =
-      "h5dump -d /tensors/bias " + dir.path() + "/step-1/rank-0.h5 > " + out + " 2>&1";
+      "h5dump -d /tensors/bias " + dir.str() + "/step-1/rank-0.h5 > " + out + " 2>&1";
   ASSERT_EQ(std::system(data_command.c_str()), 0) << ReadText(out);
   EXPECT_NE(ReadText(out).find("DATA {"), std::string::npos) << ReadText(out);
 }
@@ -226,8 +227,8 @@ TEST(CheckpointRoundTrip, H5pyReadsTheTensors) {
   if (std::system("/usr/bin/python3 -c 'import h5py' > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "h5py not installed (Debian package python3-h5py)";
   }
-  TempDir dir;
-  auto ckpt = Checkpointer::Open(dir.path(), nullptr, SyncOptions());
+  ScratchDir dir;
+  auto ckpt = Checkpointer::Open(dir.str(), nullptr, SyncOptions());
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   std::vector<float> weights(12);
   for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = 0.5f * static_cast<float>(i);
@@ -246,7 +247,7 @@ TEST(CheckpointRoundTrip, H5pyReadsTheTensors) {
   h.data = TensorView{halves.data(), DType::kFloat16, halves.size()};
   state.tensors = {w, c, h};
   ASSERT_TRUE((*ckpt)->Save(1, state).ok());
-  const std::string script = dir.path() + "/read.py";
+  const std::string script = dir / "read.py";
   {
     std::ofstream py(script);
     py << "import h5py, sys\n"
@@ -255,9 +256,9 @@ TEST(CheckpointRoundTrip, H5pyReadsTheTensors) {
           "    d = f[name]\n"
           "    print(name, d.dtype, d.shape, float(d[()].sum()))\n";
   }
-  const std::string out = dir.path() + "/h5py.txt";
+  const std::string out = dir / "h5py.txt";
   std::string files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path() + "/step-1")) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "step-1")) {
     if (entry.path().extension() == ".h5") files = entry.path().string();
   }
   const std::string command = "/usr/bin/python3 " + script + " " + files + " > " + out + " 2>&1";

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "../../scratch_dir.h"
 #include "checkpoint_test_util.h"
 
 namespace train::testing {
@@ -43,10 +44,10 @@ void Corrupt(const std::string& path, off_t offset) {
 }
 
 TEST(CheckpointStream, LargeFilesLoadWholeAndInRangesAndACorruptOneFallsBack) {
-  TempDir dir;
+  ScratchDir dir;
   CheckpointOptions options;
   options.async = false;
-  auto ckpt = Checkpointer::Open(dir.path(), nullptr, options);
+  auto ckpt = Checkpointer::Open(dir.str(), nullptr, options);
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   std::vector<std::byte> first = Pattern(1), second = Pattern(2);
   ASSERT_TRUE((*ckpt)->Save(1, OneTensor(first, false, 0, kNumel)).ok());
@@ -69,22 +70,22 @@ TEST(CheckpointStream, LargeFilesLoadWholeAndInRangesAndACorruptOneFallsBack) {
 
   // A flipped byte in the newest file's data: Load of that step fails (and quarantines it),
   // LoadLatest falls back to the previous step and every element is the previous step's.
-  Corrupt(dir.path() + "/step-2/rank-0.h5", static_cast<off_t>(kNumel * 2));
+  Corrupt(dir / "step-2/rank-0.h5", static_cast<off_t>(kNumel * 2));
   CheckpointState again = OneTensor(whole, false, 0, kNumel);
   EXPECT_EQ((*ckpt)->Load(2, again).status().code(), StatusCode::kDataLoss);
   loaded = (*ckpt)->LoadLatest(again);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->step, 1);
   EXPECT_TRUE(whole == first);
-  auto quarantined = ListQuarantinedCheckpoints(dir.path());
+  auto quarantined = ListQuarantinedCheckpoints(dir.str());
   ASSERT_TRUE(quarantined.ok() && quarantined->size() == 1u);
   EXPECT_EQ(VerifyCheckpoint((*quarantined)[0].path).code(), StatusCode::kDataLoss);
-  EXPECT_TRUE(VerifyCheckpoint(dir.path() + "/step-1").ok());
+  EXPECT_TRUE(VerifyCheckpoint(dir / "step-1").ok());
 }
 
 TEST(CheckpointStream, AsyncSavesReuseTheirSnapshotAndEachIsASnapshot) {
-  TempDir dir;
-  auto ckpt = Checkpointer::Open(dir.path(), nullptr);  // async by default
+  ScratchDir dir;
+  auto ckpt = Checkpointer::Open(dir.str(), nullptr);  // async by default
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   std::vector<std::byte> bytes(kNumel * 4);
   for (std::int64_t step = 1; step <= 3; ++step) {
@@ -104,8 +105,8 @@ TEST(CheckpointStream, AsyncSavesReuseTheirSnapshotAndEachIsASnapshot) {
 }
 
 TEST(CheckpointStream, ANameThatIsAlsoAGroupIsRefusedBySaveItself) {
-  TempDir dir;
-  auto ckpt = Checkpointer::Open(dir.path(), nullptr);
+  ScratchDir dir;
+  auto ckpt = Checkpointer::Open(dir.str(), nullptr);
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   std::vector<float> a(4), b(4);
   CheckpointState state;

@@ -1,7 +1,6 @@
 #include "checkpoint_test_util.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,17 +11,6 @@
 namespace train::testing {
 
 namespace fs = std::filesystem;
-
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "ckpt-test-XXXXXX").string();
-  TRAIN_CHECK(::mkdtemp(pattern.data()) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code error;
-  fs::remove_all(path_, error);
-}
 
 void OnRanks(int size, const std::function<void(int, Communicator*)>& body) {
   auto store = NewInMemoryStore();

@@ -1,5 +1,5 @@
-// Shared pieces of the checkpoint tests: a temporary directory, ranks as threads over one
-// in-memory store, and a state whose every byte is known.
+// Shared pieces of the checkpoint tests: ranks as threads over one in-memory store, and a state
+// whose every byte is known.
 #ifndef TRAIN_TESTS_UNIT_CHECKPOINT_CHECKPOINT_TEST_UTIL_H_
 #define TRAIN_TESTS_UNIT_CHECKPOINT_CHECKPOINT_TEST_UTIL_H_
 
@@ -15,16 +15,6 @@
 #include "train/store.h"
 
 namespace train::testing {
-
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Runs body(rank, comm) on `size` threads, each with a CPU communicator over one store.
 void OnRanks(int size, const std::function<void(int rank, Communicator* comm)>& body);

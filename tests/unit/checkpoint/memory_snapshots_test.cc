@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "../../scratch_dir.h"
 #include "checkpoint_test_util.h"
 #include "crc32c.h"
 #include "snapshot_blob.h"
@@ -27,7 +28,7 @@ using internal::SnapshotHeader;
 using testing::MakeState;
 using testing::OnRanks;
 using testing::OwnedState;
-using testing::TempDir;
+using testing::ScratchDir;
 
 void ExpectSameState(const OwnedState& want, const OwnedState& got) {
   ASSERT_EQ(want.tensors.size(), got.tensors.size());
@@ -130,8 +131,8 @@ TEST(SnapshotDir, NamesParseAndStrangersAreIgnored) {
 }
 
 TEST(SnapshotDir, AFifoInPlaceOfASnapshotIsRefusedWithoutHanging) {
-  TempDir dir;
-  internal::SnapshotDir snapshots(dir.path());
+  ScratchDir dir;
+  internal::SnapshotDir snapshots(dir.str());
   const std::string path = snapshots.PathOf({1, 0, 3, 0});
   ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
   EXPECT_FALSE(snapshots.Read({1, 0, 3, 0}).ok());
@@ -184,8 +185,8 @@ TEST(PlanRestores, TakesTheNewestStepHeldForEveryRankPreferringTheOwner) {
 // 4 ranks as threads on 2 "nodes" (a directory each): saves steps 1..3, node 1's directory is
 // deleted, and fresh objects (the restarted workers) restore step 3 everywhere.
 TEST(MemorySnapshots, ANodesLossIsRestoredFromTheOtherNodesCopies) {
-  TempDir root;
-  const auto dir_of = [&](int rank) { return root.path() + "/node" + std::to_string(rank / 2); };
+  ScratchDir root;
+  const auto dir_of = [&](int rank) { return root.str() + "/node" + std::to_string(rank / 2); };
   std::vector<OwnedState> saved(4);
   OnRanks(4, [&](int rank, Communicator* comm) {
     MemorySnapshotOptions options{dir_of(rank), 1, rank / 2, "job"};
@@ -219,8 +220,8 @@ TEST(MemorySnapshots, ANodesLossIsRestoredFromTheOtherNodesCopies) {
 }
 
 TEST(MemorySnapshots, ADamagedSnapshotFallsBackToTheOlderStepAndDiskNewerWins) {
-  TempDir root;
-  const auto dir_of = [&](int rank) { return root.path() + "/node" + std::to_string(rank); };
+  ScratchDir root;
+  const auto dir_of = [&](int rank) { return root.str() + "/node" + std::to_string(rank); };
   OnRanks(2, [&](int rank, Communicator* comm) {
     auto snapshots = MemorySnapshots::Open(comm, {dir_of(rank), 1, rank, ""});
     ASSERT_TRUE(snapshots.ok()) << snapshots.status();
@@ -255,8 +256,8 @@ TEST(MemorySnapshots, ADamagedSnapshotFallsBackToTheOlderStepAndDiskNewerWins) {
 }
 
 TEST(MemorySnapshots, ALostDirectoryCostsTheSnapshotNotTheStep) {
-  TempDir root;
-  const std::string dir = root.path() + "/node";
+  ScratchDir root;
+  const std::string dir = root / "node";
   auto snapshots = MemorySnapshots::Open(nullptr, {dir, 1, 0, ""});
   ASSERT_TRUE(snapshots.ok()) << snapshots.status();
   fs::remove_all(dir);
@@ -268,8 +269,8 @@ TEST(MemorySnapshots, ALostDirectoryCostsTheSnapshotNotTheStep) {
 }
 
 TEST(MemorySnapshots, AStepUndoneByARestartFromOlderIsReplacedNotRestored) {
-  TempDir root;
-  const std::string dir = root.path() + "/node";
+  ScratchDir root;
+  const std::string dir = root / "node";
   {
     auto snapshots = MemorySnapshots::Open(nullptr, {dir, 0, 0, ""});
     ASSERT_TRUE(snapshots.ok());

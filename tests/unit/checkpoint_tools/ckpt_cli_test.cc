@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "train/checkpoint.h"
 
 namespace {
@@ -19,18 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "ckpt-cli-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
+using ::train::testing::ScratchDir;
 
 struct CommandResult {
   int exit_code = -1;
@@ -56,7 +46,7 @@ CommandResult Ckpt(const std::string& args) {
 class CkptCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (scratch_.path / "ckpt").string();
+    dir_ = (scratch_.path() / "ckpt").string();
     train::CheckpointOptions options;
     options.async = false;
     options.job_id = "cli-test";

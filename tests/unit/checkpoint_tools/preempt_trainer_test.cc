@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "../../scratch_dir.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "train/worker.h"
@@ -20,18 +21,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "preempt-test-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
+using ::train::testing::ScratchDir;
 
 // Exit codes of the children: which check failed.
 constexpr int kNotSaved = 10;
@@ -87,7 +77,7 @@ TEST(PreemptTrainer, SigtermSavesTheNextStepAtOnceAndTheLoopReturns) {
   ScratchDir dir;
   EXPECT_EXIT(
       {
-        Job job = StartJob(dir.path);
+        Job job = StartJob(dir.path());
         if (Train(job, 6) != -1) _exit(kPreemptedTooEarly);
         ::raise(SIGTERM);  // the process lives on: the trainer holds SIGTERM
         if (job.trainer->PreemptionRequested()) _exit(kPreemptedTooEarly);  // not agreed yet
@@ -107,7 +97,7 @@ TEST(PreemptTrainer, TheResumedStepIsTheOneSavedOnPreemption) {
   ScratchDir dir;
   EXPECT_EXIT(
       {
-        Job job = StartJob(dir.path);
+        Job job = StartJob(dir.path());
         ::raise(SIGTERM);
         if (Train(job, 100) != 1) _exit(kWrongStep);
         _exit(train::kExitPreempted);
@@ -117,7 +107,7 @@ TEST(PreemptTrainer, TheResumedStepIsTheOneSavedOnPreemption) {
   auto worker = train::Worker::Init(train::WorkerEnv{});
   ASSERT_TRUE(worker.ok()) << worker.status();
   train::TrainerOptions options;
-  options.checkpoint_dir = dir.path.string();
+  options.checkpoint_dir = dir.path().string();
   float value = 0;
   auto trainer = train::Trainer::Create(**worker, nullptr, options);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
@@ -136,7 +126,7 @@ TEST(PreemptTrainer, AProgramsOwnHandlerStillRunsAndTheSaveHappensToo) {
   EXPECT_EXIT(
       {
         std::signal(SIGTERM, ProgramHandler);
-        Job job = StartJob(dir.path);
+        Job job = StartJob(dir.path());
         ::raise(SIGTERM);
         if (g_program_handler_calls.load() != 1) _exit(kHandlerNotRun);
         if (Train(job, 100) != 1) _exit(kNotSaved);
@@ -155,7 +145,7 @@ TEST(PreemptTrainer, AnIgnoredSigtermStaysIgnoredAndRequestPreemptionStillWorks)
   EXPECT_EXIT(
       {
         std::signal(SIGTERM, SIG_IGN);
-        Job job = StartJob(dir.path);
+        Job job = StartJob(dir.path());
         ::raise(SIGTERM);
         if (Train(job, 3) != -1) _exit(kPreemptedTooEarly);
         train::RequestPreemption();
@@ -171,7 +161,7 @@ TEST(PreemptTrainer, TheDefaultActionComesBackWhenTheTrainerGoes) {
   // No SIGTERM while it lived: the default is back, and a SIGTERM now ends the process.
   EXPECT_EXIT(
       {
-        Job job = StartJob(dir.path);
+        Job job = StartJob(dir.path());
         job.trainer.reset();
         ::raise(SIGTERM);
         _exit(0);
@@ -180,7 +170,7 @@ TEST(PreemptTrainer, TheDefaultActionComesBackWhenTheTrainerGoes) {
   // A SIGTERM that no EndStep acted on is not lost: it ends the process when the trainer goes.
   EXPECT_EXIT(
       {
-        Job job = StartJob(dir.path);
+        Job job = StartJob(dir.path());
         ::raise(SIGTERM);
         job.trainer.reset();
         _exit(0);
@@ -194,7 +184,7 @@ TEST(PreemptTrainer, WithHandleSigtermOffTheProcessKeepsTheDefaultAction) {
       {
         auto worker = train::Worker::Init(train::WorkerEnv{});
         train::TrainerOptions options;
-        options.checkpoint_dir = dir.path.string();
+        options.checkpoint_dir = dir.path().string();
         options.handle_sigterm = false;
         auto trainer = train::Trainer::Create(**worker, nullptr, options);
         if (!trainer.ok()) _exit(kSetupFailed);

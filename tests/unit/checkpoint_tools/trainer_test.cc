@@ -10,24 +10,14 @@
 #include <random>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "train/checkpoint.h"
 #include "train/worker.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "trainer-test-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
+using ::train::testing::ScratchDir;
 
 // A tiny model: parameters, an SGD-with-momentum optimizer, a sampler and an RNG.
 struct Model {
@@ -134,7 +124,7 @@ TEST(Trainer, UnsetSettingsComeFromTheJobThenTheSpecDefaults) {
 TEST(Trainer, SavesEveryNStepsAndKeepsTheNewest) {
   ScratchDir dir;
   auto worker = StandaloneWorker();
-  train::TrainerOptions options = SyncEvery(dir.path / "ckpt", 3);
+  train::TrainerOptions options = SyncEvery(dir.path() / "ckpt", 3);
   options.keep = 2;
   auto trainer = train::Trainer::Create(*worker, nullptr, options);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
@@ -146,7 +136,7 @@ TEST(Trainer, SavesEveryNStepsAndKeepsTheNewest) {
     ASSERT_TRUE((*trainer)->EndStep(step).ok());
   }
   ASSERT_TRUE((*trainer)->Finish().ok());
-  auto list = train::ListCheckpoints((dir.path / "ckpt").string());
+  auto list = train::ListCheckpoints((dir.path() / "ckpt").string());
   ASSERT_TRUE(list.ok()) << list.status();
   std::vector<std::int64_t> steps;
   for (const auto& info : *list) steps.push_back(info.step);
@@ -178,11 +168,11 @@ TEST(Trainer, ResumeRestoresParametersOptimizerSamplerAndRngBitwise) {
   for (bool async : {false, true}) {
     SCOPED_TRACE(async ? "async" : "sync");
     ScratchDir dir;
-    const std::vector<float> uninterrupted = Train(dir.path / "straight", 22, async);
+    const std::vector<float> uninterrupted = Train(dir.path() / "straight", 22, async);
     // Stop after 10 steps (the checkpoint of step 8 remains), then go on to 22.
-    Train(dir.path / "stopped", 10, async);
+    Train(dir.path() / "stopped", 10, async);
     std::int64_t resumed_at = -1;
-    const std::vector<float> resumed = Train(dir.path / "stopped", 22, async, &resumed_at);
+    const std::vector<float> resumed = Train(dir.path() / "stopped", 22, async, &resumed_at);
     EXPECT_EQ(resumed_at, 8);
     EXPECT_EQ(resumed, uninterrupted);
   }
@@ -219,23 +209,23 @@ std::int64_t TrainWithMemory(const fs::path& memory_dir, const fs::path& disk,
 TEST(TrainerMemory, AProcessRestartResumesFromTheLastStepWithoutADiskCheckpoint) {
   ScratchDir dir;
   std::vector<float> straight, stopped, resumed;
-  TrainWithMemory(dir.path / "straight-memory", "", 1, 22, &straight);
-  TrainWithMemory(dir.path / "memory", "", 1, 13, &stopped);
-  EXPECT_EQ(TrainWithMemory(dir.path / "memory", "", 1, 22, &resumed), 13);
+  TrainWithMemory(dir.path() / "straight-memory", "", 1, 22, &straight);
+  TrainWithMemory(dir.path() / "memory", "", 1, 13, &stopped);
+  EXPECT_EQ(TrainWithMemory(dir.path() / "memory", "", 1, 22, &resumed), 13);
   EXPECT_EQ(resumed, straight);
 }
 
 TEST(TrainerMemory, TheNewerOfDiskAndMemoryWins) {
   ScratchDir dir;
   std::vector<float> straight, params;
-  TrainWithMemory(dir.path / "m0", dir.path / "d0", 5, 30, &straight);
+  TrainWithMemory(dir.path() / "m0", dir.path() / "d0", 5, 30, &straight);
   // Memory every 5 (last 15), disk every 8 (last 16) after 17 steps: disk's 16 wins.
-  TrainWithMemory(dir.path / "m1", dir.path / "d1", 5, 17, &params);
-  EXPECT_EQ(TrainWithMemory(dir.path / "m1", dir.path / "d1", 5, 30, &params), 16);
+  TrainWithMemory(dir.path() / "m1", dir.path() / "d1", 5, 17, &params);
+  EXPECT_EQ(TrainWithMemory(dir.path() / "m1", dir.path() / "d1", 5, 30, &params), 16);
   EXPECT_EQ(params, straight);
   // After 21 steps: memory's 20 wins over disk's 16.
-  TrainWithMemory(dir.path / "m2", dir.path / "d2", 5, 21, &params);
-  EXPECT_EQ(TrainWithMemory(dir.path / "m2", dir.path / "d2", 5, 30, &params), 20);
+  TrainWithMemory(dir.path() / "m2", dir.path() / "d2", 5, 21, &params);
+  EXPECT_EQ(TrainWithMemory(dir.path() / "m2", dir.path() / "d2", 5, 30, &params), 20);
   EXPECT_EQ(params, straight);
 }
 
@@ -281,13 +271,13 @@ using Policy = train::TrainerOptions::ResumePolicy;
 
 TEST(TrainerRuns, EachRunHasADirectoryOfItsOwnAndANewRunStartsAtStepZero) {
   ScratchDir dir;
-  EXPECT_EQ(RunOf(dir.path, "first", 10, Policy::kAuto), 0);
-  EXPECT_TRUE(fs::exists(dir.path / "run-first" / "step-8"));
+  EXPECT_EQ(RunOf(dir.path(), "first", 10, Policy::kAuto), 0);
+  EXPECT_TRUE(fs::exists(dir.path() / "run-first" / "step-8"));
   // The first run's final checkpoint is not this run's: it trains from the start.
-  EXPECT_EQ(RunOf(dir.path, "second", 10, Policy::kAuto), 0);
-  EXPECT_TRUE(fs::exists(dir.path / "run-second" / "step-8"));
+  EXPECT_EQ(RunOf(dir.path(), "second", 10, Policy::kAuto), 0);
+  EXPECT_TRUE(fs::exists(dir.path() / "run-second" / "step-8"));
   // A restart of a run (the same launch id) resumes that run's newest checkpoint.
-  EXPECT_EQ(RunOf(dir.path, "second", 10, Policy::kAuto), 8);
+  EXPECT_EQ(RunOf(dir.path(), "second", 10, Policy::kAuto), 8);
 }
 
 TEST(TrainerRuns, TheRunIdComesFromTheLaunchersEnvironment) {
@@ -295,55 +285,56 @@ TEST(TrainerRuns, TheRunIdComesFromTheLaunchersEnvironment) {
   train::WorkerEnv env;
   env.launcher = train::Launcher::kTrainctl;
   env.launch_id = "20261123-104631-8160";
-  env.checkpoint_dir = dir.path.string();
+  env.checkpoint_dir = dir.path().string();
   env.checkpoint_resume = "auto";
   auto worker = train::Worker::Init(env);
   ASSERT_TRUE(worker.ok()) << worker.status();
   auto trainer = train::Trainer::Create(**worker, nullptr);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
-  EXPECT_EQ((*trainer)->options().checkpoint_dir, (dir.path / "run-20261123-104631-8160").string());
+  EXPECT_EQ((*trainer)->options().checkpoint_dir,
+            (dir.path() / "run-20261123-104631-8160").string());
   EXPECT_EQ((*trainer)->options().resume, Policy::kAuto);
 }
 
 TEST(TrainerRuns, AlwaysContinuesTheNewestEarlierRunBitwise) {
   ScratchDir dir;
   std::vector<float> uninterrupted, continued;
-  RunOf(dir.path / "straight", "whole", 22, Policy::kAuto, &uninterrupted);
-  EXPECT_EQ(RunOf(dir.path, "first", 10, Policy::kAuto), 0);
-  EXPECT_EQ(RunOf(dir.path, "second", 22, Policy::kAlways, &continued), 8);
+  RunOf(dir.path() / "straight", "whole", 22, Policy::kAuto, &uninterrupted);
+  EXPECT_EQ(RunOf(dir.path(), "first", 10, Policy::kAuto), 0);
+  EXPECT_EQ(RunOf(dir.path(), "second", 22, Policy::kAlways, &continued), 8);
   EXPECT_EQ(continued, uninterrupted);
   // The continuation checkpoints into its own directory; the earlier run's stays as it was.
-  EXPECT_TRUE(fs::exists(dir.path / "run-second" / "step-20"));
-  EXPECT_FALSE(fs::exists(dir.path / "run-first" / "step-12"));
+  EXPECT_TRUE(fs::exists(dir.path() / "run-second" / "step-20"));
+  EXPECT_FALSE(fs::exists(dir.path() / "run-first" / "step-12"));
 }
 
 TEST(TrainerRuns, AlwaysWithNoEarlierRunStartsAtZero) {
   ScratchDir dir;
-  EXPECT_EQ(RunOf(dir.path, "only", 5, Policy::kAlways), 0);
+  EXPECT_EQ(RunOf(dir.path(), "only", 5, Policy::kAlways), 0);
 }
 
 TEST(TrainerRuns, ResumeFromNamesOneCheckpoint) {
   ScratchDir dir;
-  RunOf(dir.path, "first", 10, Policy::kAuto);
-  EXPECT_EQ(RunOf(dir.path, "second", 10, Policy::kDefault, nullptr,
-                  (dir.path / "run-first" / "step-4").string()),
+  RunOf(dir.path(), "first", 10, Policy::kAuto);
+  EXPECT_EQ(RunOf(dir.path(), "second", 10, Policy::kDefault, nullptr,
+                  (dir.path() / "run-first" / "step-4").string()),
             4);
-  EXPECT_EQ(
-      RunOf(dir.path, "third", 10, Policy::kDefault, nullptr, (dir.path / "run-first").string()),
-      8);
+  EXPECT_EQ(RunOf(dir.path(), "third", 10, Policy::kDefault, nullptr,
+                  (dir.path() / "run-first").string()),
+            8);
 }
 
 TEST(TrainerRuns, NeverStartsAtZeroEvenAfterARestart) {
   ScratchDir dir;
-  RunOf(dir.path, "same", 10, Policy::kAuto);
+  RunOf(dir.path(), "same", 10, Policy::kAuto);
   auto worker = StandaloneWorker();
-  train::TrainerOptions options = SyncEvery(dir.path, 4);
+  train::TrainerOptions options = SyncEvery(dir.path(), 4);
   options.run_id = "same";
   options.resume = Policy::kNever;
   auto trainer = train::Trainer::Create(*worker, nullptr, options);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   EXPECT_EQ((*trainer)->Resume().value(), 0);
-  options.resume_from = (dir.path / "run-same").string();
+  options.resume_from = (dir.path() / "run-same").string();
   auto refused = train::Trainer::Create(*worker, nullptr, options);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("never"), std::string::npos) << refused.status();
@@ -352,14 +343,14 @@ TEST(TrainerRuns, NeverStartsAtZeroEvenAfterARestart) {
 TEST(TrainerRuns, ADirectoryHeldByALiveRunIsRefusedNamingTheHolder) {
   ScratchDir dir;
   auto worker = StandaloneWorker();
-  train::TrainerOptions options = SyncEvery(dir.path, 4);
+  train::TrainerOptions options = SyncEvery(dir.path(), 4);
   options.run_id = "same";
   auto holder = train::Trainer::Create(*worker, nullptr, options);
   ASSERT_TRUE(holder.ok()) << holder.status();
   auto second = train::Trainer::Create(*worker, nullptr, options);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), train::StatusCode::kUnavailable);
-  EXPECT_NE(second.status().message().find("checkpoint dir " + (dir.path / "run-same").string() +
+  EXPECT_NE(second.status().message().find("checkpoint dir " + (dir.path() / "run-same").string() +
                                            " is in use by run same (pid " +
                                            std::to_string(getpid()) + " on "),
             std::string::npos)
@@ -371,9 +362,9 @@ TEST(TrainerRuns, ADirectoryHeldByALiveRunIsRefusedNamingTheHolder) {
 
 TEST(TrainerRuns, AlwaysPassesOverARunStillHeldByALiveTrainer) {
   ScratchDir dir;
-  RunOf(dir.path, "finished", 10, Policy::kAuto);  // step 8
+  RunOf(dir.path(), "finished", 10, Policy::kAuto);  // step 8
   auto worker = StandaloneWorker();
-  train::TrainerOptions live_options = SyncEvery(dir.path, 4);
+  train::TrainerOptions live_options = SyncEvery(dir.path(), 4);
   live_options.run_id = "live";
   auto live = train::Trainer::Create(*worker, nullptr, live_options);
   ASSERT_TRUE(live.ok()) << live.status();
@@ -384,35 +375,35 @@ TEST(TrainerRuns, AlwaysPassesOverARunStillHeldByALiveTrainer) {
     ASSERT_TRUE((*live)->EndStep(step).ok());
   }
   // The live run's step 12 is newer, but it is not an earlier run: it is still training.
-  EXPECT_EQ(RunOf(dir.path, "new", 10, Policy::kAlways), 8);
+  EXPECT_EQ(RunOf(dir.path(), "new", 10, Policy::kAlways), 8);
 }
 
 TEST(TrainerRuns, KeepRunsDeletesOnlyOldRunsItMadeThatNoLiveRunHolds) {
   ScratchDir dir;
-  RunOf(dir.path, "a", 4, Policy::kAuto);
-  RunOf(dir.path, "b", 4, Policy::kAuto);
-  fs::create_directories(dir.path / "run-foreign");  // not made by a trainer: no lock file
+  RunOf(dir.path(), "a", 4, Policy::kAuto);
+  RunOf(dir.path(), "b", 4, Policy::kAuto);
+  fs::create_directories(dir.path() / "run-foreign");  // not made by a trainer: no lock file
   auto worker = StandaloneWorker();
-  train::TrainerOptions live_options = SyncEvery(dir.path, 4);
+  train::TrainerOptions live_options = SyncEvery(dir.path(), 4);
   live_options.run_id = "live";
   auto live = train::Trainer::Create(*worker, nullptr, live_options);
   ASSERT_TRUE(live.ok()) << live.status();
   // Oldest first: a, live, b (the live run is old but still holds its directory).
   const auto now = fs::file_time_type::clock::now();
-  fs::last_write_time(dir.path / "run-a", now - std::chrono::hours(3));
-  fs::last_write_time(dir.path / "run-live", now - std::chrono::hours(2));
-  fs::last_write_time(dir.path / "run-b", now - std::chrono::hours(1));
+  fs::last_write_time(dir.path() / "run-a", now - std::chrono::hours(3));
+  fs::last_write_time(dir.path() / "run-live", now - std::chrono::hours(2));
+  fs::last_write_time(dir.path() / "run-b", now - std::chrono::hours(1));
 
-  train::TrainerOptions options = SyncEvery(dir.path, 4);
+  train::TrainerOptions options = SyncEvery(dir.path(), 4);
   options.run_id = "new";
   options.keep_runs = 2;
   auto trainer = train::Trainer::Create(*worker, nullptr, options);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
-  EXPECT_FALSE(fs::exists(dir.path / "run-a"));
-  EXPECT_TRUE(fs::exists(dir.path / "run-live"));
-  EXPECT_TRUE(fs::exists(dir.path / "run-b"));
-  EXPECT_TRUE(fs::exists(dir.path / "run-foreign"));
-  EXPECT_TRUE(fs::exists(dir.path / "run-new"));
+  EXPECT_FALSE(fs::exists(dir.path() / "run-a"));
+  EXPECT_TRUE(fs::exists(dir.path() / "run-live"));
+  EXPECT_TRUE(fs::exists(dir.path() / "run-b"));
+  EXPECT_TRUE(fs::exists(dir.path() / "run-foreign"));
+  EXPECT_TRUE(fs::exists(dir.path() / "run-new"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "data/block_cache.h"
 #include "dataset_test_files.h"
 #include "train/dataset.h"
@@ -75,8 +76,8 @@ class DatasetCacheTest : public ::testing::TestWithParam<hsize_t> {
  protected:
   void SetUp() override { testing::WriteMnistLike(path_, kRows, GetParam()); }
 
-  testing::TempDir dir_;
-  std::string path_ = dir_.Path("mnist.h5");
+  testing::ScratchDir dir_;
+  std::string path_ = dir_ / "mnist.h5";
 };
 
 // Images chunked by 1, 16 and 100 rows (gzip); features chunked by 7 (uncompressed); weights

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "dataset_test_files.h"
 #include "train/dataset.h"
 
@@ -72,11 +73,11 @@ class DatasetConvertTest : public ::testing::Test {
     return (*dataset)->Read(all);
   }
 
-  testing::TempDir dir_;
+  testing::ScratchDir dir_;
 };
 
 TEST_F(DatasetConvertTest, Uint8ImagesReadAsFloat32) {
-  const std::string path = dir_.Path("mnist.h5");
+  const std::string path = dir_ / "mnist.h5";
   testing::WriteMnistLike(path, 100);
   Result<Batch> batch = ReadAll(path, "images", DType::kFloat32, 100);
   ASSERT_TRUE(batch.ok()) << batch.status();
@@ -92,7 +93,7 @@ TEST_F(DatasetConvertTest, Uint8ImagesReadAsFloat32) {
 }
 
 TEST_F(DatasetConvertTest, Int64LabelsReadAsInt32) {
-  const std::string path = dir_.Path("mnist.h5");
+  const std::string path = dir_ / "mnist.h5";
   testing::WriteMnistLike(path, 100);
   Result<Batch> batch = ReadAll(path, "labels", DType::kInt32, 100);
   ASSERT_TRUE(batch.ok()) << batch.status();
@@ -101,7 +102,7 @@ TEST_F(DatasetConvertTest, Int64LabelsReadAsInt32) {
 }
 
 TEST_F(DatasetConvertTest, NarrowingIntegersSaturate) {
-  const std::string path = dir_.Path("wide.h5");
+  const std::string path = dir_ / "wide.h5";
   const std::vector<std::int64_t> values = {5, 3'000'000'000, -3'000'000'000};
   testing::WriteFile(path, {{"v", H5T_STD_I64LE, H5T_NATIVE_INT64, {3}, values.data(), {}}});
   Result<Batch> batch = ReadAll(path, "v", DType::kInt32, 3);
@@ -133,7 +134,7 @@ TEST_F(DatasetConvertTest, Float32ReadAsHalfRoundsToNearestEven) {
   std::uniform_real_distribution<float> tiny(-1e-4f, 1e-4f);
   for (int i = 0; i < 20000; ++i) values.push_back(near_range(rng));
   for (int i = 0; i < 5000; ++i) values.push_back(tiny(rng));
-  const std::string path = dir_.Path("floats.h5");
+  const std::string path = dir_ / "floats.h5";
   testing::WriteFile(
       path, {{"x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {values.size()}, values.data(), {256}}});
 
@@ -160,7 +161,7 @@ TEST_F(DatasetConvertTest, Float32ReadAsHalfRoundsToNearestEven) {
 TEST_F(DatasetConvertTest, Float64ReadAsBFloat16RoundsOnce) {
   // Through float32 this would round twice (to 1 + 2^-8, then a tie down to 1.0).
   const std::vector<double> values = {1.0 + 0x1p-8 + 0x1p-30};
-  const std::string path = dir_.Path("double.h5");
+  const std::string path = dir_ / "double.h5";
   testing::WriteFile(path, {{"x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {1}, values.data(), {}}});
   Result<Batch> batch = ReadAll(path, "x", DType::kBFloat16, 1);
   ASSERT_TRUE(batch.ok()) << batch.status();
@@ -169,7 +170,7 @@ TEST_F(DatasetConvertTest, Float64ReadAsBFloat16RoundsOnce) {
 
 TEST_F(DatasetConvertTest, StoredFloat16IsReadAsStoredOrWidened) {
   const std::vector<std::uint16_t> bits = {0x3C00, 0xC100, 0x7BFF, 0x0001, 0x2E66, 0x8000};
-  const std::string path = dir_.Path("half.h5");
+  const std::string path = dir_ / "half.h5";
   const hid_t half = testing::NewFloat16Type();
   testing::WriteFile(path, {{"h", half, half, {bits.size()}, bits.data(), {4}, 1}});
   testing::CloseType(half);
@@ -196,7 +197,7 @@ TEST_F(DatasetConvertTest, StoredFloat16IsReadAsStoredOrWidened) {
 TEST_F(DatasetConvertTest, BigEndianAndUint16FieldsAreConverted) {
   const std::vector<std::int32_t> big = {-7, 1 << 20, 42};
   const std::vector<std::uint16_t> wide = {0, 65535, 40000};
-  const std::string path = dir_.Path("types.h5");
+  const std::string path = dir_ / "types.h5";
   testing::WriteFile(path, {{"big", H5T_STD_I32BE, H5T_NATIVE_INT32, {3}, big.data(), {}},
                             {"wide", H5T_STD_U16LE, H5T_NATIVE_UINT16, {3}, wide.data(), {2}}});
   DatasetOptions options;

@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "data/hdf5_util.h"
+#include "../../scratch_dir.h"
 #include "dataset_test_files.h"
 #include "train/dataset.h"
+#include "train/internal/hdf5_util.h"
 
 namespace train {
 namespace {
@@ -21,8 +22,8 @@ using ::testing::HasSubstr;
 
 class DatasetErrorsTest : public ::testing::Test {
  protected:
-  testing::TempDir dir_;
-  std::string path_ = dir_.Path("data.h5");
+  testing::ScratchDir dir_;
+  std::string path_ = dir_ / "data.h5";
 };
 
 TEST_F(DatasetErrorsTest, MissingFileIsNotFound) {
@@ -33,7 +34,7 @@ TEST_F(DatasetErrorsTest, MissingFileIsNotFound) {
 }
 
 TEST_F(DatasetErrorsTest, DirectoryIsNotAFile) {
-  auto dataset = Dataset::Open(dir_.Path(""));
+  auto dataset = Dataset::Open(dir_ / "");
   ASSERT_FALSE(dataset.ok());
   EXPECT_EQ(dataset.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(dataset.status().message(), HasSubstr("is a directory"));

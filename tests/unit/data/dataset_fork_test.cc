@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "dataset_test_files.h"
 #include "train/dataset.h"
 
@@ -45,8 +46,8 @@ int ReadWithNewDataset(const std::string& path, const std::vector<std::uint64_t>
 class DatasetForkTest : public ::testing::Test {
  protected:
   void SetUp() override { testing::WriteMnistLike(path_, 4000); }
-  testing::TempDir dir_;
-  std::string path_ = dir_.Path("mnist.h5");
+  testing::ScratchDir dir_;
+  std::string path_ = dir_ / "mnist.h5";
 };
 
 TEST_F(DatasetForkTest, ChildOpensItsOwnDatasetAndTheParentsOneRefuses) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "dataset_test_files.h"
 #include "train/dataset.h"
 
@@ -39,8 +40,8 @@ class DatasetPrefetchTest : public ::testing::Test {
     return indices;
   }
 
-  testing::TempDir dir_;
-  std::string path_ = dir_.Path("mnist.h5");
+  testing::ScratchDir dir_;
+  std::string path_ = dir_ / "mnist.h5";
 };
 
 TEST_F(DatasetPrefetchTest, NextReturnsBatchesInTheOrderQueued) {

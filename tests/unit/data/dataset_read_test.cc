@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
 #include "dataset_test_files.h"
 #include "train/dataset.h"
 
@@ -30,8 +31,8 @@ class DatasetReadTest : public ::testing::Test {
     return dataset.ok() ? std::move(dataset).value() : nullptr;
   }
 
-  testing::TempDir dir_;
-  std::string path_ = dir_.Path("mnist.h5");
+  testing::ScratchDir dir_;
+  std::string path_ = dir_ / "mnist.h5";
 };
 
 TEST_F(DatasetReadTest, OpenDescribesEveryRootField) {
@@ -108,7 +109,7 @@ TEST_F(DatasetReadTest, EmptyIndexListGivesEmptyTensorsOfTheFieldsShapes) {
 }
 
 TEST_F(DatasetReadTest, FieldsInGroupsAreNamedByTheirPath) {
-  const std::string path = dir_.Path("nested.h5");
+  const std::string path = dir_ / "nested.h5";
   const std::vector<std::int32_t> values = {10, 11, 12, 13};
   testing::WriteFile(path, {{"train/x", H5T_STD_I32LE, H5T_NATIVE_INT32, {4}, values.data(), {}}});
   DatasetOptions options;

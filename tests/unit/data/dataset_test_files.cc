@@ -1,29 +1,16 @@
 #include "dataset_test_files.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "data/hdf5_util.h"
+#include "train/internal/hdf5_util.h"
 
 namespace train::testing {
 
 using internal::Hdf5Lock;
 using internal::Hid;
-
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "train_dataset_XXXXXX").string();
-  const char* made = mkdtemp(pattern.data());
-  if (made == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-  dir_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
-}
 
 namespace {
 

@@ -17,9 +17,9 @@ using ::testing::HasSubstr;
 class DataCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    flags_.images = dir_.File("images.gz");
-    flags_.labels = dir_.File("labels.gz");
-    flags_.output = dir_.File("out.h5");
+    flags_.images = dir_ / "images.gz";
+    flags_.labels = dir_ / "labels.gz";
+    flags_.output = dir_ / "out.h5";
     WriteBytes(flags_.images, IdxBytes(0x08, {20, 2, 2}, SomeBytes(80, 1)), true);
     WriteBytes(flags_.labels, IdxBytes(0x08, {20}, SomeBytes(20, 2)), true);
   }
@@ -43,7 +43,7 @@ TEST_F(DataCommandsTest, ImportThenInspect) {
 }
 
 TEST_F(DataCommandsTest, BadInputIsAFailure) {
-  flags_.labels = dir_.File("missing.gz");
+  flags_.labels = dir_ / "missing.gz";
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(RunDataImportIdx(flags_), 1);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(),
@@ -67,8 +67,8 @@ TEST_F(DataCommandsTest, BadFlagValuesAreUsageErrors) {
   EXPECT_EQ(RunDataImportIdx(flags_), 2);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr("--compression 11"));
   ImportCsvFlags csv;
-  csv.input = dir_.File("t.csv");
-  csv.output = dir_.File("t.h5");
+  csv.input = dir_ / "t.csv";
+  csv.output = dir_ / "t.h5";
   csv.skip_rows = -5;
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(RunDataImportCsv(csv), 2);
@@ -77,7 +77,7 @@ TEST_F(DataCommandsTest, BadFlagValuesAreUsageErrors) {
 
 TEST_F(DataCommandsTest, InspectOfAMissingFileIsAFailure) {
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunDataInspect({dir_.File("none.h5"), false}), 1);
+  EXPECT_EQ(RunDataInspect({dir_ / "none.h5", false}), 1);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr("trainctl data inspect: "));
 }
 

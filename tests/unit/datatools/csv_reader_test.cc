@@ -135,14 +135,14 @@ TEST(CsvReaderTest, SkipRowsPastTheEndSaysSo) {
 
 TEST(CsvReaderFileTest, ReadsGzipAndNamesAMissingFile) {
   testing::ScratchDir dir;
-  const std::string path = dir.File("t.csv.gz");
+  const std::string path = dir / "t.csv.gz";
   const std::string text = "a,b\n1,2\n";
   testing::WriteBytes(path, std::vector<uint8_t>(text.begin(), text.end()), true);
   auto table = ReadCsvFile(path, {});
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_THAT(table->values, ElementsAre(1, 2));
 
-  auto missing = ReadCsvFile(dir.File("nope.csv"), {});
+  auto missing = ReadCsvFile(dir / "nope.csv", {});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), train::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("nope.csv: no such file"));

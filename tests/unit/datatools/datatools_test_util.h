@@ -5,10 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -16,40 +14,22 @@
 #include <string>
 #include <vector>
 
+#include "../../scratch_dir.h"
+
 namespace trainctl::data::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh directory removed with everything in it at the end of the test.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("datatools-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
+using ::train::testing::ScratchDir;
 
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-  // Every entry's name, hidden ones included.
-  std::set<std::string> Names() const {
-    std::set<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) {
-      names.insert(entry.path().filename().string());
-    }
-    return names;
+// The name of every entry in `dir`, hidden ones included.
+inline std::set<std::string> EntryNames(const ScratchDir& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    names.insert(entry.path().filename().string());
   }
-
- private:
-  fs::path path_;
-};
+  return names;
+}
 
 inline void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
   if (gzip) {

@@ -24,6 +24,7 @@ namespace trainctl::data {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::EntryNames;
 using ::testing::HasSubstr;
 using testing::IdxBytes;
 using testing::ScratchDir;
@@ -61,7 +62,7 @@ TEST(HostileCsvTest, AGzipBombOfOneLineStopsAtTheBoundWithoutReadingOn) {
   // 256 MiB of '1' without a newline, gzip'd to about 256 KiB: the whole line was read into
   // memory before; now the read stops after 8 MiB.
   ScratchDir dir;
-  const std::string path = dir.File("bomb.csv.gz");
+  const std::string path = dir / "bomb.csv.gz";
   gzFile file = gzopen(path.c_str(), "wb1");
   ASSERT_NE(file, nullptr);
   gzputs(file, "a,b\n");
@@ -77,7 +78,7 @@ TEST(HostileCsvTest, AGzipBombOfOneLineStopsAtTheBoundWithoutReadingOn) {
 
 TEST(HostileCsvTest, ReadsAPipeAsAStream) {
   ScratchDir dir;
-  const std::string path = dir.File("rows.csv");
+  const std::string path = dir / "rows.csv";
   ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
   std::thread writer([&] { std::ofstream(path) << "x,y\n1,2\n3,4\n"; });
   auto table = ReadCsvFile(path, {});
@@ -89,7 +90,7 @@ TEST(HostileCsvTest, ReadsAPipeAsAStream) {
 // An IDX file's header alone (no body), gzip'd or plain.
 std::string WriteHeader(const ScratchDir& dir, const std::string& name, uint8_t type,
                         const std::vector<uint32_t>& dims, bool gzip) {
-  const std::string path = dir.File(name);
+  const std::string path = dir / name;
   WriteBytes(path, IdxBytes(type, dims, {}), gzip);
   return path;
 }
@@ -129,7 +130,7 @@ TEST(HostileIdxTest, AGzipThatEndsEarlyCostsWhatArrivedNotWhatWasClaimed) {
   ScratchDir dir;
   std::vector<uint8_t> bytes = IdxBytes(0x08, {60, 1024, 1024}, SomeBytes(1024, 3));
   bytes.resize(bytes.size() + 64 * 1024, 0);  // padding that compresses: the file looks big
-  const std::string path = dir.File("short.gz");
+  const std::string path = dir / "short.gz";
   WriteBytes(path, {}, false);
   {
     gzFile file = gzopen(path.c_str(), "wb0");  // stored, so the file is really ~64 KiB
@@ -150,9 +151,9 @@ TEST(HostileIdxTest, ImportsFromAPipe) {
   // The gzip sniffing used to read the first bytes separately, which a pipe loses.
   ScratchDir dir;
   IdxImportOptions options;
-  options.images_path = dir.File("images");
-  options.labels_path = dir.File("labels");
-  options.output_path = dir.File("out.h5");
+  options.images_path = dir / "images";
+  options.labels_path = dir / "labels";
+  options.output_path = dir / "out.h5";
   ASSERT_EQ(mkfifo(options.images_path.c_str(), 0600), 0);
   WriteBytes(options.labels_path, IdxBytes(0x08, {5}, {1, 2, 3, 4, 5}), false);
   const std::vector<uint8_t> images = IdxBytes(0x08, {5, 2, 2}, SomeBytes(20, 9));
@@ -194,8 +195,8 @@ TEST(HostileMemoryTest, ACsvLargerThanTheMemoryLimitIsStreamed) {
   // whole text was held in memory before (abort on bad_alloc); now rows go in batches.
   ScratchDir dir;
   CsvImportOptions options;
-  options.input_path = dir.File("rows.csv.gz");
-  options.output_path = dir.File("rows.h5");
+  options.input_path = dir / "rows.csv.gz";
+  options.output_path = dir / "rows.h5";
   options.compression = 1;
   gzFile file = gzopen(options.input_path.c_str(), "wb6");
   ASSERT_NE(file, nullptr);
@@ -219,7 +220,7 @@ TEST(HostileMemoryTest, ACsvLargerThanTheMemoryLimitIsStreamed) {
   });
   ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_THAT(dir.Names(), ElementsAre("rows.csv.gz", "rows.h5"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("rows.csv.gz", "rows.h5"));
 }
 
 TEST(HostileMemoryTest, RunningOutOfMemoryIsAnErrorAndLeavesNothing) {
@@ -228,9 +229,9 @@ TEST(HostileMemoryTest, RunningOutOfMemoryIsAnErrorAndLeavesNothing) {
   // and remove its temporary file, not abort.
   ScratchDir dir;
   IdxImportOptions options;
-  options.images_path = dir.File("images.gz");
-  options.labels_path = dir.File("labels.gz");
-  options.output_path = dir.File("out.h5");
+  options.images_path = dir / "images.gz";
+  options.labels_path = dir / "labels.gz";
+  options.output_path = dir / "out.h5";
   options.compression = 1;
   {
     gzFile file = gzopen(options.images_path.c_str(), "wb1");
@@ -253,7 +254,7 @@ TEST(HostileMemoryTest, RunningOutOfMemoryIsAnErrorAndLeavesNothing) {
   });
   ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_THAT(dir.Names(), ElementsAre("images.gz", "labels.gz"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("images.gz", "labels.gz"));
 }
 
 TEST(StaleTempFileTest, PrepareRemovesTheTemporaryFilesOfDeadProcessesOnly) {
@@ -265,10 +266,10 @@ TEST(StaleTempFileTest, PrepareRemovesTheTemporaryFilesOfDeadProcessesOnly) {
   const std::string stale = ".out.h5.tmp-" + std::to_string(dead) + "-0";
   const std::string live = ".out.h5.tmp-" + std::to_string(getppid()) + "-0";
   const std::string other = ".other.h5.tmp-" + std::to_string(dead) + "-0";
-  for (const std::string& name : {stale, live, other}) WriteText(dir.File(name), "partial");
-  auto output = AtomicOutput::Prepare(dir.File("out.h5"), false);
+  for (const std::string& name : {stale, live, other}) WriteText(dir / name, "partial");
+  auto output = AtomicOutput::Prepare(dir / "out.h5", false);
   ASSERT_TRUE(output.ok()) << output.status();
-  EXPECT_EQ(dir.Names(), (std::set<std::string>{live, other}));
+  EXPECT_EQ(EntryNames(dir), (std::set<std::string>{live, other}));
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ class IdxReaderTest : public ::testing::TestWithParam<bool> {
  protected:
   bool gzip() const { return GetParam(); }
   std::string Write(const std::string& name, const std::vector<uint8_t>& bytes) {
-    const std::string path = dir_.File(name + (gzip() ? ".gz" : ""));
+    const std::string path = dir_ / (name + (gzip() ? ".gz" : ""));
     WriteBytes(path, bytes, gzip());
     return path;
   }
@@ -138,7 +138,7 @@ TEST(IdxReaderOpenTest, NamesAMissingFile) {
 
 TEST(IdxReaderOpenTest, FindsAPlainFilesTruncationBeforeReading) {
   ScratchDir dir;
-  const std::string path = dir.File("short");
+  const std::string path = dir / "short";
   WriteBytes(path, IdxBytes(0x08, {10, 2, 3}, SomeBytes(30, 4)), false);
   auto reader = IdxReader::Open(path);
   ASSERT_FALSE(reader.ok());

@@ -10,6 +10,7 @@ namespace trainctl::data {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::EntryNames;
 using ::testing::HasSubstr;
 using testing::IdxBytes;
 using testing::ReadDataset;
@@ -49,9 +50,9 @@ class IdxImportTest : public ::testing::Test {
     images_ = SomeBytes(rows * 3 * width, 7);
     labels_.clear();
     for (uint32_t i = 0; i < (label_rows ? label_rows : rows); ++i) labels_.push_back(i % 10);
-    options_.images_path = dir_.File(gzip ? "images.gz" : "images");
-    options_.labels_path = dir_.File(gzip ? "labels.gz" : "labels");
-    options_.output_path = dir_.File("out.h5");
+    options_.images_path = dir_ / (gzip ? "images.gz" : "images");
+    options_.labels_path = dir_ / (gzip ? "labels.gz" : "labels");
+    options_.output_path = dir_ / "out.h5";
     WriteBytes(options_.images_path, IdxBytes(0x08, {rows, 3, width}, images_), gzip);
     WriteBytes(options_.labels_path,
                IdxBytes(0x08, {static_cast<uint32_t>(labels_.size())}, labels_), gzip);
@@ -96,7 +97,7 @@ TEST_F(IdxImportTest, RoundTripsEveryValue) {
               ElementsAre("idx+gzip"));
   EXPECT_THAT(StringAttribute(options_.output_path, "labels", "source_dtype"),
               ElementsAre("uint8"));
-  EXPECT_THAT(dir_.Names(), ElementsAre("images.gz", "labels.gz", "out.h5"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images.gz", "labels.gz", "out.h5"));
 }
 
 TEST_F(IdxImportTest, PlainInputsCustomFieldsNoCompressionStillChunked) {
@@ -137,7 +138,7 @@ TEST_F(IdxImportTest, AFailureMidwayLeavesNoOutputAndNoTemporaryFile) {
   EXPECT_EQ(summary.status().code(), train::StatusCode::kDataLoss);
   EXPECT_THAT(summary.status().message(), HasSubstr(options_.images_path + ": truncated"));
   EXPECT_FALSE(progress.empty()) << "the import failed before writing anything";
-  EXPECT_THAT(dir_.Names(), ElementsAre("images.gz", "labels.gz"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images.gz", "labels.gz"));
 }
 
 TEST_F(IdxImportTest, ACancelledImportLeavesNothing) {
@@ -153,7 +154,7 @@ TEST_F(IdxImportTest, ACancelledImportLeavesNothing) {
   ASSERT_FALSE(summary.ok());
   EXPECT_EQ(summary.status().code(), train::StatusCode::kCancelled);
   EXPECT_EQ(calls, 3u);
-  EXPECT_THAT(dir_.Names(), ElementsAre("images", "labels"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images", "labels"));
 }
 
 TEST_F(IdxImportTest, RefusesToOverwriteWithoutForce) {
@@ -170,7 +171,7 @@ TEST_F(IdxImportTest, RefusesToOverwriteWithoutForce) {
   options_.force = true;
   ASSERT_TRUE(ImportIdx(options_).ok());
   ExpectRoundTrip();
-  EXPECT_THAT(dir_.Names(), ElementsAre("images", "labels", "out.h5"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images", "labels", "out.h5"));
 }
 
 TEST_F(IdxImportTest, MismatchedCountsNameBothFiles) {
@@ -179,7 +180,7 @@ TEST_F(IdxImportTest, MismatchedCountsNameBothFiles) {
   ASSERT_FALSE(summary.ok());
   EXPECT_THAT(summary.status().message(), HasSubstr(options_.images_path + " holds 10"));
   EXPECT_THAT(summary.status().message(), HasSubstr(options_.labels_path + " holds 9"));
-  EXPECT_THAT(dir_.Names(), ElementsAre("images", "labels"));
+  EXPECT_THAT(EntryNames(dir_), ElementsAre("images", "labels"));
 }
 
 TEST_F(IdxImportTest, RejectsLabelsThatAreNotOnePerRow) {
@@ -203,8 +204,8 @@ TEST_F(IdxImportTest, ValidatesOptionsBeforeReading) {
 TEST(CsvImportTest, SplitsTheTargetFromTheFeatures) {
   ScratchDir dir;
   CsvImportOptions options;
-  options.input_path = dir.File("boston.csv");
-  options.output_path = dir.File("boston.h5");
+  options.input_path = dir / "boston.csv";
+  options.output_path = dir / "boston.h5";
   options.target = "MEDV";
   testing::WriteText(options.input_path, "3,2\nCRIM,ZN,MEDV\n0.1,18,24\n0.2,0,21.6\n0.3,0,34.7\n");
   auto summary = ImportCsv(options);
@@ -225,8 +226,8 @@ TEST(CsvImportTest, SplitsTheTargetFromTheFeatures) {
 TEST(CsvImportTest, WithoutTargetEveryColumnIsAFeature) {
   ScratchDir dir;
   CsvImportOptions options;
-  options.input_path = dir.File("t.csv");
-  options.output_path = dir.File("t.h5");
+  options.input_path = dir / "t.csv";
+  options.output_path = dir / "t.h5";
   options.compression = 0;
   testing::WriteText(options.input_path, "a,b,c\n1,2,3\n4,5,6\n");
   ASSERT_TRUE(ImportCsv(options).ok());
@@ -242,8 +243,8 @@ TEST(CsvImportTest, WithoutTargetEveryColumnIsAFeature) {
 TEST(CsvImportTest, AnUnknownTargetSuggestsAColumnAndLeavesNothing) {
   ScratchDir dir;
   CsvImportOptions options;
-  options.input_path = dir.File("t.csv");
-  options.output_path = dir.File("t.h5");
+  options.input_path = dir / "t.csv";
+  options.output_path = dir / "t.h5";
   options.target = "medv";
   testing::WriteText(options.input_path, "CRIM,ZN,MEDV\n1,2,3\n");
   auto summary = ImportCsv(options);
@@ -251,19 +252,19 @@ TEST(CsvImportTest, AnUnknownTargetSuggestsAColumnAndLeavesNothing) {
   EXPECT_THAT(summary.status().message(),
               HasSubstr("--target \"medv\": no such column; did you mean \"MEDV\"? The columns "
                         "are: CRIM, ZN, MEDV"));
-  EXPECT_THAT(dir.Names(), ElementsAre("t.csv"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("t.csv"));
 }
 
 TEST(CsvImportTest, ABadCellLeavesNothing) {
   ScratchDir dir;
   CsvImportOptions options;
-  options.input_path = dir.File("t.csv");
-  options.output_path = dir.File("t.h5");
+  options.input_path = dir / "t.csv";
+  options.output_path = dir / "t.h5";
   testing::WriteText(options.input_path, "a,b\n1,2\n3,?\n");
   auto summary = ImportCsv(options);
   ASSERT_FALSE(summary.ok());
   EXPECT_THAT(summary.status().message(), HasSubstr("t.csv:3:3: column 2 (b): \"?\""));
-  EXPECT_THAT(dir.Names(), ElementsAre("t.csv"));
+  EXPECT_THAT(EntryNames(dir), ElementsAre("t.csv"));
 }
 
 }  // namespace

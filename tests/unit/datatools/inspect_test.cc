@@ -41,7 +41,7 @@ void WriteFile(const std::string& path, uint64_t rows, uint64_t label_rows, int 
 
 TEST(InspectTest, DescribesEveryDataset) {
   ScratchDir dir;
-  const std::string path = dir.File("t.h5");
+  const std::string path = dir / "t.h5";
   WriteFile(path, 10, 10, 6);
   auto info = InspectFile(path);
   ASSERT_TRUE(info.ok()) << info.status();
@@ -78,7 +78,7 @@ TEST(InspectTest, DescribesEveryDataset) {
 
 TEST(InspectTest, JsonCarriesTheSameFacts) {
   ScratchDir dir;
-  const std::string path = dir.File("t.h5");
+  const std::string path = dir / "t.h5";
   WriteFile(path, 10, 10, 0);
   auto info = InspectFile(path);
   ASSERT_TRUE(info.ok()) << info.status();
@@ -98,7 +98,7 @@ TEST(InspectTest, JsonCarriesTheSameFacts) {
 
 TEST(InspectTest, SaysWhenLeadingDimensionsDiffer) {
   ScratchDir dir;
-  const std::string path = dir.File("t.h5");
+  const std::string path = dir / "t.h5";
   WriteFile(path, 10, 9, 1);
   auto info = InspectFile(path);
   ASSERT_TRUE(info.ok()) << info.status();
@@ -110,7 +110,7 @@ TEST(InspectTest, SaysWhenLeadingDimensionsDiffer) {
 
 TEST(InspectTest, ReadsContiguousDatasetsAndGroupsFromOtherWriters) {
   ScratchDir dir;
-  const std::string path = dir.File("other.h5");
+  const std::string path = dir / "other.h5";
   const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   const hsize_t dims[2] = {3, 2};
   const hid_t space = H5Screate_simple(2, dims, nullptr);
@@ -137,12 +137,12 @@ TEST(InspectTest, ReadsContiguousDatasetsAndGroupsFromOtherWriters) {
 
 TEST(InspectTest, RejectsWhatIsNotHdf5) {
   ScratchDir dir;
-  const std::string path = dir.File("x.csv");
+  const std::string path = dir / "x.csv";
   testing::WriteText(path, "a,b\n1,2\n");
   auto info = InspectFile(path);
   ASSERT_FALSE(info.ok());
   EXPECT_THAT(info.status().message(), HasSubstr(path + ": not an HDF5 file"));
-  EXPECT_EQ(InspectFile(dir.File("missing.h5")).status().code(), train::StatusCode::kNotFound);
+  EXPECT_EQ(InspectFile(dir / "missing.h5").status().code(), train::StatusCode::kNotFound);
 }
 
 }  // namespace

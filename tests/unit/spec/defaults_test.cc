@@ -3,7 +3,10 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include "duration.h"
 #include "job_file.h"
+#include "schema_docs.h"
+#include "train/defaults.h"
 #include "yaml_encoder.h"
 
 namespace trainctl::spec {
@@ -28,15 +31,50 @@ TEST(Defaults, FillEveryDocumentedDefault) {
   EXPECT_EQ(spec.resources().gpus(), 0);
   EXPECT_EQ(spec.resources().gpu_resource(), "nvidia.com/gpu");
   EXPECT_EQ(spec.rendezvous().port(), 29400);
-  EXPECT_EQ(spec.rendezvous().join_timeout(), "600s");
+  EXPECT_EQ(spec.rendezvous().join_timeout(), "10m");
   EXPECT_EQ(spec.rendezvous().last_call(), "2s");
   EXPECT_EQ(spec.rendezvous().heartbeat(), "1s");
   EXPECT_EQ(spec.rendezvous().heartbeat_timeout(), "5s");
   EXPECT_EQ(spec.failure_policy().max_restarts(), 3);
   EXPECT_EQ(spec.failure_policy().backoff(), "1s");
   EXPECT_EQ(spec.collectives().backend(), "auto");
-  EXPECT_EQ(spec.collectives().timeout(), "60s");
+  EXPECT_EQ(spec.collectives().timeout(), "5m");
   EXPECT_FALSE(spec.has_checkpoint()) << "no directory: no checkpointing";
+}
+
+// The schema's "Default: X." lines, which `trainctl explain` prints, say what the one table of
+// defaults (train/defaults.h) holds: the spec, explain and libtrain cannot drift apart.
+TEST(Defaults, ExplainShowsTheLibraryTable) {
+  namespace d = train::defaults;
+  const std::pair<const char*, std::string> fields[] = {
+      {"spec.rendezvous.port", std::to_string(d::kStorePort)},
+      {"spec.rendezvous.joinTimeout", FormatDuration(d::kJoinTimeout)},
+      {"spec.rendezvous.lastCall", FormatDuration(d::kLastCall)},
+      {"spec.rendezvous.heartbeat", FormatDuration(d::kHeartbeat)},
+      {"spec.rendezvous.heartbeatTimeout", FormatDuration(d::kHeartbeatTimeout)},
+      {"spec.failurePolicy.maxRestarts", std::to_string(d::kMaxRestarts)},
+      {"spec.failurePolicy.backoff", FormatDuration(d::kRestartBackoff)},
+      {"spec.failurePolicy.preemptionGrace", FormatDuration(d::kPreemptionGrace)},
+      {"spec.collectives.timeout", FormatDuration(d::kCollectiveTimeout)},
+      {"spec.checkpoint.everySteps", std::to_string(d::kCheckpointEverySteps)},
+      {"spec.checkpoint.keep", std::to_string(d::kCheckpointKeep)},
+      {"spec.checkpoint.async", d::kCheckpointAsync ? "true" : "false"},
+      {"spec.checkpoint.memory.everySteps", std::to_string(d::kMemorySnapshotEverySteps)},
+      {"spec.checkpoint.memory.replicas", std::to_string(d::kMemorySnapshotReplicas)},
+  };
+  for (const auto& [path, value] : fields) {
+    auto text = ExplainField(path);
+    ASSERT_TRUE(text.ok()) << path << ": " << text.status();
+    // Comments wrap: compare with every run of whitespace as one space.
+    std::string flat;
+    for (char c : *text) {
+      const bool space = c == ' ' || c == '\n';
+      if (!space || (!flat.empty() && flat.back() != ' ')) flat += space ? ' ' : c;
+    }
+    EXPECT_NE(flat.find("Default: " + value + "."), std::string::npos)
+        << path << " should say \"Default: " << value << ".\":\n"
+        << *text;
+  }
 }
 
 TEST(Defaults, NeverOverrideWhatTheUserSet) {

@@ -14,7 +14,7 @@ double InputValue(int rank, std::uint64_t i, ReduceOp op);
 // The reduction of InputValue over `world` ranks (kAvg truncates for integer dtypes).
 double Expected(int world, std::uint64_t i, ReduceOp op, DType dtype);
 
-// Typed buffers: doubles encoded to `dtype` and decoded back.
+// Typed buffers: doubles encoded to `dtype` (rounded to nearest even) and decoded back.
 std::vector<std::uint8_t> Encode(const std::vector<double>& values, DType dtype);
 double Decode(const std::vector<std::uint8_t>& bytes, std::uint64_t i, DType dtype);
 

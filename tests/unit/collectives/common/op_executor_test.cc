@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../../scratch_dir.h"
 #include "common/op_ledger.h"
 #include "directory_store.h"
 
@@ -21,7 +22,7 @@ using namespace std::chrono_literals;
 class OpExecutorTest : public ::testing::Test {
  protected:
   OpExecutorTest()
-      : store_(testing::NewDirectoryStore(directory_.path())),
+      : store_(testing::NewDirectoryStore(directory_.str())),
         ledger_(store_.get(), "executor", 0, 1),
         executor_(&ledger_, "communicator \"executor\" (rank 0)") {
     executor_.Start();
@@ -46,7 +47,7 @@ class OpExecutorTest : public ::testing::Test {
     return flag;
   }
 
-  testing::TempDirectory directory_;
+  testing::ScratchDir directory_;
   std::unique_ptr<Store> store_;
   OpLedger ledger_;
   OpExecutor executor_;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../../../sanitizer_build.h"
+#include "element_values.h"
 #include "shm_test_util.h"
 
 namespace train::testing {
@@ -89,73 +90,6 @@ struct Pattern {
   }
   double Reference(std::uint64_t i) const;
 };
-
-std::uint16_t HalfBits(double v) {  // exact for the values above (and zero)
-  if (v == 0) return std::signbit(v) ? 0x8000 : 0;
-  int e = 0;
-  const double fr = std::frexp(std::fabs(v), &e);  // v = fr * 2^e, fr in [0.5, 1)
-  const auto mantissa = static_cast<std::uint16_t>((fr * 2 - 1) * 1024);
-  return static_cast<std::uint16_t>((v < 0 ? 0x8000 : 0) | ((e - 1 + 15) << 10) | mantissa);
-}
-
-double HalfValue(std::uint16_t h) {
-  const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  const double sign = (h & 0x8000) ? -1 : 1;
-  if (e == 31) return m ? NAN : sign * INFINITY;
-  if (e == 0) return sign * std::ldexp(m, -24);
-  return sign * std::ldexp(1024 + m, e - 25);
-}
-
-void Put(DType dtype, void* base, std::uint64_t i, double v) {
-  switch (dtype) {
-    case DType::kFloat32:
-      static_cast<float*>(base)[i] = static_cast<float>(v);
-      break;
-    case DType::kFloat64:
-      static_cast<double*>(base)[i] = v;
-      break;
-    case DType::kFloat16:
-      static_cast<std::uint16_t*>(base)[i] = HalfBits(v);
-      break;
-    case DType::kBFloat16:
-      static_cast<std::uint16_t*>(base)[i] =
-          static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(static_cast<float>(v)) >> 16);
-      break;
-    case DType::kInt32:
-      static_cast<std::int32_t*>(base)[i] = static_cast<std::int32_t>(v);
-      break;
-    case DType::kInt64:
-      static_cast<std::int64_t*>(base)[i] = static_cast<std::int64_t>(v);
-      break;
-    case DType::kUInt8:
-      static_cast<std::uint8_t*>(base)[i] = static_cast<std::uint8_t>(v);
-      break;
-    default:
-      break;
-  }
-}
-
-double Get(DType dtype, const void* base, std::uint64_t i) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return static_cast<const float*>(base)[i];
-    case DType::kFloat64:
-      return static_cast<const double*>(base)[i];
-    case DType::kFloat16:
-      return HalfValue(static_cast<const std::uint16_t*>(base)[i]);
-    case DType::kBFloat16:
-      return std::bit_cast<float>(
-          static_cast<std::uint32_t>(static_cast<const std::uint16_t*>(base)[i]) << 16);
-    case DType::kInt32:
-      return static_cast<const std::int32_t*>(base)[i];
-    case DType::kInt64:
-      return static_cast<double>(static_cast<const std::int64_t*>(base)[i]);
-    case DType::kUInt8:
-      return static_cast<const std::uint8_t*>(base)[i];
-    default:
-      return 0;
-  }
-}
 
 // The reference: element i reduced over members in order, in double (exact here), with uint8
 // wrapping as it does.
@@ -268,7 +202,7 @@ class Member {
     const Pattern pattern{dtype, op, n_, count > 100000};
     unsigned char* in = a_.Get(count * es);
     unsigned char* out = b_.Get(count * es);
-    for (std::uint64_t i = 0; i < count; ++i) Put(dtype, in, i, pattern.Input(me_, i));
+    for (std::uint64_t i = 0; i < count; ++i) SetElement(dtype, in, i, pattern.Input(me_, i));
     void* dst = in_place ? in : out;
     auto ctx = Context(CollectiveKind::kAllReduce);
     const Status s = group_.AllReduce(in, dst, count, dtype, op, ctx);
@@ -276,7 +210,7 @@ class Member {
         Where("allreduce " + Name(op) + (in_place ? " in place" : ""), dtype, count);
     if (!s.ok()) return where + s.ToString();
     for (std::uint64_t i = 0; i < count; ++i) {
-      const double got = Get(dtype, dst, i), want = pattern.Reference(i);
+      const double got = GetElement(dtype, dst, i), want = pattern.Reference(i);
       if (!Close(dtype, got, want)) {
         return where + "element " + std::to_string(i) + " is " + std::to_string(got) + ", want " +
                std::to_string(want);
@@ -291,7 +225,7 @@ class Member {
     const Pattern pattern{dtype, op, n_, count * n_ > 100000};
     unsigned char* in = a_.Get(count * es * n_);
     unsigned char* out = b_.Get(count * es);
-    for (std::uint64_t i = 0; i < count * n_; ++i) Put(dtype, in, i, pattern.Input(me_, i));
+    for (std::uint64_t i = 0; i < count * n_; ++i) SetElement(dtype, in, i, pattern.Input(me_, i));
     void* dst = in_place ? in + me_ * count * es : out;
     auto ctx = Context(CollectiveKind::kReduceScatter);
     const Status s = group_.ReduceScatter(in, dst, count, dtype, op, ctx);
@@ -299,7 +233,7 @@ class Member {
         Where("reducescatter " + Name(op) + (in_place ? " in place" : ""), dtype, count);
     if (!s.ok()) return where + s.ToString();
     for (std::uint64_t i = 0; i < count; ++i) {
-      const double got = Get(dtype, dst, i), want = pattern.Reference(me_ * count + i);
+      const double got = GetElement(dtype, dst, i), want = pattern.Reference(me_ * count + i);
       if (!Close(dtype, got, want)) {
         return where + "element " + std::to_string(i) + " is " + std::to_string(got) + ", want " +
                std::to_string(want);

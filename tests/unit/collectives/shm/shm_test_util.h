@@ -27,6 +27,8 @@
 
 namespace train::testing {
 
+using internal::CollectiveKind;
+
 using internal::OpContext;
 using internal::PeerGroup;
 using Clock = std::chrono::steady_clock;

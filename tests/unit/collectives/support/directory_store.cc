@@ -8,7 +8,6 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -175,18 +174,6 @@ class DirectoryStore final : public Store {
 
 std::unique_ptr<Store> NewDirectoryStore(const std::string& directory) {
   return std::make_unique<DirectoryStore>(directory);
-}
-
-TempDirectory::TempDirectory() {
-  std::error_code error;
-  const fs::path base = fs::temp_directory_path(error);
-  std::string pattern = (error ? fs::path("/tmp") : base).string() + "/train-tcp-test-XXXXXX";
-  if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-}
-
-TempDirectory::~TempDirectory() {
-  std::error_code error;
-  if (!path_.empty()) fs::remove_all(path_, error);
 }
 
 }  // namespace train::testing

@@ -15,19 +15,6 @@ namespace train::testing {
 // flock on the directory's lock file. Waits poll every few milliseconds. TTLs are ignored.
 std::unique_ptr<Store> NewDirectoryStore(const std::string& directory);
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its files when the object goes.
-class TempDirectory {
- public:
-  TempDirectory();
-  ~TempDirectory();
-  TempDirectory(const TempDirectory&) = delete;
-  TempDirectory& operator=(const TempDirectory&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 }  // namespace train::testing
 
 #endif  // TRAIN_TESTS_COLLECTIVES_SUPPORT_DIRECTORY_STORE_H_

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "train/internal/half_float.h"
 #include "train/status.h"
 
 namespace train::testing {
@@ -35,31 +36,11 @@ float HalfToFloat(std::uint16_t bits) {
   return sign ? -magnitude : magnitude;
 }
 
-// Exact values only: normal halves and zero.
-std::uint16_t FloatToHalf(float value) {
-  const std::uint16_t sign = std::signbit(value) ? 0x8000 : 0;
-  const float magnitude = std::fabs(value);
-  if (magnitude == 0.0f) return sign;
-  int exponent = 0;
-  const float fraction = std::frexp(magnitude, &exponent);  // [0.5, 1) * 2^exponent
-  const auto mantissa = static_cast<std::uint32_t>(std::ldexp(fraction, 11));  // 11 bits
-  TRAIN_CHECK(std::ldexp(static_cast<float>(mantissa), exponent - 11) == magnitude);
-  TRAIN_CHECK(exponent + 14 > 0 && exponent + 14 < 31);
-  return static_cast<std::uint16_t>(sign | (exponent + 14) << 10 | (mantissa & 0x3ff));
-}
-
 float BFloat16ToFloat(std::uint16_t bits) {
   const std::uint32_t wide = static_cast<std::uint32_t>(bits) << 16;
   float value;
   std::memcpy(&value, &wide, sizeof(value));
   return value;
-}
-
-std::uint16_t FloatToBFloat16(float value) {
-  std::uint32_t wide;
-  std::memcpy(&wide, &value, sizeof(wide));
-  TRAIN_CHECK((wide & 0xffff) == 0);  // exact values only
-  return static_cast<std::uint16_t>(wide >> 16);
 }
 
 }  // namespace
@@ -87,23 +68,40 @@ double GetElement(DType dtype, const void* data, std::uint64_t index) {
 }
 
 void SetElement(DType dtype, void* data, std::uint64_t index, double value) {
+  SetElementRounded(dtype, data, index, value);
+  TRAIN_CHECK(GetElement(dtype, data, index) == value);  // exact values only
+}
+
+void SetElementRounded(DType dtype, void* data, std::uint64_t index, double value) {
   switch (dtype) {
     case DType::kFloat32:
       return Store(data, index, static_cast<float>(value));
     case DType::kFloat64:
       return Store(data, index, value);
     case DType::kFloat16:
-      return Store(data, index, FloatToHalf(static_cast<float>(value)));
+      return Store(data, index, internal::ToFloat16(value));
     case DType::kBFloat16:
-      return Store(data, index, FloatToBFloat16(static_cast<float>(value)));
+      return Store(data, index, internal::ToBFloat16(value));
+    case DType::kInt32:
+    case DType::kInt64:
+    case DType::kUInt8:
+      return SetIntegerElement(dtype, data, index, static_cast<std::int64_t>(value));
+    default:
+      TRAIN_CHECK(false && "not a collective dtype");
+  }
+}
+
+void SetIntegerElement(DType dtype, void* data, std::uint64_t index, std::int64_t value) {
+  switch (dtype) {
     case DType::kInt32:
       return Store(data, index, static_cast<std::int32_t>(value));
     case DType::kInt64:
-      return Store(data, index, static_cast<std::int64_t>(value));
+      return Store(data, index, value);
     case DType::kUInt8:
-      return Store(data, index, static_cast<std::uint8_t>(value));
+      return Store(data, index,
+                   static_cast<std::uint8_t>(static_cast<std::uint64_t>(value) & 0xff));
     default:
-      TRAIN_CHECK(false && "not a collective dtype");
+      return SetElementRounded(dtype, data, index, static_cast<double>(value));
   }
 }
 

@@ -34,7 +34,7 @@ std::vector<std::byte> Inputs(DType dtype, int member, std::uint64_t count) {
   const std::size_t element = DTypeSize(dtype);
   std::vector<std::byte> data(count * element);
   for (std::uint64_t i = 0; i < count; ++i) {
-    StoreDouble(dtype, RandomInput(member, i), data.data() + i * element);
+    SetElementRounded(dtype, data.data(), i, RandomInput(member, i));
   }
   return data;
 }
@@ -47,17 +47,16 @@ std::vector<std::byte> MemberOrderSum(DType dtype, int size, std::uint64_t count
   for (int m = 0; m < size; ++m) inputs.push_back(Inputs(dtype, m, count));
   std::vector<std::byte> sum(count * element);
   for (std::uint64_t i = 0; i < count; ++i) {
-    const std::size_t at = i * element;
     if (dtype == DType::kFloat64) {
-      double total = LoadDouble(dtype, inputs[0].data() + at);
-      for (int m = 1; m < size; ++m) total += LoadDouble(dtype, inputs[m].data() + at);
-      StoreDouble(dtype, total, sum.data() + at);
+      double total = GetElement(dtype, inputs[0].data(), i);
+      for (int m = 1; m < size; ++m) total += GetElement(dtype, inputs[m].data(), i);
+      SetElementRounded(dtype, sum.data(), i, total);
     } else {
-      float total = static_cast<float>(LoadDouble(dtype, inputs[0].data() + at));
+      float total = static_cast<float>(GetElement(dtype, inputs[0].data(), i));
       for (int m = 1; m < size; ++m) {
-        total += static_cast<float>(LoadDouble(dtype, inputs[m].data() + at));
+        total += static_cast<float>(GetElement(dtype, inputs[m].data(), i));
       }
-      StoreDouble(dtype, total, sum.data() + at);
+      SetElementRounded(dtype, sum.data(), i, total);
     }
   }
   return sum;
@@ -182,13 +181,12 @@ TEST_P(SameResultEverywhereTest, EveryMemberEndsWithBitwiseTheSameSum) {
               << "member " << m << " differs from member 0";
         }
         // Another order of additions: close to the member-order sum, not equal.
-        const std::size_t element = DTypeSize(dtype);
         // Inputs stay below 2^6: n roundings of partial sums below n * 2^6 each.
         const double epsilon = dtype == DType::kFloat16 ? 0x1p-10 : 0x1p-23;
         const double tolerance = n * n * 64 * epsilon;
         for (std::uint64_t i = 0; i < count; ++i) {
-          const double got = LoadDouble(dtype, outputs[0].data() + i * element);
-          const double want = LoadDouble(dtype, reference.data() + i * element);
+          const double got = GetElement(dtype, outputs[0].data(), i);
+          const double want = GetElement(dtype, reference.data(), i);
           ASSERT_NEAR(got, want, tolerance) << "element " << i;
         }
       }

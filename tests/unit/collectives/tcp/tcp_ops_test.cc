@@ -40,7 +40,7 @@ class Encoder {
  public:
   explicit Encoder(DType dtype) : dtype_(dtype), size_(DTypeSize(dtype)) {
     table_.resize(static_cast<std::size_t>(2 * kRange + 1) * size_);
-    for (int v = -kRange; v <= kRange; ++v) StoreInteger(dtype, v, Slot(v));
+    for (int v = -kRange; v <= kRange; ++v) SetIntegerElement(dtype, Slot(v), 0, v);
   }
   void Put(std::int64_t value, std::byte* element) const {
     if (dtype_ == DType::kUInt8) value = static_cast<std::int64_t>(value & 0xff);
@@ -190,8 +190,7 @@ class TcpOpsTest : public ::testing::TestWithParam<int> {
       std::uint64_t i = 0;
       while (std::memcmp(got + i * element, want.data() + i * element, element) == 0) ++i;
       FAIL() << "member " << m << ", element " << i << " of " << out_count << ": got "
-             << LoadDouble(c.dtype, got + i * element) << ", want "
-             << LoadDouble(c.dtype, want.data() + i * element);
+             << GetElement(c.dtype, got, i) << ", want " << GetElement(c.dtype, want.data(), i);
     }
   }
 

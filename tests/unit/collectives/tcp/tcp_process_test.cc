@@ -13,6 +13,7 @@
 #include <functional>
 #include <thread>
 
+#include "../../../scratch_dir.h"
 #include "directory_store.h"
 #include "tcp_test_support.h"
 
@@ -20,7 +21,7 @@ namespace train::internal::tcp_test {
 namespace {
 
 using ::train::testing::NewDirectoryStore;
-using ::train::testing::TempDirectory;
+using ::train::testing::ScratchDir;
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -151,12 +152,11 @@ void ExpectAllSucceeded(const std::vector<MemberExit>& exits) {
 }
 
 TEST(TcpProcessTest, EveryAlgorithmIsRightAcrossProcesses) {
-  TempDirectory directory;
-  ASSERT_FALSE(directory.path().empty());
+  ScratchDir directory;
   GroupOptions options;
   options.key_prefix = "procs/";
   const auto exits = RunAsProcesses(4, [&](int member) {
-    return JoinAndRun(directory.path(), member, 4, options, [](PeerGroup& group) {
+    return JoinAndRun(directory.str(), member, 4, options, [](PeerGroup& group) {
       // Recursive doubling, then the ring, a few times each so that ops follow each other.
       for (std::uint64_t seq = 1; seq <= 6; ++seq) {
         TRAIN_RETURN_IF_ERROR(CheckedAllReduce(group, seq % 2 == 1 ? 1000 : 300001, seq));
@@ -169,14 +169,13 @@ TEST(TcpProcessTest, EveryAlgorithmIsRightAcrossProcesses) {
 }
 
 TEST(TcpProcessTest, MembersOnTwoLoopbackHostsMeet) {
-  TempDirectory directory;
-  ASSERT_FALSE(directory.path().empty());
+  ScratchDir directory;
   GroupOptions options;
   options.key_prefix = "hosts/";
   options.listen_hosts = {"127.0.0.2", "127.0.0.3"};
   options.deterministic = true;
   const auto exits = RunAsProcesses(4, [&](int member) {
-    return JoinAndRun(directory.path(), member, 4, options, [](PeerGroup& group) {
+    return JoinAndRun(directory.str(), member, 4, options, [](PeerGroup& group) {
       TRAIN_RETURN_IF_ERROR(CheckedAllReduce(group, 7, 1));
       TRAIN_RETURN_IF_ERROR(CheckedAllReduce(group, 300001, 2));
       return CheckedGatherAndBroadcast(group, 100003);
@@ -184,7 +183,7 @@ TEST(TcpProcessTest, MembersOnTwoLoopbackHostsMeet) {
   });
   ExpectAllSucceeded(exits);
   // Each member listened on, and published, the address of its "host".
-  auto store = NewDirectoryStore(directory.path());
+  auto store = NewDirectoryStore(directory.str());
   for (int m = 0; m < 4; ++m) {
     auto address = store->TryGet("hosts/addr/" + std::to_string(m));
     ASSERT_TRUE(address.ok() && address->has_value()) << "member " << m;
@@ -193,13 +192,12 @@ TEST(TcpProcessTest, MembersOnTwoLoopbackHostsMeet) {
 }
 
 TEST(TcpProcessTest, KilledMemberIsNamedByEveryOtherFast) {
-  TempDirectory directory;
-  ASSERT_FALSE(directory.path().empty());
+  ScratchDir directory;
   GroupOptions options;
   options.key_prefix = "killed/";
   constexpr int kVictim = 2;
   const auto exits = RunAsProcesses(4, [&](int member) {
-    return JoinAndRun(directory.path(), member, 4, options, [member](PeerGroup& group) {
+    return JoinAndRun(directory.str(), member, 4, options, [member](PeerGroup& group) {
       for (std::uint64_t seq = 1; seq <= 10000; ++seq) {
         if (member == kVictim && seq == 3) {
           // Dies while its op #3 moves data (threads only after fork, in the child).

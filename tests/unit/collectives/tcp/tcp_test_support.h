@@ -1,5 +1,5 @@
 // What the TCP group tests share: members as threads over one in-memory store, op contexts
-// built by hand, and elements of every collective dtype written from exact small integers.
+// built by hand, and the collective dtypes with their elements' codec (element_values.h).
 #ifndef TRAIN_TESTS_COLLECTIVES_TCP_TEST_SUPPORT_H_
 #define TRAIN_TESTS_COLLECTIVES_TCP_TEST_SUPPORT_H_
 
@@ -15,6 +15,7 @@
 #include "common/op_context.h"
 #include "cpu/peer_group.h"
 #include "cpu/tcp_group.h"
+#include "element_values.h"
 #include "train/store.h"
 
 namespace train::internal::tcp_test {
@@ -23,12 +24,9 @@ inline const std::vector<DType> kCollectiveDTypes = {
     DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
     DType::kInt32,   DType::kInt64,   DType::kUInt8};
 
-// Writes `value` as one element of `dtype`: exact for the integers the tests use (|value| <=
-// 256; uint8 wraps modulo 256).
-void StoreInteger(DType dtype, std::int64_t value, std::byte* element);
-// Converts between double and the float dtypes (float16/bfloat16 round to nearest even).
-void StoreDouble(DType dtype, double value, std::byte* element);
-double LoadDouble(DType dtype, const std::byte* element);
+using ::train::testing::GetElement;
+using ::train::testing::SetElementRounded;
+using ::train::testing::SetIntegerElement;
 
 // An op context as a communicator would build it: the op, a deadline `timeout` from now, the
 // abort flag, and a timeout error that lists the ranks it waited for: "... waited for [3, 5]".

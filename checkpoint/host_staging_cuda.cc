@@ -1,14 +1,13 @@
-#include "host_staging.h"
+// HostStaging in a CUDA build: device tensors go through pinned host buffers on a stream of
+// their own. The build compiles this file or host_staging_none.cc, never both.
+#include <cuda_runtime.h>
 
 #include <cstring>
 
-#ifdef TRAIN_CHECKPOINT_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
+#include "host_staging.h"
 
 namespace train::internal {
 
-#ifdef TRAIN_CHECKPOINT_WITH_CUDA
 namespace {
 
 Status CudaError(cudaError_t error, const std::string& what, const std::string& name) {
@@ -59,32 +58,5 @@ Status HostStaging::CopyToView(const void* host, const TensorView& view, const s
   if (error != cudaSuccess) return CudaError(error, "copying to the device", name);
   return Status::Ok();
 }
-
-#else  // no CUDA in this build
-
-namespace {
-Status NoCuda(const std::string& name) {
-  return FailedPreconditionError("checkpoint tensor '" + name +
-                                 "' is in CUDA memory, but libtrain was built without CUDA; "
-                                 "copy it to host memory first or use a CUDA build");
-}
-}  // namespace
-
-struct HostStaging::Impl {};
-HostStaging::HostStaging() = default;
-HostStaging::~HostStaging() = default;
-
-Result<const void*> HostStaging::HostPointer(const TensorView& view, const std::string& name) {
-  if (view.device == Device::kCpu || view.bytes() == 0) return static_cast<const void*>(view.data);
-  return NoCuda(name);
-}
-
-Status HostStaging::CopyToView(const void* host, const TensorView& view, const std::string& name) {
-  if (view.bytes() == 0) return Status::Ok();
-  if (view.device != Device::kCpu) return NoCuda(name);
-  std::memcpy(view.data, host, view.bytes());
-  return Status::Ok();
-}
-#endif
 
 }  // namespace train::internal

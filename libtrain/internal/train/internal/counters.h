@@ -1,7 +1,7 @@
 // libtrain's own counters, added to every step report: what the Communicator moved and how long
 // checkpoints took. Process-wide and cumulative; the agent turns them into rates and totals.
-#ifndef TRAIN_SRC_METRICS_COUNTERS_H_
-#define TRAIN_SRC_METRICS_COUNTERS_H_
+#ifndef TRAIN_INTERNAL_COUNTERS_H_
+#define TRAIN_INTERNAL_COUNTERS_H_
 
 #include <cstdint>
 
@@ -23,4 +23,4 @@ LibraryCounters SnapshotCounters();
 
 }  // namespace train::internal
 
-#endif  // TRAIN_SRC_METRICS_COUNTERS_H_
+#endif  // TRAIN_INTERNAL_COUNTERS_H_

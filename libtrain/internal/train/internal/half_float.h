@@ -1,10 +1,16 @@
-// float16 and bfloat16 to and from float32, rounding to nearest even, branch-free: integer bit
-// manipulation plus selects, so that loops over them vectorize at -O3 for generic x86-64.
-#ifndef TRAIN_COLLECTIVES_COMMON_HALF_BITS_H_
-#define TRAIN_COLLECTIVES_COMMON_HALF_BITS_H_
+// float16 and bfloat16, the one implementation libtrain has: to and from float32 for the
+// collectives' reductions and wire formats and the CPU optimizers (inline, branch-free: integer
+// bit manipulation plus selects, so that loops over them vectorize at -O3 for generic x86-64),
+// and from double for the dataset reader (one rounding step, whatever the source type).
+// Every conversion rounds to nearest even; NaN stays NaN (quiet), the sign is kept.
+#ifndef TRAIN_INTERNAL_HALF_FLOAT_H_
+#define TRAIN_INTERNAL_HALF_FLOAT_H_
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
+
+#include "train/dtype.h"
 
 namespace train::internal {
 
@@ -12,7 +18,7 @@ namespace train::internal {
 // when a < b, else zero, for a and b in [0, 2^31) so that a - b cannot overflow. Selects as
 // masks keep the compiler from turning them into branches around floating-point operations,
 // which would stop the loop from vectorizing.
-namespace half_bits_detail {
+namespace half_float_detail {
 
 inline std::int32_t LessMask(std::int32_t a, std::int32_t b) { return (a - b) >> 31; }
 
@@ -20,11 +26,11 @@ inline std::int32_t Select(std::int32_t mask, std::int32_t if_set, std::int32_t 
   return (if_set & mask) | (if_clear & ~mask);
 }
 
-}  // namespace half_bits_detail
+}  // namespace half_float_detail
 
 inline float HalfToFloat(std::uint16_t h) {
-  using half_bits_detail::LessMask;
-  using half_bits_detail::Select;
+  using half_float_detail::LessMask;
+  using half_float_detail::Select;
   const std::int32_t magnitude = h & 0x7fff;
   const std::int32_t sign = static_cast<std::int32_t>(h & 0x8000) << 16;
   const std::int32_t shifted = magnitude << 13;
@@ -41,8 +47,8 @@ inline float HalfToFloat(std::uint16_t h) {
 }
 
 inline std::uint16_t FloatToHalf(float f) {
-  using half_bits_detail::LessMask;
-  using half_bits_detail::Select;
+  using half_float_detail::LessMask;
+  using half_float_detail::Select;
   const std::int32_t x = std::bit_cast<std::int32_t>(f);
   const std::int32_t sign = (x >> 16) & 0x8000;
   const std::int32_t a = x & 0x7fffffff;
@@ -68,8 +74,8 @@ inline float BFloatToFloat(std::uint16_t h) {
 }
 
 inline std::uint16_t FloatToBFloat(float f) {
-  using half_bits_detail::LessMask;
-  using half_bits_detail::Select;
+  using half_float_detail::LessMask;
+  using half_float_detail::Select;
   const std::int32_t x = std::bit_cast<std::int32_t>(f);
   const std::uint32_t u = static_cast<std::uint32_t>(x);
   const std::int32_t rounded = static_cast<std::int32_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
@@ -78,6 +84,14 @@ inline std::uint16_t FloatToBFloat(float f) {
   return static_cast<std::uint16_t>(result);
 }
 
+// The IEEE binary16 / bfloat16 bits nearest to `value`, ties to even; overflow gives infinity,
+// NaN stays NaN (quiet) and the sign is kept, also on zero.
+std::uint16_t ToFloat16(double value);
+std::uint16_t ToBFloat16(double value);
+
+// Rounds `count` doubles to `dtype` (kFloat16 or kBFloat16), writing 2 bytes each.
+void RoundToHalf(const double* in, std::size_t count, DType dtype, std::byte* out);
+
 }  // namespace train::internal
 
-#endif  // TRAIN_COLLECTIVES_COMMON_HALF_BITS_H_
+#endif  // TRAIN_INTERNAL_HALF_FLOAT_H_

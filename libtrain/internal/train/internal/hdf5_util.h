@@ -1,6 +1,6 @@
 // HDF5 plumbing: the process-wide lock, owned identifiers, and HDF5 failures as Status.
-#ifndef TRAIN_DATA_HDF5_UTIL_H_
-#define TRAIN_DATA_HDF5_UTIL_H_
+#ifndef TRAIN_INTERNAL_HDF5_UTIL_H_
+#define TRAIN_INTERNAL_HDF5_UTIL_H_
 
 #include <hdf5.h>
 
@@ -67,4 +67,4 @@ Status Hdf5Error(StatusCode code, std::string_view call, std::string_view path,
 
 }  // namespace train::internal
 
-#endif  // TRAIN_DATA_HDF5_UTIL_H_
+#endif  // TRAIN_INTERNAL_HDF5_UTIL_H_

@@ -1,4 +1,4 @@
-#include "data/float_convert.h"
+#include "train/internal/half_float.h"
 
 #include <bit>
 #include <cstring>
