@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@ struct OpExecutor::Core {
     Milliseconds timeout;
     Body body;
     std::shared_ptr<WorkState> work;
+    std::uint64_t queued_tick = 0;  // the monitor's tick count when it was queued
   };
 
   Core(OpLedger* ledger_in, std::string label_in) : ledger(ledger_in), label(std::move(label_in)) {}
@@ -109,7 +111,8 @@ struct OpExecutor::Core {
   std::condition_variable idle_cv;   // an op ended
   std::condition_variable stop_cv;   // stopping (wakes the monitor)
   std::deque<Task> queue;
-  bool kicked = false;  // the progress thread takes queued tasks (else waiters do)
+  bool kicked = false;      // the progress thread takes queued tasks (else waiters do)
+  std::uint64_t ticks = 0;  // the monitor's wake-ups so far
   bool stopping = false;
   std::optional<Status> broken;  // the first failure
   // The running op, for the monitor.
@@ -146,7 +149,13 @@ void OpExecutor::Start() {
     while (!core->stopping) {
       core->stop_cv.wait_for(lock, kMonitorTick);
       if (core->stopping) return;
-      core->KickLocked();  // a small op nobody waited for
+      // A small op nobody waited for during a whole tick goes to the progress thread. One
+      // queued just before this tick is left alone: its waiter may simply not have been
+      // scheduled yet (a busy machine), and taking it would cost the hand-off it avoids.
+      ++core->ticks;
+      if (!core->queue.empty() && core->queue.front().queued_tick + 1 < core->ticks) {
+        core->KickLocked();
+      }
       if (core->running && !core->running_published &&
           std::chrono::steady_clock::now() >= core->running_since + kPublishAfter) {
         const OpRecord op = *core->running;
@@ -202,6 +211,7 @@ std::shared_ptr<Work> OpExecutor::Submit(OpRecord op, Milliseconds timeout, Body
   Core::Task task{op, timeout, std::move(body), work};
   {
     std::lock_guard lock(core_->mu);
+    task.queued_tick = core_->ticks;
     if (!core_->broken && !core_->stopping) {
       const bool left_for_waiter =
           small && core_->queue.empty() && !core_->running && !core_->kicked;

@@ -2,9 +2,9 @@
 // thread, so that issuing returns at once and the caller overlaps them with its own work.
 // A small op issued while the communicator is idle is left for the thread that waits for it
 // (no thread hand-off: a 4 KiB all-reduce costs microseconds, not a context switch); should
-// nobody wait for it soon, the progress thread takes it within a few milliseconds. A monitor
-// publishes an op to the ledger once it has blocked for a moment. The first failure breaks the
-// executor: later ops fail at once with it.
+// nobody wait for it for a whole monitor tick, the progress thread takes it (within two ticks). A
+// monitor publishes an op to the ledger once it has blocked for a moment. The first failure breaks
+// the executor: later ops fail at once with it.
 #ifndef TRAIN_COLLECTIVES_COMMON_OP_EXECUTOR_H_
 #define TRAIN_COLLECTIVES_COMMON_OP_EXECUTOR_H_
 
