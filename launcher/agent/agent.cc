@@ -6,13 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
 #include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
+#include "job_outcome.h"
 #include "memory_dir.h"
 #include "preemption.h"
 #include "round_runner.h"
@@ -139,8 +139,7 @@ int Agent::Impl::Run() {
     if (!round.ok()) {
       if (stop) return StopCode();
       if (round.status().code() == train::StatusCode::kAborted) {
-        auto outcome = job_store->TryGet(kOutcomeKey);
-        if (outcome.ok() && *outcome) return OutcomeExitCode(**outcome);
+        if (auto code = RecordedExitCode(job_store.get())) return *code;
       }
       Say("cannot join the job's rendezvous at " + options.store.ToString() + ": " +
           round.status().message());
@@ -166,9 +165,7 @@ int Agent::Impl::Run() {
                                   "; no restarts left (maxRestarts " +
                                   std::to_string(spec.failure_policy().max_restarts()) +
                                   ", restarts so far " + std::to_string(spent) + ")";
-          const nlohmann::json outcome = {
-              {"status", "failed"}, {"exit_code", kExitAgentError}, {"reason", why}};
-          (void)job_store->CompareSet(kOutcomeKey, std::nullopt, outcome.dump());
+          RecordOutcome(job_store.get(), JobOutcome::Failed(kExitAgentError, why));
           Say(why + "; giving up");
           return kExitAgentError;
         }

@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "agent_metrics.h"
 #include "duration.h"
 #include "failure_report.h"
+#include "job_outcome.h"
 #include "preemption.h"
 #include "round_liveness.h"
 #include "torch_env.h"
@@ -25,7 +25,6 @@ namespace trainctl::agent {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using nlohmann::json;
 
 // How often the monitor looks for worker exits and at what the restart watch saw.
 constexpr Milliseconds kTick{50};
@@ -37,14 +36,6 @@ constexpr Milliseconds kMaxWatchSlice{1000};
 constexpr char kFailureKey[] = "failure";
 
 }  // namespace
-
-int OutcomeExitCode(const std::string& outcome_json) {
-  try {
-    return json::parse(outcome_json).value("exit_code", kExitAgentError);
-  } catch (const json::exception&) {
-    return kExitAgentError;
-  }
-}
 
 void KillSwitch::Arm(WorkerGroup* group) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -303,8 +294,7 @@ class RoundMonitor {
   // keys per node, however many nodes there are.
   std::optional<RoundEnd> Scan(bool check_liveness) {
     if (local_done_ == nproc_ && round_.node_rank <= kWatchedPeers && AllNodesDone()) {
-      (void)job_store_->CompareSet(kOutcomeKey, std::nullopt,
-                                   R"({"status":"succeeded","exit_code":0})");
+      RecordOutcome(job_store_.get(), JobOutcome::Succeeded());
       // Wakes the other nodes' watches: they find the outcome and end too.
       (void)round_store_->CompareSet(kRestartKey, std::nullopt, "the job succeeded");
       group_->Stop(options_.stop_grace);
@@ -384,8 +374,7 @@ class RoundMonitor {
 
   RoundEnd Fail(const FailureReport& report, const std::string& reason) {
     Blame(report, reason);
-    json outcome = {{"status", "failed"}, {"exit_code", report.exit_code}, {"reason", reason}};
-    (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, outcome.dump());
+    RecordOutcome(job_store_.get(), JobOutcome::Failed(report.exit_code, reason));
     for (const std::string& line :
          report.Summary(options_.job.metadata().name(), round_.restart_count)) {
       terminal_->WriteLine(line);
@@ -412,9 +401,8 @@ class RoundMonitor {
     if (group_ != nullptr) {
       group_->Stop(force ? Milliseconds(0) : preempted ? preemption_grace_ : options_.stop_grace);
     }
-    auto outcome = job_store_->TryGet(kOutcomeKey);
-    if (outcome.ok() && *outcome) {
-      const int code = OutcomeExitCode(**outcome);
+    if (const std::optional<int> outcome = RecordedExitCode(job_store_.get())) {
+      const int code = *outcome;
       if (code == 0 && round_.node_rank == 0) {
         Say("job " + options_.job.metadata().name() + " succeeded");
       }
@@ -455,8 +443,7 @@ class RoundMonitor {
       // 75 says "preempted, run again" to scripts and to Kubernetes (which then does not count
       // the pod): a job that failed must not exit with it.
       const int code = report.exit_code == kExitPreempted ? kExitAgentError : report.exit_code;
-      json outcome_json = {{"status", "failed"}, {"exit_code", code}, {"reason", fatal}};
-      (void)job_store_->CompareSet(kOutcomeKey, std::nullopt, outcome_json.dump());
+      RecordOutcome(job_store_.get(), JobOutcome::Failed(code, fatal));
       if (speaker) {
         for (const std::string& line :
              report.Summary(options_.job.metadata().name(), round_.restart_count)) {

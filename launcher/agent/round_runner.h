@@ -33,9 +33,6 @@ struct RoundEnd {
   std::string reason;  // kFenced: what this node saw
 };
 
-// The exit code recorded in the job's outcome (0 for success).
-int OutcomeExitCode(const std::string& outcome_json);
-
 // What the agent makes for its rounds, beside the options it was given.
 struct NodeResources {
   MetricsCollector* metrics = nullptr;  // step reports, chaos, metrics.jsonl; null: none

@@ -1,11 +1,13 @@
 // trainctl ckpt: tables and JSON over the offline checkpoint API (train/checkpoint.h).
 #include "ckpt_command.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -274,6 +276,55 @@ int RunCkptInspect(const CkptInspectFlags& flags) {
             << "\n";
   for (const auto& [key, value] : c.metadata) std::cout << "  " << key << " = " << value << "\n";
   return kExitOk;
+}
+
+CommandRunner AddCkptCommands(CLI::App* app) {
+  struct Flags {
+    CkptListFlags ls;
+    CkptVerifyFlags verify;
+    CkptInspectFlags inspect;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* ckpt = app->add_subcommand(
+      "ckpt", "Checkpoints: list them, verify their files and checksums, show what one holds");
+  ckpt->require_subcommand(1);
+  ckpt->footer(R"(
+Examples:
+  trainctl ckpt ls /ckpt/job                     step, world size, size, created, latest (*)
+  trainctl ckpt verify /ckpt/job                 every checkpoint: OK, or the bad file and why
+  trainctl ckpt verify /ckpt/job/step-1200       one checkpoint
+  trainctl ckpt inspect /ckpt/job/step-1200      tensors, sampler, optimizer, rng, metadata
+  trainctl ckpt inspect --json /ckpt/job/step-1200 | jq '.tensors[].name'
+
+The files are HDF5 (rank-R.h5) and open with h5dump and h5py; manifest.json is written last.
+Exit codes: 0 success, 1 a checkpoint failed to verify or could not be read, 2 usage (a path
+that does not exist).)");
+  auto* ls = ckpt->add_subcommand(
+      "ls", "List the committed checkpoints of a directory, newest first; * marks `latest`");
+  ls->add_option("DIR", flags->ls.dir, "Checkpoint directory (spec.checkpoint.dir)")->required();
+  ls->add_flag("--json", flags->ls.json, "Print JSON for programs");
+  auto* verify = ckpt->add_subcommand(
+      "verify",
+      "Check checkpoints against their manifests (every file's size and checksum); exit 1 "
+      "naming the bad file when one fails");
+  verify
+      ->add_option("PATH", flags->verify.path,
+                   "A checkpoint directory (every step-N in it) or one DIR/step-N")
+      ->required();
+  verify->add_flag("-q,--quiet", flags->verify.quiet, "Print failures only");
+  auto* inspect = ckpt->add_subcommand(
+      "inspect",
+      "Show what one checkpoint holds: tensors (dtype, shape, replicated or sharded, files), "
+      "sampler position, optimizer step, RNG names, metadata");
+  inspect->add_option("STEP_DIR", flags->inspect.step_dir, "DIR/step-N")->required();
+  inspect->add_flag("--json", flags->inspect.json, "Print JSON for programs");
+
+  return [=]() -> std::optional<int> {
+    if (ls->parsed()) return RunCkptList(flags->ls);
+    if (verify->parsed()) return RunCkptVerify(flags->verify);
+    if (inspect->parsed()) return RunCkptInspect(flags->inspect);
+    return std::nullopt;
+  };
 }
 
 }  // namespace trainctl::cli

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "commands.h"
+
 namespace trainctl::cli {
 
 struct CkptListFlags {
@@ -22,6 +24,9 @@ struct CkptInspectFlags {
   std::string step_dir;  // DIR/step-N
   bool json = false;
 };
+
+// ckpt ls|verify|inspect.
+CommandRunner AddCkptCommands(CLI::App* app);
 
 int RunCkptList(const CkptListFlags& flags);
 int RunCkptVerify(const CkptVerifyFlags& flags);

@@ -1,11 +1,18 @@
-// The trainctl subcommands. Each returns the process exit code (see exit_codes.h); main.cc
-// only parses the command line and dispatches here, so these stay free of CLI11.
+// The trainctl commands. Each group registers its subcommands and flags on the root CLI::App
+// and returns a CommandRunner; main.cc parses once and asks each runner in turn. The Run*
+// functions behind them take plain flag structs, so tests call them without CLI11.
 #ifndef TRAINCTL_CLI_COMMANDS_H_
 #define TRAINCTL_CLI_COMMANDS_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace trainctl::cli {
 
@@ -13,6 +20,19 @@ namespace trainctl::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // invalid spec, failed check
 inline constexpr int kExitUsage = 2;    // bad flags or arguments
+
+// Called after parsing: runs the group's command that was given and returns its exit code, or
+// nullopt when the command given belongs to another group.
+using CommandRunner = std::function<std::optional<int>()>;
+
+// validate, explain, defaults (spec_commands.cc).
+CommandRunner AddSpecCommands(CLI::App* app);
+
+// version (version_command.cc).
+CommandRunner AddVersionCommand(CLI::App* app);
+
+// data plan, data import idx|csv, data inspect (data_flags.cc).
+CommandRunner AddDataCommands(CLI::App* app);
 
 // Validates each file; prints every error as file:line:col: path: message.
 int RunValidate(const std::vector<std::string>& files, bool quiet);

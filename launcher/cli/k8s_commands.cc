@@ -241,7 +241,7 @@ int RunDelete(const K8sFlags& flags) {
 
 }  // namespace
 
-std::function<std::optional<int>()> AddKubernetesCommands(CLI::App* app) {
+CommandRunner AddKubernetesCommands(CLI::App* app) {
   auto flags = std::make_shared<K8sFlags>();
   const char* kFormatHelp =
       "job (an Indexed Job, plain Kubernetes), jobset (JobSet "

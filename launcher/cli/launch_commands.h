@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "commands.h"
+
 namespace trainctl::cli {
 
 // Flags shared by run and agent; unset values leave the spec's.
@@ -54,6 +56,10 @@ struct AgentFlags {
   // it starts: it reads the job's outcome after them, then removes the keys itself.
   bool keep_job_keys = false;
 };
+
+// run and agent. The quick form's command (a script, or a program after "--") is moved from
+// `args` (argv, before parsing) to the flags.
+CommandRunner AddLaunchCommands(CLI::App* app, std::vector<char*>* args);
 
 // `trainctl run`: hosts the store on loopback and runs the job's agents on this machine.
 int RunJob(const JobFlags& flags);

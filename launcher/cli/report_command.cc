@@ -12,7 +12,7 @@
 
 namespace trainctl::cli {
 
-std::function<std::optional<int>()> AddReportCommand(CLI::App* app) {
+CommandRunner AddReportCommand(CLI::App* app) {
   struct Flags {
     std::string run_dir;
     std::string output;

@@ -3,24 +3,19 @@
 #ifndef TRAINCTL_CLI_REPORT_COMMAND_H_
 #define TRAINCTL_CLI_REPORT_COMMAND_H_
 
-#include <functional>
-#include <optional>
 #include <string>
 
+#include "commands.h"
 #include "launch_commands.h"
 #include "launcher/spec/trainingjob.pb.h"
 #include "metrics_collector.h"
 #include "terminal.h"
 #include "train/env.h"
 
-namespace CLI {
-class App;
-}
-
 namespace trainctl::cli {
 
 // Adds `report`; the returned function runs it when it was parsed (nullopt otherwise).
-std::function<std::optional<int>()> AddReportCommand(CLI::App* app);
+CommandRunner AddReportCommand(CLI::App* app);
 
 // Checks --chaos and --metrics-port against the job; errors name the flag and the fix.
 train::Result<agent::MetricsConfig> RunMetricsConfig(const JobFlags& flags,

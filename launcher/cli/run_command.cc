@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "commands.h"
+#include "job_outcome.h"
 #include "job_setup.h"
 #include "launch_commands.h"
 #include "preemption.h"
@@ -58,14 +59,12 @@ struct LaunchStore {
   }
 };
 
-// How the job ended, as its agents recorded it in the store; nullopt when none did.
-std::optional<std::string> JobOutcome(const LaunchStore& store, const std::string& job) {
+// The exit code of the job's outcome, as its agents recorded it; nullopt when none did.
+std::optional<int> RecordedExitCode(const LaunchStore& store, const std::string& job) {
   auto client = store.Connect(job);
   if (!client.ok()) return std::nullopt;
   auto job_store = train::NewPrefixStore(train::internal::JobKeyPrefix(job), client->get());
-  auto outcome = job_store->TryGet(agent::kOutcomeKey);
-  if (!outcome.ok()) return std::nullopt;
-  return *outcome;
+  return agent::RecordedExitCode(job_store.get());
 }
 
 // The agents trainctl run starts: --local-nodes, else nodes.min. An elastic job (--nnodes 1:2)
@@ -140,9 +139,7 @@ int RunAgentProcesses(const PreparedJob& prepared, const RunDir& run, const Laun
   if (stop_signal != 0) return agent::StopExitCode(stop_signal, forced);
   // A lost agent (chaos kill-agent, an OOM kill) fails its own process, but an elastic job may
   // go on without its node: the outcome the remaining agents recorded is the job's.
-  if (auto outcome = JobOutcome(store, job.metadata().name())) {
-    return agent::OutcomeExitCode(*outcome);
-  }
+  if (auto code = RecordedExitCode(store, job.metadata().name())) return *code;
   return first_failure;
 }
 

@@ -1,5 +1,7 @@
 // validate, explain, defaults: the commands that read the TrainingJob spec.
+#include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 
 #include "commands.h"
 #include "job_file.h"
@@ -71,6 +73,41 @@ int RunDefaults(const std::string& file) {
   }
   std::cout << spec::EncodeYaml(job.job);
   return kExitOk;
+}
+
+CommandRunner AddSpecCommands(CLI::App* app) {
+  struct Flags {
+    std::vector<std::string> files;
+    bool quiet = false;
+    std::string field_path;
+    std::string defaults_file;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* validate =
+      app->add_subcommand("validate",
+                          "Check TrainingJob files: unknown fields, types, and semantic rules, all "
+                          "errors at once (exit 0 valid, 1 invalid, 2 usage)");
+  validate->add_option("FILE", flags->files, "TrainingJob files (YAML or JSON)")->required();
+  validate->add_flag("-q,--quiet", flags->quiet, "Print errors only");
+
+  auto* explain = app->add_subcommand(
+      "explain",
+      "Document a field of the TrainingJob spec: its type, meaning, default, and "
+      "the fields below it");
+  explain->add_option("FIELD", flags->field_path,
+                      "Dotted field path, e.g. spec, spec.rendezvous.heartbeat (default: the "
+                      "whole TrainingJob)");
+
+  auto* defaults =
+      app->add_subcommand("defaults", "Print a TrainingJob with every default filled in, as YAML");
+  defaults->add_option("FILE", flags->defaults_file, "TrainingJob file (YAML or JSON)")->required();
+
+  return [=]() -> std::optional<int> {
+    if (validate->parsed()) return RunValidate(flags->files, flags->quiet);
+    if (explain->parsed()) return RunExplain(flags->field_path);
+    if (defaults->parsed()) return RunDefaults(flags->defaults_file);
+    return std::nullopt;
+  };
 }
 
 }  // namespace trainctl::cli

@@ -1,5 +1,6 @@
 #include <google/protobuf/stubs/common.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "commands.h"
@@ -28,6 +29,14 @@ int RunVersion() {
               << d.compute_minor << ", " << d.total_bytes / (1024 * 1024) << " MiB\n";
   }
   return kExitOk;
+}
+
+CommandRunner AddVersionCommand(CLI::App* app) {
+  auto* version = app->add_subcommand("version", "Print versions and the GPUs this build can use");
+  return [version]() -> std::optional<int> {
+    if (version->parsed()) return RunVersion();
+    return std::nullopt;
+  };
 }
 
 }  // namespace trainctl::cli
