@@ -23,8 +23,8 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 // Quarantined checkpoints stay until someone looks at them: say so at every start.
-void WarnOfQuarantined(const std::string& dir) {
-  Result<std::vector<QuarantinedDir>> quarantined = QuarantinedDirs(dir);
+void WarnOfQuarantined(const FileLayer& files, const std::string& dir) {
+  Result<std::vector<QuarantinedDir>> quarantined = QuarantinedDirs(files, dir);
   if (!quarantined.ok() || quarantined->empty()) return;
   std::string names;
   for (const QuarantinedDir& q : *quarantined) names += (names.empty() ? "" : ", ") + q.name;
@@ -154,7 +154,7 @@ Result<std::unique_ptr<Checkpointer>> OpenCheckpointer(const std::string& dir, C
     Status status = files->CreateDirs(dir);
     if (status.ok()) status = RemoveTemporaryDirs(*files, dir);
     verdict = status.ok() ? "" : status.ToString();
-    if (status.ok()) WarnOfQuarantined(dir);
+    if (status.ok()) WarnOfQuarantined(*files, dir);
   }
   TRAIN_ASSIGN_OR_RETURN(verdict, group.BroadcastFromRoot(verdict));
   if (!verdict.empty()) {

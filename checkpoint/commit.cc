@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <filesystem>
-#include <system_error>
 #include <tuple>
 
 #include "manifest.h"
 
 namespace train::internal {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr char kStepPrefix[] = "step-";
 constexpr char kLatestName[] = "latest";
@@ -54,33 +50,32 @@ std::int64_t StepFromDirName(const std::string& name) {
   return step;
 }
 
-Result<std::vector<std::int64_t>> CommittedSteps(const std::string& dir) {
+Result<std::vector<DirEntry>> ListCheckpointDir(const FileLayer& files, const std::string& dir) {
+  Result<std::vector<DirEntry>> entries = files.ListDir(dir);
+  if (!entries.ok() && entries.status().code() == StatusCode::kNotFound) {
+    return std::vector<DirEntry>{};  // nothing saved yet
+  }
+  return entries;
+}
+
+Result<std::vector<std::int64_t>> CommittedSteps(const FileLayer& files, const std::string& dir) {
+  TRAIN_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListCheckpointDir(files, dir));
   std::vector<std::int64_t> steps;
-  std::error_code error;
-  fs::directory_iterator it(dir, error);
-  if (error == std::errc::no_such_file_or_directory) return steps;
-  if (error) return ErrnoStatus(error.value(), "cannot list checkpoint directory", dir);
-  for (; it != fs::directory_iterator(); it.increment(error)) {
-    if (error) return ErrnoStatus(error.value(), "cannot list checkpoint directory", dir);
-    const std::int64_t step = StepFromDirName(it->path().filename().string());
-    if (step >= 0 && it->is_directory(error)) steps.push_back(step);
+  for (const DirEntry& entry : entries) {
+    const std::int64_t step = StepFromDirName(entry.name);
+    if (step >= 0 && entry.is_dir) steps.push_back(step);
   }
   std::sort(steps.rbegin(), steps.rend());
   return steps;
 }
 
 Status RemoveTemporaryDirs(const FileLayer& files, const std::string& dir) {
-  std::error_code error;
-  std::vector<std::string> leftovers;
-  for (fs::directory_iterator it(dir, error); !error && it != fs::directory_iterator();
-       it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind(".step-", 0) == 0 && name.find(".tmp-") != std::string::npos) {
-      leftovers.push_back(it->path().string());
+  TRAIN_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListCheckpointDir(files, dir));
+  for (const DirEntry& entry : entries) {
+    if (entry.name.rfind(".step-", 0) == 0 && entry.name.find(".tmp-") != std::string::npos) {
+      TRAIN_RETURN_IF_ERROR(files.RemoveAll(dir + "/" + entry.name));
     }
   }
-  if (error) return ErrnoStatus(error.value(), "cannot list checkpoint directory", dir);
-  for (const std::string& path : leftovers) TRAIN_RETURN_IF_ERROR(files.RemoveAll(path));
   return Status::Ok();
 }
 
@@ -117,7 +112,7 @@ Result<std::string> QuarantineStep(const FileLayer& files, const std::string& di
                            ")\n";
   static_cast<void>(
       files.WriteFile(dir + "/" + name + "/" + kQuarantineNote, note.data(), note.size()));
-  TRAIN_ASSIGN_OR_RETURN(std::vector<std::int64_t> left, CommittedSteps(dir));
+  TRAIN_ASSIGN_OR_RETURN(std::vector<std::int64_t> left, CommittedSteps(files, dir));
   const std::string temp = dir + "/" + TempDirName(step, "quarantine") + ".latest";
   static_cast<void>(files.RemoveAll(temp));
   if (left.empty()) {
@@ -128,15 +123,12 @@ Result<std::string> QuarantineStep(const FileLayer& files, const std::string& di
   return name;
 }
 
-Result<std::vector<QuarantinedDir>> QuarantinedDirs(const std::string& dir) {
+Result<std::vector<QuarantinedDir>> QuarantinedDirs(const FileLayer& files,
+                                                    const std::string& dir) {
+  TRAIN_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListCheckpointDir(files, dir));
   std::vector<QuarantinedDir> found;
-  std::error_code error;
-  fs::directory_iterator it(dir, error);
-  if (error == std::errc::no_such_file_or_directory) return found;
-  if (error) return ErrnoStatus(error.value(), "cannot list checkpoint directory", dir);
-  for (; it != fs::directory_iterator(); it.increment(error)) {
-    if (error) return ErrnoStatus(error.value(), "cannot list checkpoint directory", dir);
-    const std::string name = it->path().filename().string();
+  for (const DirEntry& entry : entries) {
+    const std::string& name = entry.name;
     const std::size_t infix = name.find(kCorruptInfix);
     if (infix == std::string::npos) continue;
     const std::int64_t step = StepFromDirName(name.substr(0, infix));
@@ -150,7 +142,7 @@ Result<std::vector<QuarantinedDir>> QuarantinedDirs(const std::string& dir) {
 
 Status ApplyRetention(const FileLayer& files, const std::string& dir, std::int64_t newest,
                       const CheckpointOptions& options) {
-  TRAIN_ASSIGN_OR_RETURN(std::vector<std::int64_t> steps, CommittedSteps(dir));
+  TRAIN_ASSIGN_OR_RETURN(std::vector<std::int64_t> steps, CommittedSteps(files, dir));
   const int keep_last = std::max(options.keep_last, 1);
   int kept = 0;
   for (std::int64_t step : steps) {

@@ -24,7 +24,7 @@ std::string TempDirName(std::int64_t step, const std::string& id);
 std::int64_t StepFromDirName(const std::string& name);
 
 // Steps of the committed directories of `dir`, newest first (none when `dir` is missing).
-Result<std::vector<std::int64_t>> CommittedSteps(const std::string& dir);
+Result<std::vector<std::int64_t>> CommittedSteps(const FileLayer& files, const std::string& dir);
 
 // Removes the temporary directories that crashed or failed saves left in `dir`.
 Status RemoveTemporaryDirs(const FileLayer& files, const std::string& dir);
@@ -49,7 +49,7 @@ Result<std::string> QuarantineStep(const FileLayer& files, const std::string& di
                                    std::int64_t step, const std::string& reason);
 
 // The quarantined directories of `dir`, newest step first (none when `dir` is missing).
-Result<std::vector<QuarantinedDir>> QuarantinedDirs(const std::string& dir);
+Result<std::vector<QuarantinedDir>> QuarantinedDirs(const FileLayer& files, const std::string& dir);
 
 inline constexpr char kQuarantineNote[] = "QUARANTINE.txt";
 

@@ -40,13 +40,6 @@ StatusCode CodeForErrno(int error) {
   }
 }
 
-FileSyscalls DefaultSyscalls() {
-  FileSyscalls calls;
-  calls.write = [](int fd, const void* data, std::size_t size) { return ::write(fd, data, size); };
-  calls.fsync = [](int fd) { return ::fsync(fd); };
-  return calls;
-}
-
 }  // namespace
 
 Status ErrnoStatus(int error, const std::string& what, const std::string& path) {
@@ -57,16 +50,16 @@ FileSink::FileSink(FileSink&& other) noexcept
     : path_(std::move(other.path_)),
       fd_(std::exchange(other.fd_, -1)),
       written_(other.written_),
-      syscalls_(other.syscalls_) {}
+      env_(other.env_) {}
 
 FileSink::~FileSink() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) env_->Close(fd_);
 }
 
 Status FileSink::Write(const void* data, std::size_t size, std::uint64_t total_bytes) {
   const auto* p = static_cast<const char*>(data);
   while (size > 0) {
-    const ssize_t n = syscalls_->write(fd_, p, size);
+    const ssize_t n = env_->Write(fd_, p, size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int error = n < 0 ? errno : EIO;
@@ -86,27 +79,20 @@ Status FileSink::Write(const void* data, std::size_t size, std::uint64_t total_b
 }
 
 Status FileSink::Sync() {
-  if (syscalls_->fsync(fd_) != 0) return ErrnoStatus(errno, "cannot fsync", path_);
+  if (env_->Fsync(fd_) != 0) return ErrnoStatus(errno, "cannot fsync", path_);
   return Status::Ok();
 }
 
 Status FileSink::Close() {
   const int fd = std::exchange(fd_, -1);
-  if (fd >= 0 && ::close(fd) != 0) return ErrnoStatus(errno, "cannot close", path_);
+  if (fd >= 0 && env_->Close(fd) != 0) return ErrnoStatus(errno, "cannot close", path_);
   return Status::Ok();
 }
 
-FileLayer::FileLayer() : syscalls_(DefaultSyscalls()) {}
-
-FileLayer::FileLayer(FileSyscalls syscalls) : syscalls_(DefaultSyscalls()) {
-  if (syscalls.write) syscalls_.write = std::move(syscalls.write);
-  if (syscalls.fsync) syscalls_.fsync = std::move(syscalls.fsync);
-}
-
 Result<FileSink> FileLayer::Create(const std::string& path) const {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const int fd = env_->Open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "cannot create", path);
-  return FileSink(path, fd, &syscalls_);
+  return FileSink(path, fd, env_);
 }
 
 Result<std::uint32_t> FileLayer::WriteFile(const std::string& path, const void* data,
@@ -125,7 +111,7 @@ Result<std::uint32_t> FileLayer::WriteFile(const std::string& path, const void* 
   if (status.ok()) status = sink.Close();
   if (!status.ok()) {
     static_cast<void>(sink.Close());  // the write's error is the one to report
-    ::unlink(path.c_str());
+    env_->Unlink(path);
     return status;
   }
   return crc;
@@ -153,24 +139,24 @@ Result<std::vector<std::byte>> FileLayer::ReadFile(const std::string& path,
 }
 
 Status FileLayer::SyncDir(const std::string& path) const {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int fd = env_->Open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus(errno, "cannot open directory", path);
-  const int result = syscalls_.fsync(fd);
+  const int result = env_->Fsync(fd);
   const int error = errno;
-  ::close(fd);
+  env_->Close(fd);
   if (result != 0) return ErrnoStatus(error, "cannot fsync directory", path);
   return Status::Ok();
 }
 
 Status FileLayer::Rename(const std::string& from, const std::string& to) const {
-  if (::rename(from.c_str(), to.c_str()) != 0) {
+  if (env_->Rename(from, to, /*no_replace=*/false) != 0) {
     return ErrnoStatus(errno, "cannot rename to " + to + ":", from);
   }
   return Status::Ok();
 }
 
 Status FileLayer::RenameNoReplace(const std::string& from, const std::string& to) const {
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+  if (env_->Rename(from, to, /*no_replace=*/true) == 0) {
     return Status::Ok();
   }
   if (errno != EINVAL && errno != ENOSYS) {
@@ -184,10 +170,27 @@ Status FileLayer::RenameNoReplace(const std::string& from, const std::string& to
 }
 
 Status FileLayer::CreateDirs(const std::string& path) const {
-  std::error_code error;
-  fs::create_directories(path, error);
-  if (error) return ErrnoStatus(error.value(), "cannot create directory", path);
+  // Each missing directory from the top down; one that exists (made by another rank, maybe at
+  // the same moment) is fine when it is a directory.
+  const fs::path target = fs::path(path).lexically_normal();
+  fs::path made;
+  for (const fs::path& part : target) {
+    made /= part;
+    if (part.empty() || part == "/" || part == ".") continue;
+    if (env_->MakeDir(made.string(), 0777) == 0) continue;
+    const int error = errno;
+    std::error_code ignored;
+    if (error == EEXIST && fs::is_directory(made, ignored)) continue;
+    return ErrnoStatus(error == EEXIST ? ENOTDIR : error, "cannot create directory", path);
+  }
   return Status::Ok();
+}
+
+Result<std::vector<DirEntry>> FileLayer::ListDir(const std::string& dir) const {
+  std::vector<DirEntry> entries;
+  const int error = env_->ListDir(dir, &entries);
+  if (error != 0) return ErrnoStatus(error, "cannot list directory", dir);
+  return entries;
 }
 
 Status FileLayer::RemoveAll(const std::string& path) const {

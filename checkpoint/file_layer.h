@@ -1,6 +1,6 @@
 // Every file operation of the checkpointer, with each failure turned into a Status that names
-// the path and the system's reason. The system calls that write are replaceable so that tests
-// can inject short writes, failed fsyncs and full disks.
+// the path and the system's reason. The calls go through an OsEnv, so that tests can inject
+// short writes, failed fsyncs, full disks, failed renames and unreadable directories.
 #ifndef TRAIN_CHECKPOINT_FILE_LAYER_H_
 #define TRAIN_CHECKPOINT_FILE_LAYER_H_
 
@@ -8,20 +8,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "train/internal/os_env.h"
 #include "train/status.h"
 
 namespace train::internal {
-
-// The calls that put bytes on disk; defaults are ::write and ::fsync. They follow the system
-// calls' contract: -1 with errno set on failure, and write may write fewer bytes than asked.
-struct FileSyscalls {
-  std::function<ssize_t(int fd, const void* data, std::size_t size)> write;
-  std::function<int(int fd)> fsync;
-};
 
 // An open file being written. Closes its descriptor when destroyed.
 class FileSink {
@@ -41,19 +34,17 @@ class FileSink {
 
  private:
   friend class FileLayer;
-  FileSink(std::string path, int fd, const FileSyscalls* syscalls)
-      : path_(std::move(path)), fd_(fd), syscalls_(syscalls) {}
+  FileSink(std::string path, int fd, OsEnv* env) : path_(std::move(path)), fd_(fd), env_(env) {}
 
   std::string path_;
   int fd_ = -1;
   std::uint64_t written_ = 0;
-  const FileSyscalls* syscalls_;
+  OsEnv* env_;
 };
 
 class FileLayer {
  public:
-  FileLayer();
-  explicit FileLayer(FileSyscalls syscalls);
+  explicit FileLayer(OsEnv* env = OsEnv::Default()) : env_(env) {}
 
   // Creates `path`, which must not exist.
   Result<FileSink> Create(const std::string& path) const;
@@ -69,11 +60,14 @@ class FileLayer {
   Status Rename(const std::string& from, const std::string& to) const;
   // rename(2) that never replaces: ALREADY_EXISTS when `to` exists.
   Status RenameNoReplace(const std::string& from, const std::string& to) const;
+  // `path` and the directories above it that are missing.
   Status CreateDirs(const std::string& path) const;
   Status RemoveAll(const std::string& path) const;
+  // The entries of `dir`; NOT_FOUND when it does not exist.
+  Result<std::vector<DirEntry>> ListDir(const std::string& dir) const;
 
  private:
-  FileSyscalls syscalls_;
+  OsEnv* env_;
 };
 
 // "<what> <path>: <strerror(error)>" with the canonical code for `error`.

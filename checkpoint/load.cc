@@ -257,7 +257,7 @@ Result<LoadedCheckpoint> LoadCheckpoint(RankGroup& group, const LoadSource& sour
   // Rank 0 names the candidates, so that every rank tries the same steps in the same order.
   std::string candidates;
   if (group.rank() == 0) {
-    Result<std::vector<std::int64_t>> steps = CommittedSteps(source.dir);
+    Result<std::vector<std::int64_t>> steps = CommittedSteps(*source.files, source.dir);
     std::string list;
     if (steps.ok()) {
       for (std::int64_t step : *steps) {

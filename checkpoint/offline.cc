@@ -23,7 +23,7 @@ CheckpointInfo InfoOf(const internal::Manifest& manifest, const std::string& ste
 
 Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& dir) {
   const internal::FileLayer files;
-  TRAIN_ASSIGN_OR_RETURN(std::vector<std::int64_t> steps, internal::CommittedSteps(dir));
+  TRAIN_ASSIGN_OR_RETURN(std::vector<std::int64_t> steps, internal::CommittedSteps(files, dir));
   std::vector<CheckpointInfo> out;
   for (std::int64_t step : steps) {
     const std::string step_dir = dir + "/" + internal::StepDirName(step);
@@ -43,9 +43,9 @@ Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& dir) {
 }
 
 Result<std::vector<QuarantinedCheckpoint>> ListQuarantinedCheckpoints(const std::string& dir) {
-  TRAIN_ASSIGN_OR_RETURN(std::vector<internal::QuarantinedDir> dirs,
-                         internal::QuarantinedDirs(dir));
   const internal::FileLayer files;
+  TRAIN_ASSIGN_OR_RETURN(std::vector<internal::QuarantinedDir> dirs,
+                         internal::QuarantinedDirs(files, dir));
   std::vector<QuarantinedCheckpoint> out;
   for (const internal::QuarantinedDir& q : dirs) {
     QuarantinedCheckpoint info{q.step, dir + "/" + q.name, ""};

@@ -412,7 +412,7 @@ Result<PendingSave> StartSave(RankGroup& group, const SaveTarget& target, std::i
     Status& status = root_status;
     if (step < 0)
       status = InvalidArgumentError("checkpoint step " + std::to_string(step) + " is negative");
-    Result<std::vector<std::int64_t>> committed = CommittedSteps(target.dir);
+    Result<std::vector<std::int64_t>> committed = CommittedSteps(*target.files, target.dir);
     if (status.ok() && !committed.ok()) status = committed.status();
     if (status.ok()) {
       const std::int64_t newest =

@@ -19,18 +19,18 @@ namespace {
 
 constexpr char kTempPrefix[] = ".tmp-";
 
-Status WriteAll(int fd, const std::byte* data, std::size_t size) {
+}  // namespace
+
+Status SnapshotDir::WriteAll(int fd, const std::byte* data, std::size_t size) const {
   std::size_t done = 0;
   while (done < size) {
-    const ssize_t wrote = ::write(fd, data + done, size - done);
+    const ssize_t wrote = env_->Write(fd, data + done, size - done);
     if (wrote < 0 && errno == EINTR) continue;
     if (wrote <= 0) return ResourceExhaustedError(std::strerror(errno));
     done += static_cast<std::size_t>(wrote);
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 std::optional<SnapshotFile> ParseSnapshotName(const std::string& name) {
   SnapshotFile file;
@@ -66,17 +66,17 @@ Status SnapshotDir::Write(const SnapshotFile& file, const std::byte* data, std::
   const std::string final_path = PathOf(file);
   const std::string temp = path_ + "/" + kTempPrefix + std::to_string(::getpid()) + "-" +
                            fs::path(final_path).filename().string();
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  const int fd = env_->Open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     return ResourceExhaustedError("cannot create " + temp + ": " + std::strerror(errno));
   }
   Status wrote = WriteAll(fd, data, size);
-  ::close(fd);
-  if (wrote.ok() && ::rename(temp.c_str(), final_path.c_str()) != 0) {
+  env_->Close(fd);
+  if (wrote.ok() && env_->Rename(temp, final_path, /*no_replace=*/false) != 0) {
     wrote = ResourceExhaustedError(std::strerror(errno));
   }
   if (!wrote.ok()) {
-    ::unlink(temp.c_str());
+    env_->Unlink(temp);
     return ResourceExhaustedError("cannot write the memory snapshot " + final_path + ": " +
                                   wrote.message());
   }
@@ -104,11 +104,15 @@ Result<std::vector<std::byte>> SnapshotDir::Read(const SnapshotFile& file) const
 
 std::vector<SnapshotFile> SnapshotDir::List() const {
   std::vector<SnapshotFile> files;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(path_, ec)) {
-    auto file = ParseSnapshotName(entry.path().filename().string());
-    if (!file || !entry.is_regular_file(ec)) continue;
-    file->bytes = entry.file_size(ec);
+  std::vector<DirEntry> entries;
+  static_cast<void>(env_->ListDir(path_, &entries));  // unreadable: no snapshots to offer
+  for (const DirEntry& entry : entries) {
+    auto file = ParseSnapshotName(entry.name);
+    if (!file) continue;
+    std::error_code ec;
+    const fs::path path = fs::path(path_) / entry.name;
+    if (!fs::is_regular_file(fs::status(path, ec))) continue;
+    file->bytes = fs::file_size(path, ec);
     if (!ec) files.push_back(*file);
   }
   return files;
@@ -129,12 +133,13 @@ void SnapshotDir::Prune(int world_size, int rank, std::int64_t step, std::size_t
   for (std::size_t i = keep; i < own.size(); ++i) Remove(own[i]);
 }
 
-void SnapshotDir::Remove(const SnapshotFile& file) const { ::unlink(PathOf(file).c_str()); }
+void SnapshotDir::Remove(const SnapshotFile& file) const { env_->Unlink(PathOf(file)); }
 
 void SnapshotDir::RemoveTemporaries() const {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(path_, ec)) {
-    if (entry.path().filename().string().rfind(kTempPrefix, 0) == 0) fs::remove(entry.path(), ec);
+  std::vector<DirEntry> entries;
+  static_cast<void>(env_->ListDir(path_, &entries));
+  for (const DirEntry& entry : entries) {
+    if (entry.name.rfind(kTempPrefix, 0) == 0) env_->Unlink(path_ + "/" + entry.name);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "train/internal/os_env.h"
 #include "train/status.h"
 
 namespace train::internal {
@@ -22,7 +23,8 @@ struct SnapshotFile {
 
 class SnapshotDir {
  public:
-  explicit SnapshotDir(std::string path) : path_(std::move(path)) {}
+  explicit SnapshotDir(std::string path, OsEnv* env = OsEnv::Default())
+      : path_(std::move(path)), env_(env) {}
 
   // Creates the directory (mode 0700) when missing.
   Status Create() const;
@@ -51,9 +53,11 @@ class SnapshotDir {
 
  private:
   void Remove(const SnapshotFile& file) const;
+  Status WriteAll(int fd, const std::byte* data, std::size_t size) const;
   void RemoveTemporaries() const;
 
   std::string path_;
+  OsEnv* env_;
 };
 
 // Parses a snapshot file name; nullopt for any other name.

@@ -6,8 +6,6 @@
 namespace trainctl::agent {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // A heartbeat refused within this is a closed port, not a slow or unreachable host; this many
 // in a row, kRefusedRetry apart, fence the node before the heartbeat timeout.
 constexpr Milliseconds kRefusedWithin{250};
@@ -43,8 +41,13 @@ std::vector<std::string> LivenessKeys(int node_rank, int num_nodes, int nproc) {
 }
 
 NodeHeartbeat::NodeHeartbeat(train::Store* round_store, int node, Milliseconds interval,
-                             Milliseconds ttl)
-    : store_(round_store), key_(NodeKey(node, "heartbeat")), interval_(interval), ttl_(ttl) {
+                             Milliseconds ttl, train::internal::OsEnv* env)
+    : store_(round_store),
+      key_(NodeKey(node, "heartbeat")),
+      interval_(interval),
+      ttl_(ttl),
+      env_(env),
+      last_ok_(env->SteadyNow()) {
   Beat();
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -70,21 +73,21 @@ NodeHeartbeat::~NodeHeartbeat() {
 }
 
 Milliseconds NodeHeartbeat::SinceLastBeat() const {
-  return std::chrono::duration_cast<Milliseconds>(Clock::now() - last_ok_.load());
+  return std::chrono::duration_cast<Milliseconds>(env_->SteadyNow() - last_ok_.load());
 }
 
 bool NodeHeartbeat::StoreRefuses() const { return refusals_ >= kRefusalsToFence; }
 
 void NodeHeartbeat::Beat() {
-  const auto began = Clock::now();
+  const auto began = env_->SteadyNow();
   const train::Status status = store_->Set(key_, "alive", ttl_);
   if (status.ok()) {
-    last_ok_ = Clock::now();
+    last_ok_ = env_->SteadyNow();
     refusals_ = 0;
     return;
   }
   const bool refused = status.code() == train::StatusCode::kUnavailable &&
-                       Clock::now() - began < kRefusedWithin &&
+                       env_->SteadyNow() - began < kRefusedWithin &&
                        status.message().find("Failed to connect") != std::string::npos;
   refusals_ = refused ? refusals_ + 1 : 0;
 }

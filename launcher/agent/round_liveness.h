@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "train/internal/os_env.h"
 #include "train/store.h"
 
 namespace trainctl::agent {
@@ -35,10 +36,11 @@ std::vector<int> WatchedPeers(int node_rank, int num_nodes);
 std::vector<std::string> LivenessKeys(int node_rank, int num_nodes, int nproc);
 
 // Refreshes this node's heartbeat key every `interval` in the background; remembers when the
-// store last answered, which is what fencing is decided on.
+// store last answered (on `env`'s clock), which is what fencing is decided on.
 class NodeHeartbeat {
  public:
-  NodeHeartbeat(train::Store* round_store, int node, Milliseconds interval, Milliseconds ttl);
+  NodeHeartbeat(train::Store* round_store, int node, Milliseconds interval, Milliseconds ttl,
+                train::internal::OsEnv* env = train::internal::OsEnv::Default());
   ~NodeHeartbeat();
   NodeHeartbeat(const NodeHeartbeat&) = delete;
   NodeHeartbeat& operator=(const NodeHeartbeat&) = delete;
@@ -57,7 +59,8 @@ class NodeHeartbeat {
   train::Store* store_;
   std::string key_;
   Milliseconds interval_, ttl_;
-  std::atomic<std::chrono::steady_clock::time_point> last_ok_{std::chrono::steady_clock::now()};
+  train::internal::OsEnv* env_;
+  std::atomic<std::chrono::steady_clock::time_point> last_ok_;
   std::atomic<int> refusals_{0};
   std::mutex mutex_;
   std::condition_variable wake_;

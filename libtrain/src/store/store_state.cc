@@ -16,9 +16,9 @@ Milliseconds Clamp(Milliseconds timeout) {
 
 }  // namespace
 
-StoreState::StoreState(StoreLimits limits, StoreNowFn now)
+StoreState::StoreState(StoreLimits limits, OsEnv* env)
     : limits_(limits),
-      now_(now ? std::move(now) : StoreNowFn([] { return StoreClock::now(); })),
+      env_(env),
       reaper_([this, orphaned = reaper_orphaned_] { ReaperLoop(orphaned); }) {}
 
 StoreState::~StoreState() {
@@ -163,7 +163,7 @@ Status StoreState::Set(std::string_view key, std::string_view value, Millisecond
   std::vector<Completion> completions;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const auto now = now_();
+    const auto now = env_->SteadyNow();
     PurgeExpiredLocked(now);
     TRAIN_RETURN_IF_ERROR(CheckValueLocked(key, value));
     const std::string owned(key);
@@ -187,7 +187,7 @@ Status StoreState::MultiSet(const std::vector<std::string>& keys,
   std::vector<Completion> completions;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    PurgeExpiredLocked(now_());
+    PurgeExpiredLocked(env_->SteadyNow());
     // Every check before the first write: a refused MultiSet sets nothing.
     std::size_t added = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -211,7 +211,7 @@ Status StoreState::MultiSet(const std::vector<std::string>& keys,
 Result<std::optional<std::string>> StoreState::TryGet(std::string_view key) {
   TRAIN_RETURN_IF_ERROR(ValidateKey(key));
   std::lock_guard<std::mutex> lock(mu_);
-  PurgeExpiredLocked(now_());
+  PurgeExpiredLocked(env_->SteadyNow());
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second.value);
@@ -223,7 +223,7 @@ Result<std::vector<std::optional<std::string>>> StoreState::MultiGet(
   std::vector<std::optional<std::string>> values;
   values.reserve(keys.size());
   std::lock_guard<std::mutex> lock(mu_);
-  PurgeExpiredLocked(now_());
+  PurgeExpiredLocked(env_->SteadyNow());
   for (const std::string& key : keys) {
     auto it = entries_.find(key);
     values.push_back(it == entries_.end() ? std::nullopt
@@ -238,7 +238,7 @@ Result<std::int64_t> StoreState::Add(std::string_view key, std::int64_t delta) {
   std::int64_t sum = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    PurgeExpiredLocked(now_());
+    PurgeExpiredLocked(env_->SteadyNow());
     const std::string owned(key);
     std::int64_t current = 0;
     auto it = entries_.find(owned);
@@ -272,7 +272,7 @@ Result<std::optional<std::string>> StoreState::CompareSet(std::string_view key,
   std::optional<std::string> result;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    PurgeExpiredLocked(now_());
+    PurgeExpiredLocked(env_->SteadyNow());
     TRAIN_RETURN_IF_ERROR(CheckValueLocked(key, desired));
     const std::string owned(key);
     auto it = entries_.find(owned);
@@ -294,7 +294,7 @@ Result<std::optional<std::string>> StoreState::CompareSet(std::string_view key,
 Result<bool> StoreState::Delete(std::string_view key) {
   TRAIN_RETURN_IF_ERROR(ValidateKey(key));
   std::lock_guard<std::mutex> lock(mu_);
-  PurgeExpiredLocked(now_());
+  PurgeExpiredLocked(env_->SteadyNow());
   auto it = entries_.find(key);
   if (it == entries_.end()) return false;
   if (it->second.expiry) expiries_.erase({*it->second.expiry, it->first});
@@ -305,7 +305,7 @@ Result<bool> StoreState::Delete(std::string_view key) {
 Result<std::vector<std::string>> StoreState::Keys(std::string_view prefix) {
   if (!prefix.empty()) TRAIN_RETURN_IF_ERROR(ValidateKey(prefix).WithContext("prefix"));
   std::lock_guard<std::mutex> lock(mu_);
-  PurgeExpiredLocked(now_());
+  PurgeExpiredLocked(env_->SteadyNow());
   std::vector<std::string> keys;
   for (auto it = entries_.lower_bound(prefix);
        it != entries_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix;
@@ -323,7 +323,7 @@ Status StoreState::Watch(std::vector<std::string> keys, Milliseconds timeout, Wa
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return *closed_;
-    const auto now = now_();
+    const auto now = env_->SteadyNow();
     PurgeExpiredLocked(now);
     const std::uint64_t id = next_waiter_id_++;
     Waiter waiter{std::move(keys), 0, now + Clamp(timeout), Clamp(timeout), std::move(done)};
@@ -378,14 +378,14 @@ void StoreState::Tick() {
   std::vector<Completion> completions;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    CollectDueLocked(now_(), completions);
+    CollectDueLocked(env_->SteadyNow(), completions);
   }
   Run(completions);
 }
 
 std::size_t StoreState::key_count() {
   std::lock_guard<std::mutex> lock(mu_);
-  PurgeExpiredLocked(now_());
+  PurgeExpiredLocked(env_->SteadyNow());
   return entries_.size();
 }
 
@@ -402,7 +402,7 @@ void StoreState::ReaperLoop(const std::shared_ptr<bool>& orphaned) {
       reaper_cv_.wait(lock);
       continue;
     }
-    const auto now = now_();
+    const auto now = env_->SteadyNow();
     const auto due = deadlines_.begin()->first;
     if (due > now) {
       reaper_cv_.wait_for(lock, std::min<StoreClock::duration>(due - now, kReaperMaxSleep));

@@ -25,13 +25,13 @@
 #include <vector>
 
 #include "store/store_keys.h"
+#include "train/internal/os_env.h"
 #include "train/status.h"
 #include "train/store.h"
 
 namespace train::internal {
 
 using StoreClock = std::chrono::steady_clock;
-using StoreNowFn = std::function<StoreClock::time_point()>;
 
 // How a waiter ended: OK with the value of its first key, or the error (deadline, closed) and
 // the keys that were still missing.
@@ -44,8 +44,8 @@ using WaitCallback = std::function<void(WaitOutcome)>;
 
 class StoreState {
  public:
-  // `now` is the clock for expiry and deadlines (tests inject a fake one and call Tick()).
-  explicit StoreState(StoreLimits limits = {}, StoreNowFn now = nullptr);
+  // `env`'s clock times expiry and deadlines (tests inject a fake one and call Tick()).
+  explicit StoreState(StoreLimits limits = {}, OsEnv* env = OsEnv::Default());
   // Completes every waiter (CANCELLED) and stops the reaper.
   ~StoreState();
   StoreState(const StoreState&) = delete;
@@ -115,7 +115,7 @@ class StoreState {
   static void Run(std::vector<Completion>& completions);
 
   const StoreLimits limits_;
-  const StoreNowFn now_;
+  OsEnv* const env_;
 
   std::mutex mu_;
   std::condition_variable reaper_cv_;

@@ -4,12 +4,16 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <set>
 #include <thread>
 
+#include "../../fake_clock.h"
 #include "train/internal/job_keys.h"
+#include "train/internal/unique_fd.h"
 #include "train/worker.h"
 
 namespace trainctl::agent {
@@ -53,6 +57,49 @@ TEST(RoundLiveness, TheHeartbeatKeyExpiresOnceTheNodeStopsBeating) {
   }
   std::this_thread::sleep_for(400ms);
   EXPECT_FALSE(store->TryGet("node/3/heartbeat").value().has_value());
+}
+
+// A TCP port on loopback that refuses connections for as long as the returned socket lives
+// (bound, never listening).
+std::pair<train::internal::UniqueFd, int> RefusingPort() {
+  train::internal::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    return {train::internal::UniqueFd(), 0};
+  }
+  return {std::move(fd), ntohs(address.sin_port)};
+}
+
+// Fencing is decided on how long the store has not taken a heartbeat, timed on the injected
+// clock: a store silent for a whole heartbeat timeout is seen without waiting one out.
+TEST(RoundLiveness, TheStoresSilenceIsTimedOnTheInjectedClock) {
+  auto [socket, port] = RefusingPort();
+  ASSERT_NE(port, 0);
+  auto store = train::ConnectStore({"127.0.0.1", port}, std::string(64, 'a'));
+  ASSERT_TRUE(store.ok()) << store.status();
+  train::testing::FakeClock clock;
+  NodeHeartbeat beat(store->get(), 0, 20ms, 200ms, &clock);
+  EXPECT_EQ(beat.SinceLastBeat(), 0ms);
+  clock.Advance(30s);
+  EXPECT_EQ(beat.SinceLastBeat(), 30000ms);
+  // Refused at once, again and again: nothing listens there, which says more than silence.
+  for (int i = 0; i < 10000 && !beat.StoreRefuses(); ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(beat.StoreRefuses());
+  EXPECT_EQ(beat.SinceLastBeat(), 30000ms) << "a refusal is not an answer";
+
+  // A store that answers: the silence ends at its next beat, at the clock's time.
+  auto answering = train::NewInMemoryStore();
+  NodeHeartbeat healthy(answering.get(), 1, 20ms, 200ms, &clock);
+  clock.Advance(30s);
+  for (int i = 0; i < 10000 && healthy.SinceLastBeat() > 0ms; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(healthy.SinceLastBeat(), 0ms);
+  EXPECT_FALSE(healthy.StoreRefuses());
 }
 
 TEST(RoundLiveness, TheRestartWatchSeesASetAtOnceAndStopsWithinItsSlice) {

@@ -1,10 +1,12 @@
-// Faults injected through the file layer: a full disk, a failed fsync, short writes. A failed
-// save leaves no temporary directory and the previous checkpoint loads.
+// Faults injected through the OS environment under the file layer: a full disk, a failed
+// fsync, short writes, a failed rename, an unreadable directory. A failed save leaves no
+// temporary directory and the previous checkpoint loads; nothing is mistaken for a fresh start.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <functional>
 #include <new>
 
 #include "../../scratch_dir.h"
@@ -17,23 +19,58 @@ namespace {
 
 constexpr std::uint64_t kNumel = 4000;
 
-std::unique_ptr<Checkpointer> Open(const std::string& dir, internal::FileSyscalls calls,
-                                   bool async) {
+// The real system, but for the calls a test replaces.
+struct FaultEnv : internal::OsEnv {
+  std::function<ssize_t(int fd, const void* data, std::size_t size)> write;
+  std::function<int(int fd)> fsync;
+  // Returns the errno to fail with, or 0 to rename.
+  std::function<int(const std::string& from, const std::string& to)> rename;
+  // Returns the errno to fail with, or 0 to list.
+  std::function<int(const std::string& dir)> list_dir;
+
+  ssize_t Write(int fd, const void* data, std::size_t size) override {
+    return write ? write(fd, data, size) : OsEnv::Write(fd, data, size);
+  }
+  int Fsync(int fd) override { return fsync ? fsync(fd) : OsEnv::Fsync(fd); }
+  int Rename(const std::string& from, const std::string& to, bool no_replace) override {
+    return Fail(rename ? rename(from, to) : 0, [&] { return OsEnv::Rename(from, to, no_replace); });
+  }
+  int ListDir(const std::string& dir, std::vector<internal::DirEntry>* entries) override {
+    const int error = list_dir ? list_dir(dir) : 0;
+    return error != 0 ? error : OsEnv::ListDir(dir, entries);
+  }
+
+ private:
+  template <typename Call>
+  static int Fail(int error, Call call) {
+    if (error == 0) return call();
+    errno = error;
+    return -1;
+  }
+};
+
+std::unique_ptr<Checkpointer> Open(const std::string& dir, internal::OsEnv* env, bool async,
+                                   int keep_last = 3) {
   CheckpointOptions options;
   options.async = async;
-  auto ckpt = internal::OpenCheckpointer(dir, nullptr, options,
-                                         std::make_shared<internal::FileLayer>(std::move(calls)));
+  options.keep_last = keep_last;
+  auto ckpt =
+      internal::OpenCheckpointer(dir, nullptr, options, std::make_shared<internal::FileLayer>(env));
   TRAIN_CHECK(ckpt.ok());
   return std::move(*ckpt);
 }
 
+std::unique_ptr<Checkpointer> Open(const std::string& dir, bool async) {
+  return Open(dir, internal::OsEnv::Default(), async);
+}
+
 // Saves step 1 cleanly, then step 2 through `faulty`; returns step 2's status.
-Status SaveThroughFault(const std::string& dir, internal::FileSyscalls faulty, bool async) {
+Status SaveThroughFault(const std::string& dir, FaultEnv* faulty, bool async) {
   {
-    auto clean = Open(dir, {}, false);
+    auto clean = Open(dir, false);
     TRAIN_CHECK_OK(clean->Save(1, MakeState(0, 1, kNumel, 1, false).state));
   }
-  auto ckpt = Open(dir, std::move(faulty), async);
+  auto ckpt = Open(dir, faulty, async);
   Status status = ckpt->Save(2, MakeState(0, 1, kNumel, 2, false).state);
   if (status.ok()) status = ckpt->WaitForSave();
   return status;
@@ -41,7 +78,7 @@ Status SaveThroughFault(const std::string& dir, internal::FileSyscalls faulty, b
 
 void ExpectPreviousLoads(const std::string& dir) {
   EXPECT_EQ(DirEntries(dir), (std::vector<std::string>{"latest", "step-1"}));
-  auto ckpt = Open(dir, {}, false);
+  auto ckpt = Open(dir, false);
   OwnedState into = MakeState(0, 1, kNumel, 1, true);
   auto loaded = ckpt->LoadLatest(into.state);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -52,9 +89,9 @@ void ExpectPreviousLoads(const std::string& dir) {
 TEST(CheckpointFaults, FullDiskFailsClearlyAndKeepsThePrevious) {
   for (bool async : {false, true}) {
     ScratchDir dir;
-    internal::FileSyscalls calls;
+    FaultEnv env;
     auto written = std::make_shared<std::atomic<std::size_t>>(0);
-    calls.write = [written](int fd, const void* data, std::size_t size) -> ssize_t {
+    env.write = [written](int fd, const void* data, std::size_t size) -> ssize_t {
       const std::size_t room = 5000 - std::min<std::size_t>(*written, 5000);
       if (room == 0) {
         errno = ENOSPC;
@@ -64,7 +101,7 @@ TEST(CheckpointFaults, FullDiskFailsClearlyAndKeepsThePrevious) {
       if (n > 0) *written += static_cast<std::size_t>(n);
       return n;
     };
-    const Status status = SaveThroughFault(dir.str(), calls, async);
+    const Status status = SaveThroughFault(dir.str(), &env, async);
     EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status;
     EXPECT_NE(status.message().find("rank-0.h5"), std::string::npos) << status;
     EXPECT_NE(status.message().find("needs"), std::string::npos) << status;
@@ -74,12 +111,12 @@ TEST(CheckpointFaults, FullDiskFailsClearlyAndKeepsThePrevious) {
 
 TEST(CheckpointFaults, FailedFsyncFailsTheSave) {
   ScratchDir dir;
-  internal::FileSyscalls calls;
-  calls.fsync = [](int) {
+  FaultEnv env;
+  env.fsync = [](int) {
     errno = EIO;
     return -1;
   };
-  const Status status = SaveThroughFault(dir.str(), calls, true);
+  const Status status = SaveThroughFault(dir.str(), &env, true);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("fsync"), std::string::npos) << status;
   EXPECT_NE(status.message().find("rank-0.h5"), std::string::npos) << status;
@@ -88,13 +125,13 @@ TEST(CheckpointFaults, FailedFsyncFailsTheSave) {
 
 TEST(CheckpointFaults, ShortWritesAreCompleted) {
   ScratchDir dir;
-  internal::FileSyscalls calls;
-  calls.write = [](int fd, const void* data, std::size_t size) {
+  FaultEnv env;
+  env.write = [](int fd, const void* data, std::size_t size) {
     return ::write(fd, data, std::max<std::size_t>(1, size / 3));
   };
-  ASSERT_TRUE(SaveThroughFault(dir.str(), calls, false).ok());
+  ASSERT_TRUE(SaveThroughFault(dir.str(), &env, false).ok());
   EXPECT_TRUE(VerifyCheckpoint(dir / "step-2").ok());
-  auto ckpt = Open(dir.str(), {}, false);
+  auto ckpt = Open(dir.str(), false);
   OwnedState into = MakeState(0, 1, kNumel, 2, true);
   auto loaded = ckpt->LoadLatest(into.state);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -104,13 +141,13 @@ TEST(CheckpointFaults, ShortWritesAreCompleted) {
 
 TEST(CheckpointFaults, AWriteThatStopsIsAnError) {
   ScratchDir dir;
-  internal::FileSyscalls calls;
+  FaultEnv env;
   auto calls_made = std::make_shared<std::atomic<int>>(0);
-  calls.write = [calls_made](int fd, const void* data, std::size_t size) -> ssize_t {
+  env.write = [calls_made](int fd, const void* data, std::size_t size) -> ssize_t {
     if ((*calls_made)++ == 0) return ::write(fd, data, size / 2);
     return 0;
   };
-  const Status status = SaveThroughFault(dir.str(), calls, false);
+  const Status status = SaveThroughFault(dir.str(), &env, false);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("cannot write"), std::string::npos) << status;
   ExpectPreviousLoads(dir.str());
@@ -118,12 +155,12 @@ TEST(CheckpointFaults, AWriteThatStopsIsAnError) {
 
 TEST(CheckpointFaults, BackgroundFailureIsReportedByTheNextSave) {
   ScratchDir dir;
-  internal::FileSyscalls calls;
-  calls.fsync = [](int) {
+  FaultEnv env;
+  env.fsync = [](int) {
     errno = EIO;
     return -1;
   };
-  auto ckpt = Open(dir.str(), calls, true);
+  auto ckpt = Open(dir.str(), &env, true);
   const OwnedState state = MakeState(0, 1, kNumel, 1, false);
   ASSERT_TRUE(ckpt->Save(1, state.state).ok());  // the failure happens in the background
   const Status next = ckpt->Save(2, state.state);
@@ -139,13 +176,86 @@ TEST(CheckpointFaults, BackgroundFailureIsReportedByTheNextSave) {
 TEST(CheckpointFaults, AnExceptionUnderASaveIsItsErrorNotTheEnd) {
   for (bool async : {false, true}) {
     ScratchDir dir;
-    internal::FileSyscalls calls;
-    calls.write = [](int, const void*, std::size_t) -> ssize_t { throw std::bad_alloc(); };
-    const Status status = SaveThroughFault(dir.str(), calls, async);
+    FaultEnv env;
+    env.write = [](int, const void*, std::size_t) -> ssize_t { throw std::bad_alloc(); };
+    const Status status = SaveThroughFault(dir.str(), &env, async);
     EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << "async " << async << ": " << status;
     EXPECT_NE(status.message().find("out of memory"), std::string::npos) << status;
     ExpectPreviousLoads(dir.str());
   }
+}
+
+bool EndsWith(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+// The commit is one rename: when it fails, the save fails, its temporary directory goes, and
+// nothing new is visible.
+TEST(CheckpointFaults, AFailedCommitRenameLeavesThePrevious) {
+  for (bool async : {false, true}) {
+    ScratchDir dir;
+    FaultEnv env;
+    env.rename = [](const std::string&, const std::string& to) {
+      return EndsWith(to, "/step-2") ? EIO : 0;
+    };
+    const Status status = SaveThroughFault(dir.str(), &env, async);
+    EXPECT_FALSE(status.ok());
+    EXPECT_NE(status.message().find("cannot rename"), std::string::npos) << status;
+    EXPECT_NE(status.message().find("step-2"), std::string::npos) << status;
+    ExpectPreviousLoads(dir.str());
+  }
+}
+
+// A checkpoint directory that cannot be listed (permissions, a dead network mount) is an error,
+// never "no checkpoints yet": a job must not silently start again from step 0.
+TEST(CheckpointFaults, AnUnlistableDirectoryIsAnErrorNotAFreshStart) {
+  ScratchDir dir;
+  {
+    auto clean = Open(dir.str(), false);
+    ASSERT_TRUE(clean->Save(1, MakeState(0, 1, kNumel, 1, false).state).ok());
+  }
+  FaultEnv env;
+  auto broken = std::make_shared<std::atomic<bool>>(false);
+  env.list_dir = [broken](const std::string&) { return *broken ? EACCES : 0; };
+  auto ckpt = Open(dir.str(), &env, false);
+  *broken = true;
+  OwnedState into = MakeState(0, 1, kNumel, 1, true);
+  auto loaded = ckpt->LoadLatest(into.state);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kPermissionDenied) << loaded.status();
+  EXPECT_NE(loaded.status().message().find("cannot list directory " + dir.str()), std::string::npos)
+      << loaded.status();
+  const Status saved = ckpt->Save(2, MakeState(0, 1, kNumel, 2, false).state);
+  EXPECT_EQ(saved.code(), StatusCode::kPermissionDenied) << saved;
+
+  // Opening lists the directory too (to remove what crashed saves left).
+  FaultEnv refusing;
+  refusing.list_dir = [](const std::string&) { return EACCES; };
+  auto opened = internal::OpenCheckpointer(dir.str(), nullptr, {},
+                                           std::make_shared<internal::FileLayer>(&refusing));
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.status().message().find("cannot list directory"), std::string::npos)
+      << opened.status();
+  ExpectPreviousLoads(dir.str());
+}
+
+// Retention runs after the commit: when it cannot delete an old step, the save still stands,
+// the old step stays whole, and the next save deletes it.
+TEST(CheckpointFaults, RetentionThatCannotDeleteKeepsTheSaveAndRetriesNextTime) {
+  ScratchDir dir;
+  FaultEnv env;
+  auto failing = std::make_shared<std::atomic<bool>>(true);
+  env.rename = [failing](const std::string& from, const std::string&) {
+    return *failing && EndsWith(from, "/step-1") ? EIO : 0;
+  };
+  auto ckpt = Open(dir.str(), &env, false, /*keep_last=*/1);
+  ASSERT_TRUE(ckpt->Save(1, MakeState(0, 1, kNumel, 1, false).state).ok());
+  ASSERT_TRUE(ckpt->Save(2, MakeState(0, 1, kNumel, 2, false).state).ok());
+  EXPECT_EQ(DirEntries(dir.str()), (std::vector<std::string>{"latest", "step-1", "step-2"}));
+  EXPECT_TRUE(VerifyCheckpoint(dir / "step-1").ok());
+  *failing = false;
+  ASSERT_TRUE(ckpt->Save(3, MakeState(0, 1, kNumel, 3, false).state).ok());
+  EXPECT_EQ(DirEntries(dir.str()), (std::vector<std::string>{"latest", "step-3"}));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../fake_clock.h"
 #include "store/store_state.h"
 #include "train/store.h"
 
@@ -184,14 +185,13 @@ TEST_F(InMemoryStoreTest, KeysListsThoseWithThePrefixSorted) {
 }
 
 TEST(InMemoryStoreTtlTest, HeartbeatExpiresOnTheInjectedClock) {
-  std::atomic<Clock::rep> now{0};
-  auto state = std::make_shared<internal::StoreState>(
-      StoreLimits{}, [&] { return Clock::time_point(Clock::duration(now.load())); });
+  testing::FakeClock clock;
+  auto state = std::make_shared<internal::StoreState>(StoreLimits{}, &clock);
   std::unique_ptr<Store> store = internal::NewInMemoryStore(state);
   ASSERT_TRUE(store->Set("heartbeat/node1", "t=1", std::chrono::seconds(30)).ok());
-  now += std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(29)).count();
+  clock.Advance(std::chrono::seconds(29));
   EXPECT_THAT(*store->Keys("heartbeat/"), ElementsAre("heartbeat/node1"));
-  now += std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)).count();
+  clock.Advance(std::chrono::seconds(1));
   EXPECT_THAT(*store->Keys("heartbeat/"), IsEmpty());
   EXPECT_EQ(*store->TryGet("heartbeat/node1"), std::nullopt);
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "../../fake_clock.h"
+
 namespace train::internal {
 namespace {
 
@@ -18,19 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-// A clock that moves only when told, so TTL and deadline tests take no time.
-class FakeClock {
- public:
-  StoreNowFn AsFunction() {
-    return [this] { return StoreClock::time_point(StoreClock::duration(now_.load())); };
-  }
-  void Advance(Milliseconds by) {
-    now_ += std::chrono::duration_cast<StoreClock::duration>(by).count();
-  }
-
- private:
-  std::atomic<StoreClock::rep> now_{1'000'000'000};
-};
+using testing::FakeClock;
 
 // Records the outcome a waiter's callback receives.
 struct Recorder {
@@ -49,12 +39,11 @@ class StoreStateTest : public ::testing::Test {
   StoreState& state() { return *state_; }
   void Reset(StoreLimits limits) {
     state_.reset();
-    state_ = std::make_unique<StoreState>(limits, clock_.AsFunction());
+    state_ = std::make_unique<StoreState>(limits, &clock_);
   }
 
   FakeClock clock_;
-  std::unique_ptr<StoreState> state_ =
-      std::make_unique<StoreState>(StoreLimits{}, clock_.AsFunction());
+  std::unique_ptr<StoreState> state_ = std::make_unique<StoreState>(StoreLimits{}, &clock_);
 };
 
 TEST_F(StoreStateTest, KeyWithTtlDisappearsWhenItExpires) {
