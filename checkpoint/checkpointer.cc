@@ -141,11 +141,12 @@ Result<std::unique_ptr<Checkpointer>> OpenCheckpointer(const std::string& dir, C
     return InvalidArgumentError("CheckpointOptions::keep_every is " +
                                 std::to_string(options.keep_every) + "; use 0 (none) or more");
   }
-  // A communicator of its own: a background save talks to the other ranks while the caller
-  // goes on issuing its own collectives on `comm`.
+  // A communicator of its own, over host memory: a background save talks to the other ranks
+  // while the caller goes on issuing its own collectives on `comm` (which may move device
+  // memory only, as NCCL does).
   std::unique_ptr<Communicator> own;
   if (comm != nullptr) {
-    TRAIN_ASSIGN_OR_RETURN(own, comm->Split(0, comm->rank()));
+    TRAIN_ASSIGN_OR_RETURN(own, comm->SplitForHost());
   }
   RankGroup group(own.get());
   TRAIN_RETURN_IF_ERROR(group.Barrier());  // nobody is still saving into `dir` from before

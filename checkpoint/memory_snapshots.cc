@@ -23,9 +23,11 @@ constexpr std::size_t kStepsKept = 2;
 
 class MemorySnapshotsImpl final : public MemorySnapshots {
  public:
-  MemorySnapshotsImpl(Communicator* comm, MemorySnapshotOptions options,
-                      internal::ReplicaLayout layout, std::unique_ptr<Communicator> group)
-      : comm_(comm),
+  MemorySnapshotsImpl(std::unique_ptr<Communicator> host, Communicator* comm,
+                      MemorySnapshotOptions options, internal::ReplicaLayout layout,
+                      std::unique_ptr<Communicator> group)
+      : host_(std::move(host)),
+        comm_(comm),
         options_(std::move(options)),
         dir_(options_.dir),
         layout_(std::move(layout)),
@@ -178,7 +180,8 @@ class MemorySnapshotsImpl final : public MemorySnapshots {
     return Result<std::vector<std::byte>>(owner ? std::move(buffer) : std::vector<std::byte>());
   }
 
-  Communicator* comm_;
+  std::unique_ptr<Communicator> host_;  // split from the caller's when that one is NCCL
+  Communicator* comm_;                  // host_, or the caller's
   MemorySnapshotOptions options_;
   internal::SnapshotDir dir_;
   internal::ReplicaLayout layout_;
@@ -203,9 +206,12 @@ Result<std::unique_ptr<MemorySnapshots>> MemorySnapshots::Open(
     return InvalidArgumentError("MemorySnapshotOptions::replicas is " +
                                 std::to_string(options.replicas) + "; give 0 or more");
   }
+  // Snapshots move host memory: a communicator of device memory only (NCCL) lends a host one
+  // of the same ranks.
+  std::unique_ptr<Communicator> host;
   if (comm != nullptr && comm->backend() == CommBackend::kNccl) {
-    return InvalidArgumentError(
-        "memory snapshots move host memory: give a CPU or MPI communicator, not NCCL");
+    TRAIN_ASSIGN_OR_RETURN(host, comm->SplitForHost());
+    comm = host.get();
   }
   TRAIN_RETURN_IF_ERROR(internal::SnapshotDir(options.dir).Create());
   TRAIN_ASSIGN_OR_RETURN(internal::ReplicaLayout layout,
@@ -221,7 +227,7 @@ Result<std::unique_ptr<MemorySnapshots>> MemorySnapshots::Open(
         "the disk checkpoint)");
   }
   return std::unique_ptr<MemorySnapshots>(
-      new MemorySnapshotsImpl(comm, options, std::move(layout), std::move(group)));
+      new MemorySnapshotsImpl(std::move(host), comm, options, std::move(layout), std::move(group)));
 }
 
 }  // namespace train

@@ -259,4 +259,18 @@ Result<std::unique_ptr<Communicator>> NcclCommunicator::Split(int color, int key
   return Create(std::move(child), child_rank, child_size, std::move(child_options), store_);
 }
 
+Result<std::unique_ptr<Communicator>> NcclCommunicator::SplitForHost() {
+  if (store_ == nullptr) {
+    return FailedPreconditionError("SplitForHost needs the job's store; " + options_.name +
+                                   " has none");
+  }
+  CommunicatorOptions host;
+  host.backend = CommBackend::kCpu;
+  host.name = options_.name + "/host" + std::to_string(++host_splits_);
+  host.timeout = options_.timeout;
+  host.listen_host = options_.listen_host;
+  host.host_id = options_.host_id;
+  return Communicator::Create(store_, rank_, world_size_, host);
+}
+
 }  // namespace train::internal

@@ -43,6 +43,8 @@ class NcclCommunicator : public Communicator {
 
   // ncclCommSplit; the child is named "<name>/split<n>/color<color>".
   Result<std::unique_ptr<Communicator>> Split(int color, int key) override;
+  // A CPU communicator of the same ranks, formed over the store.
+  Result<std::unique_ptr<Communicator>> SplitForHost() override;
 
  private:
   NcclCommunicator(DeviceBuffer barrier_cell, std::shared_ptr<NcclQueue> queue, int rank,
@@ -60,6 +62,7 @@ class NcclCommunicator : public Communicator {
   const CommunicatorOptions options_;
   Store* const store_;
   std::uint64_t splits_ = 0;
+  std::uint64_t host_splits_ = 0;
 };
 
 }  // namespace train::internal

@@ -17,12 +17,11 @@ std::string PreemptedStepKey(int rank) { return "preempted/" + std::to_string(ra
 // the one that did, or the next collective would wait for a rank that left.
 Result<bool> Trainer::AgreeOnPreemption() {
   std::int64_t requested = internal::PreemptionPending() ? 1 : 0;
-  // NCCL takes device memory only (as the checkpoint collectives need host memory, a trainer
-  // that saves has a host communicator): without one, each rank goes by its own signal, which
-  // agrees when every rank gets SIGTERM (trainctl, torchrun stopping the job).
-  if (comm_ != nullptr && comm_->world_size() > 1 && comm_->backend() != CommBackend::kNccl) {
+  // Over host memory (a job on NCCL has a host communicator of the same ranks for this).
+  Communicator* comm = HostComm();
+  if (comm != nullptr && comm->world_size() > 1) {
     TensorView view{&requested, DType::kInt64, 1, Device::kCpu, 0};
-    TRAIN_RETURN_IF_ERROR(comm_->AllReduce(view, ReduceOp::kMax)
+    TRAIN_RETURN_IF_ERROR(comm->AllReduce(view, ReduceOp::kMax)
                               ->Wait()
                               .WithContext("agreeing at the end of a step on preemption"));
   }

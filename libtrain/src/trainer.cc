@@ -260,7 +260,7 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
   }
   if (resolved.checkpoint_dir.empty()) {
     std::unique_ptr<Trainer> trainer(new Trainer(worker, comm, std::move(resolved), nullptr));
-    TRAIN_RETURN_IF_ERROR(trainer->OpenMemorySnapshots());
+    TRAIN_RETURN_IF_ERROR(trainer->OpenHostSide());
     return trainer;
   }
 
@@ -314,7 +314,7 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(Worker& worker, Communicator* c
       new Trainer(worker, comm, std::move(resolved), std::move(*opened)));
   trainer->lock_ = std::move(lock);
   trainer->continue_from_ = *decided;
-  TRAIN_RETURN_IF_ERROR(trainer->OpenMemorySnapshots());
+  TRAIN_RETURN_IF_ERROR(trainer->OpenHostSide());
   return trainer;
 }
 
@@ -333,23 +333,17 @@ Trainer::~Trainer() {
   if (!status.ok()) LogError("the last checkpoint save failed: " + status.ToString());
 }
 
-Status Trainer::OpenMemorySnapshots() {
-  if (options_.memory_every_steps == 0) return Status::Ok();
-  Communicator* comm = comm_;
-  if (comm != nullptr && comm->backend() == CommBackend::kNccl) {
-    // Snapshots live in host memory: they travel over a CPU communicator of their own.
-    CommunicatorOptions cpu;
-    cpu.backend = CommBackend::kCpu;
-    cpu.name = "memory-snapshots";
-    TRAIN_ASSIGN_OR_RETURN(memory_comm_, Communicator::Create(worker_, cpu));
-    comm = memory_comm_.get();
+Status Trainer::OpenHostSide() {
+  if (comm_ != nullptr && comm_->backend() == CommBackend::kNccl) {
+    TRAIN_ASSIGN_OR_RETURN(host_comm_, comm_->SplitForHost());
   }
+  if (options_.memory_every_steps == 0) return Status::Ok();
   MemorySnapshotOptions options;
   options.dir = options_.memory_dir;
   options.replicas = options_.memory_replicas;
   options.node = worker_.env().node_rank;
   options.job_id = worker_.env().job_id;
-  auto opened = MemorySnapshots::Open(comm, options);
+  auto opened = MemorySnapshots::Open(HostComm(), options);
   if (!opened.ok()) return opened.status().WithContext("opening the memory snapshots");
   memory_ = std::move(*opened);
   return Status::Ok();

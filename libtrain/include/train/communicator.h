@@ -145,6 +145,12 @@ class Communicator {
   // child has this one's backend and options.
   virtual Result<std::unique_ptr<Communicator>> Split(int color, int key) = 0;
 
+  // The same ranks, over host memory (CPU tensors): for what moves host bytes beside the
+  // model's collectives, such as checkpoints and memory snapshots. Collective over this
+  // communicator. A CPU or MPI communicator splits itself; an NCCL one forms a CPU
+  // communicator over its store, named "<name>/host<n>".
+  virtual Result<std::unique_ptr<Communicator>> SplitForHost() { return Split(0, rank()); }
+
  protected:
   Communicator() = default;
 };

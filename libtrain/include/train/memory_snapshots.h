@@ -60,8 +60,8 @@ class MemorySnapshots {
   MemorySnapshots(const MemorySnapshots&) = delete;
   MemorySnapshots& operator=(const MemorySnapshots&) = delete;
 
-  // Collective over `comm` (which must move host memory: CPU or MPI, not NCCL); it must outlive
-  // the returned object.
+  // Collective over `comm`, which must outlive the returned object. Snapshots move host
+  // memory: over an NCCL communicator they travel on a CPU one split off it (SplitForHost).
   static Result<std::unique_ptr<MemorySnapshots>> Open(Communicator* comm,
                                                        const MemorySnapshotOptions& options);
 

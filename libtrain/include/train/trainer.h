@@ -184,7 +184,10 @@ class Trainer {
  private:
   Trainer(Worker& worker, Communicator* comm, TrainerOptions options,
           std::unique_ptr<Checkpointer> checkpointer);
-  Status OpenMemorySnapshots();
+  // Collective, after construction: the host communicator (when comm_ is NCCL), then the
+  // memory snapshots.
+  Status OpenHostSide();
+  Communicator* HostComm() const { return host_comm_ != nullptr ? host_comm_.get() : comm_; }
   Result<std::optional<LoadedCheckpoint>> LoadFromMemory(CheckpointState& into);
   Result<LoadedCheckpoint> LoadEarlierRun(CheckpointState& into);
   Result<CheckpointState> Snapshot() const;
@@ -197,7 +200,9 @@ class Trainer {
   Communicator* comm_;
   TrainerOptions options_;
   std::unique_ptr<Checkpointer> checkpointer_;
-  std::unique_ptr<Communicator> memory_comm_;  // a CPU one when comm_ moves device memory only
+  // The same ranks over host memory when comm_ moves device memory only (NCCL): the memory
+  // snapshots and the preemption vote travel on it. Null otherwise (comm_ serves).
+  std::unique_ptr<Communicator> host_comm_;
   std::unique_ptr<MemorySnapshots> memory_;
   std::unique_ptr<RunDirLock> lock_;  // rank 0 only: this run's directory
   std::string continue_from_;         // kAlways: an earlier run's checkpoint, or empty

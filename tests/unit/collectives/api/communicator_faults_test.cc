@@ -182,6 +182,27 @@ TEST(CommunicatorSplit, RanksOfAColorFormAWorld) {
   });
 }
 
+// A CPU communicator's host split is a communicator of the same ranks (a checkpointer's or
+// the memory snapshots' own), usable beside its parent.
+TEST(CommunicatorSplit, SplitForHostKeepsEveryRankInPlace) {
+  World world = MakeWorld(3);
+  OnEveryRank(3, [&](int rank) {
+    auto host = world.comms[rank]->SplitForHost();
+    ASSERT_TRUE(host.ok()) << host.status();
+    ASSERT_NE(*host, nullptr);
+    EXPECT_EQ((*host)->rank(), rank);
+    EXPECT_EQ((*host)->world_size(), 3);
+    EXPECT_EQ((*host)->backend(), CommBackend::kCpu);
+    std::vector<std::int64_t> value{rank + 1};
+    ASSERT_TRUE((*host)
+                    ->AllReduce(TensorView{value.data(), DType::kInt64, 1}, ReduceOp::kSum)
+                    ->Wait()
+                    .ok());
+    EXPECT_EQ(value[0], 6);
+    EXPECT_TRUE(world.comms[rank]->Barrier()->Wait().ok());
+  });
+}
+
 // Deterministic mode: the same elements reduce to the same bits whatever the message size and
 // chunking, also between hosts.
 TEST(CommunicatorDeterminism, BitwiseStableAcrossChunkAndMessageSizes) {

@@ -3,10 +3,12 @@
 // Split, and a communicator that cannot form. Skipped, saying why, without a usable GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "cpu/reduce_kernels.h"
 #include "nccl/divide_kernel.h"
 #include "stream_blocker.h"
+#include "train/checkpoint.h"
 #include "train/communicator.h"
 #include "train/device.h"
 #include "train/store.h"
@@ -294,6 +297,50 @@ TEST_F(NcclGpuTest, SplitGivesAChildOrNothingForANegativeColor) {
   EXPECT_TRUE((*child)->Barrier()->Wait().ok());
   EXPECT_TRUE(comm_->AllReduce(data.View(DType::kInt32), ReduceOp::kAvg)->Wait().ok());
   EXPECT_TRUE(data.Download() == Pattern(DType::kInt32, 1024, 5));
+}
+
+// What moves host memory beside the model's collectives gets a CPU communicator of the same
+// ranks, formed over the store; the NCCL one goes on working.
+TEST_F(NcclGpuTest, SplitForHostGivesACpuCommunicatorOfTheSameRanks) {
+  auto host = comm_->SplitForHost();
+  ASSERT_TRUE(host.ok()) << host.status();
+  ASSERT_NE(*host, nullptr);
+  EXPECT_EQ((*host)->backend(), CommBackend::kCpu);
+  EXPECT_EQ((*host)->rank(), 0);
+  EXPECT_EQ((*host)->world_size(), 1);
+  std::vector<std::int64_t> value{41};
+  EXPECT_TRUE(
+      (*host)->AllReduce(TensorView{value.data(), DType::kInt64, 1}, ReduceOp::kMax)->Wait().ok());
+  EXPECT_EQ(value[0], 41);
+  EXPECT_TRUE(comm_->Barrier()->Wait().ok());
+}
+
+// A checkpointer opens on the communicator the training uses, NCCL included: its own messages
+// travel on a host split, and device tensors are staged through the host.
+TEST_F(NcclGpuTest, ACheckpointerOpensOnTheNcclCommunicator) {
+  const std::string dir = ::testing::TempDir() + "/nccl-checkpoint-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  DeviceBytes weights(4 * 1024);
+  weights.Upload(Pattern(DType::kFloat32, 1024, 9));
+  {
+    auto ckpt = Checkpointer::Open(dir, comm_.get(), {});
+    ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+    CheckpointState state;
+    state.tensors.push_back({"weights", weights.View(DType::kFloat32), {1024}});
+    ASSERT_TRUE((*ckpt)->Save(7, state).ok());
+    ASSERT_TRUE((*ckpt)->WaitForSave().ok());
+  }
+  DeviceBytes loaded(4 * 1024);
+  loaded.Upload(std::vector<unsigned char>(4 * 1024, 0));
+  auto ckpt = Checkpointer::Open(dir, comm_.get(), {});
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  CheckpointState into;
+  into.tensors.push_back({"weights", loaded.View(DType::kFloat32), {1024}});
+  auto got = (*ckpt)->LoadLatest(into);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->step, 7);
+  EXPECT_TRUE(loaded.Download() == Pattern(DType::kFloat32, 1024, 9));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(NcclGpuTest, ACommunicatorWhoseOtherRankNeverComesTimesOutAtCreate) {
