@@ -205,6 +205,11 @@ void MetricsCollector::Handle(const std::string& datagram) {
     registry_.CountMalformed();
     return;
   }
+  NoteStep(*report);
+  if (report->progress_only) {
+    ApplyChaos(*report);
+    return;
+  }
   const double rate = registry_.Add(*report);
   json values = json::object();
   for (const auto& [name, value] : report->values) values[name] = Number(value);
@@ -226,6 +231,22 @@ void MetricsCollector::Handle(const std::string& datagram) {
                {"checkpoint_save_seconds", report->library.checkpoint_save_seconds}};
   Append(line.dump(-1, ' ', false, json::error_handler_t::replace));
   ApplyChaos(*report);
+}
+
+void MetricsCollector::NoteStep(const WorkerReport& report) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Only a worker of this node's current round counts (never a stale one's late datagram).
+  auto it = pids_.find(report.rank);
+  if (it == pids_.end() || it->second != report.pid) return;
+  std::int64_t& latest = latest_step_[report.rank];
+  latest = std::max(latest, report.step);
+}
+
+std::optional<std::int64_t> MetricsCollector::LatestStep(int rank) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = latest_step_.find(rank);
+  if (it == latest_step_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool MetricsCollector::Claim(std::size_t index, const std::string& what) {
@@ -295,6 +316,7 @@ void MetricsCollector::RoundStarted(std::int64_t round, int node_rank, int nodes
   registry_.SetRound(round, restart_count, workers);
   std::lock_guard<std::mutex> lock(mutex_);
   pids_ = pids;
+  latest_step_.clear();
   round_ = round;
   node_rank_ = node_rank;
   Append(json{{"type", "round_start"},

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -84,6 +85,10 @@ class MetricsCollector {
   void RoundEnded(std::int64_t round, const std::string& outcome);
   void JobEnded(int exit_code);
 
+  // The latest step rank `rank` of this node's current round reported (a step report or its
+  // progress); nullopt before its first.
+  std::optional<std::int64_t> LatestStep(int rank) const;
+
   // Waits until every datagram already sent to the socket was handled (tests).
   void Drain();
 
@@ -91,6 +96,7 @@ class MetricsCollector {
   MetricsCollector(MetricsOptions options, Terminal* terminal);
   void Receive();
   void Handle(const std::string& datagram);
+  void NoteStep(const WorkerReport& report);
   void ApplyChaos(const WorkerReport& report);
   bool Claim(std::size_t index, const std::string& what);
   void Append(const std::string& line);
@@ -107,8 +113,9 @@ class MetricsCollector {
   int wake_[2] = {-1, -1};
   std::thread thread_;
 
-  std::mutex mutex_;  // guards what follows
+  mutable std::mutex mutex_;  // guards what follows
   std::map<int, pid_t> pids_;
+  std::map<int, std::int64_t> latest_step_;  // by rank, this round
   std::int64_t round_ = -1;
   int node_rank_ = -1;
   std::set<std::size_t> fired_;  // chaos rules this agent knows have fired

@@ -83,6 +83,7 @@ train::Result<WorkerReport> DecodeWorkerReport(std::string_view datagram) {
     r.library.checkpoint_save_seconds = j.value("checkpoint_save_seconds", 0.0);
     r.library.checkpoint_stall_seconds = j.value("checkpoint_stall_seconds", 0.0);
     r.last_checkpoint_save_seconds = j.value("last_checkpoint_save_seconds", 0.0);
+    r.progress_only = j.value("progress_only", false);
   } catch (const json::exception& e) {
     return train::InvalidArgumentError(std::string("a step report with a missing or mistyped "
                                                    "field: ") +

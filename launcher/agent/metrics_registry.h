@@ -42,6 +42,8 @@ struct WorkerReport {
   std::vector<std::pair<std::string, double>> values;
   LibraryTotals library;
   double last_checkpoint_save_seconds = 0;
+  // The step alone (Worker::ReportProgress): no loss, samples or counters to record.
+  bool progress_only = false;
 };
 
 // Errors name what is wrong with the datagram (the agent counts and drops those).

@@ -120,6 +120,8 @@ class Rendezvous {
 std::string RoundKey(std::int64_t round, std::string_view name);
 inline constexpr char kCurrentKey[] = "current";
 inline constexpr char kOutcomeKey[] = "outcome";
+// Under a round: rank 0's latest step, which node 0's agent writes from its workers' reports.
+inline constexpr char kProgressKey[] = "progress";
 
 }  // namespace trainctl::agent
 

@@ -28,6 +28,8 @@ using Clock = std::chrono::steady_clock;
 
 // How often the monitor looks for worker exits and at what the restart watch saw.
 constexpr Milliseconds kTick{50};
+// How often node 0 publishes rank 0's step for the status line (which redraws at this pace).
+constexpr Milliseconds kProgressEvery{250};
 constexpr char kRestartKey[] = "restart";
 // How often a node that checks for the job's end looks, once its own workers are done.
 constexpr Milliseconds kDoneCheckEvery{200};
@@ -144,6 +146,7 @@ class RoundMonitor {
         if (local_done_ == nproc_) next_scan = Clock::now();  // the job may be done: look now
       }
       if (auto reason = restart.reason()) return EndRound(*reason, force);
+      PublishProgress();
       if (node_heartbeat.SinceLastBeat() > heartbeat_timeout_ || node_heartbeat.StoreRefuses()) {
         const std::string reason =
             "node " + std::to_string(round_.node_rank) + " cannot reach the store at " +
@@ -165,6 +168,16 @@ class RoundMonitor {
 
  private:
   void Say(const std::string& line) { terminal_->WriteLine("trainctl: " + line); }
+
+  // Rank 0's latest step, for `trainctl run`'s status line: node 0 writes it to the round's
+  // keys when it moved, at most every kProgressEvery (not a store write per step).
+  void PublishProgress() {
+    if (node_.metrics == nullptr || round_.node_rank != 0 || Clock::now() < next_progress_) return;
+    next_progress_ = Clock::now() + kProgressEvery;
+    const std::optional<std::int64_t> step = node_.metrics->LatestStep(0);
+    if (!step || *step == published_step_) return;
+    if (round_store_->Set(kProgressKey, std::to_string(*step)).ok()) published_step_ = *step;
+  }
 
   std::string LogPath(int rank) const {
     return (std::filesystem::path(options_.run_dir) / ("rank-" + std::to_string(rank) + ".log"))
@@ -490,6 +503,8 @@ class RoundMonitor {
   int local_done_ = 0;
   std::set<int> running_;       // ranks whose exit was not seen yet
   std::set<int> heartbeating_;  // ranks seen heartbeating at least once
+  Clock::time_point next_progress_{};
+  std::int64_t published_step_ = -1;
 };
 
 }  // namespace

@@ -22,7 +22,7 @@ std::string Elapsed(std::chrono::steady_clock::duration d) {
 }
 
 // "round 2 | 8 ranks up | step 1200 | restarts 1 | 00:01:05", from what the store holds now
-// (the step is rank 0's, from Worker::ReportProgress).
+// (the step is rank 0's, which node 0's agent publishes from its reports).
 std::string Describe(train::Store* job_store, std::chrono::steady_clock::duration elapsed) {
   std::string round_text = "joining", ranks, step, restarts = "0";
   auto current = job_store->TryGet(agent::kCurrentKey);
@@ -38,8 +38,7 @@ std::string Describe(train::Store* job_store, std::chrono::steady_clock::duratio
     }
     auto workers = job_store->Keys(agent::RoundKey(round, "worker/"));
     if (workers.ok() && !workers->empty()) ranks = std::to_string(workers->size()) + " ranks up | ";
-    auto progress =
-        job_store->TryGet(agent::RoundKey(round, train::internal::WorkerProgressKey(0)));
+    auto progress = job_store->TryGet(agent::RoundKey(round, agent::kProgressKey));
     if (progress.ok() && *progress) step = "step " + **progress + " | ";
   }
   return round_text + " | " + ranks + step + "restarts " + restarts + " | " + Elapsed(elapsed);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "logging.h"
+#include "metrics/step_reporter.h"
 #include "train/defaults.h"
 #include "train/internal/job_keys.h"
 #include "train/log.h"
@@ -17,7 +18,6 @@ namespace {
 using internal::kRoundConfigKey;
 using internal::RoundKeyPrefix;
 using internal::WorkerHeartbeatKey;
-using internal::WorkerProgressKey;
 
 constexpr Milliseconds kRetryFirst{10};
 constexpr Milliseconds kRetryMax{250};
@@ -192,10 +192,8 @@ Result<std::unique_ptr<Worker>> Worker::Init(const WorkerEnv& env, const WorkerO
 }
 
 Status Worker::ReportProgress(std::int64_t step) {
-  // Only rank 0's is read (the status line shows the job's step): the other ranks would add
-  // world_size - 1 store writes per step for nothing.
-  if (round_store_ == nullptr || env_.rank != 0) return Status::Ok();
-  return round_store_->Set(WorkerProgressKey(env_.rank), std::to_string(step));
+  // A datagram to the agent, as step reports are: no store write per step.
+  return internal::ReportProgress(step);
 }
 
 Status Worker::Barrier() {

@@ -52,8 +52,10 @@ class Worker {
   // The round's store (keys scoped to this job and round), or nullptr without one.
   Store* store() const { return round_store_.get(); }
 
-  // Publishes the job's training step, which `trainctl run` shows in its status line: one
-  // store write on rank 0; a no-op on the other ranks and without a store.
+  // Tells this worker's agent the training step (train::Trainer does after every step): rank
+  // 0's is the step `trainctl run` shows in its status line, and `--chaos` rules fire on it.
+  // One datagram on the agent's step-report socket (train/metrics.h), never a store write;
+  // a no-op without an agent.
   Status ReportProgress(std::int64_t step);
 
   // Waits until every rank called Barrier the same number of times (calls are matched in

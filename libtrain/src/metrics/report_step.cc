@@ -36,4 +36,6 @@ internal::StepReporter& Reporter() {
 
 Status ReportStep(const StepReport& report) { return Reporter().Send(report); }
 
+Status internal::ReportProgress(std::int64_t step) { return Reporter().SendProgress(step); }
+
 }  // namespace train

@@ -23,6 +23,10 @@ nlohmann::json Number(double value) {
   return value;
 }
 
+double UnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 Result<std::string> EncodeStepReport(const StepReport& report, const ReporterIdentity& who,
@@ -80,6 +84,25 @@ Result<std::string> EncodeStepReport(const StepReport& report, const ReporterIde
   return text;
 }
 
+Result<std::string> EncodeProgressReport(std::int64_t step, const ReporterIdentity& who,
+                                         double unix_seconds) {
+  if (step < 0) {
+    return InvalidArgumentError("the step is " + std::to_string(step) +
+                                ": it counts completed optimizer steps, so it must be >= 0");
+  }
+  const nlohmann::json j = {
+      {"v", 1},
+      {"t", unix_seconds},
+      {"rank", who.rank},
+      {"pid", static_cast<std::int64_t>(who.pid)},
+      {"run", who.run_id},
+      {"restart", who.restart_count},
+      {"step", step},
+      {"progress_only", true},
+  };
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 StepReporter::StepReporter(std::string socket_path, ReporterIdentity who)
     : path_(std::move(socket_path)), who_(std::move(who)) {}
 
@@ -106,10 +129,16 @@ bool StepReporter::ConnectLocked() {
 Status StepReporter::Send(const StepReport& report) {
   // Checked even without an agent, so a bad report fails the same way everywhere.
   TRAIN_ASSIGN_OR_RETURN(std::string text,
-                         EncodeStepReport(report, who_, SnapshotCounters(),
-                                          std::chrono::duration<double>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count()));
+                         EncodeStepReport(report, who_, SnapshotCounters(), UnixSeconds()));
+  return SendText(text);
+}
+
+Status StepReporter::SendProgress(std::int64_t step) {
+  TRAIN_ASSIGN_OR_RETURN(std::string text, EncodeProgressReport(step, who_, UnixSeconds()));
+  return SendText(text);
+}
+
+Status StepReporter::SendText(const std::string& text) {
   if (path_.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(mutex_);
   // An agent that is not listening (yet, or any more) is retried on a later report only every

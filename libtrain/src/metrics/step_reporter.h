@@ -26,6 +26,11 @@ struct ReporterIdentity {
 Result<std::string> EncodeStepReport(const StepReport& report, const ReporterIdentity& who,
                                      const LibraryCounters& counters, double unix_seconds);
 
+// The step alone ("progress_only": true), for the status line and --chaos: what the trainer
+// says after every step, whether or not the program reports steps itself.
+Result<std::string> EncodeProgressReport(std::int64_t step, const ReporterIdentity& who,
+                                         double unix_seconds);
+
 class StepReporter {
  public:
   // `socket_path` empty: every Send is an OK no-op.
@@ -36,12 +41,14 @@ class StepReporter {
 
   // Encodes and sends without blocking. A datagram the agent cannot take now is dropped.
   Status Send(const StepReport& report);
+  Status SendProgress(std::int64_t step);
 
   std::int64_t sent() const;
   std::int64_t dropped() const;
 
  private:
   bool ConnectLocked();
+  Status SendText(const std::string& text);
 
   const std::string path_;
   const ReporterIdentity who_;
@@ -51,6 +58,9 @@ class StepReporter {
   std::int64_t dropped_ = 0;
   std::int64_t failed_connects_ = 0;
 };
+
+// This process's reporter's SendProgress (report_step.cc): Worker::ReportProgress.
+Status ReportProgress(std::int64_t step);
 
 }  // namespace train::internal
 

@@ -197,6 +197,43 @@ TEST_F(CollectorTest, KillRuleSignalsTheWorkerOnceAtItsStep) {
   EXPECT_EQ(chaos_events, 1);
 }
 
+// The trainer's progress (the step alone) keeps each rank's latest step and fires chaos rules,
+// but writes no metrics line and no sample; a stale worker's datagram counts for nothing.
+TEST_F(CollectorTest, ProgressKeepsTheLatestStepAndFiresChaosWithoutAMetricsLine) {
+  MetricsOptions options = Options();
+  options.chaos = {{ChaosAction::kKill, 1, 7}};
+  auto collector = MetricsCollector::Start(options, nullptr);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  const pid_t rank0 = StartChild(), rank1 = StartChild();
+  (*collector)->RoundStarted(0, 0, 1, 2, 0, {{0, rank0}, {1, rank1}});
+  EXPECT_EQ((*collector)->LatestStep(0), std::nullopt);
+  auto progress = [](int rank, pid_t pid, std::int64_t step) {
+    return json{{"v", 1},     {"t", 1000.0},  {"rank", rank},         {"pid", pid},
+                {"run", "0"}, {"step", step}, {"progress_only", true}};
+  };
+  Send((*collector)->socket_path(), progress(0, rank0, 3));
+  Send((*collector)->socket_path(), Report(0, rank0, 4));
+  Send((*collector)->socket_path(), progress(0, 12345, 900));  // not this round's worker
+  Send((*collector)->socket_path(), progress(1, rank1, 7));
+  (*collector)->Drain();
+  EXPECT_EQ((*collector)->LatestStep(0), 4);
+  EXPECT_EQ((*collector)->LatestStep(1), 7);
+  int status = 0;
+  ASSERT_EQ(waitpid(rank1, &status, 0), rank1) << "the kill rule fires on progress too";
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  int steps = 0;
+  for (const json& line : Lines()) steps += line["type"] == "step" ? 1 : 0;
+  EXPECT_EQ(steps, 1) << "only the step report is a metrics line";
+  EXPECT_NE(
+      (*collector)->Prometheus().find("trainctl_reports_total{job=\"test-job\",rank=\"0\"} 1"),
+      std::string::npos)
+      << (*collector)->Prometheus();
+
+  // A new round starts from nothing.
+  (*collector)->RoundStarted(1, 0, 1, 2, 1, {{0, rank0}, {1, StartChild()}});
+  EXPECT_EQ((*collector)->LatestStep(0), std::nullopt);
+}
+
 TEST_F(CollectorTest, AFiredRuleIsSharedThroughTheStore) {
   MetricsOptions options = Options();
   options.chaos = {{ChaosAction::kStop, 0, 3}};

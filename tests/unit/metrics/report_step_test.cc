@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "train/communicator.h"
 #include "train/metrics.h"
+#include "train/worker.h"
 
 namespace {
 
@@ -118,6 +119,30 @@ TEST(ReportStepTest, SendsTheReportWithTheWorkersIdentity) {
   auto second = agent.Receive();
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ((*second)["step"], 6);
+}
+
+// Worker::ReportProgress (the trainer's, after every step): the step alone, on the same socket.
+TEST(ReportStepTest, ProgressSendsTheStepAlone) {
+  FakeAgentSocket agent;
+  const int code = InChild({{"TRAIN_METRICS_SOCKET", agent.path()},
+                            {"TRAIN_RANK", "0"},
+                            {"TRAIN_WORLD_SIZE", "1"},
+                            {"TRAIN_JOB_ID", "metrics-test"},
+                            {"TRAIN_RUN_ID", "3"}},
+                           [] {
+                             auto worker = train::Worker::Init();
+                             if (!worker.ok()) return 1;
+                             return (*worker)->ReportProgress(41).ok() ? 0 : 2;
+                           });
+  ASSERT_EQ(code, 0);
+  auto got = agent.Receive();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ((*got)["step"], 41);
+  EXPECT_EQ((*got)["rank"], 0);
+  EXPECT_EQ((*got)["run"], "3");
+  EXPECT_EQ((*got)["progress_only"], true);
+  EXPECT_FALSE(got->contains("loss"));
+  EXPECT_FALSE(got->contains("samples"));
 }
 
 TEST(ReportStepTest, CarriesTheAllReduceCounters) {

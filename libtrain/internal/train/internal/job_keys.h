@@ -17,12 +17,11 @@ inline std::string RoundKeyPrefix(std::string_view job_id, std::string_view run_
   return JobKeyPrefix(job_id) + "round/" + std::string(run_id) + "/";
 }
 
-// Relative to the round's prefix: where rank `rank` heartbeats and reports its step, and the
-// heartbeat settings ("<interval_ms> <ttl_ms>") its agent published for the round.
+// Relative to the round's prefix: where rank `rank` heartbeats, and the heartbeat settings
+// ("<interval_ms> <ttl_ms>") its agent published for the round.
 inline std::string WorkerHeartbeatKey(int rank) {
   return "worker/" + std::to_string(rank) + "/heartbeat";
 }
-inline std::string WorkerProgressKey(int rank) { return "progress/" + std::to_string(rank); }
 inline constexpr char kRoundConfigKey[] = "config";
 
 }  // namespace train::internal
