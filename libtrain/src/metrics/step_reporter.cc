@@ -27,14 +27,28 @@ double UnixSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// What every datagram carries: the wire version, the time, who sent it, and the step.
+Result<nlohmann::json> Envelope(const ReporterIdentity& who, double unix_seconds, std::int64_t step,
+                                const char* step_name) {
+  if (step < 0) {
+    return InvalidArgumentError(std::string(step_name) + " is " + std::to_string(step) +
+                                ": it counts completed optimizer steps, so it must be >= 0");
+  }
+  return nlohmann::json{{"v", 1},
+                        {"t", unix_seconds},
+                        {"rank", who.rank},
+                        {"pid", static_cast<std::int64_t>(who.pid)},
+                        {"run", who.run_id},
+                        {"restart", who.restart_count},
+                        {"step", step}};
+}
+
 }  // namespace
 
 Result<std::string> EncodeStepReport(const StepReport& report, const ReporterIdentity& who,
                                      const LibraryCounters& counters, double unix_seconds) {
-  if (report.step < 0) {
-    return InvalidArgumentError("StepReport.step is " + std::to_string(report.step) +
-                                ": it counts completed optimizer steps, so it must be >= 0");
-  }
+  TRAIN_ASSIGN_OR_RETURN(nlohmann::json j,
+                         Envelope(who, unix_seconds, report.step, "StepReport.step"));
   if (report.epoch < 0) {
     return InvalidArgumentError("StepReport.epoch is " + std::to_string(report.epoch) +
                                 ": it must be >= 0");
@@ -53,14 +67,7 @@ Result<std::string> EncodeStepReport(const StepReport& report, const ReporterIde
     }
     values[name] = Number(value);
   }
-  nlohmann::json j = {
-      {"v", 1},
-      {"t", unix_seconds},
-      {"rank", who.rank},
-      {"pid", static_cast<std::int64_t>(who.pid)},
-      {"run", who.run_id},
-      {"restart", who.restart_count},
-      {"step", report.step},
+  j.update({
       {"epoch", report.epoch},
       {"loss", Number(report.loss)},
       {"samples", report.samples},
@@ -72,7 +79,7 @@ Result<std::string> EncodeStepReport(const StepReport& report, const ReporterIde
       {"checkpoint_save_seconds", counters.checkpoint_save_seconds},
       {"checkpoint_stall_seconds", counters.checkpoint_stall_seconds},
       {"last_checkpoint_save_seconds", counters.last_checkpoint_save_seconds},
-  };
+  });
   // Invalid UTF-8 in a value name is replaced rather than failing the training step.
   std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (text.size() > kMaxDatagram) {
@@ -86,20 +93,8 @@ Result<std::string> EncodeStepReport(const StepReport& report, const ReporterIde
 
 Result<std::string> EncodeProgressReport(std::int64_t step, const ReporterIdentity& who,
                                          double unix_seconds) {
-  if (step < 0) {
-    return InvalidArgumentError("the step is " + std::to_string(step) +
-                                ": it counts completed optimizer steps, so it must be >= 0");
-  }
-  const nlohmann::json j = {
-      {"v", 1},
-      {"t", unix_seconds},
-      {"rank", who.rank},
-      {"pid", static_cast<std::int64_t>(who.pid)},
-      {"run", who.run_id},
-      {"restart", who.restart_count},
-      {"step", step},
-      {"progress_only", true},
-  };
+  TRAIN_ASSIGN_OR_RETURN(nlohmann::json j, Envelope(who, unix_seconds, step, "the step"));
+  j["progress_only"] = true;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
