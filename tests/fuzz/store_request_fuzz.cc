@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../fake_clock.h"
 #include "store/http_request.h"
 #include "store/store_route.h"
 #include "store/store_service.h"
@@ -64,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   int asked = 0;
   {
     // A clock that never moves: parked long polls wait until the state goes away.
-    train::internal::StoreState state(limits,
-                                      [] { return train::internal::StoreClock::time_point(); });
+    train::testing::FakeClock clock;
+    train::internal::StoreState state(limits, &clock);
     (void)state.Set("a", "1", train::kNoTtl);
     (void)state.Set("b", "x", train::kNoTtl);
     for (StoreOp op : ops) {
