@@ -204,11 +204,12 @@ class ShmGroup final : public PeerGroup {
   Status broken_;
 };
 
-// Waits until every member recorded its pid; DEADLINE_EXCEEDED naming the others.
+// Waits until every member recorded its pid and the last one removed the name (it counts once
+// more for that); DEADLINE_EXCEEDED naming the members that did not attach.
 Status WaitForAttach(const ShmGroupConfig& config, ShmSegment& segment) {
   for (;;) {
     if (segment.header()->attached.load(std::memory_order_acquire) >=
-        static_cast<std::uint32_t>(config.size)) {
+        static_cast<std::uint32_t>(config.size) + 1) {
       return Status::Ok();
     }
     if (config.aborted != nullptr && config.aborted->load()) {
@@ -300,10 +301,13 @@ Result<std::unique_ptr<PeerGroup>> CreateShmGroup(const ShmGroupConfig& config) 
   self->pid_namespace.store(PidNamespace(), std::memory_order_relaxed);
   self->pid.store(::getpid(), std::memory_order_release);
   const std::uint32_t attached = header->attached.fetch_add(1, std::memory_order_acq_rel) + 1;
-  // The last member in removes the name: from now on the segment lives exactly as long as
-  // some member maps it, whatever happens to the processes.
+  // The last member in removes the name, then counts once more: no member returns before the
+  // name is gone, and from then on the segment lives exactly as long as some member maps it,
+  // whatever happens to the processes.
   if (attached == static_cast<std::uint32_t>(config.size)) {
-    TRAIN_RETURN_IF_ERROR(ShmSegment::Unlink(segment->name()));
+    const Status unlinked = ShmSegment::Unlink(segment->name());
+    header->attached.fetch_add(1, std::memory_order_acq_rel);
+    TRAIN_RETURN_IF_ERROR(unlinked);
   }
   Status all_in = WaitForAttach(config, *segment);
   if (!all_in.ok()) {

@@ -31,7 +31,8 @@ struct ShmHeader {
   std::uint32_t slots;               // chunks in flight
   std::uint64_t chunk_bytes;         // per member per slot
   std::uint64_t total_bytes;
-  alignas(kCacheLine) std::atomic<std::uint32_t> attached;  // members that recorded their pid
+  // Members that recorded their pid, plus one once the last of them removed the name.
+  alignas(kCacheLine) std::atomic<std::uint32_t> attached;
   // 0, or 1 + the member that aborted: every member stops at its next look.
   alignas(kCacheLine) std::atomic<std::uint32_t> abort_word;
   // 0, or 1 + the member whose process was found gone (| kShmLostClosed when it closed its
