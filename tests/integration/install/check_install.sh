@@ -6,9 +6,13 @@
 #
 # usage: check_install.sh --build-dir DIR --cmake CMAKE --consumer SRC_DIR --cxx CXX
 #                         --libdir LIBDIR --pkg-config PKG_CONFIG --version VERSION
+#                         [--sanitize LIST]
+# --sanitize: the build's -fsanitize= list; the consumers are built with it too, since a
+# sanitized libtrain.so needs the sanitizer's runtime loaded first.
 set -uo pipefail
 
 build_dir="" cmake="cmake" consumer="" cxx="c++" libdir="lib" pkg_config="" version=""
+sanitize=""
 while (($#)); do
   case "$1" in
     --build-dir) build_dir="$2" ;;
@@ -18,6 +22,7 @@ while (($#)); do
     --libdir) libdir="$2" ;;
     --pkg-config) pkg_config="$2" ;;
     --version) version="$2" ;;
+    --sanitize) sanitize="$2" ;;
     *) echo "check_install.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift 2 || { echo "check_install.sh: '$1' needs a value" >&2; exit 2; }
@@ -26,6 +31,9 @@ if [[ -z "$build_dir" || -z "$consumer" || -z "$version" ]]; then
   echo "check_install.sh: --build-dir, --consumer and --version are required" >&2
   exit 2
 fi
+
+consumer_flags=()
+[[ -n "$sanitize" ]] && consumer_flags=("-fsanitize=$sanitize")
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/libtrain-install.XXXXXX")" || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -93,6 +101,7 @@ run "$cmake" -S "$consumer" -B "$tmp/consumer-build" \
   -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS="${consumer_flags[*]}" \
   -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON
 found_dir="$(sed -n 's/^libtrain_DIR:PATH=//p' "$tmp/consumer-build/CMakeCache.txt")"
 [[ "$found_dir" == "$prefix/$libdir/cmake/libtrain" ]] ||
@@ -111,7 +120,7 @@ pc_version="$("$pkg_config" --modversion libtrain)" || fail "pkg-config does not
 [[ "$pc_version" == "$version" ]] || fail "libtrain.pc says version $pc_version, expected $version"
 # Word splitting of the flags is intended.
 # shellcheck disable=SC2046
-run "$cxx" -std=c++17 -Wall -Wextra -Wpedantic -Werror \
+run "$cxx" -std=c++17 -Wall -Wextra -Wpedantic -Werror "${consumer_flags[@]}" \
   -DTRAIN_EXPECTED_VERSION="\"$pc_version\"" \
   "$consumer/main.cc" -o "$tmp/pc-consumer" \
   $("$pkg_config" --cflags --libs libtrain)

@@ -89,7 +89,9 @@ TEST(Failover, AClosedPortFencesAtOnceWithoutWaitingForTheHeartbeatTimeout) {
                      << "\", --sleep-ms, \"4000\"]\n"
                         "  nodes: {min: 1, max: 2}\n"
                         "  failurePolicy: {maxRestarts: 2, backoff: 50ms}\n"
-                        "  rendezvous: {joinTimeout: 60s, lastCall: 300ms, heartbeat: 200ms, "
+                        // A last call long enough for both agents to be in the first round
+                        // however slowly the second starts (a sanitizer build, a busy host).
+                        "  rendezvous: {joinTimeout: 60s, lastCall: 5s, heartbeat: 200ms, "
                         "heartbeatTimeout: 60s}\n";
   auto a = std::make_unique<lt::Process>(Agent(job, port, token, 0, dir / "a"), dir / "a.out");
   lt::Process b(Agent(job, port, token, 1, dir / "b"), dir / "b.out");

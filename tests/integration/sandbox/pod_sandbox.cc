@@ -34,8 +34,9 @@ std::string Tag(pid_t pid) {
 // Whether `name` was made by a test process that is gone (killed before its cleanup ran).
 bool Orphaned(const std::string& name) {
   if (name.size() < kTagSize || name.rfind(kTagPrefix, 0) != 0) return false;
+  const std::string digits = name.substr(3, 6);  // strtol's `end` points into it
   char* end = nullptr;
-  const long pid = std::strtol(name.substr(3, 6).c_str(), &end, 16);
+  const long pid = std::strtol(digits.c_str(), &end, 16);
   return *end == '\0' && pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
