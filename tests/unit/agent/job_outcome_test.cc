@@ -32,9 +32,9 @@ TEST(JobOutcome, SuccessIsExitCodeZero) {
 }
 
 TEST(JobOutcome, ADamagedRecordIsAnAgentError) {
-  for (const char* text : {"", "{", "[]", "null", R"({"status":"failed"})",
-                           R"({"exit_code":"3"})", R"({"exit_code":1.5})", R"({"exit_code":-1})",
-                           R"({"exit_code":256})", R"({"exit_code":99999999999999999999})"}) {
+  for (const char* text : {"", "{", "[]", "null", R"({"status":"failed"})", R"({"exit_code":"3"})",
+                           R"({"exit_code":1.5})", R"({"exit_code":-1})", R"({"exit_code":256})",
+                           R"({"exit_code":99999999999999999999})"}) {
     EXPECT_EQ(DecodeOutcomeExitCode(text), kExitAgentError) << text;
   }
   EXPECT_EQ(DecodeOutcomeExitCode(R"({"exit_code":137,"status":"failed"})"), 137);
