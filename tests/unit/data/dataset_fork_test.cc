@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../sanitizer_build.h"
 #include "../../scratch_dir.h"
 #include "dataset_test_files.h"
 #include "train/dataset.h"
@@ -72,6 +73,13 @@ TEST_F(DatasetForkTest, ChildOpensItsOwnDatasetAndTheParentsOneRefuses) {
 }
 
 TEST_F(DatasetForkTest, ForkWhileThePrefetchThreadReads) {
+  // GCC 12's AddressSanitizer has no fork handler for its allocator: a prefetch thread inside
+  // malloc at the fork leaves the allocator's lock held in the child, whose first malloc then
+  // waits forever (seen with gdb in SizeClassAllocator64::GetFromAllocator). HDF5's own lock is
+  // handled (an atfork handler); the sanitizer's cannot be from here.
+  if (TRAIN_TEST_ADDRESS_SANITIZER) {
+    GTEST_SKIP() << "AddressSanitizer's allocator is not fork-safe while another thread allocates";
+  }
   DatasetOptions options;
   options.prefetch_depth = 6;
   auto parent = Dataset::Open(path_, options);
