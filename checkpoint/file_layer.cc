@@ -170,19 +170,9 @@ Status FileLayer::RenameNoReplace(const std::string& from, const std::string& to
 }
 
 Status FileLayer::CreateDirs(const std::string& path) const {
-  // Each missing directory from the top down; one that exists (made by another rank, maybe at
-  // the same moment) is fine when it is a directory.
-  const fs::path target = fs::path(path).lexically_normal();
-  fs::path made;
-  for (const fs::path& part : target) {
-    made /= part;
-    if (part.empty() || part == "/" || part == ".") continue;
-    if (env_->MakeDir(made.string(), 0777) == 0) continue;
-    const int error = errno;
-    std::error_code ignored;
-    if (error == EEXIST && fs::is_directory(made, ignored)) continue;
-    return ErrnoStatus(error == EEXIST ? ENOTDIR : error, "cannot create directory", path);
-  }
+  std::error_code error;
+  fs::create_directories(path, error);
+  if (error) return ErrnoStatus(error.value(), "cannot create directory", path);
   return Status::Ok();
 }
 

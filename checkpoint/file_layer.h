@@ -60,7 +60,6 @@ class FileLayer {
   Status Rename(const std::string& from, const std::string& to) const;
   // rename(2) that never replaces: ALREADY_EXISTS when `to` exists.
   Status RenameNoReplace(const std::string& from, const std::string& to) const;
-  // `path` and the directories above it that are missing.
   Status CreateDirs(const std::string& path) const;
   Status RemoveAll(const std::string& path) const;
   // The entries of `dir`; NOT_FOUND when it does not exist.

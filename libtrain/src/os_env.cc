@@ -36,8 +36,6 @@ int OsEnv::Rename(const std::string& from, const std::string& to, bool no_replac
   return ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
 }
 
-int OsEnv::MakeDir(const std::string& path, mode_t mode) { return ::mkdir(path.c_str(), mode); }
-
 int OsEnv::ListDir(const std::string& dir, std::vector<DirEntry>* entries) {
   entries->clear();
   DIR* stream = ::opendir(dir.c_str());

@@ -129,6 +129,9 @@ Status StepReporter::Send(const StepReport& report) {
 }
 
 Status StepReporter::SendProgress(std::int64_t step) {
+  // Called after every training step: without an agent, nothing to encode (a bad step still
+  // fails below, as with one).
+  if (path_.empty() && step >= 0) return Status::Ok();
   TRAIN_ASSIGN_OR_RETURN(std::string text, EncodeProgressReport(step, who_, UnixSeconds()));
   return SendText(text);
 }

@@ -33,19 +33,14 @@ struct FaultEnv : internal::OsEnv {
   }
   int Fsync(int fd) override { return fsync ? fsync(fd) : OsEnv::Fsync(fd); }
   int Rename(const std::string& from, const std::string& to, bool no_replace) override {
-    return Fail(rename ? rename(from, to) : 0, [&] { return OsEnv::Rename(from, to, no_replace); });
+    const int error = rename ? rename(from, to) : 0;
+    if (error == 0) return OsEnv::Rename(from, to, no_replace);
+    errno = error;
+    return -1;
   }
   int ListDir(const std::string& dir, std::vector<internal::DirEntry>* entries) override {
     const int error = list_dir ? list_dir(dir) : 0;
     return error != 0 ? error : OsEnv::ListDir(dir, entries);
-  }
-
- private:
-  template <typename Call>
-  static int Fail(int error, Call call) {
-    if (error == 0) return call();
-    errno = error;
-    return -1;
   }
 };
 

@@ -44,9 +44,6 @@ class OsEnv {
   // than replace `to` (EINVAL where the filesystem cannot).
   virtual int Rename(const std::string& from, const std::string& to, bool no_replace);
 
-  // mkdir(2) of one directory.
-  virtual int MakeDir(const std::string& path, mode_t mode);
-
   // The entries of `dir` (not "." and ".."); 0, or the errno of the failure (ENOENT when `dir`
   // does not exist).
   virtual int ListDir(const std::string& dir, std::vector<DirEntry>* entries);
