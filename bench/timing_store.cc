@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 namespace bench {
 
 const char* StoreCallName(StoreCall call) {
-  static constexpr const char* kNames[] = {"set", "mset", "get",  "tryget", "mget",
-                                           "add", "cas",  "wait", "delete", "keys"};
+  static constexpr const char* kNames[] = {"set",    "mset",    "get", "tryget", "mget",   "add",
+                                           "ticket", "tickets", "cas", "wait",   "delete", "keys"};
+  static_assert(std::size(kNames) == static_cast<std::size_t>(StoreCall::kCount));
   return kNames[static_cast<std::size_t>(call)];
 }
 
@@ -57,6 +59,14 @@ train::Result<std::vector<std::optional<std::string>>> TimingStore::MultiGet(
 
 train::Result<std::int64_t> TimingStore::Add(std::string_view key, std::int64_t delta) {
   return Timed(StoreCall::kAdd, [&] { return base_->Add(key, delta); });
+}
+
+train::Result<std::int64_t> TimingStore::TakeTicket(std::string_view key) {
+  return Timed(StoreCall::kTakeTicket, [&] { return base_->TakeTicket(key); });
+}
+
+train::Result<std::int64_t> TimingStore::TicketsTaken(std::string_view key) {
+  return Timed(StoreCall::kTicketsTaken, [&] { return base_->TicketsTaken(key); });
 }
 
 train::Result<std::optional<std::string>> TimingStore::CompareSet(

@@ -19,6 +19,8 @@ enum class StoreCall {
   kTryGet,
   kMultiGet,
   kAdd,
+  kTakeTicket,
+  kTicketsTaken,
   kCompareSet,
   kWait,
   kDelete,
@@ -55,6 +57,8 @@ class TimingStore final : public train::Store {
   train::Result<std::vector<std::optional<std::string>>> MultiGet(
       const std::vector<std::string>& keys) override;
   train::Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override;
+  train::Result<std::int64_t> TakeTicket(std::string_view key) override;
+  train::Result<std::int64_t> TicketsTaken(std::string_view key) override;
   train::Result<std::optional<std::string>> CompareSet(std::string_view key,
                                                        std::optional<std::string_view> expected,
                                                        std::string_view desired) override;

@@ -154,7 +154,8 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   TRAIN_ASSIGN_OR_RETURN(auto now, store_->MultiGet({kOutcomeKey, kCurrentKey}));
   if (now[0]) return train::AbortedError("the job has already ended: " + *now[0]);
   TRAIN_ASSIGN_OR_RETURN(r, BumpCurrent(r, std::move(now[1])));
-  TRAIN_ASSIGN_OR_RETURN(std::int64_t slot, store_->Add(RoundKey(r, "joined"), 1));
+  // A ticket, not Add: on etcd thousands of agents adding to one counter retry O(N^2) times.
+  TRAIN_ASSIGN_OR_RETURN(std::int64_t slot, store_->TakeTicket(RoundKey(r, "joined")));
   if (my_round_ != r) my_slots_.clear();
   my_round_ = r;
   my_slots_.push_back(slot);
@@ -190,7 +191,7 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
     }
     // The last-call window after min nodes joined has passed: close with whoever is here.
     if (may_close && Clock::now() >= joined_at + config_.last_call) {
-      TRAIN_ASSIGN_OR_RETURN(std::int64_t joined, store_->Add(RoundKey(r, "joined"), 0));
+      TRAIN_ASSIGN_OR_RETURN(std::int64_t joined, store_->TicketsTaken(RoundKey(r, "joined")));
       TRAIN_RETURN_IF_ERROR(Close(r, std::min<std::int64_t>(joined, config_.max_nodes)));
     }
   }

@@ -67,6 +67,15 @@ class Store {
   // the sum overflows.
   virtual Result<std::int64_t> Add(std::string_view key, std::int64_t delta) = 0;
 
+  // A number in line: 1 for the first caller at `key`, 2 for the next, and so on, however many
+  // race; TicketsTaken is how many were handed out (0 for an absent key). What thousands of
+  // agents joining one round use: on etcd, Add reads and then swaps, so N callers racing retry
+  // O(N^2) times, while a ticket is one write that never retries. Use a key either for tickets
+  // or for Add, not both. The defaults are Add(key, 1) and Add(key, 0): right for a store whose
+  // Add is one atomic step; a decorator forwards both.
+  virtual Result<std::int64_t> TakeTicket(std::string_view key) { return Add(key, 1); }
+  virtual Result<std::int64_t> TicketsTaken(std::string_view key) { return Add(key, 0); }
+
   // Sets `key` to `desired` if its value is `expected` (nullopt: if the key is absent).
   // Returns the value after the call: `desired` when it was swapped, else the current value
   // (nullopt when absent).

@@ -152,6 +152,41 @@ class EtcdStore final : public Store {
     }
   }
 
+  // A ticket is the key's version, which etcd raises by one on every put of the key: one put,
+  // and a read of the key in the same transaction, so no caller ever retries. A resent
+  // transaction finds its marker and reads the key's version as of the marker's revision,
+  // which is the revision its first send wrote.
+  Result<std::int64_t> TakeTicket(std::string_view key) override {
+    TRAIN_RETURN_IF_ERROR(internal::ValidateKey(key));
+    const std::string full = Full(key);
+    const std::string what = "take a ticket at " + Quoted(key);
+    Json put_and_read = Json::array({Op("request_put", internal::EtcdPut(full, "")),
+                                     Op("request_range", internal::EtcdRange(full))});
+    TRAIN_ASSIGN_OR_RETURN(Json answer,
+                           Txn(Json(), std::move(put_and_read), full, NextMarker(), "", what));
+    std::optional<EtcdKeyValue> ticket;
+    if (Succeeded(answer)) {
+      TRAIN_ASSIGN_OR_RETURN(Json range, internal::EtcdTxnResponse(answer, 1, "response_range"));
+      TRAIN_ASSIGN_OR_RETURN(std::vector<EtcdKeyValue> kvs, internal::EtcdKvs(range));
+      if (!kvs.empty()) ticket = std::move(kvs.front());
+    } else {
+      TRAIN_ASSIGN_OR_RETURN(std::optional<EtcdKeyValue> marker, FirstKv(answer, 1));
+      if (!marker)
+        return AbortedError(what + ": the transaction neither applied nor left its marker");
+      TRAIN_ASSIGN_OR_RETURN(ticket, ReadOne(full, marker->create_revision));
+    }
+    if (!ticket || ticket->version <= 0) {
+      return DataLossError(what + ": etcd answered the put without the key's version");
+    }
+    return ticket->version;
+  }
+
+  Result<std::int64_t> TicketsTaken(std::string_view key) override {
+    TRAIN_RETURN_IF_ERROR(internal::ValidateKey(key));
+    TRAIN_ASSIGN_OR_RETURN(std::optional<EtcdKeyValue> kv, ReadOne(Full(key)));
+    return kv ? kv->version : 0;
+  }
+
   Result<std::optional<std::string>> CompareSet(std::string_view key,
                                                 std::optional<std::string_view> expected,
                                                 std::string_view desired) override {
@@ -231,16 +266,17 @@ class EtcdStore final : public Store {
     return marker_lease_;
   }
 
-  // A transaction: if `condition` holds and `marker` is absent, `change` and create the marker
-  // (holding `result`); else read `key` (response 0) and `marker` (response 1).
+  // A transaction: if `condition` holds (null: no condition) and `marker` is absent, `change`
+  // (one op or an array of them) and create the marker (holding `result`); else read `key`
+  // (response 0) and `marker` (response 1).
   Result<Json> Txn(Json condition, Json change, const std::string& key, const std::string& marker,
                    const std::string& result, const std::string& what) {
     for (bool fresh = false;; fresh = true) {
       TRAIN_ASSIGN_OR_RETURN(std::int64_t lease, MarkerLease(fresh));
-      Json compare =
-          Json::array({condition, internal::EtcdCompareInt(marker, "CREATE", "EQUAL", 0)});
-      Json success =
-          Json::array({change, Op("request_put", internal::EtcdPut(marker, result, lease))});
+      Json compare = Json::array({internal::EtcdCompareInt(marker, "CREATE", "EQUAL", 0)});
+      if (!condition.is_null()) compare.push_back(condition);
+      Json success = change.is_array() ? change : Json::array({change});
+      success.push_back(Op("request_put", internal::EtcdPut(marker, result, lease)));
       Json failure = Json::array({Op("request_range", internal::EtcdRange(key)),
                                   Op("request_range", internal::EtcdRange(marker))});
       Result<Json> answer =
@@ -265,8 +301,9 @@ class EtcdStore final : public Store {
     return std::optional<EtcdKeyValue>(std::move(kvs.front()));
   }
 
-  Result<std::optional<EtcdKeyValue>> ReadOne(const std::string& full) {
-    TRAIN_ASSIGN_OR_RETURN(Json answer, Call("/v3/kv/range", internal::EtcdRange(full)));
+  // `full` now, or as of `revision` (0: now).
+  Result<std::optional<EtcdKeyValue>> ReadOne(const std::string& full, std::int64_t revision = 0) {
+    TRAIN_ASSIGN_OR_RETURN(Json answer, Call("/v3/kv/range", internal::EtcdRange(full, revision)));
     TRAIN_ASSIGN_OR_RETURN(std::vector<EtcdKeyValue> kvs, internal::EtcdKvs(answer));
     if (kvs.empty()) return std::optional<EtcdKeyValue>();
     return std::optional<EtcdKeyValue>(std::move(kvs.front()));

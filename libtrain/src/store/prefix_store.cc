@@ -42,6 +42,12 @@ class PrefixStore final : public Store {
   Result<std::int64_t> Add(std::string_view key, std::int64_t delta) override {
     return base_->Add(Scoped(key), delta);
   }
+  Result<std::int64_t> TakeTicket(std::string_view key) override {
+    return base_->TakeTicket(Scoped(key));
+  }
+  Result<std::int64_t> TicketsTaken(std::string_view key) override {
+    return base_->TicketsTaken(Scoped(key));
+  }
   Result<std::optional<std::string>> CompareSet(std::string_view key,
                                                 std::optional<std::string_view> expected,
                                                 std::string_view desired) override {

@@ -93,6 +93,7 @@ void LossyProxy::Pump(int client) {
       if (!Forward(upstream, lose_answer ? -1 : client, nullptr)) break;
       request.clear();
       if (lose_answer) {
+        if (on_drop_) on_drop_();
         ++dropped_;
         break;
       }

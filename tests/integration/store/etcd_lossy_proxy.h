@@ -6,6 +6,7 @@
 #define TESTS_INTEGRATION_STORE_ETCD_LOSSY_PROXY_H_
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,6 +22,10 @@ class LossyProxy {
   LossyProxy(const LossyProxy&) = delete;
   LossyProxy& operator=(const LossyProxy&) = delete;
 
+  // Runs `fn` after the member answered a request whose answer is lost, before the client
+  // notices: what others do while the client waits to send again. Set before any request.
+  void OnDrop(std::function<void()> fn) { on_drop_ = std::move(fn); }
+
   int port() const { return port_; }
   int dropped() const { return dropped_; }
 
@@ -33,6 +38,7 @@ class LossyProxy {
   std::atomic<int> drops_left_;
   std::atomic<int> dropped_{0};
   std::atomic<bool> stop_{false};
+  std::function<void()> on_drop_;
   int listener_ = -1;
   int port_ = 0;
   std::mutex mu_;

@@ -222,6 +222,62 @@ TEST_F(EtcdStoreTest, ConcurrentAddsFromManyClientsEachCountOnce) {
   EXPECT_EQ(**store_->TryGet("shared"), std::to_string(kThreads * kAdds));
 }
 
+TEST_F(EtcdStoreTest, TicketsFromRacingClientsAreOneToNEachOnce) {
+  constexpr int kThreads = 16;
+  constexpr int kTickets = 10;
+  std::vector<std::unique_ptr<Store>> clients;
+  for (int c = 0; c < kThreads / 2; ++c) clients.push_back(Connect());
+  std::vector<std::vector<std::int64_t>> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kTickets; ++i) {
+        auto ticket = clients[t / 2]->TakeTicket("line");  // two threads share each client
+        EXPECT_TRUE(ticket.ok()) << ticket.status();
+        if (ticket.ok()) seen[t].push_back(*ticket);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::set<std::int64_t> all;
+  for (const auto& tickets : seen) all.insert(tickets.begin(), tickets.end());
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kTickets)) << "every ticket distinct";
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kThreads * kTickets);
+  EXPECT_EQ(*store_->TicketsTaken("line"), kThreads * kTickets);
+  EXPECT_EQ(*store_->TicketsTaken("no-line"), 0);
+  EXPECT_EQ(store_->TakeTicket("bad key").status().code(), StatusCode::kInvalidArgument);
+  // A key of tickets is no integer for Add: the error names the key.
+  const Status add = store_->Add("line", 1).status();
+  EXPECT_EQ(add.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(add.message(), HasSubstr("line"));
+}
+
+TEST_F(EtcdStoreTest, APrefixStoreHandsTicketsToEtcdNotToAdd) {
+  auto round = NewPrefixStore("round/7/", store_.get());
+  EXPECT_EQ(*round->TakeTicket("joined"), 1);
+  EXPECT_EQ(*round->TakeTicket("joined"), 2);
+  EXPECT_EQ(*round->TicketsTaken("joined"), 2);
+  // A ticket is a put of the key, not Add's read and swap of an integer.
+  EXPECT_EQ(*store_->TryGet("round/7/joined"), std::optional<std::string>(""));
+}
+
+TEST_F(EtcdStoreTest, ATicketWhoseReplyWasLostIsTakenOnce) {
+  ASSERT_EQ(*store_->TakeTicket("queue"), 1);
+  etcd_test::LossyProxy proxy(cluster_->client_port(0), "/v3/kv/txn", 1);
+  // Another client takes the next ticket while the first waits for an answer that never comes.
+  std::int64_t between = 0;
+  proxy.OnDrop([&] { between = store_->TakeTicket("queue").value_or(-1); });
+  auto lossy =
+      Connect(Options({"127.0.0.1:" + std::to_string(proxy.port()), cluster_->endpoint(0)}));
+  auto ticket = lossy->TakeTicket("queue");
+  ASSERT_TRUE(ticket.ok()) << ticket.status();
+  EXPECT_EQ(proxy.dropped(), 1);
+  EXPECT_EQ(between, 3);
+  EXPECT_EQ(*ticket, 2) << "the resent transaction answers the ticket its first send took";
+  EXPECT_EQ(*store_->TicketsTaken("queue"), 3) << "and takes no other";
+}
+
 TEST_F(EtcdStoreTest, ConcurrentCompareSetsHaveExactlyOneWinner) {
   constexpr int kThreads = 8;
   std::vector<std::unique_ptr<Store>> clients;

@@ -126,6 +126,14 @@ TEST_F(InMemoryStoreTest, AddCountsFromZeroAndReturnsTheNewValue) {
   EXPECT_EQ(*store_->Add("preset", 1), 42);
 }
 
+TEST_F(InMemoryStoreTest, TicketsCountFromOneAndTheirCountIsReadable) {
+  EXPECT_EQ(*store_->TicketsTaken("line"), 0);
+  EXPECT_EQ(*store_->TakeTicket("line"), 1);
+  EXPECT_EQ(*store_->TakeTicket("line"), 2);
+  EXPECT_EQ(*store_->TicketsTaken("line"), 2);
+  EXPECT_EQ(store_->TakeTicket("bad key").status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(InMemoryStoreTest, AddOnANonIntegerNamesTheKeyAndValue) {
   for (const char* bad : {"abc", "12abc", " 1", "1.5", ""}) {
     ASSERT_TRUE(store_->Set("k", bad).ok());
