@@ -13,6 +13,7 @@
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -340,6 +341,23 @@ class EtcdStore final : public Store {
   // Waits until every key of `keys` is set; their values.
   Result<std::vector<std::optional<std::string>>> AwaitAll(const std::vector<std::string>& keys,
                                                            Milliseconds timeout);
+  static std::string DeadlineMessage(const std::vector<std::string>& keys,
+                                     const std::vector<std::optional<std::string>>& values,
+                                     Milliseconds timeout);
+
+  // A watch that outlived the Get or Wait that opened it (its deadline came first), kept for
+  // the next call on the same keys until its span ends. Agents wait in slices of a few seconds;
+  // a new watch each slice (a connection, a request, a stream in etcd) from thousands of waiting
+  // agents was most of etcd's work. The next call still reads the keys first (one request),
+  // so it sees every set that finished before it began.
+  struct ParkedWatch {
+    std::vector<std::string> keys;
+    std::string low, high;  // the first and last full key it watches
+    std::unique_ptr<internal::EtcdWatch> watch;
+    Clock::time_point span_end;
+  };
+  std::unique_ptr<ParkedWatch> TakeParked(const std::vector<std::string>& keys);
+  void Park(std::unique_ptr<ParkedWatch> watch);
 
   const EtcdOptions options_;
   const std::unique_ptr<internal::EtcdClient> client_;
@@ -348,6 +366,8 @@ class EtcdStore final : public Store {
   std::mutex lease_mu_;
   std::int64_t marker_lease_ = 0;
   Clock::time_point lease_granted_;
+  std::mutex parked_mu_;
+  std::unique_ptr<ParkedWatch> parked_;  // one: the usual waiter's next slice
 };
 
 Result<std::vector<std::optional<std::string>>> EtcdStore::AwaitAll(
@@ -356,9 +376,10 @@ Result<std::vector<std::optional<std::string>>> EtcdStore::AwaitAll(
   const auto deadline = Clock::now() + timeout;
   std::map<std::string, std::vector<std::size_t>> where;  // full key -> its places in `keys`
   for (std::size_t i = 0; i < keys.size(); ++i) where[Full(keys[i])].push_back(i);
+  std::unique_ptr<ParkedWatch> open = TakeParked(keys);
   for (;;) {
-    // What is set now, and as of which revision: the watch starts right after it, so no set
-    // between the read and the watch is missed.
+    // What is set now, and as of which revision: a new watch starts right after it, so no set
+    // between the read and the watch is missed; a resumed one skips what the read saw.
     std::int64_t revision = 0;
     TRAIN_ASSIGN_OR_RETURN(auto kvs, ReadMany(keys, &revision));
     std::vector<std::optional<std::string>> values;
@@ -368,30 +389,32 @@ Result<std::vector<std::optional<std::string>>> EtcdStore::AwaitAll(
       if (!values.back()) missing.push_back(Full(keys[i]));
     }
     if (missing.empty()) return values;
-    const auto now = Clock::now();
-    if (now >= deadline) {
-      std::vector<std::string> names;
-      for (std::size_t i = 0; i < keys.size(); ++i) {
-        if (!values[i]) names.push_back(keys[i]);
-      }
-      return DeadlineExceededError(internal::DeadlineMessage(keys, names, timeout));
+    if (Clock::now() >= deadline) {
+      if (open) Park(std::move(open));
+      return DeadlineExceededError(DeadlineMessage(keys, values, timeout));
     }
     // One stream over the span of the missing keys; events for keys in between are skipped.
     const auto [low, high] = std::minmax_element(missing.begin(), missing.end());
-    const std::string range_end = *low == *high ? std::string() : *high + std::string(1, '\0');
-    const Milliseconds left = std::chrono::ceil<Milliseconds>(deadline - now);
-    TRAIN_ASSIGN_OR_RETURN(auto watch,
-                           client_->Watch(internal::EtcdWatchCreate(*low, range_end, revision + 1),
-                                          std::min(options_.request_timeout, left)));
-    const auto span_end = std::min(deadline, Clock::now() + internal::kEtcdWatchSpan);
+    if (open && (*low < open->low || *high > open->high)) open.reset();  // a key it misses
+    if (!open) {
+      const std::string range_end = *low == *high ? std::string() : *high + std::string(1, '\0');
+      const Milliseconds left = std::chrono::ceil<Milliseconds>(deadline - Clock::now());
+      TRAIN_ASSIGN_OR_RETURN(
+          auto watch, client_->Watch(internal::EtcdWatchCreate(*low, range_end, revision + 1),
+                                     std::min(options_.request_timeout, left)));
+      open = std::make_unique<ParkedWatch>(ParkedWatch{keys, *low, *high, std::move(watch),
+                                                       Clock::now() + internal::kEtcdWatchSpan});
+    }
     std::size_t unset = missing.size();
+    bool healthy = true;
     while (unset > 0) {
-      Result<std::optional<Json>> message = watch->Next(span_end);
-      if (!message.ok() || !message->has_value()) break;  // read again, then watch anew
+      Result<std::optional<Json>> message = open->watch->Next(std::min(deadline, open->span_end));
+      healthy = message.ok();
+      if (!message.ok() || !message->has_value()) break;  // read again (and watch anew)
       TRAIN_ASSIGN_OR_RETURN(auto events, internal::EtcdEvents(**message));
       for (internal::EtcdEvent& event : events) {
         const auto found = where.find(event.kv.key);
-        if (found == where.end()) continue;
+        if (found == where.end() || event.kv.mod_revision <= revision) continue;
         for (std::size_t i : found->second) {
           if (event.deleted && values[i]) ++unset;
           if (!event.deleted && !values[i]) --unset;
@@ -400,7 +423,36 @@ Result<std::vector<std::optional<std::string>>> EtcdStore::AwaitAll(
       }
     }
     if (unset == 0) return values;
+    const auto now = Clock::now();
+    if (!healthy || now >= open->span_end) {
+      open.reset();  // its stream broke or its span is over: read again, then watch anew
+    } else if (now >= deadline) {
+      Park(std::move(open));
+      return DeadlineExceededError(DeadlineMessage(keys, values, timeout));
+    }
   }
+}
+
+std::string EtcdStore::DeadlineMessage(const std::vector<std::string>& keys,
+                                       const std::vector<std::optional<std::string>>& values,
+                                       Milliseconds timeout) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (!values[i]) names.push_back(keys[i]);
+  }
+  return internal::DeadlineMessage(keys, names, timeout);
+}
+
+std::unique_ptr<EtcdStore::ParkedWatch> EtcdStore::TakeParked(
+    const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(parked_mu_);
+  if (!parked_ || parked_->keys != keys || Clock::now() >= parked_->span_end) return nullptr;
+  return std::move(parked_);
+}
+
+void EtcdStore::Park(std::unique_ptr<ParkedWatch> watch) {
+  std::lock_guard<std::mutex> lock(parked_mu_);
+  parked_ = std::move(watch);  // the one parked before, if any, is closed
 }
 
 Result<std::string> ReadPasswordFile(const std::string& path) {

@@ -79,19 +79,23 @@ void LossyProxy::Pump(int client) {
   const int upstream = ConnectTo(upstream_port_);
   std::string request;  // client bytes since the last answer
   bool lose_answer = false;
+  bool counted = false;  // the request since the last answer was matched
   while (upstream >= 0 && !stop_) {
     pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
     if (poll(fds, 2, kPollMs) <= 0) continue;
     if (fds[0].revents != 0) {
       if (!Forward(client, upstream, &request)) break;
-      if (!lose_answer && request.find(match_) != std::string::npos && drops_left_-- > 0) {
-        lose_answer = true;
+      if (!counted && request.find(match_) != std::string::npos) {
+        counted = true;
+        ++matched_;
+        if (drops_left_-- > 0) lose_answer = true;
       }
     }
     if (fds[1].revents != 0) {
       // The member answered: either pass it on, or drop it and the client's connection.
       if (!Forward(upstream, lose_answer ? -1 : client, nullptr)) break;
       request.clear();
+      counted = false;
       if (lose_answer) {
         if (on_drop_) on_drop_();
         ++dropped_;

@@ -16,7 +16,8 @@ namespace etcd_test {
 
 class LossyProxy {
  public:
-  // Loses the replies of the first `drops` requests that contain `match`.
+  // Loses the replies of the first `drops` requests that contain `match` (0: loses none, and
+  // only counts them).
   LossyProxy(int upstream_port, std::string match, int drops);
   ~LossyProxy();
   LossyProxy(const LossyProxy&) = delete;
@@ -28,6 +29,7 @@ class LossyProxy {
 
   int port() const { return port_; }
   int dropped() const { return dropped_; }
+  int matched() const { return matched_; }  // requests that contained `match`
 
  private:
   void Accept();
@@ -37,6 +39,7 @@ class LossyProxy {
   const std::string match_;
   std::atomic<int> drops_left_;
   std::atomic<int> dropped_{0};
+  std::atomic<int> matched_{0};
   std::atomic<bool> stop_{false};
   std::function<void()> on_drop_;
   int listener_ = -1;

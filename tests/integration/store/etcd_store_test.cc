@@ -174,6 +174,35 @@ TEST_F(EtcdStoreTest, BlockingGetIsWokenBySetFromAnotherClient) {
   EXPECT_EQ(*got, "here");
 }
 
+TEST_F(EtcdStoreTest, WaitsInSlicesShareOneWatchAndSeeEveryChangeBetweenThem) {
+  // Counts the watches opened through it (and loses nothing).
+  etcd_test::LossyProxy proxy(cluster_->client_port(0), "/v3/watch", 0);
+  auto waiter = Connect(Options({"127.0.0.1:" + std::to_string(proxy.port())}));
+  const auto slice = std::chrono::milliseconds(100);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(waiter->Get("slice", slice).status().code(), StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_EQ(proxy.matched(), 1) << "one watch for three slices of one wait";
+  // Set and deleted between two slices: the next slice reads the key first and skips what the
+  // parked stream delivers from before that read, so the deleted value never comes back.
+  ASSERT_TRUE(store_->Set("slice", "gone").ok());
+  ASSERT_TRUE(*store_->Delete("slice"));
+  EXPECT_EQ(waiter->Get("slice", slice).status().code(), StatusCode::kDeadlineExceeded);
+  // Set between two slices: seen at once, even with no time left to wait.
+  ASSERT_TRUE(store_->Set("slice", "here").ok());
+  EXPECT_EQ(*waiter->Get("slice", std::chrono::milliseconds(0)), "here");
+  // A wait for other keys opens a watch of its own; the parked one still serves its keys.
+  ASSERT_TRUE(*store_->Delete("slice"));
+  EXPECT_EQ(waiter->Wait({"other/a", "other/b"}, slice).code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(proxy.matched(), 2);
+  std::thread setter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(store_->Set("slice", "again").ok());
+  });
+  EXPECT_EQ(*waiter->Get("slice", std::chrono::seconds(30)), "again");
+  setter.join();
+}
+
 TEST_F(EtcdStoreTest, WaitReturnsOnceTheLastKeyIsSetAmongOthers) {
   auto other = Connect();
   Status waited = UnknownError("not run");
