@@ -22,6 +22,8 @@ constexpr Milliseconds kRetryFirst{20};
 constexpr Milliseconds kRetryMax{500};
 // How long one blocking wait lasts before checking for cancellation and deadlines.
 constexpr Milliseconds kWaitSlice{2000};
+// How often an agent waiting for its round checks that the others did not move on.
+constexpr Milliseconds kFollowCheckEvery{10000};
 // A round's "closed" key holds this and the newer round when agents moved on without closing it.
 constexpr char kSupersededPrefix[] = "superseded by ";
 // How long a diagnosis waits for a TCP connection to the store.
@@ -127,11 +129,13 @@ Result<std::int64_t> SlotOfNode(train::Store* job_store, std::int64_t round, int
 
 Result<std::int64_t> Rendezvous::BumpCurrent(std::int64_t r, std::optional<std::string> current) {
   while (true) {
-    std::int64_t abandoned = -1;
+    // No key yet means round 0: the first round costs no write (at thousands of agents joining
+    // at once, each would compare-and-set it, and on etcd each is a Raft write).
+    std::int64_t abandoned = 0;
     if (current) {
       TRAIN_ASSIGN_OR_RETURN(abandoned, ParseInt(*current, kCurrentKey));
-      if (abandoned >= r) return abandoned;
     }
+    if (abandoned >= r) return abandoned;
     const std::string desired = std::to_string(r);
     TRAIN_ASSIGN_OR_RETURN(auto after, store_->CompareSet(kCurrentKey, current, desired));
     if (!after || *after != desired) {
@@ -140,10 +144,8 @@ Result<std::int64_t> Rendezvous::BumpCurrent(std::int64_t r, std::optional<std::
     }
     // Agents waiting in the abandoned round wake now rather than at their next poll; a round
     // that closed meanwhile keeps its record.
-    if (abandoned >= 0) {
-      (void)store_->CompareSet(RoundKey(abandoned, "closed"), std::nullopt,
-                               kSupersededPrefix + desired);
-    }
+    (void)store_->CompareSet(RoundKey(abandoned, "closed"), std::nullopt,
+                             kSupersededPrefix + desired);
     return r;
   }
 }
@@ -166,6 +168,7 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   if (slot == config_.max_nodes) TRAIN_RETURN_IF_ERROR(Close(r, slot));
 
   std::string closed;
+  auto next_follow_check = joined_at + kFollowCheckEvery;
   while (true) {
     if (cancelled) return train::CancelledError("stopped while joining round " + std::to_string(r));
     Milliseconds wait = std::min(kWaitSlice, Remaining(deadline_));
@@ -183,11 +186,16 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
     }
     if (got.status().code() != StatusCode::kDeadlineExceeded) return got.status();
     if (Clock::now() >= deadline_) return got.status();
-    // Others moved on to a newer round (after a store restart, say): follow them.
-    TRAIN_ASSIGN_OR_RETURN(auto current, store_->TryGet(kCurrentKey));
-    if (current) {
-      TRAIN_ASSIGN_OR_RETURN(std::int64_t newest, ParseInt(*current, kCurrentKey));
-      if (newest > r) return Attempt{std::nullopt, newest};
+    // Others moved on to a newer round without waking this one (its "closed" key could not be
+    // set, after a store restart, say): follow them. Seldom, as each check is a request from
+    // every waiting agent.
+    if (Clock::now() >= next_follow_check) {
+      next_follow_check = Clock::now() + kFollowCheckEvery;
+      TRAIN_ASSIGN_OR_RETURN(auto current, store_->TryGet(kCurrentKey));
+      if (current) {
+        TRAIN_ASSIGN_OR_RETURN(std::int64_t newest, ParseInt(*current, kCurrentKey));
+        if (newest > r) return Attempt{std::nullopt, newest};
+      }
     }
     // The last-call window after min nodes joined has passed: close with whoever is here.
     if (may_close && Clock::now() >= joined_at + config_.last_call) {

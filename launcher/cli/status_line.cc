@@ -1,5 +1,6 @@
 #include "status_line.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -25,12 +26,19 @@ std::string Elapsed(std::chrono::steady_clock::duration d) {
 // (the step is rank 0's, which node 0's agent publishes from its reports).
 std::string Describe(train::Store* job_store, std::chrono::steady_clock::duration elapsed) {
   std::string round_text = "joining", ranks, step, restarts = "0";
+  // No "current" key yet means round 0 (the first round does not write it).
   auto current = job_store->TryGet(agent::kCurrentKey);
+  std::int64_t round = 0;
   if (current.ok() && *current) {
-    const std::int64_t round = std::stoll(**current);
-    round_text = "round " + **current;
-    auto closed = job_store->TryGet(agent::RoundKey(round, "closed"));
-    if (closed.ok() && *closed) {
+    const auto [end, error] =
+        std::from_chars((*current)->data(), (*current)->data() + (*current)->size(), round);
+    if (error != std::errc() || end != (*current)->data() + (*current)->size()) round = -1;
+  }
+  auto closed = job_store->TryGet(agent::RoundKey(round, "closed"));
+  const bool formed = round >= 0 && closed.ok() && *closed;
+  if (formed || round > 0) {
+    round_text = "round " + std::to_string(round);
+    if (formed) {
       try {
         restarts = std::to_string(nlohmann::json::parse(**closed).value("restart_count", 0));
       } catch (const nlohmann::json::exception&) {

@@ -35,6 +35,8 @@ using Clock = std::chrono::steady_clock;
 constexpr Milliseconds kMarkerTtl{std::chrono::minutes(5)};
 // Reads or writes per transaction: etcd refuses more than --max-txn-ops (128 by default).
 constexpr std::size_t kMaxOpsPerTxn = 64;
+// A wait at least this long goes on from a parked watch without reading first.
+constexpr Milliseconds kResumeParkedAtLeast{std::chrono::seconds(1)};
 // How long Add keeps retrying when other clients keep changing the key first.
 constexpr Milliseconds kMinContention{std::chrono::seconds(30)};
 
@@ -347,17 +349,22 @@ class EtcdStore final : public Store {
 
   // A watch that outlived the Get or Wait that opened it (its deadline came first), kept for
   // the next call on the same keys until its span ends. Agents wait in slices of a few seconds;
-  // a new watch each slice (a connection, a request, a stream in etcd) from thousands of waiting
-  // agents was most of etcd's work. The next call still reads the keys first (one request),
-  // so it sees every set that finished before it began.
+  // a read and a new watch each slice (a connection, a request, a stream in etcd) from
+  // thousands of waiting agents were most of etcd's work.
   struct ParkedWatch {
     std::vector<std::string> keys;
     std::string low, high;  // the first and last full key it watches
     std::unique_ptr<internal::EtcdWatch> watch;
     Clock::time_point span_end;
+    // The keys' values when it was parked: every change up to `revision`, and every event the
+    // stream delivered until then (the stream's later events go on from there).
+    std::vector<std::optional<std::string>> values;
+    std::int64_t revision = 0;
   };
   std::unique_ptr<ParkedWatch> TakeParked(const std::vector<std::string>& keys);
-  void Park(std::unique_ptr<ParkedWatch> watch);
+  // Keeps `watch` for the next wait on its keys, with what they held as of `revision`.
+  void Park(std::unique_ptr<ParkedWatch> watch, std::vector<std::optional<std::string>> values,
+            std::int64_t revision);
 
   const EtcdOptions options_;
   const std::unique_ptr<internal::EtcdClient> client_;
@@ -377,21 +384,33 @@ Result<std::vector<std::optional<std::string>>> EtcdStore::AwaitAll(
   std::map<std::string, std::vector<std::size_t>> where;  // full key -> its places in `keys`
   for (std::size_t i = 0; i < keys.size(); ++i) where[Full(keys[i])].push_back(i);
   std::unique_ptr<ParkedWatch> open = TakeParked(keys);
+  // A wait of a second or more goes on from where a parked stream stopped: the stream delivers
+  // a change within milliseconds. A shorter one reads first, so that a set that finished before
+  // it began is seen at once.
+  bool resume = open != nullptr && timeout >= kResumeParkedAtLeast;
   for (;;) {
-    // What is set now, and as of which revision: a new watch starts right after it, so no set
-    // between the read and the watch is missed; a resumed one skips what the read saw.
-    std::int64_t revision = 0;
-    TRAIN_ASSIGN_OR_RETURN(auto kvs, ReadMany(keys, &revision));
     std::vector<std::optional<std::string>> values;
+    std::int64_t revision = 0;  // `values` holds every change up to it; events up to it are old
+    if (resume) {
+      resume = false;
+      values = std::move(open->values);
+      revision = open->revision;
+    } else {
+      // What is set now, and as of which revision: a new watch starts right after it, so no
+      // set between the read and the watch is missed.
+      TRAIN_ASSIGN_OR_RETURN(auto kvs, ReadMany(keys, &revision));
+      for (auto& kv : kvs)
+        values.push_back(kv ? std::optional(std::move(kv->value)) : std::nullopt);
+    }
     std::vector<std::string> missing;
-    for (std::size_t i = 0; i < kvs.size(); ++i) {
-      values.push_back(kvs[i] ? std::optional(std::move(kvs[i]->value)) : std::nullopt);
-      if (!values.back()) missing.push_back(Full(keys[i]));
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!values[i]) missing.push_back(Full(keys[i]));
     }
     if (missing.empty()) return values;
     if (Clock::now() >= deadline) {
-      if (open) Park(std::move(open));
-      return DeadlineExceededError(DeadlineMessage(keys, values, timeout));
+      std::string message = DeadlineMessage(keys, values, timeout);
+      if (open) Park(std::move(open), std::move(values), revision);
+      return DeadlineExceededError(message);
     }
     // One stream over the span of the missing keys; events for keys in between are skipped.
     const auto [low, high] = std::minmax_element(missing.begin(), missing.end());
@@ -399,11 +418,17 @@ Result<std::vector<std::optional<std::string>>> EtcdStore::AwaitAll(
     if (!open) {
       const std::string range_end = *low == *high ? std::string() : *high + std::string(1, '\0');
       const Milliseconds left = std::chrono::ceil<Milliseconds>(deadline - Clock::now());
-      TRAIN_ASSIGN_OR_RETURN(
-          auto watch, client_->Watch(internal::EtcdWatchCreate(*low, range_end, revision + 1),
-                                     std::min(options_.request_timeout, left)));
-      open = std::make_unique<ParkedWatch>(ParkedWatch{keys, *low, *high, std::move(watch),
-                                                       Clock::now() + internal::kEtcdWatchSpan});
+      auto watch = client_->Watch(internal::EtcdWatchCreate(*low, range_end, revision + 1),
+                                  std::min(options_.request_timeout, left));
+      // Out of time while the watch opened: the caller's deadline ran out, not the member.
+      if (!watch.ok() && Clock::now() >= deadline) {
+        return DeadlineExceededError(DeadlineMessage(keys, values, timeout));
+      }
+      if (!watch.ok()) return watch.status();
+      open = std::make_unique<ParkedWatch>();
+      *open = ParkedWatch{
+          keys, *low, *high, std::move(watch).value(), Clock::now() + internal::kEtcdWatchSpan,
+          {},   0};
     }
     std::size_t unset = missing.size();
     bool healthy = true;
@@ -427,8 +452,9 @@ Result<std::vector<std::optional<std::string>>> EtcdStore::AwaitAll(
     if (!healthy || now >= open->span_end) {
       open.reset();  // its stream broke or its span is over: read again, then watch anew
     } else if (now >= deadline) {
-      Park(std::move(open));
-      return DeadlineExceededError(DeadlineMessage(keys, values, timeout));
+      std::string message = DeadlineMessage(keys, values, timeout);
+      Park(std::move(open), std::move(values), revision);
+      return DeadlineExceededError(message);
     }
   }
 }
@@ -450,7 +476,10 @@ std::unique_ptr<EtcdStore::ParkedWatch> EtcdStore::TakeParked(
   return std::move(parked_);
 }
 
-void EtcdStore::Park(std::unique_ptr<ParkedWatch> watch) {
+void EtcdStore::Park(std::unique_ptr<ParkedWatch> watch,
+                     std::vector<std::optional<std::string>> values, std::int64_t revision) {
+  watch->values = std::move(values);
+  watch->revision = revision;
   std::lock_guard<std::mutex> lock(parked_mu_);
   parked_ = std::move(watch);  // the one parked before, if any, is closed
 }

@@ -178,29 +178,39 @@ TEST_F(EtcdStoreTest, WaitsInSlicesShareOneWatchAndSeeEveryChangeBetweenThem) {
   // Counts the watches opened through it (and loses nothing).
   etcd_test::LossyProxy proxy(cluster_->client_port(0), "/v3/watch", 0);
   auto waiter = Connect(Options({"127.0.0.1:" + std::to_string(proxy.port())}));
-  const auto slice = std::chrono::milliseconds(100);
+  const auto slice = std::chrono::milliseconds(400);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(waiter->Get("slice", slice).status().code(), StatusCode::kDeadlineExceeded);
   }
   EXPECT_EQ(proxy.matched(), 1) << "one watch for three slices of one wait";
-  // Set and deleted between two slices: the next slice reads the key first and skips what the
-  // parked stream delivers from before that read, so the deleted value never comes back.
+  // Set and deleted between two short slices: the next one reads the key first and skips what
+  // the parked stream delivers from before that read, so the deleted value never comes back.
   ASSERT_TRUE(store_->Set("slice", "gone").ok());
   ASSERT_TRUE(*store_->Delete("slice"));
   EXPECT_EQ(waiter->Get("slice", slice).status().code(), StatusCode::kDeadlineExceeded);
   // Set between two slices: seen at once, even with no time left to wait.
   ASSERT_TRUE(store_->Set("slice", "here").ok());
   EXPECT_EQ(*waiter->Get("slice", std::chrono::milliseconds(0)), "here");
-  // A wait for other keys opens a watch of its own; the parked one still serves its keys.
+  // A wait that got its keys closes its watch: the next wait opens one.
   ASSERT_TRUE(*store_->Delete("slice"));
-  EXPECT_EQ(waiter->Wait({"other/a", "other/b"}, slice).code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(waiter->Get("slice", slice).status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(proxy.matched(), 2);
+  // A slice of a second or more goes on from the parked stream without reading: it sees a set
+  // that came while no one waited (the stream delivered it meanwhile) and one that comes later.
+  ASSERT_TRUE(store_->Set("slice", "while parked").ok());
+  EXPECT_EQ(*waiter->Get("slice", std::chrono::seconds(30)), "while parked");
+  EXPECT_EQ(proxy.matched(), 2);
+  // A wait for other keys opens a watch of its own.
+  EXPECT_EQ(waiter->Wait({"other/a", "other/b"}, slice).code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(proxy.matched(), 3);
   std::thread setter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ASSERT_TRUE(store_->Set("slice", "again").ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_TRUE(store_->Set("other/a", "a").ok());
+    EXPECT_TRUE(store_->Set("other/b", "b").ok());
   });
-  EXPECT_EQ(*waiter->Get("slice", std::chrono::seconds(30)), "again");
+  EXPECT_TRUE(waiter->Wait({"other/a", "other/b"}, std::chrono::seconds(30)).ok());
   setter.join();
+  EXPECT_EQ(proxy.matched(), 3);
 }
 
 TEST_F(EtcdStoreTest, WaitReturnsOnceTheLastKeyIsSetAmongOthers) {

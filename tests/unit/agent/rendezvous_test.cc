@@ -36,6 +36,7 @@ TEST(Rendezvous, AnAgentWaitingInAnAbandonedRoundFollowsToTheNewOne) {
   });
   // Agent a holds slot 1 of round 0, which needs two nodes.
   while (!store->TryGet("round/0/member/1").value().has_value()) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(store->TryGet(kCurrentKey).value(), std::nullopt) << "round 0 is current unwritten";
 
   // Agent b restarts from round 1 (it brings the restart count of a round 0 it took part in).
   Rendezvous second(store.get(), Nodes(2, 2), NodeInfo{"agent-b", "b"});
@@ -47,6 +48,7 @@ TEST(Rendezvous, AnAgentWaitingInAnAbandonedRoundFollowsToTheNewOne) {
   EXPECT_EQ(waiting->id, 1);
   EXPECT_EQ(joined->num_nodes(), 2);
   EXPECT_EQ(store->TryGet("round/0/closed").value(), "superseded by 1");
+  EXPECT_EQ(store->TryGet(kCurrentKey).value(), "1");
 }
 
 TEST(Rendezvous, ARoundThatClosedKeepsItsRecordWhenCurrentMovesOn) {
