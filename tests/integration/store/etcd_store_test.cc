@@ -68,6 +68,29 @@ class EtcdStoreTest : public ::testing::Test {
     return false;
   }
 
+  // `threads` threads, two to a client of their own, each making `calls` calls at once; every
+  // result (a call that fails is a test failure).
+  static std::set<std::int64_t> Racing(int threads, int calls,
+                                       const std::function<Result<std::int64_t>(Store*)>& call) {
+    std::vector<std::unique_ptr<Store>> clients;
+    for (int c = 0; c < (threads + 1) / 2; ++c) clients.push_back(Connect());
+    std::vector<std::vector<std::int64_t>> seen(static_cast<std::size_t>(threads));
+    std::vector<std::thread> running;
+    for (int t = 0; t < threads; ++t) {
+      running.emplace_back([&, t] {
+        for (int i = 0; i < calls; ++i) {
+          auto result = call(clients[static_cast<std::size_t>(t / 2)].get());
+          EXPECT_TRUE(result.ok()) << result.status();
+          if (result.ok()) seen[static_cast<std::size_t>(t)].push_back(*result);
+        }
+      });
+    }
+    for (std::thread& thread : running) thread.join();
+    std::set<std::int64_t> all;
+    for (const auto& results : seen) all.insert(results.begin(), results.end());
+    return all;
+  }
+
   static etcd_test::EtcdCluster* cluster_;
   std::unique_ptr<Store> store_;
 };
@@ -242,21 +265,7 @@ TEST_F(EtcdStoreTest, DeadlinesNameTheMissingKeysOnly) {
 TEST_F(EtcdStoreTest, ConcurrentAddsFromManyClientsEachCountOnce) {
   constexpr int kThreads = 8;
   constexpr int kAdds = 25;
-  std::vector<std::unique_ptr<Store>> clients;
-  for (int c = 0; c < kThreads / 2; ++c) clients.push_back(Connect());
-  std::vector<std::vector<std::int64_t>> seen(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kAdds; ++i) {
-        auto value = clients[t / 2]->Add("shared", 1);  // two threads share each client
-        if (value.ok()) seen[t].push_back(*value);
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  std::set<std::int64_t> all;
-  for (const auto& values : seen) all.insert(values.begin(), values.end());
+  const auto all = Racing(kThreads, kAdds, [](Store* s) { return s->Add("shared", 1); });
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kAdds));  // every result distinct
   EXPECT_EQ(**store_->TryGet("shared"), std::to_string(kThreads * kAdds));
 }
@@ -264,22 +273,7 @@ TEST_F(EtcdStoreTest, ConcurrentAddsFromManyClientsEachCountOnce) {
 TEST_F(EtcdStoreTest, TicketsFromRacingClientsAreOneToNEachOnce) {
   constexpr int kThreads = 16;
   constexpr int kTickets = 10;
-  std::vector<std::unique_ptr<Store>> clients;
-  for (int c = 0; c < kThreads / 2; ++c) clients.push_back(Connect());
-  std::vector<std::vector<std::int64_t>> seen(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kTickets; ++i) {
-        auto ticket = clients[t / 2]->TakeTicket("line");  // two threads share each client
-        EXPECT_TRUE(ticket.ok()) << ticket.status();
-        if (ticket.ok()) seen[t].push_back(*ticket);
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  std::set<std::int64_t> all;
-  for (const auto& tickets : seen) all.insert(tickets.begin(), tickets.end());
+  const auto all = Racing(kThreads, kTickets, [](Store* s) { return s->TakeTicket("line"); });
   ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kTickets)) << "every ticket distinct";
   EXPECT_EQ(*all.begin(), 1);
   EXPECT_EQ(*all.rbegin(), kThreads * kTickets);
