@@ -34,8 +34,12 @@ bool Forward(int from, int to, std::string* seen) {
 
 }  // namespace
 
-LossyProxy::LossyProxy(int upstream_port, std::string match, int drops)
-    : upstream_port_(upstream_port), match_(std::move(match)), drops_left_(drops) {
+LossyProxy::LossyProxy(int upstream_port, std::string match, int drops,
+                       std::function<void()> on_drop)
+    : upstream_port_(upstream_port),
+      match_(std::move(match)),
+      drops_left_(drops),
+      on_drop_(std::move(on_drop)) {
   listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

@@ -17,15 +17,13 @@ namespace etcd_test {
 class LossyProxy {
  public:
   // Loses the replies of the first `drops` requests that contain `match` (0: loses none, and
-  // only counts them).
-  LossyProxy(int upstream_port, std::string match, int drops);
+  // only counts them). `on_drop` runs after the member answered a request whose answer is
+  // lost, before the client notices: what others do while the client waits to send again.
+  LossyProxy(int upstream_port, std::string match, int drops,
+             std::function<void()> on_drop = nullptr);
   ~LossyProxy();
   LossyProxy(const LossyProxy&) = delete;
   LossyProxy& operator=(const LossyProxy&) = delete;
-
-  // Runs `fn` after the member answered a request whose answer is lost, before the client
-  // notices: what others do while the client waits to send again. Set before any request.
-  void OnDrop(std::function<void()> fn) { on_drop_ = std::move(fn); }
 
   int port() const { return port_; }
   int dropped() const { return dropped_; }
@@ -41,7 +39,7 @@ class LossyProxy {
   std::atomic<int> dropped_{0};
   std::atomic<int> matched_{0};
   std::atomic<bool> stop_{false};
-  std::function<void()> on_drop_;
+  const std::function<void()> on_drop_;
   int listener_ = -1;
   int port_ = 0;
   std::mutex mu_;

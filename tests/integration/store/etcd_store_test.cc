@@ -297,10 +297,10 @@ TEST_F(EtcdStoreTest, APrefixStoreHandsTicketsToEtcdNotToAdd) {
 
 TEST_F(EtcdStoreTest, ATicketWhoseReplyWasLostIsTakenOnce) {
   ASSERT_EQ(*store_->TakeTicket("queue"), 1);
-  etcd_test::LossyProxy proxy(cluster_->client_port(0), "/v3/kv/txn", 1);
   // Another client takes the next ticket while the first waits for an answer that never comes.
-  std::int64_t between = 0;
-  proxy.OnDrop([&] { between = store_->TakeTicket("queue").value_or(-1); });
+  std::atomic<std::int64_t> between{0};
+  etcd_test::LossyProxy proxy(cluster_->client_port(0), "/v3/kv/txn", 1,
+                              [&] { between = store_->TakeTicket("queue").value_or(-1); });
   auto lossy =
       Connect(Options({"127.0.0.1:" + std::to_string(proxy.port()), cluster_->endpoint(0)}));
   auto ticket = lossy->TakeTicket("queue");
