@@ -15,7 +15,8 @@
 
 namespace train {
 namespace internal {
-namespace {
+// Named, not anonymous: GradientBuckets::Impl, a class of the public API, holds these.
+namespace gradient_buckets {
 
 struct Gradient {
   std::string name;
@@ -34,6 +35,11 @@ struct Bucket {
   std::shared_ptr<Work> work;
 };
 
+}  // namespace gradient_buckets
+namespace {
+
+using gradient_buckets::Bucket;
+
 std::string DescribeBucket(std::size_t index, const Bucket& bucket) {
   return "bucket " + std::to_string(index) + " (" + std::to_string(bucket.info.gradients.size()) +
          " gradients, " + std::string(DTypeName(bucket.flat.dtype)) + " x " +
@@ -43,8 +49,8 @@ std::string DescribeBucket(std::size_t index, const Bucket& bucket) {
 }  // namespace
 }  // namespace internal
 
-using internal::Bucket;
-using internal::Gradient;
+using internal::gradient_buckets::Bucket;
+using internal::gradient_buckets::Gradient;
 
 struct GradientBuckets::Impl {
   Communicator* comm;

@@ -28,6 +28,10 @@ train::Result<UniqueFd> OpenCgroupDir(const std::string& dir);
 // else by reading cgroup.procs until it stays empty.
 void KillCgroup(const std::string& dir);
 
+// How long cleanup waits for SIGKILLed processes to leave a cgroup before it leaves the cgroup
+// for the job's watchdog.
+inline constexpr std::chrono::milliseconds kCgroupEmptyWait{2000};
+
 // Waits until no process is left in `dir` (exited ones are out even before they are reaped),
 // up to `timeout`. Returns whether it emptied.
 bool WaitCgroupEmpty(const std::string& dir, std::chrono::milliseconds timeout);

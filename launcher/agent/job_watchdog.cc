@@ -33,8 +33,6 @@ using std::chrono::milliseconds;
 
 // Without a cgroup, how often the watchdog notes the job's processes (a /proc scan).
 constexpr milliseconds kNotePollInterval{200};
-// How long the watchdog waits for the killed cgroup to empty before removing it.
-constexpr milliseconds kCgroupEmptyWait{2000};
 // How long a normal end waits for the watchdog to finish.
 constexpr milliseconds kWatchdogExitWait{5000};
 
@@ -118,7 +116,7 @@ void KillJob(const WatchPlan& plan, const std::set<pid_t>& sessions, const std::
   // Also by session: a worker that could not join its cgroup is still found.
   process_internal::KillSessionsAndDescendants(sessions, noted);
   if (plan.cgroup_dir.empty()) return;
-  if (!process_internal::WaitCgroupEmpty(plan.cgroup_dir, kCgroupEmptyWait) ||
+  if (!process_internal::WaitCgroupEmpty(plan.cgroup_dir, process_internal::kCgroupEmptyWait) ||
       !process_internal::RemoveCgroup(plan.cgroup_dir)) {
     std::fprintf(stderr,
                  "trainctl watchdog: the job's cgroup %s still holds processes after SIGKILL "
@@ -278,7 +276,7 @@ JobWatchdog::~JobWatchdog() {
   // If the watchdog could not finish (killed), what it left is removed here.
   if (!cgroup_dir_.empty()) {
     process_internal::KillCgroup(cgroup_dir_);
-    process_internal::WaitCgroupEmpty(cgroup_dir_, kCgroupEmptyWait);
+    process_internal::WaitCgroupEmpty(cgroup_dir_, process_internal::kCgroupEmptyWait);
     process_internal::RemoveCgroup(cgroup_dir_);
   }
   (void)::prctl(PR_SET_CHILD_SUBREAPER, 0);

@@ -39,8 +39,6 @@ using std::chrono::milliseconds;
 constexpr milliseconds kReapPollInterval{20};
 // How often a subreaper reaps orphans of the job that exited on their own.
 constexpr milliseconds kOrphanReapInterval{1000};
-// How long group cleanup waits for killed processes to leave a worker's cgroup.
-constexpr milliseconds kCgroupEmptyWait{2000};
 constexpr std::size_t kReadChunk = 64 * 1024;
 // At shutdown, how much of a worker's still-buffered output is read before giving up on it.
 constexpr int kShutdownDrainChunks = 16;
@@ -324,7 +322,7 @@ void WorkerGroup::State::CleanUpJobProcesses() {
   for (const auto& w : workers) {
     if (w->cgroup.empty()) continue;
     process_internal::KillCgroup(w->cgroup);
-    if (!process_internal::WaitCgroupEmpty(w->cgroup, kCgroupEmptyWait)) {
+    if (!process_internal::WaitCgroupEmpty(w->cgroup, process_internal::kCgroupEmptyWait)) {
       train::LogWarning("worker group: processes of rank " + std::to_string(w->spec.rank) +
                         " survived SIGKILL (uninterruptible sleep?); their cgroup " + w->cgroup +
                         " is left for the job's watchdog");

@@ -14,11 +14,14 @@
 #include <vector>
 
 #include "commands.h"
+#include "shape_text.h"
 #include "train/checkpoint.h"
 #include "train/dtype.h"
 
 namespace trainctl::cli {
 namespace {
+
+using data::ShapeText;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -69,14 +72,6 @@ std::string FormatBytes(std::uint64_t bytes) {
   char text[32];
   std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
   return text;
-}
-
-std::string ShapeText(const std::vector<std::uint64_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    out += (i ? ", " : "") + std::to_string(shape[i]);
-  }
-  return out + "]";
 }
 
 std::string Padded(std::string text, std::size_t width) {

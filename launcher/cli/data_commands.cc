@@ -16,9 +16,12 @@
 #include "importers.h"
 #include "inspect.h"
 #include "output_file.h"
+#include "shape_text.h"
 
 namespace trainctl::cli {
 namespace {
+
+using data::ShapeText;
 
 static_assert(kDefaultDataCompression == data::kDefaultCompression);
 
@@ -125,12 +128,6 @@ class ProgressLine {
   Clock::time_point start_;
   Clock::time_point last_{};
 };
-
-std::string ShapeText(const std::vector<uint64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
 
 int Fail(std::string_view command, const train::Status& status) {
   std::cerr << "trainctl data " << command << ": " << status.message() << "\n";

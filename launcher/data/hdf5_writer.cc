@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include "shape_text.h"
+
 namespace trainctl::data {
 namespace {
 
@@ -48,12 +50,6 @@ train::Status WriteAttributeRaw(hid_t object, std::string_view name, hid_t type,
   if (!attr.valid()) return Hdf5Error("creating attribute " + key);
   if (H5Awrite(attr.get(), type, data) < 0) return Hdf5Error("writing attribute " + key);
   return attr.Close("closing attribute " + key);
-}
-
-std::string ShapeText(const std::vector<hsize_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "inspect.h"
+#include "shape_text.h"
 
 namespace trainctl::data {
 namespace {
@@ -33,12 +34,6 @@ std::string FormatBytes(uint64_t bytes) {
 }
 
 namespace {
-
-std::string ShapeText(const std::vector<uint64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
 
 std::string Quote(const std::string& s) {
   std::string out = "\"";

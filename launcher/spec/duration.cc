@@ -19,7 +19,7 @@ struct Unit {
 constexpr Unit kUnits[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
                            {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
 
-train::Status Invalid(std::string_view text, std::string_view why) {
+train::Status InvalidDuration(std::string_view text, std::string_view why) {
   return train::InvalidArgumentError("invalid duration \"" + std::string(text) +
                                      "\": " + std::string(why) + "; " + std::string(kExample));
 }
@@ -27,9 +27,9 @@ train::Status Invalid(std::string_view text, std::string_view why) {
 }  // namespace
 
 train::Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
-  if (text.empty()) return Invalid(text, "it is empty");
+  if (text.empty()) return InvalidDuration(text, "it is empty");
   if (text == "0") return std::chrono::nanoseconds(0);
-  if (text.front() == '-') return Invalid(text, "it is negative");
+  if (text.front() == '-') return InvalidDuration(text, "it is negative");
   double total = 0;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -41,28 +41,29 @@ train::Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
       ++i;
     }
     std::string number(text.substr(start, i - start));
-    if (number.empty() || number == ".") return Invalid(text, "expected a number");
+    if (number.empty() || number == ".") return InvalidDuration(text, "expected a number");
     std::size_t unit_start = i;
     while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) &&
            text[i] != '.') {
       ++i;
     }
     std::string_view unit_name = text.substr(unit_start, i - unit_start);
-    if (unit_name.empty()) return Invalid(text, "\"" + number + "\" has no unit");
+    if (unit_name.empty()) return InvalidDuration(text, "\"" + number + "\" has no unit");
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
       if (u.name == unit_name) unit = &u;
     }
-    if (unit == nullptr) return Invalid(text, "unknown unit \"" + std::string(unit_name) + "\"");
+    if (unit == nullptr)
+      return InvalidDuration(text, "unknown unit \"" + std::string(unit_name) + "\"");
     double value = 0;
     const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
     if (error != std::errc() || end != number.data() + number.size()) {
-      return Invalid(text, "\"" + number + "\" is too large");
+      return InvalidDuration(text, "\"" + number + "\" is too large");
     }
     total += value * unit->nanos;
   }
   if (!(total < static_cast<double>(std::numeric_limits<std::int64_t>::max()))) {
-    return Invalid(text, "it is too long (more than 292 years)");
+    return InvalidDuration(text, "it is too long (more than 292 years)");
   }
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total)));
 }

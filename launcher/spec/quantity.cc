@@ -27,7 +27,7 @@ constexpr Suffix kSuffixes[] = {{"", 1},
                                 {"Pi", 1125899906842624.0},
                                 {"Ei", 1152921504606846976.0}};
 
-train::Status Invalid(std::string_view text, std::string_view why) {
+train::Status InvalidQuantity(std::string_view text, std::string_view why) {
   return train::InvalidArgumentError(
       "invalid quantity \"" + std::string(text) + "\": " + std::string(why) +
       "; write a number with an optional suffix (m, k, M, G, T, Ki, Mi, Gi, Ti), e.g. 500m, 2, "
@@ -37,8 +37,8 @@ train::Status Invalid(std::string_view text, std::string_view why) {
 }  // namespace
 
 train::Result<double> ParseQuantity(std::string_view text) {
-  if (text.empty()) return Invalid(text, "it is empty");
-  if (text.front() == '-') return Invalid(text, "it is negative");
+  if (text.empty()) return InvalidQuantity(text, "it is empty");
+  if (text.front() == '-') return InvalidQuantity(text, "it is negative");
   std::size_t i = text.front() == '+' ? 1 : 0;
   std::size_t digits_start = i;
   bool seen_dot = false;
@@ -48,15 +48,16 @@ train::Result<double> ParseQuantity(std::string_view text) {
     ++i;
   }
   std::string number(text.substr(digits_start, i - digits_start));
-  if (number.empty() || number == ".") return Invalid(text, "it does not start with a number");
+  if (number.empty() || number == ".")
+    return InvalidQuantity(text, "it does not start with a number");
   double value = 0;
   const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (error != std::errc() || end != number.data() + number.size()) {
-    return Invalid(text, "\"" + number + "\" is too large a number");
+    return InvalidQuantity(text, "\"" + number + "\" is too large a number");
   }
   // Finite or refused: an infinite quantity converts to nothing a Kubernetes field can hold.
   const auto finite = [&](double result) -> train::Result<double> {
-    if (!std::isfinite(result)) return Invalid(text, "it is too large");
+    if (!std::isfinite(result)) return InvalidQuantity(text, "it is too large");
     return result;
   };
   std::string_view rest = text.substr(i);
@@ -68,7 +69,7 @@ train::Result<double> ParseQuantity(std::string_view text) {
         std::from_chars(exponent.data(), exponent.data() + exponent.size(), e);
     if (!exponent.empty() && exp_end == exponent.data() + exponent.size()) {
       if (exp_error == std::errc::result_out_of_range)
-        return Invalid(text, "its exponent is too large");
+        return InvalidQuantity(text, "its exponent is too large");
       if (exp_error == std::errc()) return finite(value * std::pow(10.0, e));
     }
   }
@@ -80,7 +81,7 @@ train::Result<double> ParseQuantity(std::string_view text) {
     std::string upper(1, static_cast<char>(std::toupper(static_cast<unsigned char>(rest[0]))));
     why += " (did you mean " + upper + "i or " + upper + "?)";
   }
-  return Invalid(text, why);
+  return InvalidQuantity(text, why);
 }
 
 }  // namespace trainctl::spec
