@@ -5,7 +5,8 @@
 // the ring's liveness reads, a parked watch of the restart key).
 //
 //   bench_rendezvous_load [--agents 64,256,1024] [--reps 5] [--last-call-ms 100] [--profile]
-//                         [--heartbeat-s 5] [--probe-ms 5] [--agent-nice 0] [--etcd HOST:PORT]
+//                         [--heartbeat-s 5] [--probe-ms 5] [--agent-nice 0] [--store-cpus 0]
+//                         [--etcd HOST:PORT]
 //                         [--fanout-bytes 100,4096,69632] [--fanout-waiters 1023]
 //
 // Reports, after the agents are released together: when the last one joined (the round's size
@@ -20,13 +21,17 @@
 //
 // The agents' threads share this machine's cores with the store and the probing client, which
 // a real job's agents (on other hosts) do not: --agent-nice 19 runs them at the lowest
-// priority, so that the store and the probe get a core when they need one, as on a store host.
+// priority, so that the store and the probe get a core when they need one, as on a store host;
+// --store-cpus K gives the store process, the probe and the watcher the first K CPUs and the
+// agents the others, as a store host whose agents are elsewhere has its own cores.
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -71,6 +76,7 @@ struct Options {
   int heartbeat_s = 5;
   int probe_ms = 5;
   int agent_nice = 0;  // the agents' threads' nice value (19: as if on other hosts)
+  int store_cpus = 0;  // CPUs of the store and the probe alone (0: every thread shares all)
   std::string etcd;    // "": a StoreServer of its own
   bool profile = false;
   std::vector<int> fanout_bytes{100, 4096, 69632};
@@ -99,6 +105,37 @@ rlim_t RaiseFileLimit() {
   if (setrlimit(RLIMIT_NOFILE, &limit) != 0) getrlimit(RLIMIT_NOFILE, &limit);
   return limit.rlim_cur;
 }
+
+// The CPUs this process may use, split into the store's (the first `store_cpus`) and the
+// agents' (the rest).
+struct CpuSplit {
+  cpu_set_t store, agents;
+};
+
+train::Result<CpuSplit> SplitCpus(int store_cpus) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+    return train::InternalError(std::string("sched_getaffinity: ") + std::strerror(errno));
+  }
+  CpuSplit split{};
+  CPU_ZERO(&split.store);
+  CPU_ZERO(&split.agents);
+  int taken = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    CPU_SET(cpu, taken++ < store_cpus ? &split.store : &split.agents);
+  }
+  if (CPU_COUNT(&split.agents) == 0) {
+    return train::InvalidArgumentError("--store-cpus " + std::to_string(store_cpus) +
+                                       ": this process may use " + std::to_string(taken) +
+                                       " CPUs, which leaves none for the agents; use fewer");
+  }
+  return split;
+}
+
+// Moves the calling thread (and the threads and processes it starts later) onto `cpus`.
+void RunOn(const cpu_set_t& cpus) { sched_setaffinity(0, sizeof(cpus), &cpus); }
 
 double Since(Clock::time_point t0, Clock::time_point t) {
   return std::chrono::duration<double>(t - t0).count();
@@ -182,9 +219,11 @@ void KeepAlive(train::Store* store, const Round& round, int seconds, double* old
   }
 }
 
-RunResult RunRound(int n, int rep, const Options& o) {
+RunResult RunRound(int n, int rep, const Options& o, const std::optional<CpuSplit>& cpus) {
   RunResult result;
   const std::string run = "load-" + std::to_string(n) + "-" + std::to_string(rep);
+  // The store process, the probe and the watcher inherit this thread's CPUs.
+  if (cpus) RunOn(cpus->store);
   auto backend = StartBackend(o, run);
   if (!backend.ok()) return Failed(backend.status().ToString());
   const bench::StoreOpener& open = backend->open;
@@ -213,6 +252,7 @@ RunResult RunRound(int n, int rep, const Options& o) {
       const auto k = static_cast<std::size_t>(i);
       // Per thread on Linux, and inherited by the threads it starts (heartbeat, watch).
       if (o.agent_nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), o.agent_nice);
+      if (cpus) RunOn(cpus->agents);
       auto client = open();
       if (!client.ok()) errors[k] = client.status().ToString();
       gate.arrive_and_wait();
@@ -421,6 +461,11 @@ the tables), 2 on bad flags.)");
                  "when they need one, as on a store host whose agents are elsewhere)")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
+  app.add_option("--store-cpus", o.store_cpus,
+                 "CPUs for the store process and the probing client alone, the agents' threads "
+                 "on the others (0: all share every CPU)")
+      ->check(bench::NonNegative<int>())
+      ->capture_default_str();
   app.add_option("--etcd", o.etcd,
                  "an etcd member's HOST:PORT to run against, instead of a store server of its "
                  "own (then without the round-trip and fan-out tables)");
@@ -443,14 +488,27 @@ the tables), 2 on bad flags.)");
       })) {
     return *exit;
   }
+  std::optional<CpuSplit> cpus;
+  if (o.store_cpus > 0) {
+    auto split = SplitCpus(o.store_cpus);
+    if (!split.ok()) {
+      std::fprintf(stderr, "bench_rendezvous_load: %s\n", split.status().ToString().c_str());
+      return 2;
+    }
+    cpus = *split;
+  }
   const rlim_t files = RaiseFileLimit();
   const std::string store =
       o.etcd.empty() ? "one StoreServer on loopback (a process of its own)" : "etcd at " + o.etcd;
   std::printf(
       "#\n# Rendezvous load: N agents (threads, one store client and Rendezvous each) "
       "complete one round, min = max = N,\n# against %s; lastCall %d ms; open-file limit "
-      "%llu; agents at nice %d\n",
-      store.c_str(), o.last_call_ms, static_cast<unsigned long long>(files), o.agent_nice);
+      "%llu; agents at nice %d; %s\n",
+      store.c_str(), o.last_call_ms, static_cast<unsigned long long>(files), o.agent_nice,
+      cpus ? ("store and probe on " + std::to_string(CPU_COUNT(&cpus->store)) +
+              " CPU(s), agents on " + std::to_string(CPU_COUNT(&cpus->agents)))
+                 .c_str()
+           : "every thread on every CPU");
   std::printf(
       "# seconds after the agents are released, median [min, max] of %d runs; round "
       "trip of one other client\n# (a TryGet every %d ms) during the rounds, all runs "
@@ -466,7 +524,7 @@ the tables), 2 on bad flags.)");
     std::string first_error;
     std::vector<RunResult> runs;
     for (int rep = 0; rep < o.reps; ++rep) {
-      RunResult r = RunRound(n, rep, o);
+      RunResult r = RunRound(n, rep, o, cpus);
       if (!r.error.empty()) {
         ++failed;
         if (first_error.empty()) first_error = r.error;
