@@ -23,7 +23,7 @@ constexpr Milliseconds kRetryMax{500};
 // How long one blocking wait lasts before checking for cancellation and deadlines.
 constexpr Milliseconds kWaitSlice{2000};
 // How often an agent waiting for its round checks that the others did not move on.
-constexpr Milliseconds kFollowCheckEvery{10000};
+constexpr Milliseconds kFollowCheckEvery{30000};
 // A round's "closed" key holds this and the newer round when agents moved on without closing it.
 constexpr char kSupersededPrefix[] = "superseded by ";
 // How long a diagnosis waits for a TCP connection to the store.

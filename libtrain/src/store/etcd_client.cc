@@ -125,8 +125,16 @@ class CpprestEtcdClient final : public EtcdClient {
       const std::size_t index = current_.load();
       const Member& member = members_[index];
       auto watch = OpenEtcdStream(*member.client, member.url, text, token);
-      Result<std::optional<Json>> first = watch->Next(Clock::now() + Attempt(deadline, budget));
+      // With one member there is no other to try: it gets the whole budget.
+      const SteadyTime give_up =
+          members_.size() == 1 ? deadline : Clock::now() + Attempt(deadline, budget);
+      Result<std::optional<Json>> first = watch->Next(give_up);
       if (first.ok() && first->has_value()) return std::unique_ptr<EtcdWatch>(std::move(watch));
+      // Not confirmed when the budget ran out: etcd may be busy rather than gone, so the stream
+      // is kept, and its confirmation comes as its first message. Dropping it would make each
+      // of thousands of waiters open a new watch every wait, which keeps a busy etcd busy.
+      if (first.ok() && Clock::now() >= deadline)
+        return std::unique_ptr<EtcdWatch>(std::move(watch));
       if (first.ok()) {
         last = UnavailableError(member.url + " did not open the watch in time");
       } else if (const EtcdError* refusal = watch->refusal()) {

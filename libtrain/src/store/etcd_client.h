@@ -20,7 +20,7 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 // The longest a blocking Get or Wait keeps one watch stream: then it reads again and watches
 // anew, so a member that went silent (partitioned, frozen) cannot hold a wait forever.
-inline constexpr Milliseconds kEtcdWatchSpan{std::chrono::seconds(10)};
+inline constexpr Milliseconds kEtcdWatchSpan{std::chrono::seconds(30)};
 
 // One watch stream, open on one member.
 class EtcdWatch {
@@ -49,7 +49,9 @@ class EtcdClient {
   virtual Result<Json> Call(std::string_view path, const Json& body, Milliseconds budget) = 0;
 
   // Opens a watch (EtcdWatchCreate's body) on one member, moving on as Call does while none
-  // accepts it within `budget`; the watch is open (etcd said "created") on return.
+  // accepts it within `budget`. On return the watch is open (etcd said "created"), or, when
+  // the budget ran out before the last member tried confirmed it, pending: the confirmation
+  // (or a refusal) is then the stream's first message.
   virtual Result<std::unique_ptr<EtcdWatch>> Watch(const Json& create, Milliseconds budget) = 0;
 
   // "etcd (a:2379, b:2379)": the cluster, for messages.
