@@ -35,11 +35,12 @@ bool Forward(int from, int to, std::string* seen) {
 }  // namespace
 
 LossyProxy::LossyProxy(int upstream_port, std::string match, int drops,
-                       std::function<void()> on_drop)
+                       std::function<void()> on_drop, std::chrono::milliseconds hold)
     : upstream_port_(upstream_port),
       match_(std::move(match)),
       drops_left_(drops),
-      on_drop_(std::move(on_drop)) {
+      on_drop_(std::move(on_drop)),
+      hold_(hold) {
   listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -96,6 +97,7 @@ void LossyProxy::Pump(int client) {
       }
     }
     if (fds[1].revents != 0) {
+      if (counted && hold_.count() > 0) std::this_thread::sleep_for(hold_);
       // The member answered: either pass it on, or drop it and the client's connection.
       if (!Forward(upstream, lose_answer ? -1 : client, nullptr)) break;
       request.clear();

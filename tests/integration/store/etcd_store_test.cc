@@ -236,6 +236,23 @@ TEST_F(EtcdStoreTest, WaitsInSlicesShareOneWatchAndSeeEveryChangeBetweenThem) {
   EXPECT_EQ(proxy.matched(), 3);
 }
 
+TEST_F(EtcdStoreTest, AWatchTheMemberConfirmsLateIsKeptForTheNextSlices) {
+  // A busy member: it confirms each watch 1.5 s after it was asked, later than a slice ends.
+  // The waiter keeps the stream it started rather than start another every slice (thousands
+  // of waiters doing that kept a busy etcd busy), and the stream delivers what comes later.
+  etcd_test::LossyProxy proxy(cluster_->client_port(0), "/v3/watch", 0, nullptr,
+                              std::chrono::milliseconds(1500));
+  auto waiter = Connect(Options({"127.0.0.1:" + std::to_string(proxy.port())}));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(waiter->Get("late", std::chrono::milliseconds(400)).status().code(),
+              StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_EQ(proxy.matched(), 1) << "one watch for four slices while etcd had not confirmed it";
+  ASSERT_TRUE(store_->Set("late", "seen").ok());
+  EXPECT_EQ(*waiter->Get("late", std::chrono::seconds(10)), "seen");
+  EXPECT_EQ(proxy.matched(), 1);
+}
+
 TEST_F(EtcdStoreTest, WaitReturnsOnceTheLastKeyIsSetAmongOthers) {
   auto other = Connect();
   Status waited = UnknownError("not run");
