@@ -38,9 +38,7 @@ struct Bucket {
 }  // namespace gradient_buckets
 namespace {
 
-using gradient_buckets::Bucket;
-
-std::string DescribeBucket(std::size_t index, const Bucket& bucket) {
+std::string DescribeBucket(std::size_t index, const gradient_buckets::Bucket& bucket) {
   return "bucket " + std::to_string(index) + " (" + std::to_string(bucket.info.gradients.size()) +
          " gradients, " + std::string(DTypeName(bucket.flat.dtype)) + " x " +
          std::to_string(bucket.flat.numel) + ")";

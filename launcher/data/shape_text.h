@@ -2,6 +2,7 @@
 #ifndef TRAINCTL_DATA_SHAPE_TEXT_H_
 #define TRAINCTL_DATA_SHAPE_TEXT_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 

@@ -53,8 +53,9 @@ train::Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
     for (const Unit& u : kUnits) {
       if (u.name == unit_name) unit = &u;
     }
-    if (unit == nullptr)
+    if (unit == nullptr) {
       return InvalidDuration(text, "unknown unit \"" + std::string(unit_name) + "\"");
+    }
     double value = 0;
     const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
     if (error != std::errc() || end != number.data() + number.size()) {

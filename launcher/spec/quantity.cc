@@ -48,8 +48,9 @@ train::Result<double> ParseQuantity(std::string_view text) {
     ++i;
   }
   std::string number(text.substr(digits_start, i - digits_start));
-  if (number.empty() || number == ".")
+  if (number.empty() || number == ".") {
     return InvalidQuantity(text, "it does not start with a number");
+  }
   double value = 0;
   const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (error != std::errc() || end != number.data() + number.size()) {

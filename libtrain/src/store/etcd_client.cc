@@ -133,8 +133,9 @@ class CpprestEtcdClient final : public EtcdClient {
       // Not confirmed when the budget ran out: etcd may be busy rather than gone, so the stream
       // is kept, and its confirmation comes as its first message. Dropping it would make each
       // of thousands of waiters open a new watch every wait, which keeps a busy etcd busy.
-      if (first.ok() && Clock::now() >= deadline)
+      if (first.ok() && Clock::now() >= deadline) {
         return std::unique_ptr<EtcdWatch>(std::move(watch));
+      }
       if (first.ok()) {
         last = UnavailableError(member.url + " did not open the watch in time");
       } else if (const EtcdError* refusal = watch->refusal()) {
