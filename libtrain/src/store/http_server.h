@@ -79,6 +79,14 @@ class HttpServer {
   // Connections open now (for tests and logs).
   std::size_t connection_count() const;
 
+  // What hands work to the server's threads in turns: at most a few items run between two
+  // looks at the sockets, so a burst of work (the answers to thousands of parked requests,
+  // woken by one write) does not hold back every other client's request until it is done.
+  // Stop's drain waits for queued work. Callable from any thread; once the server is gone,
+  // the work runs at once on the calling thread.
+  using WorkQueue = std::function<void(std::function<void()> work)>;
+  WorkQueue InTurns() const;
+
   struct Impl;
 
  private:

@@ -3,6 +3,7 @@
 // Handlers never block: get/wait requests are parked in the StoreState as callbacks that
 // answer later, so thousands of long polls cost no thread each, and a parked request whose
 // client disconnects is dropped from the state at once.
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -39,6 +40,16 @@ constexpr auto kReplyDrainTimeout = std::chrono::seconds(2);
 constexpr std::size_t kMaxDrainBytes = 64 << 20;
 // Threads serving every connection: handlers only parse, look up and post, never wait.
 constexpr int kServerThreads = 2;
+
+// No more serving threads than CPUs this process may run on: two threads on one CPU only
+// take turns, and each turn is a context switch (docs/benchmarks.md, "Answers in
+// turns").
+int ServerThreads() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return kServerThreads;
+  return std::clamp(CPU_COUNT(&cpus), 1, kServerThreads);
+}
 
 // The code an error the server sends itself travels with, for the client's Status.
 StatusCode CodeForHttpStatus(int status) {
@@ -191,11 +202,14 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const StoreServerOptions
   http.max_buffered_bytes = limits.max_buffered_bytes;
   http.read_timeout = limits.read_timeout;
   http.idle_timeout = limits.idle_timeout;
-  http.threads = kServerThreads;
+  http.threads = ServerThreads();
   auto handler = std::make_shared<StoreHttpHandler>(options.token, limits);
   bool in_use = false;
   TRAIN_ASSIGN_OR_RETURN(std::unique_ptr<internal::HttpServer> server,
                          internal::HttpServer::Start(http, handler, &in_use));
+  // One write can wake thousands of parked requests (a round's record): their answers take
+  // turns with the other clients' requests instead of going ahead of all of them.
+  handler->state().set_callback_runner(server->InTurns());
   const StoreAddress address{options.host, server->port()};
   LogDebug("store listening on " + address.ToString());
   return std::unique_ptr<StoreServer>(

@@ -149,8 +149,27 @@ void StoreState::CollectDueLocked(StoreClock::time_point now,
   }
 }
 
+void StoreState::set_callback_runner(CallbackRunner run_later) {
+  std::lock_guard<std::mutex> lock(mu_);
+  run_later_ = std::move(run_later);
+}
+
 void StoreState::Run(std::vector<Completion>& completions) {
-  for (auto& [done, outcome] : completions) done(std::move(outcome));
+  if (completions.empty()) return;
+  CallbackRunner run_later;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    run_later = run_later_;
+  }
+  for (auto& [done, outcome] : completions) {
+    if (!run_later) {
+      done(std::move(outcome));
+      continue;
+    }
+    run_later([done = std::move(done), outcome = std::move(outcome)]() mutable {
+      done(std::move(outcome));
+    });
+  }
   completions.clear();
 }
 

@@ -77,6 +77,12 @@ class StoreState {
   // Completes every waiter with `why` and refuses later Watch calls with it.
   void Close(const Status& why);
 
+  // How finished waiters' callbacks run: at once on the thread that finished them (the
+  // default), or handed to `run_later`, which a server sets so that the callbacks of
+  // thousands of waiters woken by one write take turns with its other clients.
+  using CallbackRunner = std::function<void(std::function<void()> callback)>;
+  void set_callback_runner(CallbackRunner run_later);
+
   // Fires the deadlines that have passed by now(); the reaper does this on its own, tests
   // with a fake clock call it after moving the clock.
   void Tick();
@@ -112,7 +118,7 @@ class StoreState {
   Completion FinishLocked(std::uint64_t id, Status status);
   void CollectDueLocked(StoreClock::time_point now, std::vector<Completion>& completions);
   void ReaperLoop(const std::shared_ptr<bool>& orphaned);
-  static void Run(std::vector<Completion>& completions);
+  void Run(std::vector<Completion>& completions);
 
   const StoreLimits limits_;
   OsEnv* const env_;
@@ -128,6 +134,7 @@ class StoreState {
   std::uint64_t next_waiter_id_ = 1;
   std::optional<Status> closed_;
   bool stopping_ = false;
+  CallbackRunner run_later_;
   // Set when a callback run by the reaper destroyed this state: the reaper must then return
   // without touching it. Shared, because it outlives the state.
   const std::shared_ptr<bool> reaper_orphaned_ = std::make_shared<bool>(false);

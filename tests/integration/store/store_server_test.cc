@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -334,6 +337,107 @@ TEST_F(StoreServerTest, TwoHundredParkedGetsAreAllAnsweredByOneSet) {
   EXPECT_LT(elapsed, 5000);
   std::printf("[ measure  ] %d parked Gets answered %.1f ms after the Set was sent\n", kGetters,
               elapsed);
+}
+
+// Lowers this thread's CPUs to one (the server started under it serves on one thread, as a
+// store host pinned to one core does) and gives the old set back when destroyed.
+class OneCpu {
+ public:
+  OneCpu() {
+    sched_getaffinity(0, sizeof(old_), &old_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &old_)) {
+        CPU_SET(cpu, &one);
+        break;
+      }
+    }
+    sched_setaffinity(0, sizeof(one), &one);
+  }
+  ~OneCpu() { sched_setaffinity(0, sizeof(old_), &old_); }
+  OneCpu(const OneCpu&) = delete;
+  OneCpu& operator=(const OneCpu&) = delete;
+
+ private:
+  cpu_set_t old_{};
+};
+
+// How many of `fds` have something to read now.
+int Readable(const std::vector<int>& fds) {
+  std::vector<pollfd> polled;
+  for (int fd : fds) polled.push_back({fd, POLLIN, 0});
+  ::poll(polled.data(), polled.size(), 0);
+  return static_cast<int>(std::count_if(polled.begin(), polled.end(),
+                                        [](const pollfd& p) { return (p.revents & POLLIN) != 0; }));
+}
+
+// One write that wakes thousands of parked requests (a round's record, at 4096 agents) must
+// not hold every other client back until the last of their answers is written: the answers
+// take turns with the sockets. On one server thread, the old order answered all 3000 before
+// the other client's TryGet.
+TEST(StoreServerFairnessTest, AnotherClientIsAnsweredWhileOneSetWakesThousands) {
+  constexpr int kParked = 3000;
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < 2 * kParked + 512) {
+    GTEST_SKIP() << "needs " << 2 * kParked + 512 << " open files (a client and a server end per "
+                 << "parked request); the limit here is " << files.rlim_cur;
+  }
+  OneCpu one_cpu;
+  StoreLimits limits;
+  limits.max_waiters = kParked;  // one more parked request is refused: all are in
+  std::unique_ptr<StoreServer> server = StartServer(limits);
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<Store> setter = Connect(server->address());
+  std::unique_ptr<Store> other = Connect(server->address());
+  ASSERT_TRUE(other->TryGet("warm").ok());  // its connection is open before the burst
+
+  const std::string get = Post("get", R"({"key":"go","timeout_ms":60000})",
+                               "Authorization: Bearer " + std::string(kToken) + "\r\n");
+  std::vector<int> fds;
+  for (int i = 0; i < kParked; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(server->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << i;
+    ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+    fds.push_back(fd);
+  }
+  for (auto start = Clock::now();;) {
+    const Status park = setter->Get("probe", Milliseconds(1)).status();
+    if (park.code() == StatusCode::kResourceExhausted) break;
+    ASSERT_LT(MillisecondsSince(start), 20000) << "the parked requests never all arrived";
+  }
+  ASSERT_EQ(Readable(fds), 0);
+
+  ASSERT_TRUE(setter->Set("go", "now").ok());
+  const auto asked = Clock::now();
+  ASSERT_TRUE(other->TryGet("x").ok());
+  const double answered_in = MillisecondsSince(asked);
+  const int written_before = Readable(fds);
+  std::printf(
+      "[ measure  ] another client answered in %.2f ms, when %d of %d woken requests "
+      "were answered\n",
+      answered_in, written_before, kParked);
+  EXPECT_LT(written_before, kParked);
+
+  int answered = 0;
+  for (int fd : fds) {
+    std::string answer;
+    char buffer[4096];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) answer.append(buffer, n);
+    if (answer.rfind("HTTP/1.1 200", 0) == 0 &&
+        answer.find("\"bm93\"") != std::string::npos) {  // "now", base64
+      ++answered;
+    }
+    ::close(fd);
+  }
+  EXPECT_EQ(answered, kParked);
 }
 
 TEST_F(StoreServerTest, StopAnswersParkedRequests) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -177,6 +178,26 @@ TEST_F(StoreStateTest, OneSetReleasesThousandsOfWaiters) {
   ASSERT_TRUE(state().Set("go", "now", kNoTtl).ok());
   EXPECT_EQ(released.load(), kWaiters);
   EXPECT_EQ(state().waiter_count(), 0u);
+}
+
+TEST_F(StoreStateTest, ACallbackRunnerGetsTheCallbacksWithTheValueOfTheirWake) {
+  std::vector<std::function<void()>> handed;
+  state().set_callback_runner(
+      [&](std::function<void()> callback) { handed.push_back(std::move(callback)); });
+  Recorder first, second;
+  ASSERT_TRUE(state().Watch({"go"}, Milliseconds(60000), first.Callback()).ok());
+  ASSERT_TRUE(state().Watch({"go"}, Milliseconds(60000), second.Callback()).ok());
+  ASSERT_TRUE(state().Set("go", "now", kNoTtl).ok());
+  // Finished (no longer counted) but not yet called: the runner decides when.
+  EXPECT_EQ(state().waiter_count(), 0u);
+  ASSERT_EQ(handed.size(), 2u);
+  EXPECT_EQ(first.calls + second.calls, 0);
+  ASSERT_TRUE(state().Set("go", "later", kNoTtl).ok());
+  for (auto& callback : handed) callback();
+  ASSERT_TRUE(first.outcome && second.outcome);
+  EXPECT_EQ(first.outcome->value, "now");  // the value that woke it, not the one after
+  EXPECT_EQ(second.outcome->value, "now");
+  EXPECT_EQ(first.calls + second.calls, 2);
 }
 
 TEST_F(StoreStateTest, CloseAnswersEveryWaiterAndRefusesNewOnes) {
