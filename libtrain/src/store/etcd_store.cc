@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -39,6 +40,8 @@ constexpr std::size_t kMaxOpsPerTxn = 64;
 constexpr Milliseconds kResumeParkedAtLeast{std::chrono::seconds(1)};
 // How long Add keeps retrying when other clients keep changing the key first.
 constexpr Milliseconds kMinContention{std::chrono::seconds(30)};
+// Keys whose lease a client remembers for reuse (a node's heartbeat keys are a handful).
+constexpr std::size_t kMaxKeyLeases = 4096;
 
 Json Op(const char* kind, Json request) { return Json{{kind, std::move(request)}}; }
 
@@ -69,13 +72,13 @@ class EtcdStore final : public Store {
 
   Status Set(std::string_view key, std::string_view value, Milliseconds ttl) override {
     TRAIN_RETURN_IF_ERROR(internal::ValidateKey(key));
-    std::int64_t lease = 0;
-    if (ttl > Milliseconds(0)) {
-      TRAIN_ASSIGN_OR_RETURN(lease, GrantLease(ttl));
+    if (ttl <= Milliseconds(0)) {
+      ForgetKeyLease(key);
+      return Call("/v3/kv/put", internal::EtcdPut(Full(key), value, 0))
+          .status()
+          .WithContext("set " + Quoted(key));
     }
-    return Call("/v3/kv/put", internal::EtcdPut(Full(key), value, lease))
-        .status()
-        .WithContext("set " + Quoted(key));
+    return SetWithLease(key, value, LeaseSeconds(ttl)).WithContext("set " + Quoted(key));
   }
 
   Status MultiSet(const std::vector<std::string>& keys,
@@ -250,20 +253,66 @@ class EtcdStore final : public Store {
     return options_.key_prefix + " txn/" + client_id_ + "/" + std::to_string(++ops_);
   }
 
-  Result<std::int64_t> GrantLease(Milliseconds ttl) {
-    // etcd counts leases in whole seconds (and raises short ones to its minimum).
-    const std::int64_t seconds = std::max<std::int64_t>(1, (ttl.count() + 999) / 1000);
+  // etcd counts leases in whole seconds (and raises short ones to its minimum).
+  static std::int64_t LeaseSeconds(Milliseconds ttl) {
+    return std::max<std::int64_t>(1, (ttl.count() + 999) / 1000);
+  }
+
+  Result<std::int64_t> GrantLease(std::int64_t seconds) {
     TRAIN_ASSIGN_OR_RETURN(Json answer, Call("/v3/lease/grant", Json{{"TTL", seconds}}));
     const std::int64_t id = internal::JsonInt64(answer, "ID");
     if (id == 0) return DataLossError(client_->Where() + " granted a lease without an id");
     return id;
   }
 
+  // A key set again with the same ttl (a heartbeat) keeps its lease: renewing it is no raft
+  // write, while a new lease per Set was two (the grant, and the old lease's expiry later)
+  // besides the put. A lease that is gone (expired, revoked) is replaced by a new one.
+  Status SetWithLease(std::string_view key, std::string_view value, std::int64_t seconds) {
+    if (std::optional<std::int64_t> lease = KeyLease(key, seconds)) {
+      TRAIN_ASSIGN_OR_RETURN(bool alive, RenewLease(*lease));
+      if (alive) {
+        Status put = Call("/v3/kv/put", internal::EtcdPut(Full(key), value, *lease)).status();
+        if (put.ok() || put.message().find("lease") == std::string::npos) return put;
+      }
+      ForgetKeyLease(key);
+    }
+    TRAIN_ASSIGN_OR_RETURN(std::int64_t lease, GrantLease(seconds));
+    TRAIN_RETURN_IF_ERROR(Call("/v3/kv/put", internal::EtcdPut(Full(key), value, lease)).status());
+    std::lock_guard<std::mutex> lock(key_leases_mu_);
+    if (key_leases_.size() >= kMaxKeyLeases) key_leases_.clear();
+    key_leases_[std::string(key)] = {lease, seconds};
+    return Status::Ok();
+  }
+
+  // Whether `lease` still lives; renewing it to its full ttl.
+  Result<bool> RenewLease(std::int64_t lease) {
+    TRAIN_ASSIGN_OR_RETURN(Json answer, Call("/v3/lease/keepalive", Json{{"ID", lease}}));
+    const auto result = answer.find("result");
+    if (result == answer.end() || !result->is_object()) {
+      return DataLossError(client_->Where() + " answered a lease renewal without a result");
+    }
+    return internal::JsonInt64(*result, "TTL") > 0;
+  }
+
+  std::optional<std::int64_t> KeyLease(std::string_view key, std::int64_t seconds) {
+    std::lock_guard<std::mutex> lock(key_leases_mu_);
+    const auto found = key_leases_.find(key);
+    if (found == key_leases_.end() || found->second.seconds != seconds) return std::nullopt;
+    return found->second.id;
+  }
+  void ForgetKeyLease(std::string_view key) {
+    std::lock_guard<std::mutex> lock(key_leases_mu_);
+    if (const auto found = key_leases_.find(key); found != key_leases_.end()) {
+      key_leases_.erase(found);
+    }
+  }
+
   // The lease of this client's markers, renewed when half its life has passed.
   Result<std::int64_t> MarkerLease(bool fresh) {
     std::lock_guard<std::mutex> lock(lease_mu_);
     if (fresh || marker_lease_ == 0 || Clock::now() - lease_granted_ > kMarkerTtl / 2) {
-      TRAIN_ASSIGN_OR_RETURN(marker_lease_, GrantLease(kMarkerTtl));
+      TRAIN_ASSIGN_OR_RETURN(marker_lease_, GrantLease(LeaseSeconds(kMarkerTtl)));
       lease_granted_ = Clock::now();
     }
     return marker_lease_;
@@ -373,6 +422,12 @@ class EtcdStore final : public Store {
   std::mutex lease_mu_;
   std::int64_t marker_lease_ = 0;
   Clock::time_point lease_granted_;
+  struct LeaseOfKey {
+    std::int64_t id = 0;
+    std::int64_t seconds = 0;
+  };
+  std::mutex key_leases_mu_;
+  std::map<std::string, LeaseOfKey, std::less<>> key_leases_;  // keys set with a ttl
   std::mutex parked_mu_;
   std::unique_ptr<ParkedWatch> parked_;  // one: the usual waiter's next slice
 };

@@ -268,6 +268,21 @@ bool EtcdCluster::EnableAuth(const std::string& user, const std::string& passwor
   return true;
 }
 
+std::vector<std::string> EtcdCluster::LeaseIds() const {
+  const json answer =
+      json::parse(PostJson(members_[0].client_port, "/v3/lease/leases", "{}"), nullptr, false);
+  std::vector<std::string> ids;
+  if (!answer.is_object() || !answer.contains("leases")) return ids;
+  for (const json& lease : answer["leases"]) ids.push_back(lease.value("ID", ""));
+  return ids;
+}
+
+bool EtcdCluster::RevokeLease(const std::string& id) const {
+  const std::string answer =
+      PostJson(members_[0].client_port, "/v3/lease/revoke", "{\"ID\":\"" + id + "\"}");
+  return answer.find("\"header\"") != std::string::npos;
+}
+
 std::string EtcdCluster::Logs() const {
   std::string out;
   for (const Member& m : members_) {

@@ -57,6 +57,11 @@ class EtcdCluster {
   bool EnableAuth(const std::string& user, const std::string& password, const std::string& prefix,
                   std::string* error);
 
+  // The ids of the leases the cluster holds now (asked of member 0, over plain http), and
+  // revoking one by hand (its keys go with it); false when etcd refused.
+  std::vector<std::string> LeaseIds() const;
+  bool RevokeLease(const std::string& id) const;
+
   // Every member's output, for failure messages.
   std::string Logs() const;
   const std::filesystem::path& scratch() const { return scratch_; }

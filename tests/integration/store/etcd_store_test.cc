@@ -181,6 +181,36 @@ TEST_F(EtcdStoreTest, TtlKeysExpireAndASetWithoutTtlKeepsTheKey) {
   EXPECT_EQ(**store_->TryGet("kept"), "v");
 }
 
+// A heartbeat sets one key with one ttl every second: a lease granted per Set was two raft
+// writes more per beat (the grant, the old lease's expiry), which at 2048 nodes overloaded a
+// member. The key's lease is renewed instead, and a lease that is gone is replaced.
+TEST_F(EtcdStoreTest, ASetAgainWithTheSameTtlRenewsTheKeysLease) {
+  const std::size_t before = cluster_->LeaseIds().size();
+  for (int beat = 0; beat < 5; ++beat) {
+    ASSERT_TRUE(store_->Set("beat", "alive", std::chrono::seconds(30)).ok());
+  }
+  const std::vector<std::string> leases = cluster_->LeaseIds();
+  ASSERT_EQ(leases.size(), before + 1) << "one lease for five beats";
+
+  // Revoked by hand (or expired during an outage): the key is gone, and the next beat sets it
+  // again under a new lease.
+  for (const std::string& id : leases) ASSERT_TRUE(cluster_->RevokeLease(id)) << id;
+  EXPECT_FALSE(store_->TryGet("beat")->has_value());
+  ASSERT_TRUE(store_->Set("beat", "alive", std::chrono::seconds(30)).ok());
+  EXPECT_EQ(**store_->TryGet("beat"), "alive");
+  EXPECT_EQ(cluster_->LeaseIds().size(), 1u);
+
+  // A renewed lease still expires when the beats stop.
+  ASSERT_TRUE(store_->Set("short", "x", std::chrono::seconds(1)).ok());
+  ASSERT_TRUE(store_->Set("short", "y", std::chrono::seconds(1)).ok());
+  EXPECT_EQ(**store_->TryGet("short"), "y");
+  EXPECT_TRUE(Eventually([&] { return !store_->TryGet("short")->has_value(); }));
+  // A Set without a ttl detaches the key from its lease for good.
+  ASSERT_TRUE(store_->Set("beat", "kept").ok());
+  for (const std::string& id : cluster_->LeaseIds()) ASSERT_TRUE(cluster_->RevokeLease(id));
+  EXPECT_EQ(**store_->TryGet("beat"), "kept");
+}
+
 TEST_F(EtcdStoreTest, BlockingGetIsWokenBySetFromAnotherClient) {
   auto other = Connect();
   std::atomic<bool> waiting{false};
