@@ -56,13 +56,13 @@ std::vector<std::string> ChildCgroups(const std::string& dir) {
 }
 
 // SIGKILLs the processes cgroup.procs lists in `dir` and below; returns how many it found.
-int KillListed(const std::string& dir) {
+int KillListed(const std::string& dir, train::internal::OsEnv* env) {
   int found = 0;
   std::istringstream procs(ReadSmallFile(dir + "/cgroup.procs"));
   for (long pid; procs >> pid;) {
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), SIGKILL) == 0) ++found;
+    if (pid > 0 && env->Kill(static_cast<pid_t>(pid), SIGKILL) == 0) ++found;
   }
-  for (const std::string& child : ChildCgroups(dir)) found += KillListed(child);
+  for (const std::string& child : ChildCgroups(dir)) found += KillListed(child, env);
   return found;
 }
 
@@ -130,14 +130,14 @@ train::Result<UniqueFd> OpenCgroupDir(const std::string& dir) {
   return AboveStandardStreams(std::move(fd));
 }
 
-void KillCgroup(const std::string& dir) {
+void KillCgroup(const std::string& dir, train::internal::OsEnv* env) {
   // An empty cgroup stays empty (nobody is left in it to fork); skipping it spares a write to
   // cgroup.kill, which takes milliseconds: most workers leave nothing behind.
   if (!Populated(dir)) return;
   if (WriteSmallFile(dir + "/cgroup.kill", "1")) return;
   // Without cgroup.kill a process may fork while its siblings are killed: repeat until a pass
   // finds nobody (bounded: a fork bomb faster than kill(2) is not stopped here).
-  for (int pass = 0; pass < 100 && KillListed(dir) > 0; ++pass) {
+  for (int pass = 0; pass < 100 && KillListed(dir, env) > 0; ++pass) {
   }
 }
 

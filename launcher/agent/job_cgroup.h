@@ -7,6 +7,7 @@
 #include <string>
 
 #include "process_fd.h"
+#include "train/internal/os_env.h"
 #include "train/status.h"
 
 namespace trainctl::agent::process_internal {
@@ -26,7 +27,8 @@ train::Result<UniqueFd> OpenCgroupDir(const std::string& dir);
 
 // SIGKILLs every process in `dir` and in the cgroups below it: through cgroup.kill (Linux 5.14),
 // else by reading cgroup.procs until it stays empty.
-void KillCgroup(const std::string& dir);
+void KillCgroup(const std::string& dir,
+                train::internal::OsEnv* env = train::internal::OsEnv::Default());
 
 // How long cleanup waits for SIGKILLed processes to leave a cgroup before it leaves the cgroup
 // for the job's watchdog.

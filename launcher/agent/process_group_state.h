@@ -61,7 +61,7 @@ struct WorkerGroup::State {
     bool reported = false;
   };
 
-  explicit State(Terminal* out) : terminal(out) {}
+  State(Terminal* out, train::internal::OsEnv* os) : terminal(out), env(os) {}
   ~State() {
     if (monitor.joinable()) {
       RequestShutdown();
@@ -96,6 +96,7 @@ struct WorkerGroup::State {
   }
 
   Terminal* terminal;
+  train::internal::OsEnv* env;  // sends the signals
   std::vector<std::unique_ptr<Worker>> workers;
   process_internal::UniqueFd wake;  // eventfd that interrupts the monitor's poll
   std::thread monitor;

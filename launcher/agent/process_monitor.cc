@@ -301,12 +301,12 @@ void WorkerGroup::State::RequestShutdown() {
 }
 
 void WorkerGroup::State::KillLeftoversLocked(const Worker& worker) {
-  (void)::kill(-worker.pid, SIGKILL);  // ESRCH: nothing was left in its process group
+  (void)env->Kill(-worker.pid, SIGKILL);  // ESRCH: nothing was left in its process group
   if (worker.in_cgroup) {
-    process_internal::KillCgroup(worker.cgroup);
+    process_internal::KillCgroup(worker.cgroup, env);
   } else {
     // Its session, and what descends from it even in sessions of their own.
-    process_internal::KillSessionsAndDescendants({worker.pid}, {});
+    process_internal::KillSessionsAndDescendants({worker.pid}, {}, env);
   }
 }
 
@@ -317,11 +317,11 @@ void WorkerGroup::State::CleanUpJobProcesses() {
   if (scope.subreaper && !all_in_cgroups) {
     // Orphans that left their worker's session (a double-forked daemon) were re-parented here.
     std::vector<pid_t> adopted = process_internal::AdoptedChildren();
-    process_internal::KillSessionsAndDescendants({}, {adopted.begin(), adopted.end()});
+    process_internal::KillSessionsAndDescendants({}, {adopted.begin(), adopted.end()}, env);
   }
   for (const auto& w : workers) {
     if (w->cgroup.empty()) continue;
-    process_internal::KillCgroup(w->cgroup);
+    process_internal::KillCgroup(w->cgroup, env);
     if (!process_internal::WaitCgroupEmpty(w->cgroup, process_internal::kCgroupEmptyWait)) {
       train::LogWarning("worker group: processes of rank " + std::to_string(w->spec.rank) +
                         " survived SIGKILL (uninterruptible sleep?); their cgroup " + w->cgroup +
@@ -337,7 +337,7 @@ void WorkerGroup::State::CleanUpJobProcesses() {
 void WorkerGroup::State::SignalLocked(int signal) {
   for (const auto& w : workers) {
     if (w->reaped) continue;  // its pid may belong to someone else by now
-    if (::kill(-w->pid, signal) != 0 && errno != ESRCH) {
+    if (env->Kill(-w->pid, signal) != 0 && errno != ESRCH) {
       train::LogWarning(ErrnoMessage("sending signal " + std::to_string(signal) + " to rank " +
                                          std::to_string(w->spec.rank) + " (process group " +
                                          std::to_string(w->pid) + ")",

@@ -162,13 +162,14 @@ std::vector<pid_t> JobProcesses(const std::vector<ProcessInfo>& processes,
   return job;
 }
 
-int KillSessionsAndDescendants(const std::set<pid_t>& sessions, const std::set<pid_t>& roots) {
+int KillSessionsAndDescendants(const std::set<pid_t>& sessions, const std::set<pid_t>& roots,
+                               train::internal::OsEnv* env) {
   if (sessions.empty() && roots.empty()) return 0;
   int killed = 0;
   for (int pass = 0; pass < kMaxKillPasses; ++pass) {
     int found = 0;
     for (pid_t pid : JobProcesses(ScanProcesses(), sessions, roots)) {
-      if (::kill(pid, SIGKILL) == 0) ++found;
+      if (env->Kill(pid, SIGKILL) == 0) ++found;
     }
     killed += found;
     if (found == 0) break;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "train/internal/os_env.h"
+
 namespace trainctl::agent::process_internal {
 
 // Where the job's processes are tracked, for every worker group of this process. Set by
@@ -56,7 +58,8 @@ std::vector<pid_t> JobProcesses(const std::vector<ProcessInfo>& processes,
 // SIGKILLs every process whose session or process group is in `sessions`, every process in
 // `roots`, and every descendant of those, scanning again until a scan finds none (bounded).
 // Never this process nor its ancestors. Returns how many it killed.
-int KillSessionsAndDescendants(const std::set<pid_t>& sessions, const std::set<pid_t>& roots);
+int KillSessionsAndDescendants(const std::set<pid_t>& sessions, const std::set<pid_t>& roots,
+                               train::internal::OsEnv* env = train::internal::OsEnv::Default());
 
 // Live children that this process, a child subreaper, adopted: not its own children (see
 // RegisterOwnChildLocked), not in its session.

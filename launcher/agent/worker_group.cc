@@ -36,12 +36,13 @@ std::string WorkerExit::Describe() const {
 }
 
 train::Result<std::unique_ptr<WorkerGroup>> WorkerGroup::Start(std::vector<WorkerSpec> specs,
-                                                               Terminal* terminal) {
+                                                               Terminal* terminal,
+                                                               train::internal::OsEnv* env) {
   if (terminal == nullptr) {
     return train::InvalidArgumentError(
         "WorkerGroup::Start: terminal is null; pass the Terminal that shows the workers' output");
   }
-  auto state = std::make_unique<State>(terminal);
+  auto state = std::make_unique<State>(terminal, env);
   for (WorkerSpec& spec : specs) {
     UniqueFd log;
     if (!spec.log_path.empty()) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "terminal.h"
+#include "train/internal/os_env.h"
 #include "train/status.h"
 
 namespace trainctl::agent {
@@ -57,8 +58,10 @@ class WorkerGroup {
   // Spawns every worker and returns once each has exec'd. A worker that cannot start (no such
   // program, not executable, bad working directory, log file not writable) is an error naming
   // it and the reason, and no worker is left running. `terminal` must outlive the group.
-  static train::Result<std::unique_ptr<WorkerGroup>> Start(std::vector<WorkerSpec> specs,
-                                                           Terminal* terminal);
+  // `env` sends the signals (a test's refuses some).
+  static train::Result<std::unique_ptr<WorkerGroup>> Start(
+      std::vector<WorkerSpec> specs, Terminal* terminal,
+      train::internal::OsEnv* env = train::internal::OsEnv::Default());
 
   // Stops (see Stop) whatever still runs.
   ~WorkerGroup();

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@ int OsEnv::Rename(const std::string& from, const std::string& to, bool no_replac
   if (!no_replace) return ::rename(from.c_str(), to.c_str());
   return ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
 }
+
+int OsEnv::Kill(pid_t pid, int signal) { return ::kill(pid, signal); }
 
 int OsEnv::ListDir(const std::string& dir, std::vector<DirEntry>* entries) {
   entries->clear();

@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -23,6 +26,7 @@ namespace {
 
 using testing::CapturedTerminal;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing::IsAlive;
 using ::testing::IsEmpty;
 using testing::ShellWorker;
@@ -82,6 +86,34 @@ TEST_F(WorkerGroupStopTest, StopEscalatesToSigkillAfterTheGrace) {
   std::map<int, int> signal_of;
   for (const WorkerExit& exit : exits) signal_of[exit.rank] = exit.signal;
   EXPECT_EQ(signal_of, (std::map<int, int>{{0, SIGKILL}, {1, SIGTERM}}));
+}
+
+// The kernel refuses the SIGTERM (EPERM: a worker that became another user): the refusal is
+// named, and the grace still ends in SIGKILL, which the environment lets through.
+class RefusesSigterm : public train::internal::OsEnv {
+ public:
+  int Kill(pid_t pid, int signal) override {
+    if (signal != SIGTERM) return OsEnv::Kill(pid, signal);
+    ++refused;
+    errno = EPERM;
+    return -1;
+  }
+  std::atomic<int> refused{0};
+};
+
+TEST_F(WorkerGroupStopTest, ARefusedSigtermIsNamedAndTheGraceStillEndsInSigkill) {
+  RefusesSigterm env;
+  auto group = WorkerGroup::Start({SleepWorker(0), SleepWorker(1)}, terminal_.get(), &env);
+  ASSERT_TRUE(group.ok()) << group.status();
+  ::testing::internal::CaptureStderr();
+  std::vector<WorkerExit> exits = (*group)->Stop(std::chrono::milliseconds(200));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(env.refused.load(), 2);
+  EXPECT_THAT(log, HasSubstr("sending signal 15 to rank 0"));
+  EXPECT_THAT(log, HasSubstr("Operation not permitted"));
+  ASSERT_EQ(exits.size(), 2u);
+  for (const WorkerExit& exit : exits) EXPECT_EQ(exit.signal, SIGKILL) << exit.Describe();
+  EXPECT_EQ((*group)->running(), 0);
 }
 
 TEST_F(WorkerGroupStopTest, StopReturnsOnlyExitsNotReportedYet) {

@@ -1,7 +1,8 @@
-// The operating system as libtrain and trainctl use it: the clock, files and directories. Code
-// that a fault test must reach takes an `OsEnv*` (OsEnv::Default() in production); a test
-// derives from OsEnv and overrides the calls it breaks (a full disk, a failed rename, an
-// unreadable directory, a clock that jumps), so the fault is exact and nothing sleeps.
+// The operating system as libtrain and trainctl use it: the clock, files, directories and
+// signals. Code that a fault test must reach takes an `OsEnv*` (OsEnv::Default() in
+// production); a test derives from OsEnv and overrides the calls it breaks (a full disk, a
+// failed rename, an unreadable directory, a clock that jumps, a signal the kernel refuses), so
+// the fault is exact and nothing sleeps.
 //
 // The file calls keep the system calls' contract: -1 with errno set on failure, and Write may
 // write fewer bytes than asked.
@@ -47,6 +48,9 @@ class OsEnv {
   // The entries of `dir` (not "." and ".."); 0, or the errno of the failure (ENOENT when `dir`
   // does not exist).
   virtual int ListDir(const std::string& dir, std::vector<DirEntry>* entries);
+
+  // kill(2): a negative `pid` signals the process group -pid.
+  virtual int Kill(pid_t pid, int signal);
 };
 
 }  // namespace train::internal
