@@ -45,11 +45,6 @@ json ToJson(const NodeInfo& n) {
           {"launch", n.launch_id},    {"store_at", n.store_at}};
 }
 
-Milliseconds Remaining(Clock::time_point deadline) {
-  return std::max(Milliseconds(1),
-                  std::chrono::duration_cast<Milliseconds>(deadline - Clock::now()));
-}
-
 Result<std::int64_t> ParseInt(const std::string& text, std::string_view what) {
   try {
     std::size_t used = 0;
@@ -77,18 +72,25 @@ std::string RoundKey(std::int64_t round, std::string_view name) {
   return "round/" + std::to_string(round) + "/" + std::string(name);
 }
 
-Rendezvous::Rendezvous(train::Store* job_store, RendezvousConfig config, NodeInfo self)
-    : store_(job_store), config_(config), self_(std::move(self)) {}
+Rendezvous::Rendezvous(train::Store* job_store, RendezvousConfig config, NodeInfo self,
+                       train::internal::OsEnv* env)
+    : store_(job_store), config_(config), self_(std::move(self)), env_(env) {}
+
+Clock::time_point Rendezvous::Now() const { return env_->SteadyNow(); }
+
+Milliseconds Rendezvous::Remaining(Clock::time_point deadline) const {
+  return std::max(Milliseconds(1), std::chrono::duration_cast<Milliseconds>(deadline - Now()));
+}
 
 Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& cancelled) {
-  deadline_ = Clock::now() + config_.join_timeout;
+  deadline_ = Now() + config_.join_timeout;
   std::int64_t r = min_round;
   Milliseconds backoff = kRetryFirst;
   Status last_error;
-  auto next_log = Clock::now();
+  auto next_log = Now();
   while (true) {
     if (cancelled) return train::CancelledError("stopped while joining a round");
-    if (Clock::now() >= deadline_) {
+    if (Now() >= deadline_) {
       std::string why = last_error.ok() ? "" : " (last error: " + last_error.ToString() + ")";
       if (!last_error.ok() && !config_.store.host.empty()) {
         const std::string now = DiagnoseStore(config_.store, kDiagnoseConnect);
@@ -107,12 +109,12 @@ Result<Round> Rendezvous::Join(std::int64_t min_round, const std::atomic<bool>& 
         return attempt.status();
       }
       last_error = attempt.status();
-      if (config_.log && Clock::now() >= next_log) {
+      if (config_.log && Now() >= next_log) {
         // Diagnosed afresh each time: the name resolves again (a replaced pod 0 moves).
         std::string reason = DiagnoseStore(config_.store, kDiagnoseConnect);
         if (reason.empty()) reason = last_error.message();
         config_.log("waiting for the store at " + config_.store.ToString() + ": " + reason);
-        next_log = Clock::now() + config_.log_every;
+        next_log = Now() + config_.log_every;
       }
       std::this_thread::sleep_for(std::min(backoff, Remaining(deadline_)));
       backoff = std::min(backoff * 2, kRetryMax);
@@ -173,7 +175,7 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
   my_slots_.push_back(slot);
   TRAIN_RETURN_IF_ERROR(
       store_->Set(RoundKey(r, "member/" + std::to_string(slot)), ToJson(self_).dump()));
-  const auto joined_at = Clock::now();
+  const auto joined_at = Now();
   const bool member = slot <= config_.max_nodes;
   if (slot == config_.max_nodes) TRAIN_RETURN_IF_ERROR(Close(r, slot));
 
@@ -195,12 +197,12 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
       break;
     }
     if (got.status().code() != StatusCode::kDeadlineExceeded) return got.status();
-    if (Clock::now() >= deadline_) return got.status();
+    if (Now() >= deadline_) return got.status();
     // Others moved on to a newer round without waking this one (its "closed" key could not be
     // set, after a store restart, say): follow them. Seldom, as each check is a request from
     // every waiting agent.
-    if (Clock::now() >= next_follow_check) {
-      next_follow_check = Clock::now() + kFollowCheckEvery;
+    if (Now() >= next_follow_check) {
+      next_follow_check = Now() + kFollowCheckEvery;
       TRAIN_ASSIGN_OR_RETURN(auto current, store_->TryGet(kCurrentKey));
       if (current) {
         TRAIN_ASSIGN_OR_RETURN(std::int64_t newest, ParseInt(*current, kCurrentKey));
@@ -208,7 +210,7 @@ Result<Rendezvous::Attempt> Rendezvous::TryRound(std::int64_t r,
       }
     }
     // The last-call window after min nodes joined has passed: close with whoever is here.
-    if (may_close && Clock::now() >= joined_at + config_.last_call) {
+    if (may_close && Now() >= joined_at + config_.last_call) {
       TRAIN_ASSIGN_OR_RETURN(std::int64_t joined, store_->TicketsTaken(RoundKey(r, "joined")));
       TRAIN_RETURN_IF_ERROR(Close(r, std::min<std::int64_t>(joined, config_.max_nodes)));
     }
@@ -328,7 +330,7 @@ Status Rendezvous::Close(std::int64_t r, std::int64_t size) {
 }
 
 Status Rendezvous::WaitRoundOver(std::int64_t r, const std::atomic<bool>& cancelled) {
-  while (!cancelled && Clock::now() < deadline_) {
+  while (!cancelled && Now() < deadline_) {
     auto over = store_->Get(RoundKey(r, "restart"), std::min(kWaitSlice, Remaining(deadline_)));
     if (over.ok()) return Status::Ok();
     if (over.status().code() != StatusCode::kDeadlineExceeded) return over.status();

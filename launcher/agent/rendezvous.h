@@ -18,6 +18,7 @@
 #define TRAINCTL_AGENT_RENDEZVOUS_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "train/defaults.h"
+#include "train/internal/os_env.h"
 #include "train/status.h"
 #include "train/store.h"
 
@@ -84,8 +86,11 @@ train::Result<NodeInfo> ParseNodeInfo(const std::string& json);
 
 class Rendezvous {
  public:
-  // `job_store` holds the job's keys (a prefix store); it must outlive this object.
-  Rendezvous(train::Store* job_store, RendezvousConfig config, NodeInfo self);
+  // `job_store` holds the job's keys (a prefix store); it must outlive this object. `env`'s
+  // clock times the join timeout, the last call and the checks for a newer round (a test's
+  // clock moves them with the store's).
+  Rendezvous(train::Store* job_store, RendezvousConfig config, NodeInfo self,
+             train::internal::OsEnv* env = train::internal::OsEnv::Default());
 
   // Joins round `min_round` or a newer one and waits until a round closes with this node in
   // it. Retries while the store is unreachable, up to the join timeout. CANCELLED when
@@ -107,6 +112,9 @@ class Rendezvous {
   train::Result<Attempt> ReadClosed(std::int64_t r, const std::string& closed,
                                     const std::atomic<bool>& cancelled);
   train::Status WaitRoundOver(std::int64_t r, const std::atomic<bool>& cancelled);
+  std::chrono::steady_clock::time_point Now() const;
+  // Until `deadline`, at least 1 ms (a store wait of 0 would not wait at all).
+  Milliseconds Remaining(std::chrono::steady_clock::time_point deadline) const;
 
   train::Store* store_;
   RendezvousConfig config_;
@@ -114,6 +122,7 @@ class Rendezvous {
   std::vector<std::int64_t> my_slots_;  // in the round being joined (a retry takes another)
   std::int64_t my_round_ = -1;
   std::chrono::steady_clock::time_point deadline_;
+  train::internal::OsEnv* env_;
 };
 
 // Key names shared by the rendezvous, the agent and the run command.

@@ -12,6 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "../../fake_clock.h"
+#include "store/in_memory_store.h"
+#include "store/store_state.h"
+
 namespace trainctl::agent {
 namespace {
 
@@ -49,6 +53,36 @@ TEST(Rendezvous, AnAgentWaitingInAnAbandonedRoundFollowsToTheNewOne) {
   EXPECT_EQ(joined->num_nodes(), 2);
   EXPECT_EQ(store->TryGet("round/0/closed").value(), "superseded by 1");
   EXPECT_EQ(store->TryGet(kCurrentKey).value(), "1");
+}
+
+// The last call, on a clock the test moves: one node of min 1, max 2 closes the round alone
+// once 60 s have passed since it joined, without the test waiting them. The store's deadlines
+// run on the same clock.
+TEST(Rendezvous, TheLastCallClosesWithWhoeverJoinedWhenItsTimeHasPassed) {
+  train::testing::FakeClock clock;
+  auto state = std::make_shared<train::internal::StoreState>(train::StoreLimits{}, &clock);
+  auto store = train::internal::NewInMemoryStore(state);
+  RendezvousConfig config = Nodes(1, 2);
+  config.last_call = 60s;
+  config.join_timeout = 600s;
+  std::atomic<bool> cancelled{false};
+  train::Result<Round> joined = train::UnknownError("not joined");
+  std::thread agent([&] {
+    Rendezvous alone(store.get(), config, NodeInfo{"agent-a", "a"}, &clock);
+    joined = alone.Join(0, cancelled);
+  });
+  // Parked on the round's "closed" key, for at most the last call's remaining 60 s.
+  while (state->waiter_count() == 0) std::this_thread::sleep_for(1ms);
+  clock.Advance(59s);
+  state->Tick();
+  while (state->waiter_count() == 0) std::this_thread::sleep_for(1ms);  // waits on, 1 s left
+  EXPECT_FALSE(store->TryGet(RoundKey(0, "closed")).value().has_value()) << "closed too early";
+  clock.Advance(1s);
+  state->Tick();
+  agent.join();
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_EQ(joined->num_nodes(), 1);
+  EXPECT_EQ(joined->node_rank, 0);
 }
 
 TEST(Rendezvous, ARoundThatClosedKeepsItsRecordWhenCurrentMovesOn) {
