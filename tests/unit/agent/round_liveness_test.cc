@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "../../fake_clock.h"
+#include "store/in_memory_store.h"
+#include "store/store_state.h"
 #include "train/internal/job_keys.h"
 #include "train/internal/unique_fd.h"
 #include "train/worker.h"
@@ -45,17 +47,26 @@ TEST(RoundLiveness, OneReadCoversThePeersAndThisNodesWorkers) {
                           train::internal::WorkerHeartbeatKey(8191)));
 }
 
+// The store's expiry and the heartbeat's clock are one fake clock: beats refresh the key past
+// its ttl, and it expires once they stop, without the test waiting out either.
 TEST(RoundLiveness, TheHeartbeatKeyExpiresOnceTheNodeStopsBeating) {
-  auto store = train::NewInMemoryStore();
+  train::testing::FakeClock clock;
+  auto state = std::make_shared<train::internal::StoreState>(train::StoreLimits{}, &clock);
+  auto store = train::internal::NewInMemoryStore(state);
   {
-    NodeHeartbeat beat(store.get(), 3, 20ms, 200ms);
+    NodeHeartbeat beat(store.get(), 3, 20ms, 200ms, &clock);
     EXPECT_TRUE(store->TryGet("node/3/heartbeat").value().has_value());
-    std::this_thread::sleep_for(300ms);
-    EXPECT_TRUE(store->TryGet("node/3/heartbeat").value().has_value()) << "refreshed";
-    EXPECT_LT(beat.SinceLastBeat(), 200ms);
+    for (int step = 0; step < 3; ++step) {  // 450 ms in all, past the 200 ms ttl
+      clock.Advance(150ms);
+      // The next beat (20 ms of real time away) sets the key again at the clock's time.
+      while (beat.SinceLastBeat() >= 150ms) std::this_thread::sleep_for(1ms);
+      EXPECT_TRUE(store->TryGet("node/3/heartbeat").value().has_value()) << "refreshed";
+    }
     EXPECT_FALSE(beat.StoreRefuses());
   }
-  std::this_thread::sleep_for(400ms);
+  clock.Advance(199ms);
+  EXPECT_TRUE(store->TryGet("node/3/heartbeat").value().has_value()) << "within its ttl";
+  clock.Advance(2ms);
   EXPECT_FALSE(store->TryGet("node/3/heartbeat").value().has_value());
 }
 
