@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "crc32c.h"
 #include "regular_file.h"
@@ -170,9 +171,9 @@ Status FileLayer::RenameNoReplace(const std::string& from, const std::string& to
 }
 
 Status FileLayer::CreateDirs(const std::string& path) const {
-  std::error_code error;
-  fs::create_directories(path, error);
-  if (error) return ErrnoStatus(error.value(), "cannot create directory", path);
+  std::string failed;
+  const int error = MakeDirs(env_, path, 0755, &failed);
+  if (error != 0) return ErrnoStatus(error, "cannot create directory", failed);
   return Status::Ok();
 }
 

@@ -52,12 +52,12 @@ std::string SnapshotDir::PathOf(const SnapshotFile& file) const {
 }
 
 Status SnapshotDir::Create() const {
-  std::error_code ec;
-  fs::create_directories(path_, ec);
-  if (ec) {
+  std::string failed;
+  if (const int error = MakeDirs(env_, path_, 0700, &failed); error != 0) {
     return FailedPreconditionError("cannot create the memory snapshot directory " + path_ + ": " +
-                                   ec.message());
+                                   failed + ": " + std::strerror(error));
   }
+  std::error_code ec;
   fs::permissions(path_, fs::perms::owner_all, fs::perm_options::replace, ec);
   return Status::Ok();
 }

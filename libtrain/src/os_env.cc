@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 namespace train::internal {
 
@@ -31,6 +33,27 @@ int OsEnv::Fsync(int fd) { return ::fsync(fd); }
 int OsEnv::Close(int fd) { return ::close(fd); }
 
 int OsEnv::Unlink(const std::string& path) { return ::unlink(path.c_str()); }
+
+int OsEnv::MakeDir(const std::string& path, mode_t mode) { return ::mkdir(path.c_str(), mode); }
+
+int MakeDirs(OsEnv* env, const std::string& path, mode_t mode, std::string* failed) {
+  std::vector<std::filesystem::path> missing;
+  for (std::filesystem::path at = std::filesystem::path(path).lexically_normal(); !at.empty();
+       at = at.parent_path()) {
+    std::error_code error;
+    if (std::filesystem::is_directory(at, error)) break;
+    missing.push_back(at);
+    if (at.parent_path() == at) break;  // the root
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (env->MakeDir(it->string(), mode) == 0) continue;
+    const int error = errno;
+    if (error == EEXIST) continue;
+    *failed = it->string();
+    return error;
+  }
+  return 0;
+}
 
 int OsEnv::Rename(const std::string& from, const std::string& to, bool no_replace) {
   if (!no_replace) return ::rename(from.c_str(), to.c_str());

@@ -27,6 +27,8 @@ struct FaultEnv : internal::OsEnv {
   std::function<int(const std::string& from, const std::string& to)> rename;
   // Returns the errno to fail with, or 0 to list.
   std::function<int(const std::string& dir)> list_dir;
+  // Returns the errno to fail with, or 0 to create.
+  std::function<int(const std::string& path)> make_dir;
 
   ssize_t Write(int fd, const void* data, std::size_t size) override {
     return write ? write(fd, data, size) : OsEnv::Write(fd, data, size);
@@ -35,6 +37,12 @@ struct FaultEnv : internal::OsEnv {
   int Rename(const std::string& from, const std::string& to, bool no_replace) override {
     const int error = rename ? rename(from, to) : 0;
     if (error == 0) return OsEnv::Rename(from, to, no_replace);
+    errno = error;
+    return -1;
+  }
+  int MakeDir(const std::string& path, mode_t mode) override {
+    const int error = make_dir ? make_dir(path) : 0;
+    if (error == 0) return OsEnv::MakeDir(path, mode);
     errno = error;
     return -1;
   }
@@ -102,6 +110,42 @@ TEST(CheckpointFaults, FullDiskFailsClearlyAndKeepsThePrevious) {
     EXPECT_NE(status.message().find("needs"), std::string::npos) << status;
     ExpectPreviousLoads(dir.str());
   }
+}
+
+// The disk is full when the save creates its temporary directory: the error names it, and
+// the previous checkpoint is untouched.
+TEST(CheckpointFaults, ATemporaryDirectoryThatCannotBeCreatedFailsTheSave) {
+  for (bool async : {false, true}) {
+    ScratchDir dir;
+    FaultEnv env;
+    env.make_dir = [](const std::string& path) {
+      return path.find("step-2") != std::string::npos ? ENOSPC : 0;
+    };
+    const Status status = SaveThroughFault(dir.str(), &env, async);
+    EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status;
+    EXPECT_NE(status.message().find("cannot create directory"), std::string::npos) << status;
+    EXPECT_NE(status.message().find(dir.str()), std::string::npos) << status;
+    ExpectPreviousLoads(dir.str());
+  }
+}
+
+// A checkpoint directory whose parents do not exist yet is made one level at a time.
+TEST(CheckpointFaults, MissingParentsAreCreatedThroughTheEnvironment) {
+  ScratchDir dir;
+  FaultEnv env;
+  std::vector<std::string> made;
+  env.make_dir = [&made](const std::string& path) {
+    made.push_back(path);
+    return 0;
+  };
+  const std::string deep = dir.str() + "/runs/a/ckpt";
+  auto ckpt = Open(deep, &env, false);
+  ASSERT_TRUE(ckpt->Save(1, MakeState(0, 1, kNumel, 1, false).state).ok());
+  ASSERT_GE(made.size(), 3u);
+  EXPECT_EQ(made[0], dir.str() + "/runs");
+  EXPECT_EQ(made[1], dir.str() + "/runs/a");
+  EXPECT_EQ(made[2], deep);
+  EXPECT_TRUE(VerifyCheckpoint(deep + "/step-1").ok());
 }
 
 TEST(CheckpointFaults, FailedFsyncFailsTheSave) {

@@ -41,6 +41,9 @@ class OsEnv {
   virtual int Close(int fd);
   virtual int Unlink(const std::string& path);
 
+  // mkdir(2) of one directory (its parent must exist).
+  virtual int MakeDir(const std::string& path, mode_t mode);
+
   // rename(2); with `no_replace`, renameat2(RENAME_NOREPLACE), which fails with EEXIST rather
   // than replace `to` (EINVAL where the filesystem cannot).
   virtual int Rename(const std::string& from, const std::string& to, bool no_replace);
@@ -52,6 +55,10 @@ class OsEnv {
   // kill(2): a negative `pid` signals the process group -pid.
   virtual int Kill(pid_t pid, int signal);
 };
+
+// `path` and its missing parents, from the top down, each through env->MakeDir; 0, or the
+// errno of the first that failed (`failed` names it). A directory that exists already is fine.
+int MakeDirs(OsEnv* env, const std::string& path, mode_t mode, std::string* failed);
 
 }  // namespace train::internal
 
