@@ -74,7 +74,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   void Accept();
 
-  // InTurns: queues `work` and posts a turn unless one is posted already.
+  // InTurns: queues `item` and posts a turn unless one is posted already.
   void QueueWork(std::function<void()> item) {
     ReplyStarted();  // Stop's drain waits for it
     {
