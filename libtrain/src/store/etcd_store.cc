@@ -45,6 +45,12 @@ constexpr std::size_t kMaxKeyLeases = 4096;
 
 Json Op(const char* kind, Json request) { return Json{{kind, std::move(request)}}; }
 
+// etcd refused a write naming a lease that is gone (revoked by hand, or expired).
+bool LeaseNotFound(const Status& status) {
+  return status.code() == StatusCode::kNotFound &&
+         status.message().find("lease") != std::string::npos;
+}
+
 bool Succeeded(const Json& txn_answer) {
   const auto it = txn_answer.find("succeeded");
   return it != txn_answer.end() && *it == true;
@@ -273,7 +279,7 @@ class EtcdStore final : public Store {
       TRAIN_ASSIGN_OR_RETURN(bool alive, RenewLease(*lease));
       if (alive) {
         Status put = Call("/v3/kv/put", internal::EtcdPut(Full(key), value, *lease)).status();
-        if (put.ok() || put.message().find("lease") == std::string::npos) return put;
+        if (!LeaseNotFound(put)) return put;
       }
       ForgetKeyLease(key);
     }
@@ -335,10 +341,7 @@ class EtcdStore final : public Store {
           Call("/v3/kv/txn",
                internal::EtcdTxn(std::move(compare), std::move(success), std::move(failure)));
       // The markers' lease is gone (revoked by hand, or expired across a long outage).
-      if (!fresh && !answer.ok() && answer.status().code() == StatusCode::kNotFound &&
-          answer.status().message().find("lease") != std::string::npos) {
-        continue;
-      }
+      if (!fresh && !answer.ok() && LeaseNotFound(answer.status())) continue;
       if (!answer.ok()) return answer.status().WithContext(what);
       return answer;
     }
