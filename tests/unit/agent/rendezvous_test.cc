@@ -71,7 +71,8 @@ TEST(Rendezvous, TheLastCallClosesWithWhoeverJoinedWhenItsTimeHasPassed) {
     Rendezvous alone(store.get(), config, NodeInfo{"agent-a", "a"}, &clock);
     joined = alone.Join(0, cancelled);
   });
-  // Parked on the round's "closed" key, for at most the last call's remaining 60 s.
+  // Parked on the round's "closed" key for one wait slice; each wake on the moved clock checks
+  // the last call.
   while (state->waiter_count() == 0) std::this_thread::sleep_for(1ms);
   clock.Advance(59s);
   state->Tick();
